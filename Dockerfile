@@ -1,0 +1,20 @@
+# syntax=docker/dockerfile:1
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY cogs ./cogs
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN groupadd --system --gid 10001 videobot \
+ && useradd --system --uid 10001 --gid videobot --home-dir /app --shell /usr/sbin/nologin videobot
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+WORKDIR /app
+RUN mkdir -p /data && chown videobot:videobot /data
+ENV DATABASE_PATH=/data/bot.sqlite3 \
+    PYTHONUNBUFFERED=1
+VOLUME ["/data"]
+USER videobot:videobot
+CMD ["python", "-m", "bot"]

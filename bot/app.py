@@ -1,0 +1,101 @@
+"""The discord.py client: typed services in, cogs loaded, runner started, nothing global."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+import discord
+from discord.ext import commands
+
+from bot.audit import AuditLog
+from bot.config import Settings
+from bot.db import Database
+from bot.jobs.runner import JobRunner
+from bot.jobs.service import JobService
+from bot.ledger import Ledger
+from bot.providers.base import Provider
+from bot.ui.errors import AppTree
+from bot.ui.presenter import DiscordPresenter
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.video", "cogs.credits")
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the cogs may call, built by the composition root."""
+
+    settings: Settings
+    db: Database
+    ledger: Ledger
+    jobs: JobService
+    providers: dict[str, Provider]
+    audit: AuditLog
+
+
+class VideoBot(commands.Bot):
+    """The bot: receives interactions and hands them to the cogs."""
+
+    def __init__(self, services: Services, *, intents: discord.Intents | None = None) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents or discord.Intents.default(),
+            tree_cls=AppTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+        )
+        self.services = services
+        self.presenter = DiscordPresenter(
+            self, {name: p.display_name for name, p in services.providers.items()}
+        )
+        self.runner: JobRunner | None = None
+
+    def attach_runner(self, runner: JobRunner) -> None:
+        """The runner needs the presenter, which needs this client: wired after construction."""
+        self.runner = runner
+
+    async def setup_hook(self) -> None:
+        """Load the cogs, publish the commands if they changed, and start driving jobs."""
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.services.settings.sync_commands:
+            await self._sync_commands_if_changed()
+        if self.runner is not None:
+            self.runner.start()
+
+    async def close(self) -> None:
+        """Stop the runner before the connection goes away."""
+        if self.runner is not None:
+            await self.runner.stop()
+        await super().close()
+
+    async def _sync_commands_if_changed(self) -> None:
+        # Discord limits command creation (200 a day per guild), so only sync when they changed.
+        schema = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        digest = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+        db = self.services.db
+        row = await db.fetchone("SELECT value FROM meta WHERE key = 'commands_digest'")
+        if row is not None and row["value"] == digest:
+            log.info("application commands unchanged; not syncing")
+            return
+        await self.tree.sync()
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('commands_digest', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (digest,),
+            )
+        log.info("synced %d application commands", len(schema))
+
+    async def on_ready(self) -> None:
+        """Log once connected."""
+        log.info(
+            "connected as %s (%s) to %d guilds",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+        )

@@ -1,0 +1,201 @@
+"""Settings read from the environment (and `.env`), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
+
+T = TypeVar("T")
+
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it and what is expected."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value that must never be printed: its repr and str are masked."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('****')" if self.value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Where and how to reach one video provider."""
+
+    api_key: Secret
+    base_url: str
+    poll_interval: float
+
+    @property
+    def configured(self) -> bool:
+        """A provider without a key is not offered to members."""
+        return bool(self.api_key)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot needs to run, validated."""
+
+    discord_token: Secret
+    discord_api_base: str | None
+    discord_gateway_url: str | None
+    database_path: Path
+    kvid: ProviderSettings
+    log_level: str
+    starting_credits: int
+    pricing_file: Path | None
+    job_deadline_seconds: float
+    max_download_bytes: int
+    bot_owner_ids: frozenset[int]
+    sync_commands: bool
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default: the process environment)."""
+        reader = _Reader(os.environ if env is None else env)
+        database_path = Path(reader.text("DATABASE_PATH", "data/bot.sqlite3"))
+        return cls(
+            discord_token=Secret(reader.text("DISCORD_TOKEN", "")),
+            discord_api_base=reader.optional_url("DISCORD_API_BASE", ("http", "https")),
+            discord_gateway_url=reader.optional_url("DISCORD_GATEWAY_URL", ("ws", "wss")),
+            database_path=database_path,
+            kvid=ProviderSettings(
+                api_key=Secret(reader.text("KVID_API_KEY", "")),
+                base_url=reader.url("KVID_BASE_URL", "https://api.kvid.ai", ("http", "https")),
+                poll_interval=reader.number(
+                    "KVID_POLL_INTERVAL", 10.0, float, minimum=0.05, maximum=300
+                ),
+            ),
+            log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
+            starting_credits=reader.number("STARTING_CREDITS", 100, int, minimum=0),
+            pricing_file=reader.optional_path("PRICING_FILE"),
+            job_deadline_seconds=reader.number(
+                "JOB_DEADLINE_SECONDS", 900.0, float, minimum=1, maximum=86_400
+            ),
+            max_download_bytes=reader.number("MAX_DOWNLOAD_MB", 200, int, minimum=1, maximum=2_000)
+            * 1024
+            * 1024,
+            bot_owner_ids=reader.id_set("BOT_OWNER_IDS"),
+            sync_commands=reader.flag("SYNC_COMMANDS", True),
+            data_dir=Path(reader.text("DATA_DIR", str(database_path.parent or "."))),
+        )
+
+    def require_discord_token(self) -> str:
+        """The bot token, or a ConfigError that says how to get one."""
+        if not self.discord_token:
+            raise ConfigError(
+                "DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/"
+                "applications, copy its token, and put DISCORD_TOKEN=<token> in .env "
+                "(see .env.example)."
+            )
+        return self.discord_token.value
+
+
+class _Reader:
+    """Parses one variable at a time, raising ConfigError with the variable's name."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str) -> str:
+        value = self._env.get(name, "").strip()
+        return value or default
+
+    def number(
+        self,
+        name: str,
+        default: T,
+        kind: Callable[[str], T],
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> T:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        what = "a whole number" if kind is int else "a number"
+        bounds = _describe_bounds(minimum, maximum)
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be {what}{bounds}, not {raw!r}.") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise ConfigError(f"{name} must be {what}{bounds}, not {raw!r}.")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, default).upper()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        parsed = urlparse(value)
+        if parsed.scheme not in schemes or not parsed.netloc:
+            raise ConfigError(
+                f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, "
+                f"not {value!r}."
+            )
+        return value.rstrip("/")
+
+    def optional_url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        if not self._env.get(name, "").strip():
+            return None
+        return self.url(name, "", schemes)
+
+    def optional_path(self, name: str) -> Path | None:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return None
+        path = Path(raw)
+        if not path.is_file():
+            raise ConfigError(f"{name} must name an existing file, but {raw!r} does not exist.")
+        return path
+
+    def id_set(self, name: str) -> frozenset[int]:
+        raw = self._env.get(name, "").replace(" ", "")
+        if not raw:
+            return frozenset()
+        try:
+            return frozenset(int(part) for part in raw.split(",") if part)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be a comma-separated list of Discord user ids, not {raw!r}."
+            ) from None
+
+
+def _describe_bounds(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" from {minimum:g} to {maximum:g}"
+    if minimum is not None:
+        return f" of at least {minimum:g}"
+    if maximum is not None:
+        return f" of at most {maximum:g}"
+    return ""

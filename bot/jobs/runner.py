@@ -1,0 +1,413 @@
+"""The one loop that submits, polls, settles and delivers every job, resuming after restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import tempfile
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from bot.db import Database
+from bot.jobs.models import Delivery, Job, JobState
+from bot.jobs.store import JobStore
+from bot.ledger import Ledger
+from bot.media import DownloadTooLarge, download
+from bot.providers.base import JobUpdate, Provider, ProviderError, ProviderFailure
+
+log = logging.getLogger(__name__)
+
+RESTART_DURING_SUBMIT = ProviderFailure(
+    code="interrupted",
+    member_message=(
+        "The bot restarted while sending this job to the video service, so it could not tell "
+        "whether the job was accepted."
+    ),
+    retryable=False,
+)
+TIMED_OUT = ProviderFailure(
+    code="timeout",
+    member_message="The video service took too long to finish this video.",
+    retryable=False,
+)
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """A downloaded result video, ready to attach."""
+
+    path: Path
+    size: int
+
+
+class JobPresenter(Protocol):
+    """Shows jobs to members; implemented by the Discord layer."""
+
+    async def job_changed(self, job: Job) -> None:
+        """The job moved to a new state or status; refresh what the member sees."""
+        ...
+
+    async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
+        """Tell the member the outcome; return how, and the id of the message that did."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """Timing knobs of the runner."""
+
+    deadline_seconds: float = 900.0
+    max_download_bytes: int = 200 * 1024 * 1024
+    max_parallel_steps: int = 32
+    idle_wake_seconds: float = 30.0
+    max_poll_backoff: float = 120.0
+    delivery_retry_seconds: float = 15.0
+
+
+class JobRunner:
+    """Drives jobs from the database; the database, not this object, is the source of truth."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: JobStore,
+        ledger: Ledger,
+        providers: Mapping[str, Provider],
+        presenter: JobPresenter,
+        http: httpx.AsyncClient,
+        *,
+        settings: RunnerSettings,
+        clock: Callable[[], float],
+        work_dir: Path,
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        self._db = db
+        self._store = store
+        self._ledger = ledger
+        self._providers = providers
+        self._presenter = presenter
+        self._http = http
+        self._settings = settings
+        self._clock = clock
+        self._work_dir = work_dir
+        self._wake = wake or asyncio.Event()
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._delivery_not_before: dict[str, float] = {}
+        self._limit = asyncio.Semaphore(settings.max_parallel_steps)
+        self._loop_task: asyncio.Task[None] | None = None
+        self._rng = random.Random()
+
+    def start(self) -> None:
+        """Recover unfinished work, then keep driving jobs until stopped."""
+        self._loop_task = asyncio.create_task(self._run(), name="job-runner")
+
+    def wake(self) -> None:
+        """A job became due earlier than planned (e.g. a new one was created)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Cancel the loop and any step in progress; unfinished work resumes on next start."""
+        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def recover(self) -> None:
+        """Settle jobs a crash left between 'submit sent' and 'provider id saved'."""
+        for job in await self._store.in_state(JobState.SUBMITTING):
+            log.warning("job %s was being submitted when the bot stopped; releasing it", job.id)
+            await self._finish_failed(job, RESTART_DURING_SUBMIT, expect=(JobState.SUBMITTING,))
+
+    async def _run(self) -> None:
+        await self.recover()
+        while True:
+            try:
+                await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job runner tick failed; continuing")
+            await self._sleep_until_due()
+
+    async def run_due(self) -> None:
+        """Do every step that is due now and wait for them (one deterministic pass)."""
+        tasks = await self._tick()
+        await asyncio.gather(*tasks)
+
+    async def _tick(self) -> list[asyncio.Task[None]]:
+        now = self._clock()
+        spawned = [self._spawn(job.id, self._advance(job)) for job in await self._store.due(now)]
+        spawned += [
+            self._spawn(job.id, self._deliver(job))
+            for job in await self._store.undelivered()
+            if self._delivery_not_before.get(job.id, 0.0) <= now
+        ]
+        return [task for task in spawned if task is not None]
+
+    async def _sleep_until_due(self) -> None:
+        next_at = await self._store.next_wake()
+        timeout = self._settings.idle_wake_seconds
+        if next_at is not None:
+            timeout = min(timeout, max(0.0, next_at - self._clock()))
+        if self._delivery_not_before:
+            soonest = min(self._delivery_not_before.values())
+            timeout = min(timeout, max(0.0, soonest - self._clock()))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.01))
+
+    def _spawn(self, job_id: str, step: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        if job_id in self._busy:
+            step.close()
+            return None
+        self._busy.add(job_id)
+
+        async def guarded() -> None:
+            try:
+                async with self._limit:
+                    await step
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("step for job %s failed", job_id)
+            finally:
+                self._busy.discard(job_id)
+                # A finished step may have made more work due (e.g. a result to deliver).
+                self._wake.set()
+
+        task = asyncio.create_task(guarded(), name=f"job-{job_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _advance(self, job: Job) -> None:
+        if job.state is JobState.QUEUED:
+            await self._submit(job)
+        elif job.state is JobState.RUNNING:
+            await self._poll(job)
+
+    async def _submit(self, job: Job) -> None:
+        provider = self._providers.get(job.provider)
+        if provider is None:
+            await self._finish_failed(job, _provider_gone(job.provider))
+            return
+        async with self._db.transaction() as tx:
+            # Persisted before the network call: a crash from here on is visible at restart.
+            if not await self._store.update(
+                tx, job.id, expect=(JobState.QUEUED,), state=JobState.SUBMITTING
+            ):
+                return
+        try:
+            submission = await provider.submit(job.request)
+        except ProviderError as exc:
+            log.warning("job %s: submit refused: %s", job.id, exc.failure.code)
+            await self._finish_failed(job, exc.failure, expect=(JobState.SUBMITTING,))
+            return
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            await self._store.update(
+                tx,
+                job.id,
+                expect=(JobState.SUBMITTING,),
+                state=JobState.RUNNING,
+                provider_job_id=submission.provider_job_id,
+                provider_status=submission.status,
+                estimated_seconds=submission.estimated_seconds,
+                submitted_at=now,
+                deadline_at=now + self._settings.deadline_seconds,
+                next_poll_at=now + _first_poll_delay(provider, submission.estimated_seconds),
+            )
+            updated = await self._store.get_in(tx, job.id)
+        log.info("job %s submitted to %s as %s", job.id, job.provider, submission.provider_job_id)
+        await self._show(updated)
+
+    async def _poll(self, job: Job) -> None:
+        provider = self._providers.get(job.provider)
+        if provider is None:
+            await self._finish_failed(job, _provider_gone(job.provider))
+            return
+        now = self._clock()
+        if job.deadline_at is not None and now >= job.deadline_at:
+            log.warning("job %s passed its deadline", job.id)
+            await self._finish_failed(job, TIMED_OUT)
+            return
+        assert job.provider_job_id is not None
+        try:
+            update = await provider.poll(job.provider_job_id)
+        except ProviderError as exc:
+            await self._poll_failed(job, provider, exc.failure)
+            return
+        match update.state:
+            case "pending":
+                await self._still_running(job, provider, update)
+            case "succeeded":
+                await self._finish_succeeded(job, update)
+            case "failed":
+                failure = update.failure or ProviderFailure(
+                    code="failed",
+                    member_message="The video service could not make this video.",
+                    retryable=False,
+                )
+                await self._finish_failed(job, failure, provider_status=update.provider_status)
+
+    async def _still_running(self, job: Job, provider: Provider, update: JobUpdate) -> None:
+        async with self._db.transaction() as tx:
+            await self._store.update(
+                tx,
+                job.id,
+                expect=(JobState.RUNNING,),
+                provider_status=update.provider_status,
+                estimated_seconds=update.estimated_seconds or job.estimated_seconds,
+                poll_failures=0,
+                next_poll_at=self._clock() + provider.poll_interval,
+            )
+            updated = await self._store.get_in(tx, job.id)
+        if update.provider_status != job.provider_status:
+            await self._show(updated)
+
+    async def _poll_failed(self, job: Job, provider: Provider, failure: ProviderFailure) -> None:
+        if not failure.retryable:
+            log.warning("job %s: status check refused: %s", job.id, failure.code)
+            await self._finish_failed(job, failure)
+            return
+        failures = job.poll_failures + 1
+        backoff = min(self._settings.max_poll_backoff, provider.poll_interval * 2**failures)
+        delay = max(failure.retry_after or 0.0, self._rng.uniform(provider.poll_interval, backoff))
+        log.info("job %s: status check failed (%s); next try in %.1fs", job.id, failure.code, delay)
+        async with self._db.transaction() as tx:
+            await self._store.update(
+                tx,
+                job.id,
+                expect=(JobState.RUNNING,),
+                poll_failures=failures,
+                next_poll_at=self._clock() + delay,
+            )
+
+    async def _finish_succeeded(self, job: Job, update: JobUpdate) -> None:
+        async with self._db.transaction() as tx:
+            moved = await self._store.update(
+                tx,
+                job.id,
+                expect=(JobState.RUNNING,),
+                state=JobState.SUCCEEDED,
+                provider_status=update.provider_status,
+                result_url=update.video_url,
+                provider_cost=update.provider_cost,
+                width=update.width,
+                height=update.height,
+                finished_at=self._clock(),
+                next_poll_at=None,
+            )
+            if moved:
+                await self._ledger.capture(tx, job.id)
+            updated = await self._store.get_in(tx, job.id)
+        if moved:
+            log.info("job %s succeeded; %d credits captured", job.id, job.price)
+            await self._deliver(updated)
+
+    async def _finish_failed(
+        self,
+        job: Job,
+        failure: ProviderFailure,
+        *,
+        expect: tuple[JobState, ...] = (JobState.QUEUED, JobState.RUNNING),
+        provider_status: str | None = None,
+    ) -> None:
+        async with self._db.transaction() as tx:
+            moved = await self._store.update(
+                tx,
+                job.id,
+                expect=expect,
+                state=JobState.FAILED,
+                failure_code=failure.code,
+                failure_message=failure.member_message,
+                provider_status=provider_status or job.provider_status,
+                finished_at=self._clock(),
+                next_poll_at=None,
+            )
+            if moved:
+                await self._ledger.release(tx, job.id, f"refund: {failure.code}")
+            updated = await self._store.get_in(tx, job.id)
+        if moved:
+            log.info("job %s failed (%s); %d credits released", job.id, failure.code, job.price)
+            await self._deliver(updated)
+
+    async def _deliver(self, job: Job) -> None:
+        if job.delivered_at is not None:
+            return
+        video: ResultFile | None = None
+        try:
+            if job.state is JobState.SUCCEEDED and job.result_url:
+                video = await self._fetch_result(job)
+            delivery, message_id = await self._presenter.deliver(job, video)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s: delivery failed; will retry", job.id)
+            self._delivery_not_before[job.id] = (
+                self._clock() + self._settings.delivery_retry_seconds
+            )
+            return
+        finally:
+            if video is not None:
+                video.path.unlink(missing_ok=True)
+        self._delivery_not_before.pop(job.id, None)
+        async with self._db.transaction() as tx:
+            await self._store.update(
+                tx,
+                job.id,
+                delivered_at=self._clock(),
+                delivery=delivery,
+                result_message_id=message_id,
+            )
+        log.info("job %s delivered (%s)", job.id, delivery.value)
+
+    async def _fetch_result(self, job: Job) -> ResultFile | None:
+        """Download the result if it can be attached; None means 'post a link instead'."""
+        assert job.result_url is not None
+        self._work_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._work_dir, prefix=f"{job.id}-", suffix=".mp4")
+        os.close(fd)
+        path = Path(name)
+        try:
+            size = await download(self._http, job.result_url, path, max_bytes=job.upload_limit)
+        except DownloadTooLarge:
+            log.info("job %s: result is over the %d-byte upload limit", job.id, job.upload_limit)
+            path.unlink(missing_ok=True)
+            return None
+        except httpx.HTTPError as exc:
+            log.warning("job %s: could not download the result (%s)", job.id, type(exc).__name__)
+            path.unlink(missing_ok=True)
+            return None
+        return ResultFile(path=path, size=size)
+
+    async def _show(self, job: Job) -> None:
+        try:
+            await self._presenter.job_changed(job)
+        except Exception:
+            log.exception("job %s: could not refresh its card", job.id)
+
+
+def _first_poll_delay(provider: Provider, estimated_seconds: float | None) -> float:
+    """Wait for most of the provider's own estimate before the first poll, within reason."""
+    if not estimated_seconds:
+        return provider.poll_interval
+    return min(
+        max(provider.poll_interval, estimated_seconds * 0.8), max(provider.poll_interval, 60)
+    )
+
+
+def _provider_gone(name: str) -> ProviderFailure:
+    return ProviderFailure(
+        code="provider_unavailable",
+        member_message=f"The video service `{name}` is no longer configured on this bot.",
+        retryable=False,
+    )

@@ -1,0 +1,112 @@
+"""Checking member images and fetching result videos, without trusting names or sizes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from bot.providers.base import InvalidRequest
+
+MIN_SIDE = 300
+MAX_SIDE = 6000
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+# Refuse before decoding anything bigger than the largest image kvidAI accepts.
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
+
+_SIGNATURES = {
+    "PNG": (b"\x89PNG\r\n\x1a\n",),
+    "JPEG": (b"\xff\xd8\xff",),
+}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """A checked image."""
+
+    format: str
+    width: int
+    height: int
+
+
+def sniff_image_format(data: bytes) -> str | None:
+    """PNG, JPEG or WEBP from the file's first bytes, or None."""
+    for fmt, magics in _SIGNATURES.items():
+        if any(data.startswith(m) for m in magics):
+            return fmt
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def check_image(data: bytes, *, min_side: int = MIN_SIDE, max_side: int = MAX_SIDE) -> ImageInfo:
+    """Validate an uploaded image's real content; raise InvalidRequest saying what to change."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidRequest(
+            f"The image is {len(data) / 1024 / 1024:.1f} MiB; attach one of at most "
+            f"{MAX_IMAGE_BYTES // 1024 // 1024} MiB."
+        )
+    fmt = sniff_image_format(data)
+    if fmt is None:
+        raise InvalidRequest("The attachment is not a PNG, JPEG or WebP image. Attach a photo.")
+    with warnings.catch_warnings():
+        # Pillow only warns between its two bomb limits; treat that as a refusal too.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise InvalidRequest(_size_message(width, height, min_side, max_side))
+                if not (min_side <= width <= max_side and min_side <= height <= max_side):
+                    raise InvalidRequest(_size_message(width, height, min_side, max_side))
+                image.load()
+        except InvalidRequest:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise InvalidRequest(
+                "The image is too large to process. Attach one of at most "
+                f"{max_side}x{max_side} pixels."
+            ) from None
+        except (OSError, SyntaxError, ValueError):
+            raise InvalidRequest(
+                f"The {fmt} image is damaged and cannot be read. Attach another file."
+            ) from None
+    return ImageInfo(format=fmt, width=width, height=height)
+
+
+async def check_image_async(data: bytes) -> ImageInfo:
+    """check_image off the event loop (decoding a large image takes a while)."""
+    return await asyncio.to_thread(check_image, data)
+
+
+def _size_message(width: int, height: int, min_side: int, max_side: int) -> str:
+    return (
+        f"The image is {width}x{height} pixels; it must be between {min_side}x{min_side} "
+        f"and {max_side}x{max_side}. Attach a larger or smaller image."
+    )
+
+
+class DownloadTooLarge(Exception):
+    """The file is bigger than we are willing to fetch."""
+
+
+async def download(client: httpx.AsyncClient, url: str, dest: Path, *, max_bytes: int) -> int:
+    """Stream `url` into `dest`, stopping past `max_bytes`; return the size in bytes."""
+    size = 0
+    async with client.stream("GET", url) as response:
+        response.raise_for_status()
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise DownloadTooLarge(f"{declared} bytes declared")
+        with dest.open("wb") as out:
+            async for chunk in response.aiter_bytes(256 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise DownloadTooLarge(f"more than {max_bytes} bytes")
+                out.write(chunk)
+    return size

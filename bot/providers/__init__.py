@@ -1,0 +1,1 @@
+"""Video-generation providers behind one boundary (see base.py)."""

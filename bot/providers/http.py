@@ -1,0 +1,101 @@
+"""Retrying HTTP calls for provider clients: capped, jittered backoff that honours Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from bot.providers.base import ProviderError, ProviderFailure
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry a call that failed transiently."""
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Full-jitter backoff for attempt N (0-based), never shorter than Retry-After."""
+        backoff = rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+        if retry_after is None:
+            return backoff
+        return max(min(retry_after, self.max_delay * 4), backoff)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Read a Retry-After header given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+TRANSPORT_FAILURE = ProviderFailure(
+    code="network_error",
+    member_message="The video service did not answer in time. It will be retried.",
+    retryable=True,
+)
+
+
+async def call_with_retries(
+    send: Callable[[], Awaitable[httpx.Response]],
+    interpret: Callable[[httpx.Response], object],
+    *,
+    policy: RetryPolicy,
+    what: str,
+    sleep: Sleep = asyncio.sleep,
+    rng: random.Random | None = None,
+    retry_on: Callable[[ProviderFailure], bool] | None = None,
+) -> object:
+    """Run `send` and `interpret` its response, retrying transient ProviderErrors per `policy`."""
+    rng = rng or random.Random()
+    for attempt in range(policy.attempts):
+        try:
+            try:
+                response = await send()
+            except httpx.TransportError as exc:
+                raise ProviderError(
+                    ProviderFailure(**{**TRANSPORT_FAILURE.__dict__, "detail": type(exc).__name__})
+                ) from exc
+            return interpret(response)
+        except ProviderError as exc:
+            failure = exc.failure
+            last_attempt = attempt + 1 >= policy.attempts
+            if not failure.retryable or last_attempt:
+                raise
+            # `retry_on` narrows what is retried here: the rest is raised at once, still marked
+            # retryable, so a paid POST without an idempotency key is never silently repeated.
+            if retry_on is not None and not retry_on(failure):
+                raise
+            delay = policy.delay(attempt, failure.retry_after, rng)
+            log.warning(
+                "%s failed with %s (attempt %d/%d); retrying in %.1fs",
+                what,
+                failure.code,
+                attempt + 1,
+                policy.attempts,
+                delay,
+            )
+            await sleep(delay)
+    raise AssertionError("unreachable: the loop returns or raises")

@@ -1,0 +1,747 @@
+"""kvidAI (api.kvid.ai): submit, status and result over its asynchronous video job API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final, cast
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.providers.base import (
+    InvalidRequest,
+    JobUpdate,
+    ModelSpec,
+    ProviderError,
+    ProviderFailure,
+    Submission,
+    VideoRequest,
+)
+from bot.providers.http import RetryPolicy, Sleep, call_with_retries, parse_retry_after
+from bot.providers.validation import check_against_spec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL: Final = "https://api.kvid.ai"
+USER_AGENT: Final = "discord-video-bot/0.1 (kvid provider; httpx)"
+# Submits answer at once, so a long read timeout only matters for a slow gateway.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0, pool=5.0)
+DEFAULT_RETRY: Final = RetryPolicy()
+
+SUBMIT_PATHS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "text": "/ai/generation/text-to-video/generate-async",
+        "image": "/ai/generation/image-to-video/generate-async",
+    }
+)
+STATUS_PATH: Final = "/ai/generation/status"
+RESULT_PATH: Final = "/ai/generation/result"
+
+MIN_INFERENCE_STEPS: Final = 1
+MAX_INFERENCE_STEPS: Final = 100
+MAX_SEED: Final = 2**32 - 1
+_IMAGE_ASPECTS: Final = ("auto", "16:9", "9:16", "1:1")
+
+MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
+    {
+        "v1": ModelSpec(
+            name="v1",
+            kinds=("text", "image"),
+            resolutions=("480p", "720p"),
+            default_resolution="720p",
+            aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
+            description="kvidAI's first model: quick clips up to 720p.",
+        ),
+        "v2": ModelSpec(
+            name="v2",
+            kinds=("text", "image"),
+            resolutions=("480p", "720p", "1080p"),
+            default_resolution="720p",
+            aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
+            description="kvidAI's default model: clips up to 1080p.",
+        ),
+        "v3": ModelSpec(
+            name="v3",
+            kinds=("text", "image"),
+            resolutions=("480p", "720p", "1080p"),
+            default_resolution="720p",
+            aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
+            description="kvidAI's newest model: clips up to 1080p.",
+        ),
+    }
+)
+
+# ---------------------------------------------------------------------------------------------
+# Error table: every code of the seed edition and of the credit-pool edition of kvid's docs.
+# ---------------------------------------------------------------------------------------------
+
+_OUT_OF_CREDIT = (
+    "The bot's kvidAI account has run out of credits, so no video can be made right now. "
+    "Please tell a server admin."
+)
+_ACCOUNT_BROKEN = (
+    "kvidAI does not accept the bot's account settings, so no video can be made right now. "
+    "Please tell a server admin."
+)
+_BAD_OPTIONS = (
+    "kvidAI rejected the options of this request. Check the model, resolution and other "
+    "settings with /video models and try again."
+)
+_BAD_PROMPT = (
+    "kvidAI could not accept this prompt. Remove unusual symbols or formatting and try again."
+)
+_IMAGE_TOO_SMALL = "The image is too small for kvidAI. Use one of at least 300×300 pixels."
+_IMAGE_TOO_LARGE = "The image is too large for kvidAI. Use one of at most 6000×6000 pixels."
+_CONTENT_POLICY = (
+    "kvidAI refused this request under its content policy. "
+    "Change the prompt or image and try again."
+)
+_TOO_SLOW = "kvidAI took too long to make this video. Try a simpler prompt or a lower resolution."
+_RATE_LIMITED = "kvidAI is receiving too many requests right now. Wait a minute and try again."
+_AT_CAPACITY = (
+    "The bot's kvidAI account is already making as many videos as it may at once. "
+    "Try again in a few minutes."
+)
+_SERVER_ERROR = "kvidAI had an internal error. Wait a little and try again."
+_NOT_READY = "kvidAI has not finished this video yet; it will be checked again shortly."
+_JOB_GONE = "kvidAI no longer knows this job, so its video cannot be fetched. Start a new one."
+_JOB_FAILED = "kvidAI could not make this video. Try again, perhaps with another prompt or image."
+_REJECTED = "kvidAI refused this request. Check the prompt and options and try again."
+
+INVALID_API_KEY: Final = "invalid_api_key"
+CONTENT_POLICY_VIOLATION: Final = "content_policy_violation"
+
+# code -> (member-facing message, retryable). Retryable means the same request may succeed later
+# without the member changing anything; everything else needs a different request or an admin.
+ERROR_TABLE: Final[Mapping[str, tuple[str, bool]]] = MappingProxyType(
+    {
+        # Seed edition (docs.kvid.ai v1/v2/v3): the authoritative list.
+        "INSUFFICIENT_CREDITS": (_OUT_OF_CREDIT, False),
+        "PROMPT_VALIDATION_ERROR": (_BAD_PROMPT, False),
+        "USER_NOT_FOUND": (_ACCOUNT_BROKEN, False),
+        "RESULT_FETCH_ERROR": (_NOT_READY, True),
+        "ValidationError": (_BAD_OPTIONS, False),
+        "image_too_small": (_IMAGE_TOO_SMALL, False),
+        "image_too_large": (_IMAGE_TOO_LARGE, False),
+        CONTENT_POLICY_VIOLATION: (_CONTENT_POLICY, False),
+        # The docs' remedy is a simpler prompt or lower resolution: the same request won't pass.
+        "generation_timeout": (_TOO_SLOW, False),
+        "RATE_LIMITED": (_RATE_LIMITED, True),
+        "internal_server_error": (_SERVER_ERROR, True),
+        # Credit-pool edition (wan/seedance/veo3.1 docs).
+        "INSUFFICIENT_CREDIT": (_OUT_OF_CREDIT, False),
+        "CONCURRENT_LIMIT": (_AT_CAPACITY, True),
+        "JOB_NOT_FOUND": (_JOB_GONE, False),
+        "JOB_NOT_COMPLETED": (_NOT_READY, True),
+        "JOB_FAILED": (_JOB_FAILED, False),
+        "MISSING_PARAMETERS": (_BAD_OPTIONS, False),
+        "INVALID_PARAMETERS": (_BAD_OPTIONS, False),
+        # A 403 carries no code in either edition: a wrong key, which only the operator can fix.
+        INVALID_API_KEY: (_ACCOUNT_BROKEN, False),
+    }
+)
+_TABLE_BY_FOLDED: Final = {code.casefold(): code for code in ERROR_TABLE}
+# Result-endpoint answers that only mean "ask again later".
+_STILL_RUNNING_CODES: Final = frozenset({"JOB_NOT_COMPLETED", "RESULT_FETCH_ERROR"})
+_DETAIL_LIMIT: Final = 500
+_REASON_LIMIT: Final = 200
+_CODE_LIMIT: Final = 64
+
+
+def known_code(code: str | None) -> str | None:
+    """Return the table's spelling of `code` (any case), or None when it is not in the table."""
+    if not code:
+        return None
+    return _TABLE_BY_FOLDED.get(code.strip().casefold())
+
+
+def failure_for_code(
+    code: str,
+    *,
+    http_status: int | None = None,
+    retry_after: float | None = None,
+    detail: str = "",
+) -> ProviderFailure:
+    """Build the failure for a known or unknown kvid error code."""
+    canonical = known_code(code)
+    if canonical is not None:
+        message, retryable = ERROR_TABLE[canonical]
+        return ProviderFailure(canonical, message, retryable, http_status, retry_after, detail)
+    message, retryable = _fallback_for_status(http_status)
+    return ProviderFailure(code, message, retryable, http_status, retry_after, detail)
+
+
+def _fallback_for_status(http_status: int | None) -> tuple[str, bool]:
+    """Classify an unknown code by HTTP status: 408/429/5xx may pass, other 4xx will not."""
+    if http_status == 429:
+        return _RATE_LIMITED, True
+    if http_status == 408 or (http_status is not None and http_status >= 500):
+        return _SERVER_ERROR, True
+    return _REJECTED, False
+
+
+def _text(value: object) -> str | None:
+    """A non-empty string (numbers become strings), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | str):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _fal_detail(items: list[Any]) -> tuple[str | None, str | None]:
+    """(type, msg) from a fal-style `detail` list, preferring an entry whose type we know."""
+    entries = [item for item in items if isinstance(item, dict)]
+    if not entries:
+        return None, None
+    chosen = next((e for e in entries if known_code(_text(e.get("type")))), entries[0])
+    return _text(chosen.get("type")), _text(chosen.get("msg"))
+
+
+def error_fields(body: object) -> tuple[str | None, str | None]:
+    """Pull (code, message) out of any error body shape kvid or its upstream is seen to use."""
+    if not isinstance(body, dict):
+        return None, None
+    code: str | None = None
+    message = _text(body.get("message"))
+    error = body.get("error")
+    if isinstance(error, dict):
+        code = _text(error.get("code")) or _text(error.get("type"))
+        message = _text(error.get("message")) or message
+    else:
+        code = _text(error)
+    detail = body.get("detail")
+    if isinstance(detail, list):
+        fal_code, fal_message = _fal_detail(detail)
+        code = code or fal_code
+        message = message or fal_message
+    elif isinstance(detail, str):
+        message = message or _text(detail)
+    code = code or _text(body.get("code")) or _text(body.get("error_code"))
+    # Codes end up in logs and the job table; a server bug must not make them unbounded.
+    return (code[:_CODE_LIMIT] if code else None), message
+
+
+def _snippet(text: str, limit: int = _DETAIL_LIMIT) -> str:
+    """Collapse whitespace and cut to `limit` characters, for logs and exception text."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _json_or_none(response: httpx.Response) -> object:
+    """The decoded JSON body, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def failure_from_response(
+    response: httpx.Response, *, secret: str | None = None
+) -> ProviderFailure:
+    """Turn a non-2xx (or `success: false`) kvid response into a ProviderFailure."""
+    status = response.status_code
+    body = _json_or_none(response)
+    code, message = error_fields(body)
+    if code is None and status == 403:
+        code = INVALID_API_KEY
+    if body is None:
+        detail = f"HTTP {status}: {_snippet(response.text, 200) or '(empty body)'}"
+    else:
+        detail = f"HTTP {status} {code or '(no code)'}: {message or '(no message)'}"
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return failure_for_code(
+        code or f"http_{status}",
+        http_status=status,
+        retry_after=retry_after,
+        detail=_redact(_snippet(detail), secret),
+    )
+
+
+def _redact(text: str, secret: str | None) -> str:
+    """Remove the API key should a server ever echo it back."""
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+# ---------------------------------------------------------------------------------------------
+# estimated_time ("30s", "2-5min", "90 seconds") -> seconds
+# ---------------------------------------------------------------------------------------------
+
+_UNIT_SECONDS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_UNIT = r"(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)"
+_NUMBER = r"\d+(?:\.\d+)?"
+_RANGE_RE: Final = re.compile(
+    rf"^(?:~|about|approx\.?|up to)?\s*({_NUMBER})\s*({_UNIT})?\s*(?:-|–|~|to)\s*"
+    rf"({_NUMBER})\s*({_UNIT})?$"
+)
+_PART_RE: Final = re.compile(rf"({_NUMBER})\s*({_UNIT})?")
+_COMPOUND_RE: Final = re.compile(rf"^(?:~|about|approx\.?|up to)?\s*(?:{_NUMBER}\s*{_UNIT}?\s*)+$")
+
+
+def _unit_seconds(unit: str | None) -> float:
+    """Seconds per unit word; a bare number is seconds."""
+    return _UNIT_SECONDS[unit[0]] if unit else 1.0
+
+
+def parse_estimated_time(value: object) -> float | None:
+    """Read kvid's `estimated_time` into seconds; a range gives its upper end; junk gives None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if match := _RANGE_RE.match(text):
+        _low, low_unit, high, high_unit = match.groups()
+        # "2-5min": the unit written once applies to both ends; the upper end is the safe promise.
+        return float(high) * _unit_seconds(high_unit or low_unit)
+    if text and _COMPOUND_RE.match(text):
+        return sum(float(n) * _unit_seconds(u or None) for n, u in _PART_RE.findall(text))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Response bodies
+# ---------------------------------------------------------------------------------------------
+
+
+def _int_or_none(value: object) -> int | None:
+    """An integer from an int or numeric string, else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(float(cast(str, value)))
+    except (TypeError, ValueError):
+        return None
+
+
+def _float_or_none(value: object) -> float | None:
+    """A float from a number or numeric string, else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(cast(str, value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _payload(body: dict[str, Any]) -> dict[str, Any]:
+    """The `data` object, or the body itself for answers that put fields at the top level."""
+    data = body.get("data")
+    return data if isinstance(data, dict) else body
+
+
+@dataclass(frozen=True)
+class SubmitData:
+    """The `data` of a generate-async answer."""
+
+    job_id: str
+    status: str
+    estimated_seconds: float | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SubmitData:
+        """Read it, accepting the id spellings kvid's own CLI accepts."""
+        job_id = _text(data.get("job_id")) or _text(data.get("jobId"))
+        if job_id is None:
+            raise ProviderError(
+                ProviderFailure(
+                    "unexpected_response",
+                    _SERVER_ERROR,
+                    retryable=True,
+                    detail="kvid accepted the submit but returned no job_id",
+                )
+            )
+        status = _text(data.get("status")) or "queued"
+        return cls(job_id, status, parse_estimated_time(data.get("estimated_time")))
+
+
+@dataclass(frozen=True)
+class StatusData:
+    """The `data` of a status answer (either edition)."""
+
+    status: str
+    raw_status: str
+    error_message: str | None
+    error_code: str | None
+    result_url: str | None
+    estimated_seconds: float | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StatusData:
+        """Read it; `result_url` and `error_message` are null while running in one edition."""
+        raw = _text(data.get("status")) or ""
+        error = data.get("error")
+        code = _text(data.get("error_code")) or (
+            _text(error.get("code")) if isinstance(error, dict) else _text(error)
+        )
+        return cls(
+            status=normalise_status(raw),
+            raw_status=raw,
+            error_message=_text(data.get("error_message")),
+            error_code=code,
+            result_url=_text(data.get("result_url")),
+            estimated_seconds=parse_estimated_time(data.get("estimated_time")),
+        )
+
+
+@dataclass(frozen=True)
+class ResultData:
+    """The `data` of a result answer."""
+
+    result_url: str | None
+    width: int | None
+    height: int | None
+    used_credit: float | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResultData:
+        """Read it, tolerating numbers sent as strings."""
+        return cls(
+            result_url=_text(data.get("result_url")) or _text(data.get("videoUrl")),
+            width=_int_or_none(data.get("width")),
+            height=_int_or_none(data.get("height")),
+            used_credit=_float_or_none(data.get("used_credit")),
+        )
+
+
+# Spellings seen in kvid's editions and its CLI, folded onto the five documented states.
+_STATUS_ALIASES: Final = {
+    "cancelled": "canceled",
+    "done": "completed",
+    "success": "completed",
+    "succeeded": "completed",
+    "finished": "completed",
+    "error": "failed",
+}
+
+
+def normalise_status(raw: str) -> str:
+    """Lower-case a status and fold known synonyms onto the documented words."""
+    folded = raw.strip().lower()
+    return _STATUS_ALIASES.get(folded, folded)
+
+
+# ---------------------------------------------------------------------------------------------
+# Client and provider
+# ---------------------------------------------------------------------------------------------
+
+
+class ApiKeyAuth(httpx.Auth):
+    """Adds the `api-key` header per request, so the key never sits in `client.headers`."""
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+
+    @property
+    def api_key(self) -> str:
+        """The key, for redaction only."""
+        return self._api_key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Attach the key."""
+        request.headers["api-key"] = self._api_key
+        yield request
+
+    def __repr__(self) -> str:
+        return "ApiKeyAuth(api_key=[redacted])"
+
+
+def build_client(
+    base_url: str, api_key: str, *, timeout: httpx.Timeout | None = None
+) -> httpx.AsyncClient:
+    """One long-lived client for kvid: base URL, api-key, JSON headers and explicit timeouts."""
+    if not api_key or not api_key.strip():
+        raise ValueError("KVID_API_KEY is empty; set it to the key from kvid.ai/settings/api-keys")
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        auth=ApiKeyAuth(api_key.strip()),
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        },
+        timeout=timeout or DEFAULT_TIMEOUT,
+        follow_redirects=False,
+    )
+
+
+def _secret_of(client: httpx.AsyncClient) -> str | None:
+    """The API key the client sends, wherever it was configured."""
+    if isinstance(client.auth, ApiKeyAuth):
+        return client.auth.api_key
+    return client.headers.get("api-key")
+
+
+def build_payload(request: VideoRequest) -> dict[str, Any]:
+    """The documented JSON body for a request, without the fields that are not set."""
+    fields: dict[str, Any] = {
+        "prompt": request.prompt.strip(),
+        "model": request.model,
+        "resolution": request.resolution,
+        "seed": request.seed,
+        "num_inference_steps": request.num_inference_steps,
+        "enable_safety_checker": request.enable_safety_checker,
+        "enable_prompt_expansion": request.enable_prompt_expansion,
+    }
+    if request.kind == "image":
+        fields["image_url"] = request.image_url
+        fields["aspect_ratio"] = request.aspect_ratio
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+# Transport errors raised before the request left this machine: a resubmit cannot duplicate.
+_NOT_SENT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Answers that prove kvid did not take the job: rate/concurrency refusals and "unavailable".
+_REFUSED_STATUSES: Final = frozenset({429, 503})
+
+
+def _safe_to_resubmit(failure: ProviderFailure) -> bool:
+    """Whether a failed submit certainly created no job, so sending it again cannot pay twice."""
+    return failure.http_status in _REFUSED_STATUSES or failure.code == "network_error"
+
+
+_NOT_READY_MARK: Final = object()
+
+
+class KvidProvider:
+    """The kvidAI provider: validates, submits and polls jobs through one httpx client."""
+
+    name = "kvid"
+    display_name = "kvidAI"
+    models: Mapping[str, ModelSpec] = MODELS
+    default_model = "v2"
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        poll_interval: float = 10.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self.poll_interval = poll_interval
+        self._retry = retry
+        self._sleep = sleep
+        self._rng = rng
+        self._secret = _secret_of(client)
+
+    def __repr__(self) -> str:
+        return f"KvidProvider(base_url={str(self._client.base_url)!r})"
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def validate(self, request: VideoRequest) -> None:
+        """Refuse, naming what is supported, anything kvid would reject or ignore."""
+        check_against_spec(self.display_name, self.models, request)
+        if request.kind == "text" and request.image_url:
+            raise InvalidRequest("Text-to-video takes no image; use image-to-video instead.")
+        if request.kind == "image":
+            scheme = urlsplit(request.image_url or "").scheme.lower()
+            if scheme not in ("http", "https"):
+                raise InvalidRequest("The image must be given as an http(s) link.")
+        steps = request.num_inference_steps
+        if steps is not None and not MIN_INFERENCE_STEPS <= steps <= MAX_INFERENCE_STEPS:
+            raise InvalidRequest(
+                f"kvidAI takes {MIN_INFERENCE_STEPS}–{MAX_INFERENCE_STEPS} inference steps, "
+                f"not {steps}."
+            )
+        if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+            raise InvalidRequest(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+
+    # -- submit ---------------------------------------------------------------------------------
+
+    async def submit(self, request: VideoRequest) -> Submission:
+        """Start a job; only refusals that certainly created nothing are retried here."""
+        self.validate(request)
+        payload = build_payload(request)
+        path = SUBMIT_PATHS[request.kind]
+
+        async def send() -> httpx.Response:
+            try:
+                return await self._client.post(path, json=payload)
+            except _NOT_SENT_ERRORS:
+                raise
+            except httpx.TransportError as exc:
+                # The request may have reached kvid; let the caller decide about a resubmit.
+                raise ProviderError(
+                    ProviderFailure(
+                        "submit_unconfirmed",
+                        "kvidAI did not confirm that it received this request. "
+                        "Wait a little and try again.",
+                        retryable=True,
+                        detail=type(exc).__name__,
+                    )
+                ) from exc
+
+        data = cast(
+            dict[str, Any],
+            await call_with_retries(
+                send,
+                self._interpret,
+                policy=self._retry,
+                what=f"kvid submit ({request.kind}-to-video)",
+                sleep=self._sleep,
+                rng=self._rng,
+                retry_on=_safe_to_resubmit,
+            ),
+        )
+        job = SubmitData.from_json(data)
+        log.info("kvid accepted job %s (%s)", job.job_id, job.status)
+        return Submission(job.job_id, job.status, job.estimated_seconds)
+
+    # -- poll -----------------------------------------------------------------------------------
+
+    async def poll(self, provider_job_id: str) -> JobUpdate:
+        """Read the job's status and, once completed, its result."""
+        data = await self._get(STATUS_PATH, provider_job_id, self._interpret, "kvid status")
+        status = StatusData.from_json(cast(dict[str, Any], data))
+        match status.status:
+            case "queued" | "processing":
+                return JobUpdate(
+                    "pending", status.raw_status, estimated_seconds=status.estimated_seconds
+                )
+            case "completed":
+                return await self._fetch_result(provider_job_id, status)
+            case "failed":
+                return JobUpdate("failed", status.raw_status, failure=generation_failure(status))
+            case "canceled":
+                return JobUpdate("failed", status.raw_status, failure=_canceled_failure(status))
+            case _:
+                # A word we don't know is most likely a new in-progress state; failing would drop
+                # a video we may still get, and the runner's overall deadline bounds the wait.
+                log.warning(
+                    "kvid job %s has unknown status %r; treating it as pending",
+                    provider_job_id,
+                    status.raw_status,
+                )
+                return JobUpdate("pending", status.raw_status or "unknown")
+
+    async def _fetch_result(self, job_id: str, status: StatusData) -> JobUpdate:
+        """Read the result endpoint of a job whose status says completed."""
+        outcome = await self._get(RESULT_PATH, job_id, self._interpret_result, "kvid result")
+        if outcome is _NOT_READY_MARK:
+            return JobUpdate("pending", status.raw_status)
+        if isinstance(outcome, ProviderFailure):
+            return JobUpdate("failed", status.raw_status, failure=outcome)
+        result = ResultData.from_json(cast(dict[str, Any], outcome))
+        url = result.result_url or status.result_url
+        if url is None:
+            failure = ProviderFailure(
+                "missing_result_url",
+                "kvidAI reported the video as finished but gave no link to it. Try again.",
+                retryable=False,
+                detail=f"kvid result for {job_id} has no result_url",
+            )
+            return JobUpdate("failed", status.raw_status, failure=failure)
+        return JobUpdate(
+            "succeeded",
+            status.raw_status,
+            video_url=url,
+            provider_cost=result.used_credit,
+            width=result.width,
+            height=result.height,
+        )
+
+    # -- HTTP plumbing -----------------------------------------------------------------------------
+
+    async def _get(
+        self, path: str, job_id: str, interpret: Callable[[httpx.Response], object], what: str
+    ) -> object:
+        """A retried GET with `jobId`; reads never start work, so every transient error retries."""
+
+        def send() -> Awaitable[httpx.Response]:
+            return self._client.get(path, params={"jobId": job_id})
+
+        return await call_with_retries(
+            send,
+            interpret,
+            policy=self._retry,
+            what=f"{what} {job_id}",
+            sleep=self._sleep,
+            rng=self._rng,
+        )
+
+    def _interpret(self, response: httpx.Response) -> dict[str, Any]:
+        """The `data` of a successful answer, or ProviderError for anything else."""
+        if not response.is_success:
+            raise ProviderError(failure_from_response(response, secret=self._secret))
+        body = _json_or_none(response)
+        if not isinstance(body, dict):
+            raise ProviderError(
+                ProviderFailure(
+                    "unexpected_response",
+                    _SERVER_ERROR,
+                    retryable=True,
+                    http_status=response.status_code,
+                    detail=_redact(_snippet(f"non-JSON body: {response.text}", 200), self._secret),
+                )
+            )
+        if body.get("success") is False:
+            raise ProviderError(failure_from_response(response, secret=self._secret))
+        return _payload(body)
+
+    def _interpret_result(self, response: httpx.Response) -> object:
+        """Like `_interpret`, but "not ready yet" and "job failed" are answers, not errors."""
+        try:
+            return self._interpret(response)
+        except ProviderError as exc:
+            if exc.failure.code in _STILL_RUNNING_CODES:
+                return _NOT_READY_MARK
+            if exc.failure.code == "JOB_FAILED":
+                return exc.failure
+            raise
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+
+def _reason_suffix(reason: str | None) -> str:
+    """' kvidAI said: "…"' for a short provider reason, or nothing."""
+    if not reason:
+        return ""
+    return f' kvidAI said: "{_snippet(reason, _REASON_LIMIT)}"'
+
+
+_CODE_IN_TEXT_RE: Final = re.compile(r"[A-Za-z_]+")
+
+
+def _code_in(status: StatusData) -> str | None:
+    """A table code named by a failed status, in its error field or as a word of its message."""
+    if known := known_code(status.error_code):
+        return known
+    for word in _CODE_IN_TEXT_RE.findall(status.error_message or ""):
+        if (known := known_code(word)) and "_" in known:
+            return known
+    return None
+
+
+def generation_failure(status: StatusData) -> ProviderFailure:
+    """The failure for a job whose status is `failed`, keeping kvid's reason when it gives one."""
+    detail = _snippet(f"kvid job failed: {status.error_message or '(no error_message)'}")
+    code = _code_in(status)
+    if code is not None:
+        return failure_for_code(code, detail=detail)
+    message = _JOB_FAILED + _reason_suffix(status.error_message)
+    return ProviderFailure("generation_failed", message, retryable=False, detail=detail)
+
+
+def _canceled_failure(status: StatusData) -> ProviderFailure:
+    """The failure for a job kvid reports as canceled."""
+    return ProviderFailure(
+        "canceled",
+        "The job was canceled at kvidAI before it finished. Start a new one if you still want it.",
+        retryable=False,
+        detail=_snippet(f"kvid job canceled: {status.error_message or '(no reason)'}"),
+    )

@@ -1,0 +1,1 @@
+"""The Discord-facing layer: how jobs, credits and errors look to members."""

@@ -1,0 +1,17 @@
+"""Who may run admin commands: checked in code, since Discord's defaults are only hints."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.ui.errors import UserError
+
+
+def require_manager(interaction: discord.Interaction, owner_ids: frozenset[int]) -> None:
+    """Allow bot owners and members with Manage Server; refuse everyone else."""
+    if interaction.user.id in owner_ids:
+        return
+    permissions = interaction.permissions
+    if interaction.guild is not None and permissions.manage_guild:
+        return
+    raise UserError("Only members with the Manage Server permission can do this.")

@@ -1,0 +1,936 @@
+"""KvidProvider against FakeKvid over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import logging
+import random
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import av
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.providers.base import InvalidRequest, Provider, ProviderError, VideoRequest
+from bot.providers.http import RetryPolicy
+from bot.providers.kvid import (
+    ERROR_TABLE,
+    RESULT_PATH,
+    STATUS_PATH,
+    SUBMIT_PATHS,
+    KvidProvider,
+    build_client,
+    parse_estimated_time,
+)
+from tests.fakes.kvid import FakeKvid, KvidScenario
+from tests.fakes.media import make_mp4
+
+API_KEY = "kvid-SECRET-7f3a9c2e51d84b06"
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+T2V, I2V = SUBMIT_PATHS["text"], SUBMIT_PATHS["image"]
+CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
+
+TEXT = VideoRequest(
+    kind="text", prompt="A woman is drinking coffee.", model="v2", resolution="720p"
+)
+IMAGE = VideoRequest(
+    kind="image",
+    prompt="The tiger blinks.",
+    model="v2",
+    resolution="720p",
+    image_url="https://cdn.example/tiger.png",
+)
+
+
+class RecordingSleep:
+    """A sleep that returns at once and remembers what it was asked for."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeKvid]:
+    async with FakeKvid(api_key=API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+async def fake_a2() -> AsyncIterator[FakeKvid]:
+    async with FakeKvid(api_key=API_KEY, edition="a2") as server:
+        yield server
+
+
+@pytest.fixture
+def sleeps() -> RecordingSleep:
+    return RecordingSleep()
+
+
+def make_provider(
+    base_url: str,
+    sleep: RecordingSleep,
+    *,
+    retry: RetryPolicy = FAST_RETRY,
+    timeout: float = 5.0,
+    api_key: str = API_KEY,
+) -> KvidProvider:
+    client = build_client(base_url, api_key, timeout=httpx.Timeout(timeout))
+    return KvidProvider(client, poll_interval=0.0, retry=retry, sleep=sleep, rng=random.Random(1))
+
+
+@pytest.fixture
+async def provider(fake: FakeKvid, sleeps: RecordingSleep) -> AsyncIterator[KvidProvider]:
+    kvid = make_provider(fake.base_url, sleeps)
+    yield kvid
+    await kvid.aclose()
+
+
+@pytest.fixture
+async def provider_a2(fake_a2: FakeKvid, sleeps: RecordingSleep) -> AsyncIterator[KvidProvider]:
+    kvid = make_provider(fake_a2.base_url, sleeps)
+    yield kvid
+    await kvid.aclose()
+
+
+async def poll_until_done(kvid: KvidProvider, job_id: str, limit: int = 20):
+    """Poll until the job leaves pending; return every update seen."""
+    updates = []
+    for _ in range(limit):
+        update = await kvid.poll(job_id)
+        updates.append(update)
+        if update.state != "pending":
+            return updates
+    raise AssertionError(f"job {job_id} still pending after {limit} polls: {updates}")
+
+
+# -- the provider satisfies the boundary ----------------------------------------------------------
+
+
+def test_provider_shape(provider: KvidProvider) -> None:
+    boundary: Provider = provider  # checked statically; Provider is not runtime_checkable
+    members = ("name", "display_name", "models", "default_model", "poll_interval")
+    assert all(hasattr(boundary, m) for m in (*members, "validate", "submit", "poll", "aclose"))
+    assert (provider.name, provider.display_name, provider.default_model) == (
+        "kvid",
+        "kvidAI",
+        "v2",
+    )
+    assert set(provider.models) == {"v1", "v2", "v3"}
+    assert provider.models["v1"].resolutions == ("480p", "720p")
+    assert provider.models["v3"].resolutions == ("480p", "720p", "1080p")
+    for spec in provider.models.values():
+        assert spec.default_resolution == "720p"
+        assert spec.durations == ()
+        assert spec.aspect_ratios.get("text", ()) == ()
+        assert spec.aspect_ratios["image"] == ("auto", "16:9", "9:16", "1:1")
+        assert spec.supports_seed
+        assert not spec.supports_negative_prompt
+        assert spec.description
+
+
+def test_poll_interval_defaults_to_ten_seconds() -> None:
+    client = build_client("http://127.0.0.1:9", API_KEY)
+    assert KvidProvider(client).poll_interval == 10.0
+
+
+# -- submit ---------------------------------------------------------------------------------------
+
+
+async def test_text_submit_sends_exactly_the_documented_fields(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    request = replace(
+        TEXT,
+        model="v3",
+        resolution="1080p",
+        seed=5834,
+        num_inference_steps=30,
+        enable_safety_checker=False,
+        enable_prompt_expansion=True,
+    )
+    submission = await provider.submit(request)
+
+    [sent] = fake.requests_to(T2V)
+    assert sent.method == "POST"
+    assert sent.json == {
+        "prompt": "A woman is drinking coffee.",
+        "model": "v3",
+        "resolution": "1080p",
+        "seed": 5834,
+        "num_inference_steps": 30,
+        "enable_safety_checker": False,
+        "enable_prompt_expansion": True,
+    }
+    assert sent.authorized
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["user-agent"].startswith("discord-video-bot/")
+    [job] = fake.submissions
+    assert submission.provider_job_id == job.job_id
+    assert submission.provider_job_id.startswith("vid_")
+    assert submission.status == "queued"
+    assert submission.estimated_seconds == 30.0
+
+
+async def test_image_submit_adds_image_url_and_aspect_ratio(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    await provider.submit(replace(IMAGE, aspect_ratio="9:16", seed=7))
+    [sent] = fake.requests_to(I2V)
+    assert sent.json == {
+        "prompt": "The tiger blinks.",
+        "model": "v2",
+        "resolution": "720p",
+        "seed": 7,
+        "enable_safety_checker": True,
+        "image_url": "https://cdn.example/tiger.png",
+        "aspect_ratio": "9:16",
+    }
+    assert fake.submissions[0].kind == "image"
+
+
+async def test_unset_options_are_left_out(fake: FakeKvid, provider: KvidProvider) -> None:
+    await provider.submit(TEXT)
+    [sent] = fake.requests_to(T2V)
+    assert set(sent.json) == {"prompt", "model", "resolution", "enable_safety_checker"}
+
+
+async def test_submit_reads_the_other_editions_estimate(
+    fake_a2: FakeKvid, provider_a2: KvidProvider
+) -> None:
+    submission = await provider_a2.submit(TEXT)
+    assert submission.provider_job_id.startswith("job_")
+    assert submission.estimated_seconds == 300.0  # "2-5min": the upper end
+
+
+# -- poll -----------------------------------------------------------------------------------------
+
+
+async def test_poll_walks_queued_processing_then_reads_the_result(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    fake.script(KvidScenario(queued_polls=1, processing_polls=2, used_credit=54))
+    job_id = (await provider.submit(TEXT)).provider_job_id
+
+    updates = await poll_until_done(provider, job_id)
+
+    assert [(u.state, u.provider_status) for u in updates] == [
+        ("pending", "queued"),
+        ("pending", "processing"),
+        ("pending", "processing"),
+        ("succeeded", "completed"),
+    ]
+    done = updates[-1]
+    assert done.video_url == fake.cdn_url(job_id)
+    assert (done.width, done.height, done.provider_cost) == (1280, 720, 54.0)
+    # The result endpoint is read once, and only after the status said completed.
+    [result_call] = fake.requests_to(RESULT_PATH)
+    assert result_call.query == {"jobId": job_id}
+    assert fake.requests.index(result_call) == len(fake.requests) - 1
+    assert all(r.query == {"jobId": job_id} for r in fake.requests_to(STATUS_PATH))
+
+
+async def test_completed_video_is_downloadable_and_real(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    fake.script(KvidScenario(processing_polls=0, width=320, height=240))
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    [done] = await poll_until_done(provider, job_id)
+
+    async with httpx.AsyncClient() as http:
+        head = await http.head(done.video_url)
+        body = (await http.get(done.video_url)).content
+    assert head.headers["content-type"] == "video/mp4"
+    assert int(head.headers["content-length"]) == len(body)
+    with av.open(io.BytesIO(body)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 320, 240)
+        assert sum(1 for _ in container.decode(video=0)) >= 1
+
+
+async def test_failed_job_carries_the_status_error_message(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    fake.script(KvidScenario(outcome="failed", error_message="Model crashed while rendering"))
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    updates = await poll_until_done(provider, job_id)
+
+    failed = updates[-1]
+    assert (failed.state, failed.provider_status) == ("failed", "failed")
+    assert failed.failure is not None
+    assert failed.failure.code == "generation_failed"
+    assert not failed.failure.retryable
+    assert "Model crashed while rendering" in failed.failure.member_message
+    assert fake.requests_to(RESULT_PATH) == []
+
+
+async def test_failed_job_without_message_still_explains(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    fake.script(KvidScenario(processing_polls=0, outcome="failed"))
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    [failed] = await poll_until_done(provider, job_id)
+    assert failed.failure is not None
+    assert failed.failure.member_message.startswith("kvidAI could not make this video")
+
+
+async def test_failure_naming_content_policy_is_recognisable(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    fake.script(
+        KvidScenario(processing_polls=0, outcome="failed", error_message="content_policy_violation")
+    )
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    [failed] = await poll_until_done(provider, job_id)
+    assert failed.failure is not None
+    assert failed.failure.code == "content_policy_violation"
+    assert not failed.failure.retryable
+
+
+async def test_canceled_job_is_failed(fake_a2: FakeKvid, provider_a2: KvidProvider) -> None:
+    fake_a2.script(KvidScenario(processing_polls=1, outcome="canceled"))
+    job_id = (await provider_a2.submit(TEXT)).provider_job_id
+    updates = await poll_until_done(provider_a2, job_id)
+    assert [u.state for u in updates] == ["pending", "failed"]
+    assert updates[-1].failure is not None
+    assert updates[-1].failure.code == "canceled"
+
+
+async def test_other_edition_with_null_fields_while_running(
+    fake_a2: FakeKvid, provider_a2: KvidProvider
+) -> None:
+    fake_a2.script(KvidScenario(queued_polls=1, processing_polls=1, used_credit=12))
+    job_id = (await provider_a2.submit(TEXT)).provider_job_id
+    updates = await poll_until_done(provider_a2, job_id)
+    assert [u.state for u in updates] == ["pending", "pending", "succeeded"]
+    assert all(u.failure is None for u in updates)
+    assert updates[-1].video_url == fake_a2.cdn_url(job_id)
+    assert updates[-1].provider_cost == 12.0
+
+
+@pytest.mark.parametrize(
+    ("word", "state"),
+    [
+        ("QUEUED", "pending"),
+        ("Processing", "pending"),
+        (" processing ", "pending"),
+        ("FAILED", "failed"),
+        ("Cancelled", "failed"),
+        ("CANCELED", "failed"),
+        ("COMPLETED", "succeeded"),
+    ],
+)
+async def test_status_words_in_any_case(
+    fake: FakeKvid, provider: KvidProvider, word: str, state: str
+) -> None:
+    fake.script(KvidScenario(queued_polls=0, processing_polls=0))
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    fake.respond_next("status", {"success": True, "data": {"job_id": job_id, "status": word}})
+    # The fake's own status answer is replaced, so complete the job's count by hand.
+    fake.jobs[job_id].status_calls += 1
+    update = await provider.poll(job_id)
+    assert update.state == state
+    assert update.provider_status == word.strip()
+
+
+async def test_unknown_status_is_pending_and_logged(
+    fake: FakeKvid, provider: KvidProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    fake.respond_next("status", {"success": True, "data": {"job_id": job_id, "status": "warming"}})
+    with caplog.at_level(logging.WARNING, logger="bot.providers.kvid"):
+        update = await provider.poll(job_id)
+    assert (update.state, update.provider_status) == ("pending", "warming")
+    assert "warming" in caplog.text
+    assert job_id in caplog.text
+
+
+@pytest.mark.parametrize("code", ["JOB_NOT_COMPLETED", "RESULT_FETCH_ERROR"])
+async def test_result_not_ready_means_still_pending(
+    fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep, code: str
+) -> None:
+    fake.script(KvidScenario(processing_polls=0))
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    fake.fail_next("result", status=400, error=code)
+
+    first = await provider.poll(job_id)
+    second = await provider.poll(job_id)
+
+    assert first.state == "pending"
+    assert second.state == "succeeded"
+    assert sleeps.delays == []  # "not ready" is an answer, not an error to back off from
+
+
+async def test_result_job_failed_is_a_failed_job(fake: FakeKvid, provider: KvidProvider) -> None:
+    fake.script(KvidScenario(processing_polls=0))
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    fake.fail_next("result", status=400, error="JOB_FAILED")
+    update = await provider.poll(job_id)
+    assert update.state == "failed"
+    assert update.failure is not None
+    assert update.failure.code == "JOB_FAILED"
+
+
+async def test_unknown_job_raises_not_retryable(fake: FakeKvid, provider: KvidProvider) -> None:
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("vid_0_nope")
+    assert caught.value.failure.code == "JOB_NOT_FOUND"
+    assert not caught.value.failure.retryable
+    assert len(fake.requests_to(STATUS_PATH)) == 1
+
+
+# -- error mapping --------------------------------------------------------------------------------
+
+# Every documented code with its documented HTTP status, and whether the docs' remedy is simply to
+# try again later (retryable) or needs a different request or an admin (not).
+DOCUMENTED_ERRORS = [
+    # seed edition
+    ("INSUFFICIENT_CREDITS", 402, False),
+    ("PROMPT_VALIDATION_ERROR", 400, False),
+    ("USER_NOT_FOUND", 404, False),
+    ("RESULT_FETCH_ERROR", 400, True),
+    ("ValidationError", 422, False),
+    ("image_too_small", 422, False),
+    ("image_too_large", 422, False),
+    ("content_policy_violation", 422, False),
+    ("generation_timeout", 504, False),
+    ("RATE_LIMITED", 429, True),
+    ("internal_server_error", 500, True),
+    # credit-pool edition
+    ("INSUFFICIENT_CREDIT", 402, False),
+    ("CONCURRENT_LIMIT", 429, True),
+    ("JOB_NOT_FOUND", 404, False),
+    ("JOB_NOT_COMPLETED", 400, True),
+    ("JOB_FAILED", 400, False),
+    ("MISSING_PARAMETERS", 400, False),
+    ("INVALID_PARAMETERS", 400, False),
+]
+
+# Codes that mean the same thing to a member share a message; different meanings must not.
+MEANINGS = {
+    "no credit": ["INSUFFICIENT_CREDITS", "INSUFFICIENT_CREDIT"],
+    "bad options": ["ValidationError", "MISSING_PARAMETERS", "INVALID_PARAMETERS"],
+    "bad prompt": ["PROMPT_VALIDATION_ERROR"],
+    "operator account": ["USER_NOT_FOUND", "invalid_api_key"],
+    "not ready": ["RESULT_FETCH_ERROR", "JOB_NOT_COMPLETED"],
+    "small image": ["image_too_small"],
+    "large image": ["image_too_large"],
+    "content policy": ["content_policy_violation"],
+    "too slow": ["generation_timeout"],
+    "rate limited": ["RATE_LIMITED"],
+    "at capacity": ["CONCURRENT_LIMIT"],
+    "server error": ["internal_server_error"],
+    "job gone": ["JOB_NOT_FOUND"],
+    "job failed": ["JOB_FAILED"],
+}
+
+
+def test_every_documented_code_is_in_the_table() -> None:
+    documented = {code for code, _, _ in DOCUMENTED_ERRORS} | {"invalid_api_key"}
+    assert documented == set(ERROR_TABLE)
+    assert {c for codes in MEANINGS.values() for c in codes} == set(ERROR_TABLE)
+
+
+@pytest.mark.parametrize(("code", "status", "retryable"), DOCUMENTED_ERRORS)
+async def test_documented_error_is_mapped(
+    fake: FakeKvid, provider: KvidProvider, code: str, status: int, retryable: bool
+) -> None:
+    fake.fail_next("status", status=status, error=code, times=10)
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("vid_1_x")
+    failure = caught.value.failure
+    assert failure.code == code
+    assert failure.retryable is retryable
+    assert failure.http_status == status
+    assert failure.member_message.strip()
+    assert code in str(caught.value)
+    # Retryable errors were retried up to the policy; the others were asked once.
+    expected_calls = FAST_RETRY.attempts if retryable else 1
+    assert len(fake.requests_to(STATUS_PATH)) == expected_calls
+
+
+async def _member_message(fake: FakeKvid, provider: KvidProvider, code: str) -> str:
+    status = next((s for c, s, _ in DOCUMENTED_ERRORS if c == code), 403)
+    if code == "invalid_api_key":
+        fake.fail_next("status", status=403, error=None, shape="no_code")
+    else:
+        fake.fail_next("status", status=status, error=code, times=10)
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("vid_1_x")
+    fake.clear_injected()  # a non-retryable error leaves unused injections behind
+    assert caught.value.failure.code == code
+    return caught.value.failure.member_message
+
+
+async def test_messages_differ_exactly_between_meanings(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    by_meaning: dict[str, set[str]] = {}
+    for meaning, codes in MEANINGS.items():
+        by_meaning[meaning] = {await _member_message(fake, provider, c) for c in codes}
+    assert all(len(messages) == 1 for messages in by_meaning.values()), by_meaning
+    distinct = {next(iter(m)) for m in by_meaning.values()}
+    assert len(distinct) == len(MEANINGS)
+
+
+async def test_messages_say_what_to_do(fake: FakeKvid, provider: KvidProvider) -> None:
+    assert "300×300" in await _member_message(fake, provider, "image_too_small")
+    assert "6000×6000" in await _member_message(fake, provider, "image_too_large")
+    assert "content policy" in await _member_message(fake, provider, "content_policy_violation")
+    assert "admin" in await _member_message(fake, provider, "INSUFFICIENT_CREDITS")
+    assert "lower resolution" in await _member_message(fake, provider, "generation_timeout")
+    for code in ERROR_TABLE:
+        message = await _member_message(fake, provider, code)
+        assert "refund" not in message.lower()
+        assert "charged" not in message.lower()
+
+
+@pytest.mark.parametrize(
+    ("shape", "status", "error", "code", "retryable"),
+    [
+        ("object", 402, "INSUFFICIENT_CREDIT", "INSUFFICIENT_CREDIT", False),
+        ("fal", 422, "image_too_small", "image_too_small", False),
+        ("fal", 422, "content_policy_violation", "content_policy_violation", False),
+        ("text", 502, None, "http_502", True),
+        ("empty", 503, None, "http_503", True),
+        ("no_code", 403, None, "invalid_api_key", False),
+        ("seed", 418, "TEAPOT", "TEAPOT", False),
+        ("seed", 503, "UPSTREAM_DOWN", "UPSTREAM_DOWN", True),
+        ("seed", 429, "SLOW_DOWN", "SLOW_DOWN", True),
+        ("seed", 400, "content_POLICY_violation", "content_policy_violation", False),
+    ],
+)
+async def test_other_error_shapes(
+    fake: FakeKvid,
+    provider: KvidProvider,
+    shape: str,
+    status: int,
+    error: str | None,
+    code: str,
+    retryable: bool,
+) -> None:
+    fake.fail_next("status", status=status, error=error, shape=shape, message="nope", times=10)
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("vid_1_x")
+    assert (caught.value.failure.code, caught.value.failure.retryable) == (code, retryable)
+    assert caught.value.failure.member_message
+
+
+async def test_success_false_on_http_200_is_an_error(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    fake.fail_next("status", status=200, error="INSUFFICIENT_CREDITS")
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("vid_1_x")
+    assert caught.value.failure.code == "INSUFFICIENT_CREDITS"
+
+
+async def test_wrong_api_key_is_an_operator_problem(fake: FakeKvid, sleeps: RecordingSleep) -> None:
+    kvid = make_provider(fake.base_url, sleeps, api_key="not-the-key")
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await kvid.submit(TEXT)
+    finally:
+        await kvid.aclose()
+    assert caught.value.failure.code == "invalid_api_key"
+    assert caught.value.failure.http_status == 403
+    assert not caught.value.failure.retryable
+    assert "admin" in caught.value.failure.member_message
+    assert fake.jobs == {}
+    assert [r.authorized for r in fake.requests] == [False]
+
+
+# -- retries --------------------------------------------------------------------------------------
+
+
+async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
+    fake: FakeKvid, sleeps: RecordingSleep
+) -> None:
+    kvid = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
+    fake.fail_next("submit", status=429, error="RATE_LIMITED", retry_after="3")
+    try:
+        submission = await kvid.submit(TEXT)
+    finally:
+        await kvid.aclose()
+    assert sleeps.delays == [3.0]
+    assert len(fake.requests_to(T2V)) == 2
+    assert [job.job_id for job in fake.submissions] == [submission.provider_job_id]
+
+
+async def test_retry_after_as_http_date_is_honoured(fake: FakeKvid, sleeps: RecordingSleep) -> None:
+    kvid = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
+    when = email.utils.formatdate(time.time() + 20, usegmt=True)
+    fake.fail_next("status", status=429, error="CONCURRENT_LIMIT", retry_after=when)
+    job_id = (await kvid.submit(TEXT)).provider_job_id
+    try:
+        update = await kvid.poll(job_id)
+    finally:
+        await kvid.aclose()
+    assert update.state == "pending"
+    [delay] = sleeps.delays
+    assert 17.0 <= delay <= 20.0
+
+
+async def test_concurrency_limit_on_submit_is_retried(
+    fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep
+) -> None:
+    fake.fail_next("submit", status=429, error="CONCURRENT_LIMIT", times=2)
+    await provider.submit(TEXT)
+    assert len(sleeps.delays) == 2
+    assert len(fake.submissions) == 1
+
+
+async def test_server_errors_on_status_are_retried_up_to_the_policy(
+    fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep
+) -> None:
+    fake.fail_next("status", status=500, error="internal_server_error", times=10)
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("vid_1_x")
+    assert caught.value.failure.code == "internal_server_error"
+    assert caught.value.failure.retryable
+    assert len(fake.requests_to(STATUS_PATH)) == FAST_RETRY.attempts
+    assert len(sleeps.delays) == FAST_RETRY.attempts - 1
+    assert all(0 <= d <= FAST_RETRY.max_delay for d in sleeps.delays)
+
+
+async def test_server_error_then_recovery(
+    fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep
+) -> None:
+    fake.script(KvidScenario(processing_polls=0))
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    fake.fail_next("status", status=502, error=None, shape="text", message="Bad Gateway")
+    fake.fail_next("result", status=500, error="internal_server_error")
+    update = await provider.poll(job_id)
+    assert update.state == "succeeded"
+    assert len(sleeps.delays) == 2
+
+
+async def test_submit_server_error_is_not_resent(
+    fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep
+) -> None:
+    # kvid has no idempotency key: a 500 may come after the job was created, so a blind resend
+    # could pay for two videos. The caller gets a retryable failure and decides.
+    fake.fail_next("submit", status=500, error="internal_server_error", times=10)
+    with pytest.raises(ProviderError) as caught:
+        await provider.submit(TEXT)
+    assert caught.value.failure.retryable
+    assert len(fake.requests_to(T2V)) == 1
+    assert sleeps.delays == []
+
+
+async def test_status_timeout_is_retried(fake: FakeKvid, sleeps: RecordingSleep) -> None:
+    kvid = make_provider(fake.base_url, sleeps, timeout=0.3)
+    try:
+        fake.script(KvidScenario(queued_polls=5))
+        job_id = (await kvid.submit(TEXT)).provider_job_id
+        fake.delay_next("status", 2.0)
+        update = await kvid.poll(job_id)
+    finally:
+        await kvid.aclose()
+    assert update.state == "pending"
+    assert len(fake.requests_to(STATUS_PATH)) == 2
+    assert len(sleeps.delays) == 1
+
+
+async def test_submit_read_timeout_is_reported_unconfirmed(
+    fake: FakeKvid, sleeps: RecordingSleep
+) -> None:
+    kvid = make_provider(fake.base_url, sleeps, timeout=0.3)
+    fake.delay_next("submit", 2.0)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await kvid.submit(TEXT)
+    finally:
+        await kvid.aclose()
+    assert caught.value.failure.code == "submit_unconfirmed"
+    assert caught.value.failure.retryable
+    # The job exists at kvid although we never heard back: exactly why it was not resent.
+    assert len(fake.jobs) == 1
+    assert len(fake.requests_to(T2V)) == 1
+
+
+async def test_unreachable_server_is_retried_then_raised(sleeps: RecordingSleep) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    kvid = make_provider(f"http://127.0.0.1:{port}", sleeps)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await kvid.submit(TEXT)
+    finally:
+        await kvid.aclose()
+    assert caught.value.failure.code == "network_error"
+    assert caught.value.failure.retryable
+    assert len(sleeps.delays) == FAST_RETRY.attempts - 1
+
+
+# -- the key stays secret -------------------------------------------------------------------------
+
+
+async def test_api_key_never_leaks(
+    fake: FakeKvid, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    kvid = make_provider(fake.base_url, sleeps)
+    texts = [repr(kvid), repr(kvid._client), repr(kvid._client.headers), repr(kvid._client.auth)]
+    fake.script(KvidScenario(processing_polls=1))
+    try:
+        job_id = (await kvid.submit(TEXT)).provider_job_id
+        await poll_until_done(kvid, job_id)
+        # A server that echoes the key back in its errors must not make us repeat it.
+        fake.fail_next("status", status=500, message=f"bad key {API_KEY}", times=10)
+        with pytest.raises(ProviderError) as on_poll:
+            await kvid.poll(job_id)
+        fake.fail_next("submit", status=400, error="INVALID_PARAMETERS", message=API_KEY)
+        with pytest.raises(ProviderError) as on_submit:
+            await kvid.submit(TEXT)
+    finally:
+        await kvid.aclose()
+    for caught in (on_poll, on_submit):
+        assert "[redacted]" in caught.value.failure.detail
+        texts += [str(caught.value), repr(caught.value), repr(caught.value.failure)]
+    assert all(API_KEY not in text for text in texts)
+    # DEBUG really was on for the HTTP stack, and nothing it logged carries the key.
+    assert {"httpx", "httpcore.http11", "bot.providers.http"} <= {r.name for r in caplog.records}
+    assert API_KEY not in caplog.text
+    assert all(API_KEY not in str(r.__dict__) for r in caplog.records)
+    # The key was sent, though: the fake saw authorized requests throughout.
+    assert all(r.authorized for r in fake.requests)
+    assert all(API_KEY not in str(r) for r in fake.requests)
+
+
+def test_build_client_refuses_an_empty_key() -> None:
+    with pytest.raises(ValueError, match="KVID_API_KEY"):
+        build_client("http://127.0.0.1:9", "  ")
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (replace(TEXT, model="v1", resolution="1080p"), "480p, 720p"),
+        (replace(TEXT, model="v9"), "v1, v2, v3"),
+        (replace(TEXT, aspect_ratio="16:9"), "aspect ratio"),
+        (replace(IMAGE, aspect_ratio="4:3"), "auto, 16:9, 9:16, 1:1"),
+        (replace(TEXT, duration=5), "chooses the clip length"),
+        (replace(TEXT, negative_prompt="blurry"), "negative prompt"),
+        (replace(TEXT, num_inference_steps=0), "1–100"),
+        (replace(TEXT, num_inference_steps=101), "1–100"),
+        (replace(TEXT, seed=-1), "0 to 4294967295"),
+        (replace(IMAGE, image_url=None), "image"),
+        (replace(IMAGE, image_url="file:///etc/passwd"), "http"),
+        (replace(TEXT, image_url="https://cdn.example/x.png"), "image-to-video"),
+        (replace(TEXT, prompt="x" * 2001), "2000"),
+        (replace(TEXT, prompt="   "), "empty"),
+    ],
+)
+async def test_validation_refusals_name_what_is_supported(
+    fake: FakeKvid, provider: KvidProvider, request_: VideoRequest, expected: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=expected):
+        provider.validate(request_)
+    with pytest.raises(InvalidRequest):
+        await provider.submit(request_)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        replace(TEXT, model="v1", resolution="480p"),
+        replace(TEXT, model="v3", resolution="1080p", seed=0, num_inference_steps=100),
+        replace(IMAGE, aspect_ratio="auto"),
+        replace(IMAGE, model="v1", aspect_ratio="1:1", num_inference_steps=1),
+    ],
+)
+def test_supported_requests_pass_validation(provider: KvidProvider, request_: VideoRequest) -> None:
+    provider.validate(request_)
+
+
+# -- estimated_time -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("30s", 30.0),
+        ("2-5min", 300.0),
+        ("90 seconds", 90.0),
+        ("1-2 minutes", 120.0),
+        ("5 min", 300.0),
+        ("1m30s", 90.0),
+        ("1 min 30 sec", 90.0),
+        ("45", 45.0),
+        ("1.5h", 5400.0),
+        ("about 2 minutes", 120.0),
+        ("10 - 20 s", 20.0),
+        ("30s-2min", 120.0),
+        (" 30S ", 30.0),
+        (12, 12.0),
+        (2.5, 2.5),
+        ("", None),
+        ("soon", None),
+        ("30 parsecs", None),
+        (None, None),
+        (True, None),
+        (-5, None),
+        ({"s": 30}, None),
+    ],
+)
+def test_parse_estimated_time(value: object, seconds: float | None) -> None:
+    assert parse_estimated_time(value) == seconds
+
+
+@given(st.integers(0, 10_000))
+def test_parse_estimated_time_seconds_roundtrip(n: int) -> None:
+    assert parse_estimated_time(f"{n}s") == n
+    assert parse_estimated_time(f"{n} minutes") == n * 60
+
+
+@given(st.integers(0, 100), st.integers(0, 100))
+def test_parse_estimated_time_range_takes_upper_end(low: int, high: int) -> None:
+    assert parse_estimated_time(f"{low}-{high}min") == high * 60
+
+
+@given(st.text(max_size=30))
+def test_parse_estimated_time_never_raises(text: str) -> None:
+    result = parse_estimated_time(text)
+    assert result is None or result >= 0
+
+
+# -- the fake follows the contract ----------------------------------------------------------------
+
+
+async def test_fake_rejects_a_missing_key_with_a_bare_403(fake: FakeKvid) -> None:
+    async with httpx.AsyncClient(base_url=fake.base_url) as http:
+        response = await http.get(STATUS_PATH, params={"jobId": "x"})
+    assert response.status_code == 403
+    assert "error" not in response.json()
+
+
+async def test_fake_error_body_follows_the_seed(fake: FakeKvid) -> None:
+    async with httpx.AsyncClient(base_url=fake.base_url, headers={"api-key": API_KEY}) as http:
+        response = await http.post(T2V, json={"prompt": "x", "model": "v1", "resolution": "1080p"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"] == "ValidationError"
+    assert body["message"]
+    assert body["details"]["http_status"] == 422
+    assert body["details"]["help_url"].startswith("https://docs.kvid.ai/")
+
+
+@pytest.mark.parametrize(
+    ("edition", "code"), [("a1", "RESULT_FETCH_ERROR"), ("a2", "JOB_NOT_COMPLETED")]
+)
+async def test_fake_result_before_completion(edition: str, code: str) -> None:
+    async with (
+        FakeKvid(api_key=API_KEY, edition=edition) as server,  # type: ignore[arg-type]
+        httpx.AsyncClient(base_url=server.base_url, headers={"api-key": API_KEY}) as http,
+    ):
+        submitted = await http.post(T2V, json={"prompt": "a cat"})
+        job_id = submitted.json()["data"]["job_id"]
+        status = await http.get(STATUS_PATH, params={"jobId": job_id})
+        result = await http.get(RESULT_PATH, params={"jobId": job_id})
+    assert status.json()["data"]["status"] == "processing"
+    assert ("result_url" in status.json()["data"]) is (edition == "a2")
+    assert (result.status_code, result.json()["error"]) == (400, code)
+
+
+async def test_fake_concurrency_limit(sleeps: RecordingSleep) -> None:
+    async with FakeKvid(api_key=API_KEY, edition="a2", max_concurrent=1) as server:
+        kvid = make_provider(server.base_url, sleeps, retry=RetryPolicy(attempts=1))
+        try:
+            await kvid.submit(TEXT)
+            with pytest.raises(ProviderError) as caught:
+                await kvid.submit(TEXT)
+        finally:
+            await kvid.aclose()
+    assert caught.value.failure.code == "CONCURRENT_LIMIT"
+
+
+async def test_fake_serves_large_slow_videos_in_chunks(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    fake.script(
+        KvidScenario(
+            processing_polls=0, result_bytes=CLIP, result_padding=300_000, chunk_delay=0.01
+        )
+    )
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    [done] = await poll_until_done(provider, job_id)
+    chunks = 0
+    async with httpx.AsyncClient() as http, http.stream("GET", done.video_url) as response:
+        data = b""
+        async for chunk in response.aiter_raw():
+            chunks += 1
+            data += chunk
+    assert len(data) == len(CLIP) + 300_000
+    assert data.startswith(CLIP)
+    assert chunks > 1
+    with av.open(io.BytesIO(data)) as container:
+        assert container.streams.video[0].width == 64
+
+
+async def test_fake_video_is_missing_until_completed(
+    fake: FakeKvid, provider: KvidProvider
+) -> None:
+    job_id = (await provider.submit(TEXT)).provider_job_id
+    async with httpx.AsyncClient() as http:
+        response = await http.get(fake.cdn_url(job_id))
+    assert response.status_code == 404
+
+
+async def test_fake_waits_for_submissions(fake: FakeKvid, provider: KvidProvider) -> None:
+    import asyncio
+
+    waiter = asyncio.create_task(fake.wait_for_submissions(2, timeout=5))
+    await provider.submit(TEXT)
+    assert not waiter.done()
+    await provider.submit(IMAGE)
+    jobs = await waiter
+    assert [job.kind for job in jobs] == ["text", "image"]
+    with pytest.raises(TimeoutError):
+        await fake.wait_for_submissions(3, timeout=0.05)
+
+
+async def test_fake_checks_image_sizes(sleeps: RecordingSleep) -> None:
+    from aiohttp import web
+
+    from tests.fakes.media import make_image
+
+    images = {"small": make_image("png", 200, 200), "ok": make_image("jpeg", 400, 300)}
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=images[request.match_info["name"]], content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/{name}", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        async with FakeKvid(api_key=API_KEY, inspect_images=True) as server:
+            kvid = make_provider(server.base_url, sleeps)
+            try:
+                with pytest.raises(ProviderError) as caught:
+                    await kvid.submit(replace(IMAGE, image_url=f"http://{host}:{port}/small"))
+                await kvid.submit(replace(IMAGE, image_url=f"http://{host}:{port}/ok"))
+            finally:
+                await kvid.aclose()
+    finally:
+        await runner.cleanup()
+    assert caught.value.failure.code == "image_too_small"
+    assert "300×300" in caught.value.failure.member_message

@@ -1,0 +1,128 @@
+"""The ledger: holds resolve once, balances equal the sum of rows, and the ledger is append-only."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from bot.db import Database
+from bot.ledger import InsufficientCredits, Ledger, LedgerError
+
+GUILD, USER = 10, 20
+
+
+async def _job(db: Database, job_id: str, price: int = 0) -> None:
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO jobs (id, guild_id, channel_id, user_id, provider, request_json, price, "
+            "state, created_at, upload_limit) VALUES (?, ?, 1, ?, 'kvid', '{}', ?, 'queued', 0, 0)",
+            (job_id, GUILD, USER, price),
+        )
+
+
+async def _hold(db: Database, ledger: Ledger, job_id: str, amount: int) -> None:
+    async with db.transaction() as tx:
+        await ledger.ensure_member(tx, GUILD, USER)
+    await _job(db, job_id, amount)
+    async with db.transaction() as tx:
+        await ledger.hold(tx, GUILD, USER, job_id, amount)
+
+
+async def _sums(db: Database) -> tuple[int, int]:
+    row = await db.fetchone(
+        "SELECT SUM(balance_delta) AS b, SUM(held_delta) AS h FROM ledger "
+        "WHERE guild_id = ? AND user_id = ?",
+        (GUILD, USER),
+    )
+    assert row is not None
+    return row["b"] or 0, row["h"] or 0
+
+
+async def test_new_member_gets_the_starting_grant_once(ledger: Ledger, db: Database) -> None:
+    first = await ledger.balance(GUILD, USER)
+    second = await ledger.balance(GUILD, USER)
+    assert first.balance == second.balance == 100
+    rows = await db.fetchall("SELECT kind, reason FROM ledger")
+    assert [(r["kind"], r["reason"]) for r in rows] == [("grant", "welcome grant")]
+
+
+async def test_hold_then_capture_spends_exactly_the_price(ledger: Ledger, db: Database) -> None:
+    await _hold(db, ledger, "job1", 30)
+    held = await ledger.balance(GUILD, USER)
+    assert (held.balance, held.held, held.available) == (100, 30, 70)
+    async with db.transaction() as tx:
+        assert await ledger.capture(tx, "job1")
+    async with db.transaction() as tx:
+        assert not await ledger.capture(tx, "job1")
+        assert not await ledger.release(tx, "job1", "late refund")
+    after = await ledger.balance(GUILD, USER)
+    assert (after.balance, after.held) == (70, 0)
+    assert await _sums(db) == (70, 0)
+
+
+async def test_release_returns_the_hold_in_full_once(ledger: Ledger, db: Database) -> None:
+    await _hold(db, ledger, "job1", 30)
+    async with db.transaction() as tx:
+        assert await ledger.release(tx, "job1", "refund: failed")
+        assert not await ledger.release(tx, "job1", "refund: failed")
+    async with db.transaction() as tx:
+        assert not await ledger.capture(tx, "job1")
+    after = await ledger.balance(GUILD, USER)
+    assert (after.balance, after.held) == (100, 0)
+    assert await _sums(db) == (100, 0)
+
+
+async def test_insufficient_credits_changes_nothing(ledger: Ledger, db: Database) -> None:
+    await _hold(db, ledger, "job1", 80)
+    await _job(db, "job2", 30)
+    with pytest.raises(InsufficientCredits) as info:
+        async with db.transaction() as tx:
+            await ledger.hold(tx, GUILD, USER, "job2", 30)
+    assert (info.value.price, info.value.available) == (30, 20)
+    holds = await db.fetchall("SELECT job_id FROM holds")
+    assert [h["job_id"] for h in holds] == ["job1"]
+    assert (await ledger.balance(GUILD, USER)).available == 20
+
+
+async def test_take_never_touches_held_credits(ledger: Ledger, db: Database) -> None:
+    await _hold(db, ledger, "job1", 60)
+    with pytest.raises(LedgerError, match="take at most 40"):
+        await ledger.take(GUILD, USER, 41, "too much", actor_id=1)
+    balance = await ledger.take(GUILD, USER, 40, "cleanup", actor_id=1)
+    assert (balance.balance, balance.held, balance.available) == (60, 60, 0)
+    granted = await ledger.grant(GUILD, USER, 5, "gift", actor_id=1)
+    assert granted.available == 5
+    assert await _sums(db) == (65, 60)
+
+
+async def test_ledger_rows_cannot_be_changed_or_deleted(ledger: Ledger, db: Database) -> None:
+    await ledger.balance(GUILD, USER)
+    for statement in ("UPDATE ledger SET balance_delta = 1000", "DELETE FROM ledger"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            async with db.transaction() as tx:
+                await tx.execute(statement)
+    assert await _sums(db) == (100, 0)
+
+
+async def test_concurrent_holds_never_overdraw(ledger: Ledger, db: Database) -> None:
+    async with db.transaction() as tx:
+        await ledger.ensure_member(tx, GUILD, USER)
+    for n in range(50):
+        await _job(db, f"job{n}", 7)
+
+    async def attempt(n: int) -> bool:
+        try:
+            async with db.transaction() as tx:
+                await ledger.hold(tx, GUILD, USER, f"job{n}", 7)
+        except InsufficientCredits:
+            return False
+        return True
+
+    results = await asyncio.gather(*(attempt(n) for n in range(50)))
+    assert sum(results) == 100 // 7
+    balance = await ledger.balance(GUILD, USER)
+    assert balance.held == 7 * (100 // 7)
+    assert balance.available == 100 % 7
+    assert await _sums(db) == (100, balance.held)

@@ -7,8 +7,10 @@ import re
 import sys
 from collections.abc import Iterable
 
-# Interaction and webhook tokens travel in URL paths; discord.py logs those URLs at DEBUG.
+# Interaction and webhook tokens travel in URL paths, and in gateway payloads as a "token" key;
+# discord.py logs both at DEBUG.
 _TOKEN_IN_PATH = re.compile(r"(/(?:webhooks|interactions)/\d+/)[\w.-]{20,}")
+_TOKEN_IN_PAYLOAD = re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+""")
 _MASK = "****"
 
 
@@ -23,7 +25,8 @@ class RedactingFilter(logging.Filter):
         """Mask every secret in `text`."""
         for secret in self._secrets:
             text = text.replace(secret, _MASK)
-        return _TOKEN_IN_PATH.sub(lambda m: m.group(1) + _MASK, text)
+        text = _TOKEN_IN_PATH.sub(lambda m: m.group(1) + _MASK, text)
+        return _TOKEN_IN_PAYLOAD.sub(lambda m: m.group(1) + _MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Render the message now so arguments are redacted too."""

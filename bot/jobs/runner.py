@@ -24,6 +24,7 @@ from bot.providers.base import JobUpdate, Provider, ProviderError, ProviderFailu
 
 log = logging.getLogger(__name__)
 
+FIRST_POLL_MAX_INTERVALS = 6
 RESTART_DURING_SUBMIT = ProviderFailure(
     code="interrupted",
     member_message=(
@@ -398,11 +399,11 @@ class JobRunner:
 
 def _first_poll_delay(provider: Provider, estimated_seconds: float | None) -> float:
     """Wait for most of the provider's own estimate before the first poll, within reason."""
+    interval = provider.poll_interval
     if not estimated_seconds:
-        return provider.poll_interval
-    return min(
-        max(provider.poll_interval, estimated_seconds * 0.8), max(provider.poll_interval, 60)
-    )
+        return interval
+    # Estimates are rough ("2-5min"): never skip more than a few regular polls.
+    return min(max(interval, estimated_seconds * 0.8), interval * FIRST_POLL_MAX_INTERVALS)
 
 
 def _provider_gone(name: str) -> ProviderFailure:

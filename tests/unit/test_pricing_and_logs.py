@@ -56,6 +56,7 @@ def test_redaction_masks_secrets_and_interaction_tokens(caplog: pytest.LogCaptur
     try:
         with caplog.at_level(logging.DEBUG, logger="test.redaction"):
             logger.debug("calling %s with key %s", token_url, secret)
+            logger.debug("event: %s", {"type": 2, "token": "aW50ZXJhY3Rpb246payloadtoken"})
             try:
                 raise RuntimeError(f"failed with {secret}")
             except RuntimeError:
@@ -65,4 +66,5 @@ def test_redaction_masks_secrets_and_interaction_tokens(caplog: pytest.LogCaptur
     text = caplog.text + "".join(r.exc_text or "" for r in caplog.records)
     assert secret not in text
     assert "aW50ZXJhY3Rpb246MTIzNDU2Nzg5OmFiY2RlZg" not in text
+    assert "payloadtoken" not in text
     assert "/webhooks/123456789/****" in text

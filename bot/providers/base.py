@@ -45,6 +45,8 @@ class VideoRequest:
     num_inference_steps: int | None = None
     enable_safety_checker: bool = True
     enable_prompt_expansion: bool | None = None
+    # A bot.camera.CameraMove value chosen with the `camera` option; each provider maps it.
+    camera: str | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,12 @@ DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 # Stop using an interaction token a minute before Discord invalidates it.
 TOKEN_MARGIN = timedelta(minutes=1)
 REQUEST_ENTITY_TOO_LARGE = 40005
+# The interaction token no longer works (expired, revoked, or the reply was deleted).
+TOKEN_GONE_CODES = frozenset({50027, 10015, 10008})
+
+
+def _token_gone(exc: discord.HTTPException) -> bool:
+    return exc.code in TOKEN_GONE_CODES
 
 
 @dataclass
@@ -73,7 +79,13 @@ class DiscordPresenter:
             return
         card.latest = job
         async with card.lock:
-            await card.interaction.edit_original_response(embed=self.card(card.latest))
+            try:
+                await card.interaction.edit_original_response(embed=self.card(card.latest))
+            except discord.HTTPException as exc:
+                if not _token_gone(exc):
+                    raise
+                log.info("job %s: its card can no longer be edited (%s)", job.id, exc.code)
+                self._cards.pop(job.id, None)
 
     async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
         """Post the outcome: on the card while it lives, else as a new message to the member."""
@@ -84,8 +96,13 @@ class DiscordPresenter:
         async with card.lock:
             try:
                 return await self._deliver_on_card(card, job, video)
+            except discord.HTTPException as exc:
+                if not _token_gone(exc):
+                    raise
+                log.info("job %s: card gone (%s); posting in the channel", job.id, exc.code)
             finally:
                 self._cards.pop(job.id, None)
+        return await self._deliver_in_channel(job, video)
 
     def _usable_card(self, job_id: str) -> _Card | None:
         card = self._cards.get(job_id)

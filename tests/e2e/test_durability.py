@@ -1,0 +1,103 @@
+"""Nothing is lost: crashes, restarts, expired tokens and deadlines, through the real process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.e2e.conftest import Stack, field_value
+from tests.fakes.kvid import KvidScenario
+from tests.fakes.media import make_mp4
+
+
+def delivered_messages(stack: Stack) -> list:
+    """Channel messages (not interaction replies) that carry a job outcome for alice."""
+    return [
+        m
+        for m in stack.discord.channel_messages(stack.ids.channel_id)
+        if m.interaction_id is None and f"<@{stack.ids.user_id}>" in (m.content or "")
+    ]
+
+
+async def test_bot_killed_mid_job_delivers_once_and_charges_once(stack: Stack) -> None:
+    video = make_mp4(320, 240, seconds=1.0)
+    stack.kvid.script(KvidScenario(processing_polls=12, result_bytes=video))
+    interaction = await stack.invoke("video text", {"prompt": "a lighthouse in a storm"})
+    [fake_job] = await stack.kvid.wait_for_submissions(1, timeout=15)
+    await stack.discord.wait_for(
+        lambda: fake_job.status_calls >= 2, 15, description="the bot to be polling"
+    )
+
+    await stack.bot.kill()
+    polls_while_down = fake_job.status_calls
+    await asyncio.sleep(0.5)
+    assert fake_job.status_calls == polls_while_down
+    await stack.start_bot()
+
+    job = await stack.settled_job(timeout=30)
+    assert job["state"] == "succeeded"
+    assert job["delivery"] == "attached"
+    [message] = delivered_messages(stack)
+    assert message.attachments[0].data == video
+    assert message.message_reference["message_id"] == str(interaction.original.id)
+    assert stack.db.balance(stack.ids.guild_id, stack.ids.user_id) == (85, 0)
+    captures = stack.db.rows("SELECT * FROM ledger WHERE kind = 'capture'")
+    assert len(captures) == 1
+    assert len(stack.kvid.submissions) == 1
+
+    # A second restart changes nothing: no new message, no new ledger row.
+    rows_before = len(stack.db.rows("SELECT id FROM ledger"))
+    await stack.bot.stop()
+    await stack.start_bot()
+    await asyncio.sleep(1.0)
+    assert len(delivered_messages(stack)) == 1
+    assert len(stack.db.rows("SELECT id FROM ledger")) == rows_before
+
+
+async def test_crash_between_submit_and_save_leaves_the_member_uncharged(stack: Stack) -> None:
+    # kvidAI accepts the job but its answer is held back; the bot dies before recording it.
+    stack.kvid.delay_next("submit", 30)
+    await stack.invoke("video text", {"prompt": "a paper boat"})
+    await stack.kvid.wait_for_submissions(1, timeout=15)
+    await asyncio.sleep(0.3)
+    [row] = stack.job_rows()
+    assert row["state"] == "submitting"
+
+    await stack.bot.kill()
+    await stack.start_bot()
+
+    job = await stack.settled_job(timeout=30)
+    assert job["state"] == "failed"
+    assert job["failure_code"] == "interrupted"
+    [notice] = delivered_messages(stack)
+    assert "did not finish" in notice.content
+    assert "credits were returned" in notice.content
+    assert stack.db.balance(stack.ids.guild_id, stack.ids.user_id) == (100, 0)
+
+
+async def test_result_after_the_interaction_expired_is_posted_in_the_channel(stack: Stack) -> None:
+    stack.kvid.script(KvidScenario(processing_polls=8))
+    interaction = await stack.invoke("video text", {"prompt": "a slow sunrise"})
+    await stack.card(interaction, lambda m: field_value(m, "State") is not None)
+    stack.discord.expire_interaction(interaction.id)
+
+    job = await stack.settled_job(timeout=30)
+    assert job["delivery"] == "attached"
+    [message] = delivered_messages(stack)
+    assert message.attachments
+    assert field_value(message, "State") == "✅ Done"
+
+
+@pytest.mark.bot_env(JOB_DEADLINE_SECONDS="2")
+async def test_job_past_the_deadline_fails_and_is_refunded(stack: Stack) -> None:
+    stack.kvid.script(KvidScenario(processing_polls=10_000))
+    interaction = await stack.invoke("video text", {"prompt": "a never-ending render"})
+
+    job = await stack.settled_job(timeout=30)
+    assert job["state"] == "failed"
+    assert job["failure_code"] == "timeout"
+    card = interaction.original
+    assert card is not None
+    assert "took too long" in (field_value(card, "What happened") or "")
+    assert stack.db.balance(stack.ids.guild_id, stack.ids.user_id) == (100, 0)

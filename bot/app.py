@@ -71,6 +71,11 @@ class VideoBot(commands.Bot):
         """Stop the runner before the connection goes away."""
         if self.runner is not None:
             await self.runner.stop()
+        # discord.py waits ~2 s for guilds before dispatching `ready`; closing inside that
+        # window leaves the task to dispatch on a torn-down client unless it is cancelled.
+        ready_task = getattr(self._connection, "_ready_task", None)
+        if ready_task is not None:
+            ready_task.cancel()
         await super().close()
 
     async def _sync_commands_if_changed(self) -> None:

@@ -103,7 +103,9 @@ class Ledger:
             (job_id, guild_id, user_id, amount, self._clock()),
         )
         # The guarded UPDATE above already moved `held`; only the ledger row remains to write.
-        await self._append(tx, guild_id, user_id, "hold", 0, amount, job_id, "job started")
+        await self._post(
+            tx, guild_id, user_id, "hold", 0, amount, job_id, "job started", move_member=False
+        )
 
     async def capture(self, tx: Transaction, job_id: str) -> bool:
         """Spend a job's hold; False if it was already resolved."""
@@ -194,29 +196,10 @@ class Ledger:
         job_id: str | None,
         reason: str,
         actor_id: int | None = None,
+        *,
+        move_member: bool = True,
     ) -> None:
-        """Append a ledger row and move the cached balance by the same amounts."""
-        await self._append(
-            tx, guild_id, user_id, kind, balance_delta, held_delta, job_id, reason, actor_id
-        )
-        await tx.execute(
-            "UPDATE members SET balance = balance + ?, held = held + ? "
-            "WHERE guild_id = ? AND user_id = ?",
-            (balance_delta, held_delta, guild_id, user_id),
-        )
-
-    async def _append(
-        self,
-        tx: Transaction,
-        guild_id: int,
-        user_id: int,
-        kind: str,
-        balance_delta: int,
-        held_delta: int,
-        job_id: str | None,
-        reason: str,
-        actor_id: int | None = None,
-    ) -> None:
+        """Append a ledger row and (unless already done) move the cached balance to match."""
         await tx.execute(
             "INSERT INTO ledger (guild_id, user_id, kind, balance_delta, held_delta, job_id, "
             "reason, actor_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -232,3 +215,9 @@ class Ledger:
                 self._clock(),
             ),
         )
+        if move_member:
+            await tx.execute(
+                "UPDATE members SET balance = balance + ?, held = held + ? "
+                "WHERE guild_id = ? AND user_id = ?",
+                (balance_delta, held_delta, guild_id, user_id),
+            )

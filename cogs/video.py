@@ -25,6 +25,19 @@ RESOLUTIONS = [app_commands.Choice(name=r, value=r) for r in ("480p", "720p", "1
 DURATIONS = [app_commands.Choice(name=f"{s} seconds", value=s) for s in (5, 10)]
 ASPECT_RATIOS = [app_commands.Choice(name=a, value=a) for a in ("auto", "16:9", "9:16", "1:1")]
 SEED_MAX = 2**31 - 1
+OPTION_HELP = {
+    "prompt": "What should happen; camera moves such as [Pan right] or [Zoom in] are understood",
+    "provider": "Which video service to use",
+    "model": "Which model of that service",
+    "resolution": "Video resolution",
+    "duration": "Clip length, where the model lets you choose",
+    "aspect_ratio": "Frame shape, where the model supports it",
+    "negative_prompt": "What to keep out of the video, where supported",
+    "seed": "A number to make the result reproducible",
+    "steps": "Inference steps: more is slower and finer (kvidAI)",
+    "prompt_expansion": "Let the service enrich your prompt (kvidAI)",
+    "safety_checker": "Turn the safety filter off (only honoured in age-restricted channels)",
+}
 
 
 def _insufficient(price: int, available: int) -> str:
@@ -46,19 +59,7 @@ class VideoCog(commands.Cog):
     # -- generation -------------------------------------------------------------------------
 
     @video.command(name="text", description="Make a video from a text prompt")
-    @app_commands.describe(
-        prompt="What should happen in the video; camera moves like [Pan right] are understood",
-        provider="Which video service to use",
-        model="Which model of that service",
-        resolution="Video resolution",
-        duration="Clip length, where the model lets you choose",
-        aspect_ratio="Frame shape, where the model supports it",
-        negative_prompt="What to keep out of the video, where supported",
-        seed="A number to make the result reproducible",
-        steps="Inference steps: more is slower and finer (kvidAI)",
-        prompt_expansion="Let the service enrich your prompt (kvidAI)",
-        safety_checker="Turn the safety filter off (only honoured in age-restricted channels)",
-    )
+    @app_commands.describe(**OPTION_HELP)
     @app_commands.choices(resolution=RESOLUTIONS, duration=DURATIONS, aspect_ratio=ASPECT_RATIOS)
     async def text(
         self,
@@ -96,18 +97,7 @@ class VideoCog(commands.Cog):
 
     @video.command(name="image", description="Animate an image you attach")
     @app_commands.describe(
-        image="A PNG, JPEG or WebP photo, 300x300 to 6000x6000 pixels",
-        prompt="What should happen in the video; camera moves like [Zoom in] are understood",
-        provider="Which video service to use",
-        model="Which model of that service",
-        resolution="Video resolution",
-        duration="Clip length, where the model lets you choose",
-        aspect_ratio="Frame shape",
-        negative_prompt="What to keep out of the video, where supported",
-        seed="A number to make the result reproducible",
-        steps="Inference steps: more is slower and finer (kvidAI)",
-        prompt_expansion="Let the service enrich your prompt (kvidAI)",
-        safety_checker="Turn the safety filter off (only honoured in age-restricted channels)",
+        image="A PNG, JPEG or WebP photo, 300x300 to 6000x6000 pixels", **OPTION_HELP
     )
     @app_commands.choices(resolution=RESOLUTIONS, duration=DURATIONS, aspect_ratio=ASPECT_RATIOS)
     async def image(

@@ -154,14 +154,16 @@ class JobRunner:
         return [task for task in spawned if task is not None]
 
     async def _sleep_until_due(self) -> None:
-        next_at = await self._store.next_wake()
-        timeout = self._settings.idle_wake_seconds
-        if next_at is not None:
-            timeout = min(timeout, max(0.0, next_at - self._clock()))
-        if self._delivery_not_before:
-            soonest = min(self._delivery_not_before.values())
-            timeout = min(timeout, max(0.0, soonest - self._clock()))
+        # Cleared before reading the schedule, so a wake-up set meanwhile is never lost.
         self._wake.clear()
+        now = self._clock()
+        # A job with a step in flight is skipped: its stored time is stale until the step ends,
+        # and the step's end wakes the loop anyway.
+        due_times = [at for job_id, at in await self._store.schedule() if job_id not in self._busy]
+        due_times += [
+            at for job_id, at in self._delivery_not_before.items() if job_id not in self._busy
+        ]
+        timeout = min([self._settings.idle_wake_seconds, *(at - now for at in due_times)])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.01))
 

@@ -74,13 +74,13 @@ class JobStore:
         )
         return [Job.from_row(row) for row in rows]
 
-    async def next_wake(self) -> float | None:
-        """When the earliest active job is next due."""
-        row = await self._db.fetchone(
-            "SELECT MIN(next_poll_at) AS at FROM jobs WHERE state IN (?, ?)",
+    async def schedule(self) -> list[tuple[str, float]]:
+        """(job id, when its next step is due) for every active job."""
+        rows = await self._db.fetchall(
+            "SELECT id, next_poll_at FROM jobs WHERE state IN (?, ?) AND next_poll_at IS NOT NULL",
             (JobState.QUEUED, JobState.RUNNING),
         )
-        return row["at"] if row else None
+        return [(row["id"], row["next_poll_at"]) for row in rows]
 
     async def in_state(self, state: JobState) -> list[Job]:
         """Every job in one state."""

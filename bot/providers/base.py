@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
-JobKind = Literal["text", "image"]
+# "extend" continues a video the provider made earlier (VideoRequest.extend_video_id).
+JobKind = Literal["text", "image", "extend"]
 UpdateState = Literal["pending", "succeeded", "failed"]
 
 
@@ -47,6 +48,12 @@ class VideoRequest:
     enable_prompt_expansion: bool | None = None
     # A bot.camera.CameraMove value chosen with the `camera` option; each provider maps it.
     camera: str | None = None
+    # The last frame of an image-to-video clip (the first is `image_url`).
+    end_image_url: str | None = None
+    # How closely the video follows the prompt, 0..1 where the provider takes it.
+    cfg_scale: float | None = None
+    # For kind "extend": the provider's id of the video to continue (JobUpdate.provider_video_id).
+    extend_video_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ class JobUpdate:
     provider_cost: float | None = None
     width: int | None = None
     height: int | None = None
+    # The provider's id of the finished video (not of the job), needed to extend it later.
+    provider_video_id: str | None = None
 
 
 class ProviderError(Exception):
@@ -119,4 +128,13 @@ class Provider(Protocol):
 
     async def aclose(self) -> None:
         """Release network resources."""
+        ...
+
+
+@runtime_checkable
+class BatchPolling(Protocol):
+    """A provider that can ask about many jobs in one call; the runner prefers it when present."""
+
+    async def poll_many(self, provider_job_ids: Sequence[str]) -> dict[str, JobUpdate]:
+        """Where each job stands, keyed by its id; raise ProviderError when the call fails."""
         ...

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, cast
@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.providers import common
 from bot.providers.base import (
     InvalidRequest,
     JobUpdate,
@@ -22,6 +23,19 @@ from bot.providers.base import (
     ProviderFailure,
     Submission,
     VideoRequest,
+)
+from bot.providers.common import (
+    SecretHeaderAuth,
+    float_or_none,
+    int_or_none,
+    is_transient_status,
+    json_or_none,
+    redact,
+    resubmit_guard,
+    secret_of,
+    snippet,
+    submit_sender,
+    text_or_none,
 )
 from bot.providers.http import RetryPolicy, Sleep, call_with_retries, parse_retry_after
 from bot.providers.validation import check_against_spec
@@ -149,9 +163,7 @@ ERROR_TABLE: Final[Mapping[str, tuple[str, bool]]] = MappingProxyType(
 _TABLE_BY_FOLDED: Final = {code.casefold(): code for code in ERROR_TABLE}
 # Result-endpoint answers that only mean "ask again later".
 _STILL_RUNNING_CODES: Final = frozenset({"JOB_NOT_COMPLETED", "RESULT_FETCH_ERROR"})
-_DETAIL_LIMIT: Final = 500
 _REASON_LIMIT: Final = 200
-_CODE_LIMIT: Final = 64
 
 
 def known_code(code: str | None) -> str | None:
@@ -181,66 +193,14 @@ def _fallback_for_status(http_status: int | None) -> tuple[str, bool]:
     """Classify an unknown code by HTTP status: 408/429/5xx may pass, other 4xx will not."""
     if http_status == 429:
         return _RATE_LIMITED, True
-    if http_status == 408 or (http_status is not None and http_status >= 500):
+    if is_transient_status(http_status):
         return _SERVER_ERROR, True
     return _REJECTED, False
 
 
-def _text(value: object) -> str | None:
-    """A non-empty string (numbers become strings), else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float | str):
-        text = str(value).strip()
-        return text or None
-    return None
-
-
-def _fal_detail(items: list[Any]) -> tuple[str | None, str | None]:
-    """(type, msg) from a fal-style `detail` list, preferring an entry whose type we know."""
-    entries = [item for item in items if isinstance(item, dict)]
-    if not entries:
-        return None, None
-    chosen = next((e for e in entries if known_code(_text(e.get("type")))), entries[0])
-    return _text(chosen.get("type")), _text(chosen.get("msg"))
-
-
 def error_fields(body: object) -> tuple[str | None, str | None]:
     """Pull (code, message) out of any error body shape kvid or its upstream is seen to use."""
-    if not isinstance(body, dict):
-        return None, None
-    code: str | None = None
-    message = _text(body.get("message"))
-    error = body.get("error")
-    if isinstance(error, dict):
-        code = _text(error.get("code")) or _text(error.get("type"))
-        message = _text(error.get("message")) or message
-    else:
-        code = _text(error)
-    detail = body.get("detail")
-    if isinstance(detail, list):
-        fal_code, fal_message = _fal_detail(detail)
-        code = code or fal_code
-        message = message or fal_message
-    elif isinstance(detail, str):
-        message = message or _text(detail)
-    code = code or _text(body.get("code")) or _text(body.get("error_code"))
-    # Codes end up in logs and the job table; a server bug must not make them unbounded.
-    return (code[:_CODE_LIMIT] if code else None), message
-
-
-def _snippet(text: str, limit: int = _DETAIL_LIMIT) -> str:
-    """Collapse whitespace and cut to `limit` characters, for logs and exception text."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _json_or_none(response: httpx.Response) -> object:
-    """The decoded JSON body, or None when it is not JSON."""
-    try:
-        return response.json()
-    except ValueError:
-        return None
+    return common.error_fields(body, known_code)
 
 
 def failure_from_response(
@@ -248,12 +208,12 @@ def failure_from_response(
 ) -> ProviderFailure:
     """Turn a non-2xx (or `success: false`) kvid response into a ProviderFailure."""
     status = response.status_code
-    body = _json_or_none(response)
+    body = json_or_none(response)
     code, message = error_fields(body)
     if code is None and status == 403:
         code = INVALID_API_KEY
     if body is None:
-        detail = f"HTTP {status}: {_snippet(response.text, 200) or '(empty body)'}"
+        detail = f"HTTP {status}: {snippet(response.text, 200) or '(empty body)'}"
     else:
         detail = f"HTTP {status} {code or '(no code)'}: {message or '(no message)'}"
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -261,13 +221,8 @@ def failure_from_response(
         code or f"http_{status}",
         http_status=status,
         retry_after=retry_after,
-        detail=_redact(_snippet(detail), secret),
+        detail=redact(snippet(detail), secret),
     )
-
-
-def _redact(text: str, secret: str | None) -> str:
-    """Remove the API key should a server ever echo it back."""
-    return text.replace(secret, "[redacted]") if secret else text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,26 +268,6 @@ def parse_estimated_time(value: object) -> float | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _int_or_none(value: object) -> int | None:
-    """An integer from an int or numeric string, else None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(float(cast(str, value)))
-    except (TypeError, ValueError):
-        return None
-
-
-def _float_or_none(value: object) -> float | None:
-    """A float from a number or numeric string, else None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(cast(str, value))
-    except (TypeError, ValueError):
-        return None
-
-
 def _payload(body: dict[str, Any]) -> dict[str, Any]:
     """The `data` object, or the body itself for answers that put fields at the top level."""
     data = body.get("data")
@@ -350,7 +285,7 @@ class SubmitData:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SubmitData:
         """Read it, accepting the id spellings kvid's own CLI accepts."""
-        job_id = _text(data.get("job_id")) or _text(data.get("jobId"))
+        job_id = text_or_none(data.get("job_id")) or text_or_none(data.get("jobId"))
         if job_id is None:
             raise ProviderError(
                 ProviderFailure(
@@ -360,7 +295,7 @@ class SubmitData:
                     detail="kvid accepted the submit but returned no job_id",
                 )
             )
-        status = _text(data.get("status")) or "queued"
+        status = text_or_none(data.get("status")) or "queued"
         return cls(job_id, status, parse_estimated_time(data.get("estimated_time")))
 
 
@@ -378,17 +313,17 @@ class StatusData:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StatusData:
         """Read it; `result_url` and `error_message` are null while running in one edition."""
-        raw = _text(data.get("status")) or ""
+        raw = text_or_none(data.get("status")) or ""
         error = data.get("error")
-        code = _text(data.get("error_code")) or (
-            _text(error.get("code")) if isinstance(error, dict) else _text(error)
+        code = text_or_none(data.get("error_code")) or (
+            text_or_none(error.get("code")) if isinstance(error, dict) else text_or_none(error)
         )
         return cls(
             status=normalise_status(raw),
             raw_status=raw,
-            error_message=_text(data.get("error_message")),
+            error_message=text_or_none(data.get("error_message")),
             error_code=code,
-            result_url=_text(data.get("result_url")),
+            result_url=text_or_none(data.get("result_url")),
             estimated_seconds=parse_estimated_time(data.get("estimated_time")),
         )
 
@@ -406,10 +341,10 @@ class ResultData:
     def from_json(cls, data: dict[str, Any]) -> ResultData:
         """Read it, tolerating numbers sent as strings."""
         return cls(
-            result_url=_text(data.get("result_url")) or _text(data.get("videoUrl")),
-            width=_int_or_none(data.get("width")),
-            height=_int_or_none(data.get("height")),
-            used_credit=_float_or_none(data.get("used_credit")),
+            result_url=text_or_none(data.get("result_url")) or text_or_none(data.get("videoUrl")),
+            width=int_or_none(data.get("width")),
+            height=int_or_none(data.get("height")),
+            used_credit=float_or_none(data.get("used_credit")),
         )
 
 
@@ -435,24 +370,16 @@ def normalise_status(raw: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class ApiKeyAuth(httpx.Auth):
+class ApiKeyAuth(SecretHeaderAuth):
     """Adds the `api-key` header per request, so the key never sits in `client.headers`."""
 
     def __init__(self, api_key: str) -> None:
-        self._api_key = api_key
+        super().__init__("api-key", api_key)
 
     @property
     def api_key(self) -> str:
         """The key, for redaction only."""
-        return self._api_key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Attach the key."""
-        request.headers["api-key"] = self._api_key
-        yield request
-
-    def __repr__(self) -> str:
-        return "ApiKeyAuth(api_key=[redacted])"
+        return self.secret
 
 
 def build_client(
@@ -474,13 +401,6 @@ def build_client(
     )
 
 
-def _secret_of(client: httpx.AsyncClient) -> str | None:
-    """The API key the client sends, wherever it was configured."""
-    if isinstance(client.auth, ApiKeyAuth):
-        return client.auth.api_key
-    return client.headers.get("api-key")
-
-
 def build_payload(request: VideoRequest) -> dict[str, Any]:
     """The documented JSON body for a request, without the fields that are not set."""
     fields: dict[str, Any] = {
@@ -498,15 +418,8 @@ def build_payload(request: VideoRequest) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-# Transport errors raised before the request left this machine: a resubmit cannot duplicate.
-_NOT_SENT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Answers that prove kvid did not take the job: rate/concurrency refusals and "unavailable".
-_REFUSED_STATUSES: Final = frozenset({429, 503})
-
-
-def _safe_to_resubmit(failure: ProviderFailure) -> bool:
-    """Whether a failed submit certainly created no job, so sending it again cannot pay twice."""
-    return failure.http_status in _REFUSED_STATUSES or failure.code == "network_error"
+_safe_to_resubmit: Final = resubmit_guard(frozenset({429, 503}))
 
 
 _NOT_READY_MARK: Final = object()
@@ -534,7 +447,7 @@ class KvidProvider:
         self._retry = retry
         self._sleep = sleep
         self._rng = rng
-        self._secret = _secret_of(client)
+        self._secret = secret_of(client, "api-key")
 
     def __repr__(self) -> str:
         return f"KvidProvider(base_url={str(self._client.base_url)!r})"
@@ -558,6 +471,11 @@ class KvidProvider:
             )
         if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
             raise InvalidRequest(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        # Options other providers take; kvid has no field for them, so they would be ignored.
+        if request.end_image_url:
+            raise InvalidRequest("kvidAI does not take an end frame; leave `end_image` empty.")
+        if request.cfg_scale is not None:
+            raise InvalidRequest("kvidAI does not take a cfg_scale; leave it empty.")
 
     # -- submit ---------------------------------------------------------------------------------
 
@@ -567,22 +485,7 @@ class KvidProvider:
         payload = build_payload(request)
         path = SUBMIT_PATHS[request.kind]
 
-        async def send() -> httpx.Response:
-            try:
-                return await self._client.post(path, json=payload)
-            except _NOT_SENT_ERRORS:
-                raise
-            except httpx.TransportError as exc:
-                # The request may have reached kvid; let the caller decide about a resubmit.
-                raise ProviderError(
-                    ProviderFailure(
-                        "submit_unconfirmed",
-                        "kvidAI did not confirm that it received this request. "
-                        "Wait a little and try again.",
-                        retryable=True,
-                        detail=type(exc).__name__,
-                    )
-                ) from exc
+        send = submit_sender(self._client, path, payload, provider=self.display_name)
 
         data = cast(
             dict[str, Any],
@@ -676,7 +579,7 @@ class KvidProvider:
         """The `data` of a successful answer, or ProviderError for anything else."""
         if not response.is_success:
             raise ProviderError(failure_from_response(response, secret=self._secret))
-        body = _json_or_none(response)
+        body = json_or_none(response)
         if not isinstance(body, dict):
             raise ProviderError(
                 ProviderFailure(
@@ -684,7 +587,7 @@ class KvidProvider:
                     _SERVER_ERROR,
                     retryable=True,
                     http_status=response.status_code,
-                    detail=_redact(_snippet(f"non-JSON body: {response.text}", 200), self._secret),
+                    detail=redact(snippet(f"non-JSON body: {response.text}", 200), self._secret),
                 )
             )
         if body.get("success") is False:
@@ -711,7 +614,7 @@ def _reason_suffix(reason: str | None) -> str:
     """' kvidAI said: "…"' for a short provider reason, or nothing."""
     if not reason:
         return ""
-    return f' kvidAI said: "{_snippet(reason, _REASON_LIMIT)}"'
+    return f' kvidAI said: "{snippet(reason, _REASON_LIMIT)}"'
 
 
 _CODE_IN_TEXT_RE: Final = re.compile(r"[A-Za-z_]+")
@@ -729,7 +632,7 @@ def _code_in(status: StatusData) -> str | None:
 
 def generation_failure(status: StatusData) -> ProviderFailure:
     """The failure for a job whose status is `failed`, keeping kvid's reason when it gives one."""
-    detail = _snippet(f"kvid job failed: {status.error_message or '(no error_message)'}")
+    detail = snippet(f"kvid job failed: {status.error_message or '(no error_message)'}")
     code = _code_in(status)
     if code is not None:
         return failure_for_code(code, detail=detail)
@@ -743,5 +646,5 @@ def _canceled_failure(status: StatusData) -> ProviderFailure:
         "canceled",
         "The job was canceled at kvidAI before it finished. Start a new one if you still want it.",
         retryable=False,
-        detail=_snippet(f"kvid job canceled: {status.error_message or '(no reason)'}"),
+        detail=snippet(f"kvid job canceled: {status.error_message or '(no reason)'}"),
     )

@@ -1,0 +1,701 @@
+"""Kling through AceData Cloud (api.acedata.cloud): asynchronous submit, task polling, callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final, cast
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.camera import CameraMove, kling_camera_control, with_directive
+from bot.providers.base import (
+    InvalidRequest,
+    JobKind,
+    JobUpdate,
+    ModelSpec,
+    ProviderError,
+    ProviderFailure,
+    Submission,
+    VideoRequest,
+)
+from bot.providers.common import (
+    SecretHeaderAuth,
+    error_fields,
+    is_transient_status,
+    json_or_none,
+    redact,
+    resubmit_guard,
+    secret_of,
+    snippet,
+    submit_sender,
+    text_or_none,
+)
+from bot.providers.http import RetryPolicy, Sleep, call_with_retries, parse_retry_after
+from bot.providers.validation import check_against_spec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL: Final = "https://api.acedata.cloud"
+VIDEOS_PATH: Final = "/kling/videos"
+TASKS_PATH: Final = "/kling/tasks"
+USER_AGENT: Final = "discord-video-bot/0.1 (kling provider; httpx)"
+# Submits are always asynchronous and answer at once; a long read only means a slow gateway.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0, pool=5.0)
+DEFAULT_RETRY: Final = RetryPolicy()
+# AceData's sample task records took 316-317 s; the guide's "1-2 minutes" is optimistic.
+ESTIMATED_SECONDS: Final = 300.0
+# retrieve_batch has no documented size limit; this keeps one request body small.
+MAX_BATCH: Final = 100
+
+ACTIONS: Final[Mapping[JobKind, str]] = MappingProxyType(
+    {"text": "text2video", "image": "image2video", "extend": "extend"}
+)
+MODES: Final = ("std", "pro")
+MODES_WITH_4K: Final = ("std", "pro", "4k")
+ASPECT_RATIOS: Final = ("16:9", "9:16", "1:1")
+# The official SDK allows action=extend only on these models.
+EXTEND_MODELS: Final = ("kling-v1", "kling-v1-6", "kling-v2-5-turbo")
+# "Requests with a tail frame: only 5" (createKlingVideos, `duration`).
+END_FRAME_DURATIONS: Final = (5,)
+MAX_NEGATIVE_PROMPT_CHARS: Final = 200
+# Kling's own API caps prompts at 2500 characters; AceData documents no other limit.
+MAX_PROMPT_CHARS: Final = 2500
+CFG_SCALE_MIN, CFG_SCALE_MAX = 0.0, 1.0
+# The SDK's words for a final state, looked up in `response.state`.
+DONE_STATES: Final = frozenset({"succeed", "succeeded", "success", "completed", "complete"})
+FAILED_STATES: Final = frozenset(
+    {"failed", "failure", "error", "cancelled", "canceled", "rejected"}
+)
+
+
+def _spec(name: str, durations: tuple[int, ...], modes: tuple[str, ...], about: str) -> ModelSpec:
+    """One published model; every Kling model takes the same kinds of input otherwise."""
+    kinds: tuple[JobKind, ...] = (
+        ("text", "image", "extend") if name in EXTEND_MODELS else ("text", "image")
+    )
+    return ModelSpec(
+        name=name,
+        kinds=kinds,
+        resolutions=modes,  # For Kling this field holds the mode, as the price table does.
+        default_resolution="std",
+        durations=durations,
+        default_duration=5,
+        aspect_ratios=MappingProxyType({"text": ASPECT_RATIOS, "image": ASPECT_RATIOS}),
+        supports_seed=False,
+        supports_negative_prompt=True,
+        max_prompt_chars=MAX_PROMPT_CHARS,
+        description=about,
+    )
+
+
+_FIVE_OR_TEN: Final = (5, 10)
+_THREE_TO_FIFTEEN: Final = tuple(range(3, 16))
+
+MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (
+            _spec("kling-v1", _FIVE_OR_TEN, MODES, "Kling 1.0: 5 or 10 s clips; can extend."),
+            _spec("kling-v1-6", _FIVE_OR_TEN, MODES, "Kling 1.6: 5 or 10 s clips; can extend."),
+            _spec("kling-v2-master", _FIVE_OR_TEN, MODES, "Kling 2.0 Master: 5 or 10 s clips."),
+            _spec("kling-v2-1-master", _FIVE_OR_TEN, MODES, "Kling 2.1 Master: 5 or 10 s clips."),
+            _spec(
+                "kling-v2-5-turbo",
+                _FIVE_OR_TEN,
+                MODES,
+                "Kling 2.5 Turbo: 5 or 10 s clips; can extend.",
+            ),
+            _spec("kling-v2-6", _FIVE_OR_TEN, MODES, "Kling 2.6: 5 or 10 s clips."),
+            _spec("kling-v3", _THREE_TO_FIFTEEN, MODES_WITH_4K, "Kling 3: 3-15 s clips, up to 4k."),
+            _spec(
+                "kling-v3-omni",
+                _THREE_TO_FIFTEEN,
+                MODES_WITH_4K,
+                "Kling 3 Omni: 3-15 s clips, up to 4k.",
+            ),
+            _spec("kling-o1", (5,), MODES, "Kling O1: 5 s clips."),
+        )
+    }
+)
+
+
+def can_extend(model: str) -> bool:
+    """Whether `model` takes action=extend."""
+    return model in EXTEND_MODELS
+
+
+# ---------------------------------------------------------------------------------------------
+# Error table: every code AceData documents for /kling/videos and /kling/tasks (providers.md §1.4)
+# ---------------------------------------------------------------------------------------------
+
+_TOKEN_BAD = (
+    "AceData Cloud, which runs Kling for the bot, does not accept the bot's access token "
+    "(missing, wrong or expired), so no video can be made right now. Please tell a server admin."
+)
+_TOKEN_WRONG_API = (
+    "The bot's AceData Cloud token is not enabled for the Kling video API, so no video can be "
+    "made right now. Please tell a server admin."
+)
+_ACCOUNT_DISABLED = (
+    "AceData Cloud has disabled the bot's account, so no Kling video can be made right now. "
+    "Please tell a server admin."
+)
+_OUT_OF_BALANCE = (
+    "The bot's AceData Cloud balance has run out, so no Kling video can be made right now. "
+    "Please tell a server admin."
+)
+_NOT_OFFERED = "AceData Cloud does not offer this Kling feature right now. Try another model."
+_NO_API = (
+    "The bot is calling a Kling address that AceData Cloud does not know: a setup problem. "
+    "Please tell a server admin."
+)
+_BAD_OPTIONS = (
+    "Kling rejected the options of this request. Check the model, mode, duration and other "
+    "settings with /video models and try again."
+)
+_CONTENT_POLICY = (
+    "Kling refused this request under its content policy. Change the prompt or image and try again."
+)
+_RATE_LIMITED = "Kling is receiving too many requests right now. Wait a minute and try again."
+_SERVER_ERROR = "Kling had an internal error. Wait a little and try again."
+_REJECTED = "Kling refused this request. Check the prompt and options and try again."
+_JOB_GONE = "Kling does not know this job, so its video cannot be fetched. Start a new one."
+_JOB_FAILED = "Kling could not make this video. Try again, perhaps with another prompt or image."
+_NO_VIDEO_URL = "Kling reported the video as finished but gave no link to it. Try again."
+
+CONTENT_POLICY_VIOLATION: Final = "content_policy_violation"
+TASK_NOT_FOUND: Final = "task_not_found"
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """One documented AceData error code: its HTTP statuses, the member's message, retryable."""
+
+    statuses: tuple[int, ...]
+    message: str
+    retryable: bool
+    # The code the rest of the bot sees, when it must differ from AceData's (moderation).
+    reported_as: str | None = None
+
+
+# Retryable means the same request may succeed later without anyone changing anything.
+ERROR_TABLE: Final[Mapping[str, ErrorRow]] = MappingProxyType(
+    {
+        "token_mismatched": ErrorRow((400, 401), _TOKEN_WRONG_API, False),
+        "api_not_implemented": ErrorRow((400,), _NOT_OFFERED, False),
+        "disabled": ErrorRow((400,), _ACCOUNT_DISABLED, False),
+        "bad_request": ErrorRow((400,), _BAD_OPTIONS, False),
+        "no_token": ErrorRow((400,), _TOKEN_BAD, False),
+        "invalid_token": ErrorRow((401,), _TOKEN_BAD, False),
+        "token_expired": ErrorRow((401,), _TOKEN_BAD, False),
+        # Seen as a bare `{"code": "authorization_missing"}` on the sibling /kling/lip-sync.
+        "authorization_missing": ErrorRow((401,), _TOKEN_BAD, False),
+        "used_up": ErrorRow((403,), _OUT_OF_BALANCE, False),
+        # "Blocked by content moderation"; reported under the code the bot treats as a refusal.
+        "forbidden": ErrorRow((403,), _CONTENT_POLICY, False, CONTENT_POLICY_VIOLATION),
+        "no_api": ErrorRow((404,), _NO_API, False),
+        "too_many_requests": ErrorRow((429,), _RATE_LIMITED, True),
+        "api_error": ErrorRow((500,), _SERVER_ERROR, True),
+    }
+)
+_BY_FOLDED: Final = {
+    **{row.reported_as: code for code, row in ERROR_TABLE.items() if row.reported_as},
+    **{code: code for code in ERROR_TABLE},
+}
+_REASON_LIMIT: Final = 200
+
+
+def known_code(code: str | None) -> str | None:
+    """The table's key for `code` in any case (or for the code it is reported as), else None."""
+    if not code:
+        return None
+    return _BY_FOLDED.get(code.strip().casefold())
+
+
+def failure_for_code(
+    code: str,
+    *,
+    http_status: int | None = None,
+    retry_after: float | None = None,
+    detail: str = "",
+) -> ProviderFailure:
+    """The failure for a known or unknown AceData error code."""
+    key = known_code(code)
+    if key is not None:
+        row = ERROR_TABLE[key]
+        reported = row.reported_as or key
+        return ProviderFailure(
+            reported, row.message, row.retryable, http_status, retry_after, detail
+        )
+    message, retryable = _fallback_for_status(http_status)
+    return ProviderFailure(code, message, retryable, http_status, retry_after, detail)
+
+
+def _fallback_for_status(http_status: int | None) -> tuple[str, bool]:
+    """Classify an unknown code by HTTP status, the way AceData's own SDK does."""
+    if http_status == 401:
+        return _TOKEN_BAD, False
+    if http_status == 429:
+        return _RATE_LIMITED, True
+    if is_transient_status(http_status):
+        return _SERVER_ERROR, True
+    return _REJECTED, False
+
+
+def failure_from_response(
+    response: httpx.Response, *, secret: str | None = None
+) -> ProviderFailure:
+    """Turn an error answer in any shape AceData uses into a ProviderFailure."""
+    status = response.status_code
+    body = json_or_none(response)
+    code, message = error_fields(body, known_code)
+    if body is None:
+        detail = f"HTTP {status}: {snippet(response.text, 200) or '(empty body)'}"
+    else:
+        detail = f"HTTP {status} {code or '(no code)'}: {message or '(no message)'}"
+    if status == 403 and known_code(code) is None:
+        # The SDK's rule: a 403 without a known code is a moderation block.
+        code = "forbidden"
+    return failure_for_code(
+        code or f"http_{status}",
+        http_status=status,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        detail=redact(snippet(detail), secret),
+    )
+
+
+def _unexpected(detail: str, http_status: int | None = None) -> ProviderError:
+    """A 2xx answer we cannot read: most likely a gateway hiccup, so worth another try."""
+    failure = ProviderFailure(
+        "unexpected_response", _SERVER_ERROR, True, http_status=http_status, detail=detail
+    )
+    return ProviderError(failure)
+
+
+# ---------------------------------------------------------------------------------------------
+# Task results: the sync response, the record's `response`, and the callback share one shape
+# ---------------------------------------------------------------------------------------------
+
+
+def _reason_suffix(reason: str | None) -> str:
+    """' Kling said: "…"' for a short provider reason, or nothing."""
+    if not reason:
+        return ""
+    return f' Kling said: "{snippet(reason, _REASON_LIMIT)}"'
+
+
+def _task_failure(result: Mapping[str, Any]) -> ProviderFailure:
+    """Why a finished task failed, mapped through the error table when it names a code."""
+    code, message = error_fields(dict(result), known_code)
+    detail = snippet(f"kling task failed: {code or '(no code)'}: {message or '(no message)'}")
+    if code is not None and known_code(code) is not None:
+        return failure_for_code(code, detail=detail)
+    return ProviderFailure(
+        "generation_failed", _JOB_FAILED + _reason_suffix(message), False, detail=detail
+    )
+
+
+def update_from_result(result: Mapping[str, Any]) -> JobUpdate:
+    """Read a final-response body (`success`, `state`, `video_url`, `video_id`, `error`)."""
+    state = (text_or_none(result.get("state")) or "").lower()
+    success = result.get("success")
+    if success is False or result.get("error") or state in FAILED_STATES:
+        return JobUpdate("failed", state or "failed", failure=_task_failure(result))
+    url = text_or_none(result.get("video_url"))
+    if url is not None and (success is True or state in DONE_STATES):
+        return JobUpdate(
+            "succeeded",
+            state or "succeed",
+            video_url=url,
+            provider_video_id=text_or_none(result.get("video_id")),
+        )
+    if success is True or state in DONE_STATES:
+        # Both official clients call this finished; without a link there is nothing to deliver.
+        failure = ProviderFailure(
+            "missing_result_url",
+            _NO_VIDEO_URL,
+            False,
+            detail=f"kling task {result.get('task_id')!r} finished without video_url",
+        )
+        return JobUpdate("failed", state or "succeed", failure=failure)
+    # No final word at all: an in-between answer; the runner's deadline bounds the wait.
+    return JobUpdate("pending", state or "processing")
+
+
+def update_from_record(record: Mapping[str, Any]) -> JobUpdate:
+    """Read one task record: no `response` yet means still running."""
+    response = record.get("response")
+    if not isinstance(response, dict) or not response:
+        return JobUpdate("pending", "processing" if record.get("started_at") else "queued")
+    return update_from_result(response)
+
+
+_TASK_NOT_FOUND_UPDATE: Final = JobUpdate(
+    "failed",
+    "not_found",
+    failure=ProviderFailure(
+        TASK_NOT_FOUND, _JOB_GONE, False, detail="AceData answered {} for this task id"
+    ),
+)
+
+
+def parse_callback(body: object) -> tuple[str, JobUpdate]:
+    """(task_id, update) from a callback body (dict or JSON text); ValueError if malformed."""
+    if isinstance(body, str | bytes | bytearray):
+        try:
+            body = json.loads(body)
+        except ValueError as exc:
+            raise ValueError("callback body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise ValueError("callback body must be a JSON object")
+    task_id = body.get("task_id")
+    if not isinstance(task_id, str) or not task_id.strip():
+        raise ValueError("callback body has no task_id")
+    success = body.get("success")
+    if success is False and not body.get("error"):
+        raise ValueError("failure callback without `error`")
+    if success is None and text_or_none(body.get("state")) is None:
+        raise ValueError("callback body has neither `success` nor `state`")
+    update = update_from_result(body)
+    unproven = update.failure is not None and update.failure.code == "missing_result_url"
+    if update.state == "pending" or unproven:
+        # A "success" without a link, or a non-final word, proves nothing; polling will tell.
+        raise ValueError("callback reports no final result with a video_url")
+    return task_id.strip(), update
+
+
+# ---------------------------------------------------------------------------------------------
+# Client and request body
+# ---------------------------------------------------------------------------------------------
+
+
+class BearerAuth(SecretHeaderAuth):
+    """Adds `authorization: Bearer …` per request, so the token never sits in `client.headers`."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__("authorization", token, scheme="Bearer")
+
+
+def build_client(
+    base_url: str, token: str, *, timeout: httpx.Timeout | None = None
+) -> httpx.AsyncClient:
+    """One long-lived client for AceData: base URL, Bearer token, JSON headers and timeouts."""
+    if not token or not token.strip():
+        raise ValueError(
+            "KLING_API_KEY is empty; set it to an AceData Cloud token for the Kling Videos API"
+        )
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        auth=BearerAuth(token.strip()),
+        headers={
+            "content-type": "application/json",
+            "accept": "application/json",
+            "user-agent": USER_AGENT,
+        },
+        timeout=timeout or DEFAULT_TIMEOUT,
+        follow_redirects=False,
+    )
+
+
+def _camera_move(request: VideoRequest) -> CameraMove | None:
+    """The requested camera move, refusing a value the camera vocabulary does not have."""
+    if request.camera is None:
+        return None
+    try:
+        return CameraMove(request.camera)
+    except ValueError:
+        choices = ", ".join(move.value for move in CameraMove)
+        raise InvalidRequest(
+            f"`{request.camera}` is not a camera move. Choose one of: {choices}."
+        ) from None
+
+
+def camera_control(request: VideoRequest) -> dict[str, object] | None:
+    """Kling's `camera_control` for the requested move, when Kling has an axis for it."""
+    move = _camera_move(request)
+    return None if move is None else kling_camera_control(move)
+
+
+def kling_prompt(request: VideoRequest) -> str:
+    """The prompt as sent: typed text untouched, plus in words a move Kling has no axis for."""
+    prompt = request.prompt.strip()
+    move = _camera_move(request)
+    if move is not None and kling_camera_control(move) is None:
+        return with_directive(prompt, move)
+    return prompt
+
+
+def build_payload(request: VideoRequest, *, callback_url: str | None = None) -> dict[str, Any]:
+    """The createKlingVideos body for a validated request; unset options are left out."""
+    spec = MODELS[request.model]
+    fields: dict[str, Any] = {
+        "action": ACTIONS[request.kind],
+        "model": request.model,
+        "mode": request.resolution,
+        "prompt": kling_prompt(request),
+        "duration": request.duration if request.duration is not None else spec.default_duration,
+        "negative_prompt": (request.negative_prompt or "").strip() or None,
+        "aspect_ratio": request.aspect_ratio,
+        "cfg_scale": request.cfg_scale,
+        "camera_control": camera_control(request),
+    }
+    if request.kind == "image":
+        fields["start_image_url"] = request.image_url
+        fields["end_image_url"] = request.end_image_url
+    if request.kind == "extend":
+        fields["video_id"] = request.extend_video_id
+    # Never the blocking mode: with either field AceData answers with a task_id at once.
+    if callback_url is not None:
+        fields["callback_url"] = callback_url
+    else:
+        fields["async"] = True
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _is_http_url(url: str | None) -> bool:
+    """Whether `url` is an absolute http(s) link."""
+    parts = urlsplit(url or "")
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def _names(values: Sequence[object]) -> str:
+    """Values as a comma-separated list, for messages."""
+    return ", ".join(str(v) for v in values)
+
+
+# A submit is resent only on 429 ("upstream concurrency limit") or a connection never opened:
+# any other failure may come after AceData created the (paid) task.
+_safe_to_resubmit: Final = resubmit_guard(frozenset({429}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Provider
+# ---------------------------------------------------------------------------------------------
+
+
+class KlingProvider:
+    """Kling via AceData Cloud: validates, submits asynchronously, polls tasks singly or in bulk."""
+
+    name = "kling"
+    display_name = "Kling"
+    models: Mapping[str, ModelSpec] = MODELS
+    default_model = "kling-v2-5-turbo"
+    extend_models: tuple[str, ...] = EXTEND_MODELS
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        poll_interval: float = 10.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        batch_size: int = MAX_BATCH,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._client = client
+        self.poll_interval = poll_interval
+        self._retry = retry
+        self._sleep = sleep
+        self._rng = rng
+        self._batch_size = batch_size
+        self._secret = secret_of(client, "authorization")
+
+    def __repr__(self) -> str:
+        return f"KlingProvider(base_url={str(self._client.base_url)!r})"
+
+    def can_extend(self, model: str) -> bool:
+        """Whether `model` can continue an earlier video."""
+        return can_extend(model)
+
+    parse_callback = staticmethod(parse_callback)
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def validate(self, request: VideoRequest) -> None:
+        """Refuse, naming what is allowed, anything AceData would reject or silently ignore."""
+        if request.kind == "extend" and request.model in MODELS and not can_extend(request.model):
+            raise InvalidRequest(
+                f"Kling {request.model} cannot extend a video. "
+                f"Models that can: {_names(EXTEND_MODELS)}."
+            )
+        spec = check_against_spec(self.display_name, self.models, request)
+        self._check_inputs(request)
+        self._check_end_frame(request)
+        negative = (request.negative_prompt or "").strip()
+        if len(negative) > MAX_NEGATIVE_PROMPT_CHARS:
+            raise InvalidRequest(
+                f"The negative prompt is {len(negative)} characters; Kling accepts at most "
+                f"{MAX_NEGATIVE_PROMPT_CHARS}. Shorten it."
+            )
+        cfg = request.cfg_scale
+        if cfg is not None and not (math.isfinite(cfg) and CFG_SCALE_MIN <= cfg <= CFG_SCALE_MAX):
+            raise InvalidRequest(
+                f"cfg_scale must be a number from {CFG_SCALE_MIN:g} to {CFG_SCALE_MAX:g} "
+                f"(higher follows the prompt more closely), not {cfg:g}."
+            )
+        if camera_control(request) is not None and request.resolution == "4k":
+            raise InvalidRequest(
+                "Kling cannot steer the camera in 4k mode. Choose mode std or pro, "
+                "or leave `camera` empty."
+            )
+        prompt = kling_prompt(request)
+        if len(prompt) > spec.max_prompt_chars:
+            raise InvalidRequest(
+                f"With the camera move written in, the prompt is {len(prompt)} characters; "
+                f"Kling accepts at most {spec.max_prompt_chars}. Shorten it."
+            )
+
+    def _check_inputs(self, request: VideoRequest) -> None:
+        """Each action gets exactly the inputs it takes."""
+        if request.kind != "image" and request.image_url:
+            raise InvalidRequest(
+                "Only image-to-video takes an image; use image-to-video or drop the image."
+            )
+        if request.kind == "image" and not _is_http_url(request.image_url):
+            raise InvalidRequest("The image must be given as an http(s) link.")
+        if request.kind == "extend" and not (request.extend_video_id or "").strip():
+            raise InvalidRequest(
+                "Extending needs the Kling video to continue; pick a finished job."
+            )
+        if request.kind != "extend" and request.extend_video_id:
+            raise InvalidRequest("Only an extend request takes a video to continue.")
+
+    def _check_end_frame(self, request: VideoRequest) -> None:
+        """An end frame needs image-to-video with a start image and a clip length Kling allows."""
+        if not request.end_image_url:
+            return
+        if request.kind != "image" or not request.image_url:
+            raise InvalidRequest(
+                "An end frame is only possible in image-to-video, together with a start image."
+            )
+        if not _is_http_url(request.end_image_url):
+            raise InvalidRequest("The end frame must be given as an http(s) link.")
+        duration = request.duration if request.duration is not None else 5
+        if duration not in END_FRAME_DURATIONS:
+            raise InvalidRequest(
+                f"With an end frame Kling makes only {_names(END_FRAME_DURATIONS)}-second clips, "
+                f"not {duration}. Set duration to 5 or drop the end frame."
+            )
+
+    # -- submit ---------------------------------------------------------------------------------
+
+    async def submit(self, request: VideoRequest, *, callback_url: str | None = None) -> Submission:
+        """Start a task (never the blocking mode); only certain non-creations are resent."""
+        self.validate(request)
+        if callback_url is not None and not _is_http_url(callback_url):
+            raise ValueError("callback_url must be an absolute http(s) URL")
+        payload = build_payload(request, callback_url=callback_url)
+        send = submit_sender(self._client, VIDEOS_PATH, payload, provider=self.display_name)
+        body = cast(
+            dict[str, Any],
+            await call_with_retries(
+                send,
+                self._interpret,
+                policy=self._retry,
+                what=f"kling submit ({payload['action']})",
+                sleep=self._sleep,
+                rng=self._rng,
+                retry_on=_safe_to_resubmit,
+            ),
+        )
+        task_id = text_or_none(body.get("task_id"))
+        if task_id is None:
+            raise _unexpected("AceData accepted the submit but returned no task_id")
+        status = text_or_none(body.get("state")) or "submitted"
+        log.info("kling accepted task %s (%s)", task_id, payload["action"])
+        return Submission(task_id, status, ESTIMATED_SECONDS)
+
+    # -- poll -----------------------------------------------------------------------------------
+
+    async def poll(self, provider_job_id: str) -> JobUpdate:
+        """One task via `retrieve`; an empty answer means AceData has no such task."""
+        record = await self._tasks(
+            {"id": provider_job_id, "action": "retrieve"}, f"kling retrieve {provider_job_id}"
+        )
+        if not record:
+            return _TASK_NOT_FOUND_UPDATE
+        return update_from_record(record)
+
+    async def poll_many(self, provider_job_ids: Sequence[str]) -> dict[str, JobUpdate]:
+        """Many tasks via one `retrieve_batch` call per `batch_size` ids (one call up to 100)."""
+        # An id missing from the answer is reported pending, not failed: a batch answer cannot
+        # tell "unknown" from "not listed" (the endpoint also pages), and wrongly failing a paid
+        # job is worse than waiting. The runner's deadline, or a single poll(), settles it.
+        ids = list(dict.fromkeys(provider_job_ids))
+        updates: dict[str, JobUpdate] = {}
+        for start in range(0, len(ids), self._batch_size):
+            chunk = ids[start : start + self._batch_size]
+            updates.update(await self._poll_chunk(chunk))
+        return updates
+
+    async def _poll_chunk(self, ids: list[str]) -> dict[str, JobUpdate]:
+        """One retrieve_batch call."""
+        body = await self._tasks(
+            {"ids": ids, "action": "retrieve_batch"}, f"kling retrieve_batch ({len(ids)} tasks)"
+        )
+        items = body.get("items", [])
+        if not isinstance(items, list):
+            raise _unexpected("retrieve_batch answer has no `items` list")
+        records = {
+            item["id"]: item
+            for item in items
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        }
+        missing = [task_id for task_id in ids if task_id not in records]
+        if missing:
+            log.warning(
+                "kling retrieve_batch left out %d of %d tasks (count=%r); treating them as pending",
+                len(missing),
+                len(ids),
+                body.get("count"),
+            )
+        return {
+            task_id: update_from_record(records[task_id])
+            if task_id in records
+            else JobUpdate("pending", "unlisted")
+            for task_id in ids
+        }
+
+    # -- HTTP plumbing -----------------------------------------------------------------------------
+
+    async def _tasks(self, body: dict[str, Any], what: str) -> dict[str, Any]:
+        """A retried POST to the tasks endpoint; reads start no work, so every transient retries."""
+
+        def send() -> Awaitable[httpx.Response]:
+            return self._client.post(TASKS_PATH, json=body)
+
+        result = await call_with_retries(
+            send,
+            self._interpret,
+            policy=self._retry,
+            what=what,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
+        return cast(dict[str, Any], result)
+
+    def _interpret(self, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of a successful answer, or ProviderError for anything else."""
+        if not response.is_success:
+            raise ProviderError(failure_from_response(response, secret=self._secret))
+        body = json_or_none(response)
+        if not isinstance(body, dict):
+            text = redact(snippet(f"non-JSON body: {response.text}", 200), self._secret)
+            raise _unexpected(text, response.status_code)
+        if body.get("success") is False:
+            raise ProviderError(failure_from_response(response, secret=self._secret))
+        return body
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()

@@ -1,0 +1,1407 @@
+"""KlingProvider against FakeAceData over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import io
+import json
+import logging
+import random
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import av
+import httpx
+import pytest
+from aiohttp import web
+
+from bot.camera import MOVES, CameraMove
+from bot.providers.base import (
+    BatchPolling,
+    InvalidRequest,
+    JobUpdate,
+    Provider,
+    ProviderError,
+    VideoRequest,
+)
+from bot.providers.http import RetryPolicy
+from bot.providers.kling import (
+    CONTENT_POLICY_VIOLATION,
+    ERROR_TABLE,
+    EXTEND_MODELS,
+    TASKS_PATH,
+    VIDEOS_PATH,
+    KlingProvider,
+    build_client,
+    can_extend,
+    parse_callback,
+)
+from tests.fakes.acedata import DOCUMENTED_ERRORS, FakeAceData, KlingScenario
+from tests.fakes.media import make_mp4
+
+TOKEN = "ace-SECRET-4b1f0c9e77d2a6385"
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
+
+TEXT = VideoRequest(
+    kind="text", prompt="A woman is drinking coffee.", model="kling-v1", resolution="std"
+)
+IMAGE = VideoRequest(
+    kind="image",
+    prompt="The tiger blinks.",
+    model="kling-v1-6",
+    resolution="pro",
+    image_url="https://cdn.example/tiger.png",
+)
+EXTEND = VideoRequest(
+    kind="extend",
+    prompt="She puts the cup down and smiles.",
+    model="kling-v1-6",
+    resolution="std",
+    extend_video_id="900798310464749610",
+)
+
+
+class RecordingSleep:
+    """A sleep that returns at once and remembers what it was asked for."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+class CallbackReceiver:
+    """The bot's side of a callback: a loopback web server that keeps every JSON body."""
+
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> CallbackReceiver:
+        app = web.Application()
+        app.router.add_post("/hooks/kling", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}/hooks/kling"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.bodies.append(await request.json())
+        async with self._changed:
+            self._changed.notify_all()
+        return web.json_response({"ok": True})
+
+    async def wait_for(self, n: int, timeout: float = 5.0) -> list[Any]:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(self.bodies) >= n)
+        return self.bodies
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeAceData]:
+    async with FakeAceData(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def sleeps() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[CallbackReceiver]:
+    hooks = await CallbackReceiver().start()
+    yield hooks
+    await hooks.stop()
+
+
+def make_provider(
+    base_url: str,
+    sleep: RecordingSleep,
+    *,
+    retry: RetryPolicy = FAST_RETRY,
+    timeout: float = 5.0,
+    token: str = TOKEN,
+    batch_size: int = 100,
+) -> KlingProvider:
+    client = build_client(base_url, token, timeout=httpx.Timeout(timeout))
+    return KlingProvider(
+        client,
+        poll_interval=0.0,
+        retry=retry,
+        sleep=sleep,
+        rng=random.Random(1),
+        batch_size=batch_size,
+    )
+
+
+@pytest.fixture
+async def provider(fake: FakeAceData, sleeps: RecordingSleep) -> AsyncIterator[KlingProvider]:
+    kling = make_provider(fake.base_url, sleeps)
+    yield kling
+    await kling.aclose()
+
+
+async def submit_id(kling: KlingProvider, request: VideoRequest = TEXT, **kwargs: Any) -> str:
+    return (await kling.submit(request, **kwargs)).provider_job_id
+
+
+async def poll_until_done(kling: KlingProvider, task_id: str, limit: int = 20) -> list[JobUpdate]:
+    """Poll until the task leaves pending; return every update seen."""
+    updates = []
+    for _ in range(limit):
+        update = await kling.poll(task_id)
+        updates.append(update)
+        if update.state != "pending":
+            return updates
+    raise AssertionError(f"task {task_id} still pending after {limit} polls: {updates}")
+
+
+def sent_bodies(fake: FakeAceData) -> list[dict[str, Any]]:
+    return [r.json for r in fake.requests_to(VIDEOS_PATH)]
+
+
+# -- the provider satisfies the boundary ----------------------------------------------------------
+
+
+def test_provider_shape(provider: KlingProvider) -> None:
+    boundary: Provider = provider
+    assert isinstance(boundary, BatchPolling)
+    assert (provider.name, provider.display_name) == ("kling", "Kling")
+    assert provider.default_model in provider.models
+    assert list(provider.models) == [
+        "kling-v1",
+        "kling-v1-6",
+        "kling-v2-master",
+        "kling-v2-1-master",
+        "kling-v2-5-turbo",
+        "kling-v2-6",
+        "kling-v3",
+        "kling-v3-omni",
+        "kling-o1",
+    ]
+    for spec in provider.models.values():
+        four_k = spec.name in ("kling-v3", "kling-v3-omni")
+        assert spec.resolutions == (("std", "pro", "4k") if four_k else ("std", "pro"))
+        assert spec.default_resolution == "std"
+        assert spec.default_duration == 5
+        if four_k:
+            assert spec.durations == tuple(range(3, 16))
+        elif spec.name == "kling-o1":
+            assert spec.durations == (5,)
+        else:
+            assert spec.durations == (5, 10)
+        assert spec.aspect_ratios["text"] == spec.aspect_ratios["image"] == ("16:9", "9:16", "1:1")
+        assert not spec.supports_seed
+        assert spec.supports_negative_prompt
+        assert ("extend" in spec.kinds) is (spec.name in EXTEND_MODELS)
+        assert spec.description
+    assert EXTEND_MODELS == ("kling-v1", "kling-v1-6", "kling-v2-5-turbo")
+    assert [m for m in provider.models if provider.can_extend(m)] == list(EXTEND_MODELS)
+    assert not can_extend("kling-v3")
+
+
+async def test_kvid_is_not_batch_polling() -> None:
+    from bot.providers.kvid import KvidProvider
+
+    kvid = KvidProvider(httpx.AsyncClient())
+    assert not isinstance(kvid, BatchPolling)
+    await kvid.aclose()
+
+
+# -- submit: exact bodies -------------------------------------------------------------------------
+
+
+async def test_text2video_body(fake: FakeAceData, provider: KlingProvider) -> None:
+    request = replace(
+        TEXT,
+        resolution="pro",
+        duration=10,
+        aspect_ratio="9:16",
+        negative_prompt="blurry, low quality",
+        cfg_scale=0.7,
+    )
+    submission = await provider.submit(request)
+
+    [sent] = fake.requests_to(VIDEOS_PATH)
+    assert sent.method == "POST"
+    assert sent.json == {
+        "action": "text2video",
+        "model": "kling-v1",
+        "mode": "pro",
+        "prompt": "A woman is drinking coffee.",
+        "duration": 10,
+        "aspect_ratio": "9:16",
+        "negative_prompt": "blurry, low quality",
+        "cfg_scale": 0.7,
+        "async": True,
+    }
+    assert sent.authorized
+    assert sent.headers["authorization"] == "Bearer [redacted]"
+    assert sent.headers["accept"] == "application/json"
+    assert sent.headers["content-type"] == "application/json"
+    [task] = fake.submissions
+    assert submission.provider_job_id == task.task_id
+    assert submission.status == "submitted"
+    assert submission.estimated_seconds == 300.0
+    assert task.mode == "async"
+
+
+async def test_minimal_body_leaves_unset_options_out(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    await provider.submit(TEXT)
+    assert sent_bodies(fake) == [
+        {
+            "action": "text2video",
+            "model": "kling-v1",
+            "mode": "std",
+            "prompt": "A woman is drinking coffee.",
+            "duration": 5,
+            "async": True,
+        }
+    ]
+
+
+async def test_image2video_with_start_and_end_frame(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    request = replace(
+        IMAGE, end_image_url="https://cdn.example/tiger-end.png", aspect_ratio="1:1", duration=5
+    )
+    await provider.submit(request)
+    assert sent_bodies(fake) == [
+        {
+            "action": "image2video",
+            "model": "kling-v1-6",
+            "mode": "pro",
+            "prompt": "The tiger blinks.",
+            "duration": 5,
+            "aspect_ratio": "1:1",
+            "start_image_url": "https://cdn.example/tiger.png",
+            "end_image_url": "https://cdn.example/tiger-end.png",
+            "async": True,
+        }
+    ]
+
+
+async def test_extend_body(fake: FakeAceData, provider: KlingProvider) -> None:
+    await provider.submit(replace(EXTEND, duration=10))
+    assert sent_bodies(fake) == [
+        {
+            "action": "extend",
+            "model": "kling-v1-6",
+            "mode": "std",
+            "prompt": "She puts the cup down and smiles.",
+            "duration": 10,
+            "video_id": "900798310464749610",
+            "async": True,
+        }
+    ]
+
+
+async def test_extend_continues_a_finished_video(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    first = await submit_id(provider, replace(TEXT, model="kling-v2-5-turbo"))
+    [done] = (await poll_until_done(provider, first))[-1:]
+    assert done.provider_video_id == fake.tasks[first].video_id
+
+    second = await submit_id(
+        provider,
+        replace(EXTEND, model="kling-v2-5-turbo", extend_video_id=done.provider_video_id),
+    )
+    assert fake.tasks[second].request["video_id"] == done.provider_video_id
+    assert (await poll_until_done(provider, second))[-1].state == "succeeded"
+
+
+async def test_callback_url_replaces_async(
+    fake: FakeAceData, provider: KlingProvider, receiver: CallbackReceiver
+) -> None:
+    await provider.submit(TEXT, callback_url=receiver.url)
+    [body] = sent_bodies(fake)
+    assert body["callback_url"] == receiver.url
+    assert "async" not in body
+    assert fake.submissions[0].mode == "callback"
+
+
+async def test_a_non_http_callback_url_is_refused(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    with pytest.raises(ValueError, match="callback_url"):
+        await provider.submit(TEXT, callback_url="ftp://example/hook")
+    assert fake.requests == []
+
+
+# -- camera moves ---------------------------------------------------------------------------------
+
+AXIS_MOVES = [m for m in CameraMove if MOVES[m].kling_axis is not None]
+WORD_MOVES = [m for m in CameraMove if MOVES[m].kling_axis is None]
+
+
+@pytest.mark.parametrize("move", AXIS_MOVES, ids=str)
+async def test_camera_move_with_a_kling_axis_becomes_camera_control(
+    fake: FakeAceData, provider: KlingProvider, move: CameraMove
+) -> None:
+    await provider.submit(replace(TEXT, camera=move.value))
+    [body] = sent_bodies(fake)
+    info = MOVES[move]
+    config = dict.fromkeys(("horizontal", "vertical", "pan", "tilt", "roll", "zoom"), 0.0)
+    config[info.kling_axis or ""] = float(info.kling_sign)
+    assert body["camera_control"] == {"type": "simple", "config": config}
+    assert body["prompt"] == TEXT.prompt  # the move is not written into the prompt as well
+
+
+def test_kling_swaps_pan_and_tilt() -> None:
+    from bot.providers.kling import camera_control
+
+    pan = camera_control(replace(TEXT, camera="pan_right"))
+    tilt = camera_control(replace(TEXT, camera="tilt_up"))
+    assert pan is not None
+    assert tilt is not None
+    assert pan["config"]["tilt"] == 1.0
+    assert pan["config"]["pan"] == 0.0
+    assert tilt["config"]["pan"] == 1.0
+    assert tilt["config"]["tilt"] == 0.0
+
+
+@pytest.mark.parametrize("move", WORD_MOVES, ids=str)
+async def test_camera_move_without_a_kling_axis_is_written_in_the_prompt(
+    fake: FakeAceData, provider: KlingProvider, move: CameraMove
+) -> None:
+    await provider.submit(replace(TEXT, camera=move.value))
+    [body] = sent_bodies(fake)
+    assert "camera_control" not in body
+    assert body["prompt"] == f"[{MOVES[move].directive}] {TEXT.prompt}"
+
+
+async def test_directives_typed_in_the_prompt_pass_through_untouched(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    typed = "[Truck left, Pan right] A woman is drinking coffee. [Close-up]"
+    await provider.submit(replace(TEXT, prompt=typed))
+    await provider.submit(replace(TEXT, prompt=typed, camera="close_up"))
+    await provider.submit(replace(TEXT, prompt=typed, camera="zoom_in"))
+    plain, same_move, axis_move = sent_bodies(fake)
+    assert plain["prompt"] == typed
+    assert "camera_control" not in plain
+    assert same_move["prompt"] == typed  # already written there: not added twice
+    assert axis_move["prompt"] == typed
+    assert axis_move["camera_control"]["config"]["zoom"] == -1.0
+
+
+async def test_word_moves_are_fine_in_4k(fake: FakeAceData, provider: KlingProvider) -> None:
+    await provider.submit(replace(TEXT, model="kling-v3", resolution="4k", camera="low_angle"))
+    [body] = sent_bodies(fake)
+    assert body["mode"] == "4k"
+    assert "camera_control" not in body
+    assert body["prompt"].startswith("[Low-angle] ")
+
+
+# -- sync and async -------------------------------------------------------------------------------
+
+
+async def test_submit_never_waits_for_the_video(
+    sleeps: RecordingSleep,
+) -> None:
+    async with FakeAceData(token=TOKEN, sync_seconds=10.0) as server:
+        server.set_default(KlingScenario(seconds_until_done=10.0))
+        kling = make_provider(server.base_url, sleeps, timeout=2.0)
+        started = time.monotonic()
+        try:
+            await kling.submit(TEXT)
+        finally:
+            await kling.aclose()
+        assert time.monotonic() - started < 1.0
+        assert server.submissions[0].mode == "async"
+
+
+async def test_fake_sync_mode_blocks_then_answers_the_sync_body(fake: FakeAceData) -> None:
+    fake.set_default(KlingScenario(seconds_until_done=0.3))
+    async with httpx.AsyncClient(
+        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
+    ) as http:
+        started = time.monotonic()
+        response = await http.post(VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat"})
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.3
+    body = response.json()
+    [task] = fake.submissions
+    assert response.status_code == 200
+    assert body == {
+        "success": True,
+        "video_id": task.video_id,
+        "video_url": fake.cdn_url(task.task_id),
+        "duration": "5.041",
+        "state": "succeed",
+        "task_id": task.task_id,
+    }
+    assert task.mode == "sync"
+
+
+async def test_fake_sync_failure_answers_the_error_body(fake: FakeAceData) -> None:
+    fake.set_default(KlingScenario(outcome="failed", error_message="fetch failed"))
+    fake.sync_seconds = 0.01
+    async with httpx.AsyncClient(
+        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
+    ) as http:
+        response = await http.post(VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat"})
+    assert response.status_code == 500
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"] == {"code": "api_error", "message": "fetch failed"}
+    assert body["task_id"] == fake.submissions[0].task_id
+    assert body["trace_id"]
+
+
+async def test_fake_async_answers_only_a_task_id(fake: FakeAceData) -> None:
+    async with httpx.AsyncClient(
+        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
+    ) as http:
+        response = await http.post(
+            VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat", "async": True}
+        )
+    assert response.json() == {"task_id": fake.submissions[0].task_id}
+
+
+async def test_a_sync_body_on_submit_is_still_a_submission(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    # A gateway that ignored `async` would answer the finished body; the task id is what counts.
+    fake.respond_next(
+        "videos",
+        {
+            "success": True,
+            "video_id": "1",
+            "video_url": "https://cdn.example/v.mp4",
+            "duration": "5.0",
+            "state": "succeed",
+            "task_id": "6c68c267-065b-4423-b66b-a0e4c59ee0d5",
+        },
+    )
+    submission = await provider.submit(TEXT)
+    assert (submission.provider_job_id, submission.status) == (
+        "6c68c267-065b-4423-b66b-a0e4c59ee0d5",
+        "succeed",
+    )
+
+
+async def test_submit_without_task_id_is_unexpected(
+    fake: FakeAceData, provider: KlingProvider, sleeps: RecordingSleep
+) -> None:
+    fake.respond_next("videos", {"trace_id": "x"})
+    with pytest.raises(ProviderError) as caught:
+        await provider.submit(TEXT)
+    assert caught.value.failure.code == "unexpected_response"
+    assert sleeps.delays == []  # the task may exist: not resent
+
+
+# -- retrieve -------------------------------------------------------------------------------------
+
+
+async def test_retrieve_pending_then_succeeded(fake: FakeAceData, provider: KlingProvider) -> None:
+    fake.script(KlingScenario(polls_until_done=2))
+    task_id = await submit_id(provider)
+
+    updates = await poll_until_done(provider, task_id)
+
+    assert [(u.state, u.provider_status) for u in updates] == [
+        ("pending", "processing"),
+        ("pending", "processing"),
+        ("succeeded", "succeed"),
+    ]
+    done = updates[-1]
+    task = fake.tasks[task_id]
+    assert done.video_url == fake.cdn_url(task_id)
+    assert done.provider_video_id == task.video_id
+    assert done.failure is None
+    calls = fake.requests_to(TASKS_PATH)
+    assert [c.json for c in calls] == [{"id": task_id, "action": "retrieve"}] * 3
+
+
+async def test_fake_record_has_no_response_until_done(fake: FakeAceData) -> None:
+    async with httpx.AsyncClient(
+        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
+    ) as http:
+        submitted = await http.post(
+            VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat", "async": True}
+        )
+        task_id = submitted.json()["task_id"]
+        running = (await http.post(TASKS_PATH, json={"id": task_id, "action": "retrieve"})).json()
+        done = (await http.post(TASKS_PATH, json={"id": task_id})).json()  # action defaults
+    for key in ("response", "finished_at", "elapsed"):
+        assert key not in running
+        assert key in done
+    assert {"id", "type", "created_at", "trace_id", "request"} <= set(running)
+    assert running["request"] == {"action": "text2video", "prompt": "a cat", "async": True}
+    assert done["response"]["state"] == "succeed"
+    assert done["elapsed"] >= 0
+
+
+async def test_completed_video_is_downloadable_and_real(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    fake.script(KlingScenario(polls_until_done=0))
+    task_id = await submit_id(provider, replace(TEXT, aspect_ratio="9:16"))
+    [done] = await poll_until_done(provider, task_id)
+    assert done.video_url is not None
+    async with httpx.AsyncClient() as http:
+        head = await http.head(done.video_url)
+        body = (await http.get(done.video_url)).content
+    assert head.headers["content-type"] == "video/mp4"
+    assert int(head.headers["content-length"]) == len(body)
+    with av.open(io.BytesIO(body)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 180, 320)
+
+
+async def test_video_is_missing_until_done(fake: FakeAceData, provider: KlingProvider) -> None:
+    task_id = await submit_id(provider)
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(fake.cdn_url(task_id))).status_code == 404
+
+
+async def test_large_slow_video_is_served_in_chunks(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    fake.script(
+        KlingScenario(
+            polls_until_done=0, result_bytes=CLIP, result_padding=300_000, chunk_delay=0.01
+        )
+    )
+    task_id = await submit_id(provider)
+    [done] = await poll_until_done(provider, task_id)
+    assert done.video_url is not None
+    chunks, data = 0, b""
+    async with httpx.AsyncClient() as http, http.stream("GET", done.video_url) as response:
+        async for chunk in response.aiter_raw():
+            chunks += 1
+            data += chunk
+    assert len(data) == len(CLIP) + 300_000
+    assert data.startswith(CLIP)
+    assert chunks > 1
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "expected_code", "retryable", "phrase"),
+    [
+        ("api_error", "fetch failed", "api_error", True, "internal error"),
+        ("forbidden", "Blocked by content moderation", CONTENT_POLICY_VIOLATION, False, "policy"),
+        ("bad_request", "duration 10 is not supported", "bad_request", False, "options"),
+        ("video_failed", "The upstream render crashed", "generation_failed", False, "crashed"),
+    ],
+)
+async def test_failed_task_maps_its_error(
+    fake: FakeAceData,
+    provider: KlingProvider,
+    code: str,
+    message: str,
+    expected_code: str,
+    retryable: bool,
+    phrase: str,
+) -> None:
+    fake.script(
+        KlingScenario(polls_until_done=1, outcome="failed", error_code=code, error_message=message)
+    )
+    task_id = await submit_id(provider)
+    updates = await poll_until_done(provider, task_id)
+    assert [u.state for u in updates] == ["pending", "failed"]
+    failure = updates[-1].failure
+    assert failure is not None
+    assert (failure.code, failure.retryable) == (expected_code, retryable)
+    assert phrase in failure.member_message
+    assert message in failure.detail
+    assert fake.tasks[task_id].record()["response"]["success"] is False
+
+
+async def test_failed_state_word_alone_is_a_failure(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    task_id = await submit_id(provider)
+    fake.respond_next("tasks", {"id": task_id, "response": {"state": "failed", "task_id": task_id}})
+    update = await provider.poll(task_id)
+    assert (update.state, update.provider_status) == ("failed", "failed")
+    assert update.failure is not None
+    assert update.failure.code == "generation_failed"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"success": True, "state": "succeed", "task_id": "t"},
+        {"success": True, "task_id": "t"},
+        {"state": "succeed", "task_id": "t"},
+    ],
+)
+async def test_finished_without_a_link_is_a_failure(
+    fake: FakeAceData, provider: KlingProvider, response: dict[str, Any]
+) -> None:
+    fake.respond_next("tasks", {"id": "t", "response": response})
+    update = await provider.poll("t")
+    assert update.state == "failed"
+    assert update.failure is not None
+    assert update.failure.code == "missing_result_url"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [None, {}, {"task_id": "t"}, {"state": "processing", "task_id": "t"}],
+)
+async def test_no_final_word_is_pending(
+    fake: FakeAceData, provider: KlingProvider, response: dict[str, Any] | None
+) -> None:
+    fake.respond_next("tasks", {"id": "t", "started_at": 1.0, "response": response})
+    update = await provider.poll("t")
+    assert update.state == "pending"
+
+
+async def test_unknown_task_is_not_found(
+    fake: FakeAceData, provider: KlingProvider, sleeps: RecordingSleep
+) -> None:
+    update = await provider.poll("00000000-0000-4000-8000-000000000000")
+    assert (update.state, update.provider_status) == ("failed", "not_found")
+    assert update.failure is not None
+    assert update.failure.code == "task_not_found"
+    assert not update.failure.retryable
+    assert fake.tasks_requests == 1
+    assert sleeps.delays == []
+
+
+async def test_fake_answers_an_empty_object_for_unknown_ids(fake: FakeAceData) -> None:
+    async with httpx.AsyncClient(
+        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
+    ) as http:
+        one = await http.post(TASKS_PATH, json={"id": "nope", "action": "retrieve"})
+        many = await http.post(TASKS_PATH, json={"ids": ["nope"], "action": "retrieve_batch"})
+    assert (one.status_code, one.json()) == (200, {})
+    assert many.json() == {"items": [], "count": 0}
+
+
+# -- retrieve_batch -------------------------------------------------------------------------------
+
+
+async def test_poll_many_asks_once_for_every_task(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    fake.script(
+        KlingScenario(polls_until_done=0),
+        KlingScenario(polls_until_done=5),
+        KlingScenario(polls_until_done=0, outcome="failed", error_code="forbidden"),
+        KlingScenario(polls_until_done=0),
+    )
+    ids = [await submit_id(provider) for _ in range(4)]
+    unknown = "11111111-1111-4111-8111-111111111111"
+
+    updates = await provider.poll_many([*ids, unknown, ids[0]])
+
+    [call] = fake.requests_to(TASKS_PATH)
+    assert call.json == {"ids": [*ids, unknown], "action": "retrieve_batch"}
+    assert list(updates) == [*ids, unknown]
+    assert [updates[i].state for i in ids] == ["succeeded", "pending", "failed", "succeeded"]
+    assert updates[ids[0]].video_url == fake.cdn_url(ids[0])
+    assert updates[ids[0]].provider_video_id == fake.tasks[ids[0]].video_id
+    failure = updates[ids[2]].failure
+    assert failure is not None
+    assert failure.code == CONTENT_POLICY_VIOLATION
+    assert (updates[unknown].state, updates[unknown].provider_status) == ("pending", "unlisted")
+
+
+async def test_poll_many_of_nothing_asks_nothing(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    assert await provider.poll_many([]) == {}
+    assert fake.requests == []
+
+
+async def test_poll_many_splits_into_batches(fake: FakeAceData, sleeps: RecordingSleep) -> None:
+    kling = make_provider(fake.base_url, sleeps, batch_size=2)
+    try:
+        ids = [await submit_id(kling) for _ in range(5)]
+        updates = await kling.poll_many(ids)
+    finally:
+        await kling.aclose()
+    assert set(updates) == set(ids)
+    assert [len(r.json["ids"]) for r in fake.requests_to(TASKS_PATH)] == [2, 2, 1]
+
+
+async def test_tasks_left_out_of_a_batch_stay_pending(
+    sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeAceData(token=TOKEN, batch_limit=2) as server:
+        server.set_default(KlingScenario(polls_until_done=0))
+        kling = make_provider(server.base_url, sleeps)
+        try:
+            ids = [await submit_id(kling) for _ in range(3)]
+            with caplog.at_level(logging.WARNING, logger="bot.providers.kling"):
+                updates = await kling.poll_many(ids)
+            single = await kling.poll(ids[2])
+        finally:
+            await kling.aclose()
+    assert [updates[i].state for i in ids] == ["succeeded", "succeeded", "pending"]
+    assert "left out 1 of 3" in caplog.text
+    assert "count=3" in caplog.text
+    assert single.state == "succeeded"  # a single retrieve settles it
+
+
+async def test_poll_many_errors_raise_and_retry(
+    fake: FakeAceData, provider: KlingProvider, sleeps: RecordingSleep
+) -> None:
+    task_id = await submit_id(provider)
+    fake.fail_next("tasks", status=500, code="api_error")
+    updates = await provider.poll_many([task_id])
+    assert updates[task_id].state == "pending"
+    assert len(sleeps.delays) == 1
+    fake.respond_next("tasks", {"items": "nope", "count": 1})
+    fake.respond_next("tasks", {"items": "nope", "count": 1})
+    fake.respond_next("tasks", {"items": "nope", "count": 1})
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll_many([task_id])
+    assert caught.value.failure.code == "unexpected_response"
+
+
+async def test_hundred_tasks_cost_one_tasks_request_per_round(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    fake.set_default(KlingScenario(polls_until_done=2))
+    submissions = await asyncio.gather(*(provider.submit(TEXT) for _ in range(100)))
+    ids = [s.provider_job_id for s in submissions]
+    assert len(set(ids)) == 100
+
+    per_round = []
+    states: dict[str, JobUpdate] = {}
+    for _ in range(3):
+        before = fake.tasks_requests
+        states = await provider.poll_many(ids)
+        per_round.append(fake.tasks_requests - before)
+
+    assert per_round == [1, 1, 1]
+    assert all(update.state == "succeeded" for update in states.values())
+    # One poll() each would have cost a hundred requests per round.
+    before = fake.tasks_requests
+    await asyncio.gather(*(provider.poll(task_id) for task_id in ids))
+    assert fake.tasks_requests - before == 100
+
+
+# -- callbacks ------------------------------------------------------------------------------------
+
+
+async def test_callback_arrives_and_parses(
+    fake: FakeAceData, provider: KlingProvider, receiver: CallbackReceiver
+) -> None:
+    fake.script(KlingScenario(seconds_until_done=0.05))
+    task_id = await submit_id(provider, callback_url=receiver.url)
+
+    [body] = await receiver.wait_for(1)
+
+    task = fake.tasks[task_id]
+    assert body == {
+        "success": True,
+        "video_id": task.video_id,
+        "video_url": fake.cdn_url(task_id),
+        "duration": "5.041",
+        "state": "succeed",
+        "task_id": task_id,
+    }
+    parsed_id, update = provider.parse_callback(body)
+    assert parsed_id == task_id
+    assert update == JobUpdate(
+        "succeeded", "succeed", video_url=fake.cdn_url(task_id), provider_video_id=task.video_id
+    )
+    [delivery] = await fake.wait_for_callbacks(1)
+    assert (delivery.status, delivery.url) == (200, receiver.url)
+    # The callback is the same body a retrieve then shows as `response`.
+    assert fake.tasks_requests == 0
+    assert (await provider.poll(task_id)) == update
+
+
+async def test_failure_callback_parses_to_a_mapped_failure(
+    fake: FakeAceData, provider: KlingProvider, receiver: CallbackReceiver
+) -> None:
+    fake.script(
+        KlingScenario(
+            seconds_until_done=0.01, outcome="failed", error_code="forbidden", callback_delay=0.05
+        )
+    )
+    task_id = await submit_id(provider, callback_url=receiver.url)
+    await fake.wait_for_done(task_id)
+    assert receiver.bodies == []  # held back by callback_delay
+    [body] = await receiver.wait_for(1)
+    assert set(body) == {"success", "error", "task_id", "trace_id"}
+    parsed_id, update = parse_callback(json.dumps(body))
+    assert parsed_id == task_id
+    assert update.state == "failed"
+    assert update.failure is not None
+    assert update.failure.code == CONTENT_POLICY_VIOLATION
+
+
+async def test_duplicate_and_suppressed_callbacks(
+    fake: FakeAceData, provider: KlingProvider, receiver: CallbackReceiver
+) -> None:
+    fake.script(
+        KlingScenario(seconds_until_done=0.01, duplicate_callback=True),
+        KlingScenario(seconds_until_done=0.01, send_callback=False),
+    )
+    twice = await submit_id(provider, callback_url=receiver.url)
+    never = await submit_id(provider, callback_url=receiver.url)
+    first, second = await receiver.wait_for(2)
+    await fake.wait_for_done(never)
+    await asyncio.sleep(0.05)
+    assert first == second
+    assert parse_callback(first)[0] == twice
+    assert len(receiver.bodies) == 2
+    assert all(d.task_id == twice for d in fake.callbacks)
+
+
+async def test_poll_driven_completion_also_sends_the_callback(
+    fake: FakeAceData, provider: KlingProvider, receiver: CallbackReceiver
+) -> None:
+    task_id = await submit_id(provider, callback_url=receiver.url)
+    await poll_until_done(provider, task_id)
+    [body] = await receiver.wait_for(1)
+    assert body["task_id"] == task_id
+
+
+async def test_fake_never_calls_back_off_loopback(fake: FakeAceData) -> None:
+    async with httpx.AsyncClient(
+        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
+    ) as http:
+        response = await http.post(
+            VIDEOS_PATH,
+            json={
+                "action": "text2video",
+                "prompt": "x",
+                "callback_url": "https://webhook.site/624b2c78",
+            },
+        )
+    task_id = response.json()["task_id"]
+    await fake.complete(task_id)
+    [delivery] = await fake.wait_for_callbacks(1)
+    assert (delivery.status, delivery.error) == (None, "not loopback")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        "not json",
+        b"{",
+        {},
+        {"task_id": ""},
+        {"task_id": 5, "success": True, "video_url": "https://x/v.mp4"},
+        {"task_id": "t"},
+        {"task_id": "t", "success": True},
+        {"task_id": "t", "success": True, "state": "succeed"},
+        {"task_id": "t", "success": False},
+        {"task_id": "t", "state": "processing"},
+        {"success": True, "video_url": "https://x/v.mp4", "state": "succeed"},
+    ],
+)
+def test_malformed_callbacks_raise(body: object) -> None:
+    with pytest.raises(ValueError, match=r"callback"):
+        parse_callback(body)
+
+
+def test_callback_shapes_parse() -> None:
+    good = {
+        "success": True,
+        "video_id": "030bb06d-98d4-4044-9042-0aa0822e8c8c",
+        "video_url": "https://platform2.cdn.acedata.cloud/gemini/04a.mp4?example=video-001",
+        "duration": "5.1",
+        "state": "succeed",
+        "task_id": "20068983-0cc9-4c6a-aeb6-9c6a3c668be0",
+    }
+    task_id, update = parse_callback(good)
+    assert task_id == "20068983-0cc9-4c6a-aeb6-9c6a3c668be0"
+    assert (update.state, update.video_url) == ("succeeded", good["video_url"])
+    assert update.provider_video_id == good["video_id"]
+    assert parse_callback(json.dumps(good).encode()) == (task_id, update)
+
+    failed = {
+        "success": False,
+        "error": {"code": "api_error", "message": "fetch failed"},
+        "trace_id": "2cf86e86-22a4-46e1-ac2f-032c0f2a4e89",
+        "task_id": "t-1",
+    }
+    task_id, update = parse_callback(failed)
+    assert (task_id, update.state) == ("t-1", "failed")
+    assert update.failure is not None
+    assert (update.failure.code, update.failure.retryable) == ("api_error", True)
+    assert (
+        parse_callback({"task_id": "t-2", "success": False, "error": "used_up"})[1].failure.code
+        == "used_up"
+    )  # type: ignore[union-attr]
+
+
+# -- error mapping --------------------------------------------------------------------------------
+
+# Every row of providers.md §1.4 (plus the moderation 403 of the sibling endpoint): HTTP status,
+# AceData's code, the code the bot sees, and whether simply trying again later can help.
+DOCUMENTED = [
+    (400, "token_mismatched", "token_mismatched", False),
+    (400, "api_not_implemented", "api_not_implemented", False),
+    (400, "disabled", "disabled", False),
+    (400, "bad_request", "bad_request", False),
+    (400, "no_token", "no_token", False),
+    (401, "invalid_token", "invalid_token", False),
+    (401, "token_expired", "token_expired", False),
+    (401, "token_mismatched", "token_mismatched", False),
+    (403, "used_up", "used_up", False),
+    (403, "forbidden", CONTENT_POLICY_VIOLATION, False),
+    (404, "no_api", "no_api", False),
+    (429, "too_many_requests", "too_many_requests", True),
+    (500, "api_error", "api_error", True),
+]
+
+# Codes that mean the same thing to a member share a message; different meanings must not.
+MEANINGS = {
+    "token unusable": ["no_token", "invalid_token", "token_expired", "authorization_missing"],
+    "token for another api": ["token_mismatched"],
+    "account disabled": ["disabled"],
+    "balance used up": ["used_up"],
+    "feature not offered": ["api_not_implemented"],
+    "wrong address": ["no_api"],
+    "bad options": ["bad_request"],
+    "content policy": ["forbidden"],
+    "rate limited": ["too_many_requests"],
+    "server error": ["api_error"],
+}
+
+
+def test_every_documented_code_is_in_the_table() -> None:
+    assert {(s, c) for s, c, _, _ in DOCUMENTED} == set(DOCUMENTED_ERRORS)
+    assert {c for _, c, _, _ in DOCUMENTED} | {"authorization_missing"} == set(ERROR_TABLE)
+    assert {c for codes in MEANINGS.values() for c in codes} == set(ERROR_TABLE)
+    for status, code, _, _ in DOCUMENTED:
+        assert status in ERROR_TABLE[code].statuses
+
+
+@pytest.mark.parametrize(("status", "code", "reported", "retryable"), DOCUMENTED)
+async def test_documented_error_on_poll(
+    fake: FakeAceData,
+    provider: KlingProvider,
+    status: int,
+    code: str,
+    reported: str,
+    retryable: bool,
+) -> None:
+    fake.fail_next("tasks", status=status, code=code, times=10)
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("t")
+    failure = caught.value.failure
+    assert (failure.code, failure.retryable, failure.http_status) == (reported, retryable, status)
+    assert failure.member_message.strip()
+    assert DOCUMENTED_ERRORS[(status, code)] in failure.detail
+    expected_calls = FAST_RETRY.attempts if retryable else 1
+    assert fake.tasks_requests == expected_calls
+
+
+@pytest.mark.parametrize(("status", "code", "reported", "retryable"), DOCUMENTED)
+async def test_documented_error_on_submit(
+    fake: FakeAceData,
+    provider: KlingProvider,
+    status: int,
+    code: str,
+    reported: str,
+    retryable: bool,
+) -> None:
+    fake.fail_next("videos", status=status, code=code, shape="success_false", times=10)
+    with pytest.raises(ProviderError) as caught:
+        await provider.submit(TEXT)
+    assert (caught.value.failure.code, caught.value.failure.retryable) == (reported, retryable)
+    # Only a 429 proves AceData created nothing; a 500 may come after the task was made.
+    expected_calls = FAST_RETRY.attempts if status == 429 else 1
+    assert len(fake.requests_to(VIDEOS_PATH)) == expected_calls
+    assert fake.tasks == {}
+
+
+async def _member_message(fake: FakeAceData, provider: KlingProvider, code: str) -> str:
+    status = next((s for s, c, _, _ in DOCUMENTED if c == code), 401)
+    fake.fail_next("tasks", status=status, code=code, shape="code_only", times=10)
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("t")
+    fake.clear_injected()
+    return caught.value.failure.member_message
+
+
+async def test_messages_differ_exactly_between_meanings(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    by_meaning: dict[str, set[str]] = {}
+    for meaning, codes in MEANINGS.items():
+        by_meaning[meaning] = {await _member_message(fake, provider, c) for c in codes}
+    assert all(len(messages) == 1 for messages in by_meaning.values()), by_meaning
+    assert len({next(iter(m)) for m in by_meaning.values()}) == len(MEANINGS)
+
+
+async def test_messages_say_what_to_do(fake: FakeAceData, provider: KlingProvider) -> None:
+    for code in ("no_token", "token_mismatched", "disabled", "used_up", "no_api"):
+        assert "admin" in await _member_message(fake, provider, code)
+    assert "content policy" in await _member_message(fake, provider, "forbidden")
+    assert "/video models" in await _member_message(fake, provider, "bad_request")
+    assert "Wait" in await _member_message(fake, provider, "too_many_requests")
+    for code in ERROR_TABLE:
+        message = (await _member_message(fake, provider, code)).lower()
+        assert "refund" not in message
+        assert "charged" not in message
+        assert "kling" in message
+
+
+@pytest.mark.parametrize(
+    ("shape", "status", "code", "message", "expected", "retryable"),
+    [
+        ("standard", 429, "too_many_requests", None, "too_many_requests", True),
+        ("success_false", 403, "used_up", None, "used_up", False),
+        ("with_task_id", 403, "forbidden", None, CONTENT_POLICY_VIOLATION, False),
+        ("string", 401, "token_expired", None, "token_expired", False),
+        ("string", 500, None, None, "http_500", True),
+        ("code_detail", 400, "bad_request", "one of video_id or video_url", "bad_request", False),
+        ("code_only", 401, "authorization_missing", None, "invalid_token", False),
+        ("text", 502, None, "<html>Bad Gateway</html>", "http_502", True),
+        ("empty", 503, None, None, "http_503", True),
+        ("empty", 403, None, None, CONTENT_POLICY_VIOLATION, False),
+        ("standard", 403, "nsfw_blocked", "no", CONTENT_POLICY_VIOLATION, False),
+        ("standard", 401, "weird_auth", "no", "weird_auth", False),
+        ("standard", 418, "teapot", "no", "teapot", False),
+        ("standard", 503, "upstream_down", "no", "upstream_down", True),
+        ("standard", 400, "BAD_REQUEST", "x", "bad_request", False),
+    ],
+)
+async def test_odd_error_shapes(
+    fake: FakeAceData,
+    provider: KlingProvider,
+    shape: str,
+    status: int,
+    code: str | None,
+    message: str | None,
+    expected: str,
+    retryable: bool,
+) -> None:
+    fake.fail_next(
+        "tasks",
+        status=status,
+        code=code,
+        message=message,
+        shape=shape,
+        times=10,  # type: ignore[arg-type]
+    )
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("t")
+    failure = caught.value.failure
+    if expected == "invalid_token":  # authorization_missing reads as a token problem
+        assert failure.code == "authorization_missing"
+        assert failure.member_message == ERROR_TABLE["invalid_token"].message
+    else:
+        assert failure.code == expected
+    assert failure.retryable is retryable
+    assert failure.member_message
+
+
+async def test_error_string_that_is_a_message(fake: FakeAceData, provider: KlingProvider) -> None:
+    fake.fail_next("tasks", status=500, body={"error": "fetch failed"}, times=10)
+    with pytest.raises(ProviderError) as caught:
+        await provider.poll("t")
+    assert caught.value.failure.code == "http_500"
+    assert "fetch failed" in caught.value.failure.detail
+
+
+async def test_success_false_on_http_200_is_an_error(
+    fake: FakeAceData, provider: KlingProvider
+) -> None:
+    fake.fail_next("videos", status=200, code="used_up", shape="success_false")
+    with pytest.raises(ProviderError) as caught:
+        await provider.submit(TEXT)
+    assert caught.value.failure.code == "used_up"
+
+
+async def test_non_json_200_is_retried_as_unexpected(
+    fake: FakeAceData, provider: KlingProvider, sleeps: RecordingSleep
+) -> None:
+    fake.respond_next("tasks", "<html>maintenance</html>")
+    update = await provider.poll("t")  # the retry reaches the real handler: {} -> not found
+    assert update.failure is not None
+    assert update.failure.code == "task_not_found"
+    assert len(sleeps.delays) == 1
+
+
+async def test_wrong_token_is_an_operator_problem(
+    fake: FakeAceData, sleeps: RecordingSleep
+) -> None:
+    kling = make_provider(fake.base_url, sleeps, token="not-the-token")
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await kling.submit(TEXT)
+    finally:
+        await kling.aclose()
+    failure = caught.value.failure
+    assert (failure.code, failure.http_status, failure.retryable) == ("invalid_token", 401, False)
+    assert "admin" in failure.member_message
+    assert fake.tasks == {}
+    assert [r.authorized for r in fake.requests] == [False]
+
+
+async def test_fake_auth_errors_follow_the_contract(fake: FakeAceData) -> None:
+    async with httpx.AsyncClient(base_url=fake.base_url) as http:
+        missing = await http.post(TASKS_PATH, json={"id": "x"})
+        wrong = await http.post(
+            TASKS_PATH, json={"id": "x"}, headers={"authorization": "Bearer nope"}
+        )
+        bare = await http.post(TASKS_PATH, json={"id": "x"}, headers={"authorization": TOKEN})
+    assert missing.status_code == 400
+    assert missing.json()["error"] == {
+        "code": "no_token",
+        "message": "No token specified for the request.",
+    }
+    assert wrong.status_code == bare.status_code == 401
+    body = wrong.json()
+    assert body["error"] == {
+        "code": "invalid_token",
+        "message": "The specified token is invalid or wrong.",
+    }
+    assert body["trace_id"]
+
+
+async def test_fake_checks_parameters(fake: FakeAceData) -> None:
+    async with httpx.AsyncClient(
+        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
+    ) as http:
+        tail = await http.post(
+            VIDEOS_PATH,
+            json={
+                "action": "image2video",
+                "prompt": "x",
+                "start_image_url": "https://a/1.png",
+                "end_image_url": "https://a/2.png",
+                "duration": 10,
+                "async": True,
+            },
+        )
+        four_k = await http.post(
+            VIDEOS_PATH,
+            json={"action": "text2video", "prompt": "x", "model": "kling-v1", "mode": "4k"},
+        )
+    assert tail.status_code == four_k.status_code == 400
+    assert "image_tail" in tail.json()["error"]["message"]
+    assert four_k.json()["error"]["code"] == "bad_request"
+    assert fake.tasks == {}
+
+
+# -- retries --------------------------------------------------------------------------------------
+
+
+async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
+    fake: FakeAceData, sleeps: RecordingSleep
+) -> None:
+    kling = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
+    fake.fail_next("videos", status=429, code="too_many_requests", retry_after="3")
+    try:
+        submission = await kling.submit(TEXT)
+    finally:
+        await kling.aclose()
+    assert sleeps.delays == [3.0]
+    assert len(fake.requests_to(VIDEOS_PATH)) == 2
+    assert [task.task_id for task in fake.submissions] == [submission.provider_job_id]
+
+
+async def test_rate_limited_poll_honours_an_http_date(
+    fake: FakeAceData, sleeps: RecordingSleep
+) -> None:
+    kling = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
+    when = email.utils.formatdate(time.time() + 20, usegmt=True)
+    try:
+        task_id = await submit_id(kling)
+        fake.fail_next("tasks", status=429, code="too_many_requests", retry_after=when)
+        update = await kling.poll(task_id)
+    finally:
+        await kling.aclose()
+    assert update.state == "pending"
+    [delay] = sleeps.delays
+    assert 17.0 <= delay <= 20.0
+
+
+async def test_rate_limit_without_retry_after_backs_off(
+    fake: FakeAceData, provider: KlingProvider, sleeps: RecordingSleep
+) -> None:
+    fake.fail_next("tasks", status=429, code="too_many_requests", times=2)
+    await provider.poll("t")
+    assert len(sleeps.delays) == 2
+    assert all(0 <= d <= FAST_RETRY.max_delay for d in sleeps.delays)
+
+
+async def test_submit_read_timeout_is_reported_unconfirmed(
+    fake: FakeAceData, sleeps: RecordingSleep
+) -> None:
+    kling = make_provider(fake.base_url, sleeps, timeout=0.3)
+    fake.delay_next("videos", 2.0)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await kling.submit(TEXT)
+    finally:
+        await kling.aclose()
+    assert caught.value.failure.code == "submit_unconfirmed"
+    assert caught.value.failure.retryable
+    assert "Kling did not confirm" in caught.value.failure.member_message
+    assert len(fake.tasks) == 1  # the task exists although we never heard back: not resent
+    assert len(fake.requests_to(VIDEOS_PATH)) == 1
+
+
+async def test_poll_timeout_is_retried(fake: FakeAceData, sleeps: RecordingSleep) -> None:
+    kling = make_provider(fake.base_url, sleeps, timeout=0.3)
+    try:
+        fake.script(KlingScenario(polls_until_done=5))
+        task_id = await submit_id(kling)
+        fake.delay_next("tasks", 2.0)
+        update = await kling.poll(task_id)
+    finally:
+        await kling.aclose()
+    assert update.state == "pending"
+    assert fake.tasks_requests == 2
+    assert len(sleeps.delays) == 1
+
+
+async def test_unreachable_server_is_retried_then_raised(sleeps: RecordingSleep) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    kling = make_provider(f"http://127.0.0.1:{port}", sleeps)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await kling.submit(TEXT)
+    finally:
+        await kling.aclose()
+    assert caught.value.failure.code == "network_error"
+    assert len(sleeps.delays) == FAST_RETRY.attempts - 1
+
+
+# -- the token stays secret -----------------------------------------------------------------------
+
+
+async def test_token_never_leaks(
+    fake: FakeAceData, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    kling = make_provider(fake.base_url, sleeps)
+    texts = [
+        repr(kling),
+        repr(kling._client),
+        repr(kling._client.headers),
+        repr(kling._client.auth),
+    ]
+    try:
+        task_id = await submit_id(kling)
+        await poll_until_done(kling, task_id)
+        await kling.poll_many([task_id])
+        # A server that echoes the token back in its errors must not make us repeat it.
+        fake.fail_next("tasks", status=500, message=f"bad token Bearer {TOKEN}", times=10)
+        with pytest.raises(ProviderError) as on_poll:
+            await kling.poll(task_id)
+        fake.fail_next("videos", status=400, code="bad_request", message=TOKEN)
+        with pytest.raises(ProviderError) as on_submit:
+            await kling.submit(TEXT)
+        fake.fail_next("tasks", status=200, body=f"<html>{TOKEN}</html>", times=10)
+        with pytest.raises(ProviderError) as on_text:
+            await kling.poll(task_id)
+    finally:
+        await kling.aclose()
+    for caught in (on_poll, on_submit, on_text):
+        assert "[redacted]" in caught.value.failure.detail
+        texts += [str(caught.value), repr(caught.value), repr(caught.value.failure)]
+    assert all(TOKEN not in text for text in texts)
+    assert {"httpx", "httpcore.http11", "bot.providers.http"} <= {r.name for r in caplog.records}
+    assert TOKEN not in caplog.text
+    assert all(TOKEN not in str(r.__dict__) for r in caplog.records)
+    assert all(r.authorized for r in fake.requests)
+    assert all(TOKEN not in str(r) for r in fake.requests)
+
+
+def test_build_client_refuses_an_empty_token() -> None:
+    with pytest.raises(ValueError, match="KLING_API_KEY"):
+        build_client("http://127.0.0.1:9", "  ")
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (
+            replace(IMAGE, end_image_url="https://cdn.example/end.png", duration=10),
+            "only 5-second clips, not 10",
+        ),
+        (replace(TEXT, model="kling-v3", resolution="4k", camera="pan_left"), "std or pro"),
+        (replace(TEXT, cfg_scale=2.0), "from 0 to 1"),
+        (replace(TEXT, cfg_scale=float("nan")), "from 0 to 1"),
+        (replace(TEXT, cfg_scale=-0.1), "from 0 to 1"),
+        (replace(TEXT, negative_prompt="x" * 201), "201 characters.*at most 200"),
+        (
+            replace(EXTEND, model="kling-v3"),
+            "kling-v3 cannot extend.*kling-v1, kling-v1-6, kling-v2-5-turbo",
+        ),
+        (replace(TEXT, seed=42), "seed"),
+        (replace(TEXT, resolution="4k"), "std, pro"),
+        (replace(TEXT, model="kling-o1", duration=10), "5 seconds, not 10"),
+        (replace(TEXT, model="kling-v3", duration=20), "3, 4, 5, 6, 7, 8, 9, 10, 11"),
+        (replace(TEXT, duration=7), "5, 10 seconds"),
+        (replace(TEXT, aspect_ratio="4:3"), "16:9, 9:16, 1:1"),
+        (replace(EXTEND, aspect_ratio="16:9"), "aspect ratio"),
+        (replace(TEXT, end_image_url="https://cdn.example/end.png"), "image-to-video"),
+        (replace(IMAGE, end_image_url="file:///end.png"), "http"),
+        (replace(EXTEND, extend_video_id=None), "finished job"),
+        (replace(TEXT, extend_video_id="123"), "extend"),
+        (replace(TEXT, image_url="https://cdn.example/x.png"), "image-to-video"),
+        (replace(IMAGE, image_url=None), "image"),
+        (replace(IMAGE, image_url="file:///etc/passwd"), "http"),
+        (replace(TEXT, camera="dolly_zoom"), "Choose one of: zoom_in"),
+        (replace(TEXT, model="kling-v9"), "kling-v1, kling-v1-6"),
+        (replace(TEXT, prompt="x" * 2501), "2500"),
+        (replace(TEXT, prompt="x" * 2495, camera="close_up"), "camera move written in"),
+        (replace(TEXT, prompt="  "), "empty"),
+    ],
+)
+async def test_validation_refusals_name_what_is_allowed(
+    fake: FakeAceData, provider: KlingProvider, request_: VideoRequest, expected: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=expected):
+        provider.validate(request_)
+    with pytest.raises(InvalidRequest):
+        await provider.submit(request_)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        replace(TEXT, model="kling-v3", resolution="4k", duration=3),
+        replace(
+            TEXT, model="kling-v3-omni", resolution="pro", duration=15, camera="roll_clockwise"
+        ),
+        replace(TEXT, model="kling-o1", duration=5, aspect_ratio="1:1"),
+        replace(IMAGE, end_image_url="https://cdn.example/end.png"),
+        replace(TEXT, cfg_scale=0.0, negative_prompt="x" * 200),
+        replace(TEXT, cfg_scale=1.0, camera="over_the_shoulder"),
+        replace(EXTEND, model="kling-v2-5-turbo"),
+        replace(EXTEND, model="kling-v1"),
+    ],
+)
+async def test_supported_requests_reach_the_fake(
+    fake: FakeAceData, provider: KlingProvider, request_: VideoRequest
+) -> None:
+    provider.validate(request_)
+    await provider.submit(request_)  # the fake applies the contract's own parameter checks
+    assert len(fake.tasks) == 1

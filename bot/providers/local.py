@@ -87,7 +87,7 @@ _CRASHED_MESSAGE = (
 _DETAIL_LIMIT: Final = 500
 # Seconds of work per output frame at each resolution on two cores, measured with
 # bench/render_bench.py, plus the worker's start-up; a rough guide for the first poll.
-_SECONDS_PER_FRAME: Final = {"480p": 0.01, "720p": 0.022, "1080p": 0.045}
+_SECONDS_PER_FRAME: Final = {"480p": 0.012, "720p": 0.025, "1080p": 0.05}
 _STARTUP_SECONDS: Final = 1.5
 # Finished files older than this are removed on the next submit; the runner copies results
 # within minutes of a job finishing.
@@ -118,10 +118,9 @@ class _Task:
     """One render the pool was given."""
 
     future: Future[RenderResult]
-    width: int
-    height: int
-    submitted: float
-    estimated_seconds: float
+    submitted: float  # time.monotonic()
+    work_seconds: float  # the render itself
+    estimated_seconds: float  # the render plus the queue ahead of it
 
 
 def _failure_detail(exc: BaseException) -> str:
@@ -197,13 +196,11 @@ class LocalProvider:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self._sweep()
         future = self._start(spec, self.output_dir / f"{job_id}.mp4")
-        estimate = _STARTUP_SECONDS + spec.frame_count * _SECONDS_PER_FRAME[request.resolution]
-        # Jobs ahead in the queue add their time to this one's.
-        estimate += (
-            sum(task.estimated_seconds for task in self._tasks.values() if not task.future.done())
-            / self._max_workers
-        )
-        self._tasks[job_id] = _Task(future, spec.width, spec.height, time.monotonic(), estimate)
+        work = _STARTUP_SECONDS + spec.frame_count * _SECONDS_PER_FRAME[request.resolution]
+        # Renders still ahead in the queue add their share of the pool's time.
+        ahead = sum(task.work_seconds for task in self._tasks.values() if not task.future.done())
+        estimate = work + ahead / self._max_workers
+        self._tasks[job_id] = _Task(future, time.monotonic(), work, estimate)
         log.info(
             "local job %s: %s %dx%d %ds, moves %s",
             job_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,11 +34,18 @@ class Stack:
         """Start (or restart) the bot and wait until it is connected and its commands exist."""
         connections = len(self.discord.connections) + 1
         await self.bot.start()
-        try:
+
+        async def ready() -> None:
             await self.discord.wait_until_connected(timeout=30, connections=connections)
             await self.discord.wait_for_commands(timeout=30, names=("video", "credits"))
-        except TimeoutError as exc:
-            raise AssertionError(f"bot did not come up:\n{self.bot.log()[-4000:]}") from exc
+
+        came_up = asyncio.create_task(ready())
+        died = asyncio.create_task(self.bot.exited())
+        await asyncio.wait({came_up, died}, return_when=asyncio.FIRST_COMPLETED)
+        died.cancel()
+        if not came_up.done() or came_up.exception() is not None:
+            came_up.cancel()
+            raise AssertionError(f"bot did not come up:\n{self.bot.log()[-4000:]}")
 
     async def invoke(
         self, command: str, options: dict[str, Any] | None = None, **kwargs: Any

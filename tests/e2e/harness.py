@@ -43,6 +43,11 @@ class BotProcess:
         finally:
             log_file.close()
 
+    async def exited(self) -> int:
+        """Wait until the process exits; return its code."""
+        assert self._process is not None
+        return await self._process.wait()
+
     @property
     def running(self) -> bool:
         """The process is alive."""

@@ -16,27 +16,56 @@ from dotenv import find_dotenv, load_dotenv
 
 from bot.app import Services, VideoBot
 from bot.audit import AuditLog
+from bot.callbacks import CallbackServer
 from bot.config import ConfigError, Settings
+from bot.credits.quotas import Quotas
+from bot.credits.rules import CreditRules, allowance_defaults
+from bot.credits.usage import UsageReports
 from bot.db import Database
 from bot.jobs.runner import JobRunner, RunnerSettings
 from bot.jobs.service import JobService
 from bot.jobs.store import JobStore
 from bot.ledger import Ledger
 from bot.logs import configure_logging
+from bot.media import fetch_image
 from bot.pricing import PriceTable
-from bot.providers import kvid
+from bot.providers import kling, kvid
 from bot.providers.base import Provider
+from bot.providers.local import LocalProvider
 
 log = logging.getLogger("bot")
 
 
-def build_providers(settings: Settings, stack: AsyncExitStack) -> dict[str, Provider]:
-    """One provider per configured key, each with its own long-lived HTTP client."""
+def build_providers(
+    settings: Settings, stack: AsyncExitStack, downloads: httpx.AsyncClient
+) -> dict[str, Provider]:
+    """One provider per configured key (each with its own HTTP client), plus the local one."""
     providers: dict[str, Provider] = {}
     if settings.kvid.configured:
         client = kvid.build_client(settings.kvid.base_url, settings.kvid.api_key.value)
         stack.push_async_callback(client.aclose)
         providers["kvid"] = kvid.KvidProvider(client, poll_interval=settings.kvid.poll_interval)
+    if settings.kling.configured:
+        client = kling.build_client(settings.kling.base_url, settings.kling.api_key.value)
+        stack.push_async_callback(client.aclose)
+        providers["kling"] = kling.KlingProvider(client, poll_interval=settings.kling.poll_interval)
+    wants_local = settings.local.mode == "on" or (settings.local.mode == "auto" and not providers)
+    if wants_local:
+        local_provider = LocalProvider(
+            settings.data_dir / "renders",
+            max_workers=settings.local.max_workers,
+            image_fetcher=lambda url: fetch_image(downloads, url),
+        )
+        stack.push_async_callback(local_provider.aclose)
+        providers["local"] = local_provider
+    default = settings.default_provider
+    if default is not None:
+        if default not in providers:
+            raise ConfigError(
+                f"DEFAULT_PROVIDER is {default}, but that provider is not configured "
+                f"(configured: {', '.join(providers) or 'none'})."
+            )
+        providers = {default: providers[default], **providers}
     return providers
 
 
@@ -57,14 +86,15 @@ async def run(settings: Settings, token: str) -> None:
         db = await Database.open(settings.database_path)
         stack.push_async_callback(db.close)
         prices = PriceTable.load(settings.pricing_file)
-        providers = build_providers(settings, stack)
-        if not providers:
-            log.warning("no video provider is configured: set KVID_API_KEY to enable /video")
         downloads = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
         )
         stack.push_async_callback(downloads.aclose)
+        providers = build_providers(settings, stack, downloads)
+        log.info("video providers: %s", ", ".join(providers) or "none")
         ledger = Ledger(db, starting_credits=settings.starting_credits, clock=clock)
+        rules = CreditRules(db, allowance_defaults(settings), clock=clock)
+        quotas = Quotas(db, ledger, rules, clock=clock)
         store = JobStore(db)
         # Set when a job is created, so the runner acts on it at once instead of at its next tick.
         new_work = asyncio.Event()
@@ -76,6 +106,7 @@ async def run(settings: Settings, token: str) -> None:
             prices,
             clock=clock,
             on_new_job=new_work.set,
+            quotas=quotas,
         )
         services = Services(
             settings=settings,
@@ -84,6 +115,8 @@ async def run(settings: Settings, token: str) -> None:
             jobs=jobs,
             providers=providers,
             audit=AuditLog(db, clock=clock),
+            quotas=quotas,
+            usage=UsageReports(db, clock=clock),
         )
         point_discord_at(settings)
         bot = VideoBot(services)
@@ -97,12 +130,19 @@ async def run(settings: Settings, token: str) -> None:
             settings=RunnerSettings(
                 deadline_seconds=settings.job_deadline_seconds,
                 max_download_bytes=settings.max_download_bytes,
+                callback_base_url=settings.callbacks.public_url,
             ),
             clock=clock,
             work_dir=settings.data_dir / "tmp",
             wake=new_work,
         )
         bot.attach_runner(runner)
+        if settings.callbacks.enabled:
+            server = CallbackServer(
+                runner, host=settings.callbacks.host, port=settings.callbacks.port
+            )
+            await server.start()
+            stack.push_async_callback(server.stop)
         async with bot:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -114,13 +154,19 @@ def main() -> None:
     """Entry point for `python -m bot`."""
     # The .env of the directory the bot is started from; real environment variables win.
     load_dotenv(find_dotenv(usecwd=True))
+    # No DISCORD_TOKEN (or --sandbox/--demo): the real bot against a simulated Discord instead.
+    from bot.sandbox import cli as sandbox
+
+    if sandbox.wanted(sys.argv[1:]):
+        sandbox.main(sys.argv[1:])
+        return
     try:
         settings = Settings.from_env()
         token = settings.require_discord_token()
     except ConfigError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    secrets = [token, settings.kvid.api_key.value]
+    secrets = [token, settings.kvid.api_key.value, settings.kling.api_key.value]
     configure_logging(settings.log_level, secrets)
     try:
         asyncio.run(run(settings, token))

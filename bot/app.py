@@ -12,6 +12,8 @@ from discord.ext import commands
 
 from bot.audit import AuditLog
 from bot.config import Settings
+from bot.credits.quotas import Quotas
+from bot.credits.usage import UsageReports
 from bot.db import Database
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
@@ -35,6 +37,8 @@ class Services:
     jobs: JobService
     providers: dict[str, Provider]
     audit: AuditLog
+    quotas: Quotas
+    usage: UsageReports
 
 
 class VideoBot(commands.Bot):

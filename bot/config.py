@@ -48,6 +48,43 @@ class ProviderSettings:
 
 
 @dataclass(frozen=True)
+class LocalSettings:
+    """The free camera-motion provider that renders on this machine."""
+
+    # "auto": offered only when no paid provider has a key; "on"/"off": always/never.
+    mode: str
+    max_workers: int
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    """Where providers can reach the bot to report finished jobs (optional)."""
+
+    public_url: str | None
+    host: str
+    port: int
+
+    @property
+    def enabled(self) -> bool:
+        """Callbacks need a URL the provider can reach; without one the bot polls."""
+        return self.public_url is not None
+
+
+PROVIDER_NAMES = ("kvid", "kling", "local")
+
+
+@dataclass(frozen=True)
+class CreditDefaults:
+    """The allowance and limits every server starts with; its admins can change them."""
+
+    refill_amount: int
+    refill_cap: int
+    refill_period_hours: int
+    max_concurrent_jobs: int  # 0: no limit
+    daily_spend_cap: int  # 0: no cap
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bot needs to run, validated."""
 
@@ -56,8 +93,13 @@ class Settings:
     discord_gateway_url: str | None
     database_path: Path
     kvid: ProviderSettings
+    kling: ProviderSettings
+    local: LocalSettings
+    default_provider: str | None
+    callbacks: CallbackSettings
     log_level: str
     starting_credits: int
+    credits: CreditDefaults
     pricing_file: Path | None
     job_deadline_seconds: float
     max_download_bytes: int
@@ -70,6 +112,7 @@ class Settings:
         """Build settings from `env` (default: the process environment)."""
         reader = _Reader(os.environ if env is None else env)
         database_path = Path(reader.text("DATABASE_PATH", "data/bot.sqlite3"))
+        starting_credits = reader.number("STARTING_CREDITS", 100, int, minimum=0)
         return cls(
             discord_token=Secret(reader.text("DISCORD_TOKEN", "")),
             discord_api_base=reader.optional_url("DISCORD_API_BASE", ("http", "https")),
@@ -82,8 +125,39 @@ class Settings:
                     "KVID_POLL_INTERVAL", 10.0, float, minimum=0.05, maximum=300
                 ),
             ),
+            kling=ProviderSettings(
+                api_key=Secret(reader.text("KLING_API_KEY", "")),
+                base_url=reader.url(
+                    "KLING_BASE_URL", "https://api.acedata.cloud", ("http", "https")
+                ),
+                poll_interval=reader.number(
+                    "KLING_POLL_INTERVAL", 10.0, float, minimum=0.05, maximum=300
+                ),
+            ),
+            local=LocalSettings(
+                mode=reader.choice("LOCAL_PROVIDER", "AUTO", ("AUTO", "ON", "OFF")).lower(),
+                max_workers=reader.number("LOCAL_MAX_WORKERS", 1, int, minimum=1, maximum=8),
+            ),
+            default_provider=reader.optional_choice("DEFAULT_PROVIDER", PROVIDER_NAMES),
+            callbacks=CallbackSettings(
+                public_url=reader.optional_url("PUBLIC_URL", ("http", "https")),
+                host=reader.text("HTTP_HOST", "0.0.0.0"),
+                port=reader.number("HTTP_PORT", 8080, int, minimum=1, maximum=65535),
+            ),
             log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
-            starting_credits=reader.number("STARTING_CREDITS", 100, int, minimum=0),
+            starting_credits=starting_credits,
+            credits=CreditDefaults(
+                refill_amount=reader.number("REFILL_AMOUNT", 20, int, minimum=0),
+                # By default the allowance tops members back up to what they started with.
+                refill_cap=reader.number("REFILL_CAP", starting_credits, int, minimum=0),
+                refill_period_hours=reader.number(
+                    "REFILL_PERIOD_HOURS", 24, int, minimum=1, maximum=8760
+                ),
+                max_concurrent_jobs=reader.number(
+                    "MAX_CONCURRENT_JOBS", 3, int, minimum=0, maximum=100
+                ),
+                daily_spend_cap=reader.number("DAILY_SPEND_CAP", 0, int, minimum=0),
+            ),
             pricing_file=reader.optional_path("PRICING_FILE"),
             job_deadline_seconds=reader.number(
                 "JOB_DEADLINE_SECONDS", 900.0, float, minimum=1, maximum=86_400
@@ -141,6 +215,14 @@ class _Reader:
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.text(name, default).upper()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+        return value
+
+    def optional_choice(self, name: str, choices: tuple[str, ...]) -> str | None:
+        value = self._env.get(name, "").strip().lower()
+        if not value:
+            return None
         if value not in choices:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
         return value

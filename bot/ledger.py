@@ -1,13 +1,22 @@
-"""Credits: an append-only ledger with holds that resolve (capture or release) at most once."""
+"""Credits: an append-only ledger with holds that resolve (capture or release) at most once.
+
+Every movement is written by a synchronous `*_in(conn, ...)` method that runs on the database
+thread inside a transaction (one thread hop for all its statements); the async methods wrap them
+for callers that hold a `Transaction` or want a transaction of their own.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.db import Database, Transaction
 
 Clock = Callable[[], float]
+
+WELCOME_REASON = "welcome grant"
+CAPTURE_REASON = "video delivered"
 
 
 class LedgerError(Exception):
@@ -17,10 +26,22 @@ class LedgerError(Exception):
 class InsufficientCredits(LedgerError):
     """The member's available credits do not cover the price."""
 
-    def __init__(self, price: int, available: int) -> None:
+    def __init__(
+        self,
+        price: int,
+        available: int,
+        *,
+        next_refill_at: float | None = None,
+        refill_amount: int = 0,
+        refill_cap: int = 0,
+    ) -> None:
         super().__init__(f"needs {price} credits, {available} available")
         self.price = price
         self.available = available
+        # When the allowance next tops the member up, and by how much at most (0: no allowance).
+        self.next_refill_at = next_refill_at
+        self.refill_amount = refill_amount
+        self.refill_cap = refill_cap
 
 
 @dataclass(frozen=True)
@@ -50,6 +71,16 @@ class LedgerEntry:
     created_at: float
 
 
+@dataclass(frozen=True)
+class LedgerPage:
+    """One page of a member's history, newest first, with where it sits among all pages."""
+
+    entries: tuple[LedgerEntry, ...]
+    page: int
+    pages: int
+    total: int
+
+
 class Ledger:
     """Moves credits; every change is a ledger row plus the cached balance, in one transaction."""
 
@@ -58,136 +89,137 @@ class Ledger:
         self._starting_credits = starting_credits
         self._clock = clock
 
-    async def ensure_member(self, tx: Transaction, guild_id: int, user_id: int) -> None:
-        """Create the member on first sight, with the starting grant."""
-        created = await tx.execute(
+    # -- synchronous core: call only inside a transaction on the database thread ---------------
+
+    def ensure_member_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> bool:
+        """Create the member on first sight with the server's starting grant; True if new."""
+        created = conn.execute(
             "INSERT OR IGNORE INTO members (guild_id, user_id, created_at) VALUES (?, ?, ?)",
             (guild_id, user_id, self._clock()),
-        )
-        if created and self._starting_credits:
-            await self._post(
-                tx, guild_id, user_id, "grant", self._starting_credits, 0, None, "welcome grant"
-            )
+        ).rowcount
+        if not created:
+            return False
+        starting = self.starting_credits_in(conn, guild_id)
+        if starting:
+            self.post_in(conn, guild_id, user_id, "grant", starting, 0, None, WELCOME_REASON)
+        return True
 
-    async def balance(self, guild_id: int, user_id: int) -> Balance:
-        """The member's balance; a member never seen gets the starting grant on first use."""
-        row = await self._db.fetchone(
+    def starting_credits_in(self, conn: sqlite3.Connection, guild_id: int) -> int:
+        """The server's own starting grant, or the operator's default."""
+        row = conn.execute(
+            "SELECT starting_credits FROM credit_settings WHERE guild_id = ?", (guild_id,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return self._starting_credits
+        return int(row[0])
+
+    def balance_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> Balance:
+        """The member's cached balance as this transaction sees it (zero if never seen)."""
+        row = conn.execute(
             "SELECT balance, held FROM members WHERE guild_id = ? AND user_id = ?",
             (guild_id, user_id),
-        )
-        if row is None:
-            async with self._db.transaction() as tx:
-                await self.ensure_member(tx, guild_id, user_id)
-            return await self.balance(guild_id, user_id)
-        return Balance(balance=row["balance"], held=row["held"])
+        ).fetchone()
+        return Balance(balance=row[0], held=row[1]) if row else Balance(0, 0)
 
-    async def hold(
-        self, tx: Transaction, guild_id: int, user_id: int, job_id: str, amount: int
+    def hold_in(
+        self, conn: sqlite3.Connection, guild_id: int, user_id: int, job_id: str, amount: int
     ) -> None:
         """Reserve `amount` for a job, or raise InsufficientCredits leaving nothing changed."""
-        changed = await tx.execute(
+        if amount < 0:
+            raise LedgerError("A hold cannot be negative.")
+        changed = conn.execute(
             "UPDATE members SET held = held + ? "
             "WHERE guild_id = ? AND user_id = ? AND balance - held >= ?",
             (amount, guild_id, user_id, amount),
-        )
+        ).rowcount
         if not changed:
-            row = await tx.fetchone(
-                "SELECT balance - held AS available FROM members "
-                "WHERE guild_id = ? AND user_id = ?",
-                (guild_id, user_id),
-            )
-            raise InsufficientCredits(price=amount, available=row["available"] if row else 0)
-        await tx.execute(
+            available = self.balance_in(conn, guild_id, user_id).available
+            raise InsufficientCredits(price=amount, available=available)
+        # holds.job_id is the primary key: a second hold for the same job fails the transaction.
+        conn.execute(
             "INSERT INTO holds (job_id, guild_id, user_id, amount, state, created_at) "
             "VALUES (?, ?, ?, ?, 'open', ?)",
             (job_id, guild_id, user_id, amount, self._clock()),
         )
         # The guarded UPDATE above already moved `held`; only the ledger row remains to write.
-        await self._post(
-            tx, guild_id, user_id, "hold", 0, amount, job_id, "job started", move_member=False
+        self.post_in(
+            conn, guild_id, user_id, "hold", 0, amount, job_id, "job started", move_member=False
         )
 
-    async def capture(self, tx: Transaction, job_id: str) -> bool:
-        """Spend a job's hold; False if it was already resolved."""
-        return await self._resolve(tx, job_id, "captured")
+    def resolve_in(
+        self,
+        conn: sqlite3.Connection,
+        job_id: str,
+        outcome: str,
+        reason: str,
+        spent: int | None = None,
+    ) -> bool:
+        """Capture (spending `spent`, default all) or release a job's hold; False if resolved."""
+        assert outcome in ("captured", "released"), outcome
+        row = conn.execute(
+            "SELECT guild_id, user_id, amount FROM holds WHERE job_id = ? AND state = 'open'",
+            (job_id,),
+        ).fetchone()
+        if row is None:
+            return False
+        guild_id, user_id, amount = row
+        charged = amount if spent is None else spent
+        if outcome == "released":
+            charged = 0
+        if not 0 <= charged <= amount:
+            raise LedgerError(f"Cannot spend {charged} credits of a {amount}-credit hold.")
+        # The state guard makes a second resolution of the same hold a no-op.
+        changed = conn.execute(
+            "UPDATE holds SET state = ?, captured = ?, resolved_at = ? "
+            "WHERE job_id = ? AND state = 'open'",
+            (outcome, charged, self._clock(), job_id),
+        ).rowcount
+        if not changed:
+            return False
+        kind = "capture" if outcome == "captured" else "release"
+        # One row settles the whole hold: what was spent leaves the balance, all of it the hold.
+        self.post_in(conn, guild_id, user_id, kind, -charged, -amount, job_id, reason)
+        return True
 
-    async def release(self, tx: Transaction, job_id: str, reason: str) -> bool:
-        """Give a job's hold back in full; False if it was already resolved."""
-        return await self._resolve(tx, job_id, "released", reason)
-
-    async def grant(
-        self, guild_id: int, user_id: int, amount: int, reason: str, actor_id: int | None
-    ) -> Balance:
-        """Add credits to a member."""
+    def grant_in(
+        self,
+        conn: sqlite3.Connection,
+        guild_id: int,
+        user_id: int,
+        amount: int,
+        reason: str,
+        actor_id: int | None,
+    ) -> int:
+        """Add credits to a member; return the ledger row id."""
         if amount <= 0:
             raise LedgerError("The amount must be a positive number of credits.")
-        async with self._db.transaction() as tx:
-            await self.ensure_member(tx, guild_id, user_id)
-            await self._post(tx, guild_id, user_id, "grant", amount, 0, None, reason, actor_id)
-        return await self.balance(guild_id, user_id)
+        self.ensure_member_in(conn, guild_id, user_id)
+        return self.post_in(conn, guild_id, user_id, "grant", amount, 0, None, reason, actor_id)
 
-    async def take(
-        self, guild_id: int, user_id: int, amount: int, reason: str, actor_id: int | None
-    ) -> Balance:
+    def take_in(
+        self,
+        conn: sqlite3.Connection,
+        guild_id: int,
+        user_id: int,
+        amount: int,
+        reason: str,
+        actor_id: int | None,
+    ) -> int:
         """Remove credits from a member, never touching credits held for running jobs."""
         if amount <= 0:
             raise LedgerError("The amount must be a positive number of credits.")
-        async with self._db.transaction() as tx:
-            await self.ensure_member(tx, guild_id, user_id)
-            row = await tx.fetchone(
-                "SELECT balance - held AS available FROM members "
-                "WHERE guild_id = ? AND user_id = ?",
-                (guild_id, user_id),
+        self.ensure_member_in(conn, guild_id, user_id)
+        available = self.balance_in(conn, guild_id, user_id).available
+        if amount > available:
+            raise LedgerError(
+                f"The member has only {available} credits available (not counting credits "
+                f"held for running jobs); take at most {available}."
             )
-            available = row["available"] if row else 0
-            if amount > available:
-                raise LedgerError(
-                    f"The member has only {available} credits available (not counting credits "
-                    f"held for running jobs); take at most {available}."
-                )
-            await self._post(tx, guild_id, user_id, "take", -amount, 0, None, reason, actor_id)
-        return await self.balance(guild_id, user_id)
+        return self.post_in(conn, guild_id, user_id, "take", -amount, 0, None, reason, actor_id)
 
-    async def history(
-        self, guild_id: int, user_id: int, *, limit: int = 10, before_id: int | None = None
-    ) -> list[LedgerEntry]:
-        """The member's ledger rows, newest first."""
-        rows = await self._db.fetchall(
-            "SELECT id, kind, balance_delta, held_delta, job_id, reason, actor_id, created_at "
-            "FROM ledger WHERE guild_id = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-            (guild_id, user_id, before_id if before_id is not None else 2**62, limit),
-        )
-        return [LedgerEntry(**dict(row)) for row in rows]
-
-    async def _resolve(
-        self, tx: Transaction, job_id: str, outcome: str, reason: str = "video delivered"
-    ) -> bool:
-        row = await tx.fetchone(
-            "SELECT guild_id, user_id, amount FROM holds WHERE job_id = ? AND state = 'open'",
-            (job_id,),
-        )
-        if row is None:
-            return False
-        # The state guard makes a second resolution of the same hold a no-op.
-        changed = await tx.execute(
-            "UPDATE holds SET state = ?, resolved_at = ? WHERE job_id = ? AND state = 'open'",
-            (outcome, self._clock(), job_id),
-        )
-        if not changed:
-            return False
-        amount = row["amount"]
-        if outcome == "captured":
-            kind, balance_delta = "capture", -amount
-        else:
-            kind, balance_delta = "release", 0
-        await self._post(
-            tx, row["guild_id"], row["user_id"], kind, balance_delta, -amount, job_id, reason
-        )
-        return True
-
-    async def _post(
+    def post_in(
         self,
-        tx: Transaction,
+        conn: sqlite3.Connection,
         guild_id: int,
         user_id: int,
         kind: str,
@@ -198,9 +230,9 @@ class Ledger:
         actor_id: int | None = None,
         *,
         move_member: bool = True,
-    ) -> None:
+    ) -> int:
         """Append a ledger row and (unless already done) move the cached balance to match."""
-        await tx.execute(
+        cursor = conn.execute(
             "INSERT INTO ledger (guild_id, user_id, kind, balance_delta, held_delta, job_id, "
             "reason, actor_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -216,8 +248,103 @@ class Ledger:
             ),
         )
         if move_member:
-            await tx.execute(
+            # The CHECKs on members (balance >= 0, 0 <= held <= balance) abort the transaction
+            # rather than let a cached balance go negative.
+            conn.execute(
                 "UPDATE members SET balance = balance + ?, held = held + ? "
                 "WHERE guild_id = ? AND user_id = ?",
                 (balance_delta, held_delta, guild_id, user_id),
             )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    # -- async API ------------------------------------------------------------------------------
+
+    async def ensure_member(self, tx: Transaction, guild_id: int, user_id: int) -> None:
+        """Create the member on first sight, with the starting grant."""
+        await tx.run(self.ensure_member_in, guild_id, user_id)
+
+    async def balance(self, guild_id: int, user_id: int) -> Balance:
+        """The member's balance; a member never seen gets the starting grant on first use."""
+        row = await self._db.fetchone(
+            "SELECT balance, held FROM members WHERE guild_id = ? AND user_id = ?",
+            (guild_id, user_id),
+        )
+        if row is not None:
+            return Balance(balance=row["balance"], held=row["held"])
+        return await self._db.run(self._ensure_and_read, guild_id, user_id)
+
+    async def hold(
+        self, tx: Transaction, guild_id: int, user_id: int, job_id: str, amount: int
+    ) -> None:
+        """Reserve `amount` for a job, or raise InsufficientCredits leaving nothing changed."""
+        await tx.run(self.hold_in, guild_id, user_id, job_id, amount)
+
+    async def capture(self, tx: Transaction, job_id: str, spent: int | None = None) -> bool:
+        """Spend a job's hold (all of it unless `spent` says less); False if already resolved."""
+        return await tx.run(self.resolve_in, job_id, "captured", CAPTURE_REASON, spent)
+
+    async def release(self, tx: Transaction, job_id: str, reason: str) -> bool:
+        """Give a job's hold back in full; False if it was already resolved."""
+        return await tx.run(self.resolve_in, job_id, "released", reason)
+
+    async def grant(
+        self, guild_id: int, user_id: int, amount: int, reason: str, actor_id: int | None
+    ) -> Balance:
+        """Add credits to a member."""
+        return await self._db.run(
+            self._move_and_read, self.grant_in, guild_id, user_id, amount, reason, actor_id
+        )
+
+    async def take(
+        self, guild_id: int, user_id: int, amount: int, reason: str, actor_id: int | None
+    ) -> Balance:
+        """Remove credits from a member, never touching credits held for running jobs."""
+        return await self._db.run(
+            self._move_and_read, self.take_in, guild_id, user_id, amount, reason, actor_id
+        )
+
+    async def history(
+        self, guild_id: int, user_id: int, *, limit: int = 10, before_id: int | None = None
+    ) -> list[LedgerEntry]:
+        """The member's ledger rows, newest first."""
+        rows = await self._db.fetchall(
+            "SELECT id, kind, balance_delta, held_delta, job_id, reason, actor_id, created_at "
+            "FROM ledger WHERE guild_id = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (guild_id, user_id, before_id if before_id is not None else 2**62, limit),
+        )
+        return [LedgerEntry(**dict(row)) for row in rows]
+
+    async def page(
+        self, guild_id: int, user_id: int, page: int = 1, *, per_page: int = 10
+    ) -> LedgerPage:
+        """Page `page` (1 = newest) of the member's ledger; past the end gives the last page."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) AS n FROM ledger WHERE guild_id = ? AND user_id = ?",
+            (guild_id, user_id),
+        )
+        total = int(row["n"]) if row else 0
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        rows = await self._db.fetchall(
+            "SELECT id, kind, balance_delta, held_delta, job_id, reason, actor_id, created_at "
+            "FROM ledger WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+            (guild_id, user_id, per_page, (page - 1) * per_page),
+        )
+        entries = tuple(LedgerEntry(**dict(r)) for r in rows)
+        return LedgerPage(entries=entries, page=page, pages=pages, total=total)
+
+    def _ensure_and_read(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> Balance:
+        self.ensure_member_in(conn, guild_id, user_id)
+        return self.balance_in(conn, guild_id, user_id)
+
+    def _move_and_read(
+        self,
+        conn: sqlite3.Connection,
+        move: Callable[..., int],
+        guild_id: int,
+        user_id: int,
+        *args: object,
+    ) -> Balance:
+        move(conn, guild_id, user_id, *args)
+        return self.balance_in(conn, guild_id, user_id)

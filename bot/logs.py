@@ -49,5 +49,9 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request line at INFO; keep that for DEBUG runs only.
-    logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    numeric = logging.getLevelName(level)
+    # httpx logs every request line (URLs included) at INFO: too chatty and too revealing.
+    logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))
+    # aiosqlite logs every statement with its parameters at DEBUG: stored secrets such as
+    # callback tokens would reach the log, so it never logs below INFO.
+    logging.getLogger("aiosqlite").setLevel(max(numeric, logging.INFO))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 from PIL import Image
@@ -110,3 +112,25 @@ async def download(client: httpx.AsyncClient, url: str, dest: Path, *, max_bytes
                     raise DownloadTooLarge(f"more than {max_bytes} bytes")
                 out.write(chunk)
     return size
+
+
+def copy_local_result(url: str, dest: Path, max_bytes: int) -> int:
+    """Copy a `file://` result (a provider on this machine) into `dest`, refusing oversize."""
+    source = Path(urlparse(url).path)
+    size = source.stat().st_size
+    if size > max_bytes:
+        raise DownloadTooLarge(f"{size} bytes")
+    shutil.copyfile(source, dest)
+    return size
+
+
+async def fetch_image(client: httpx.AsyncClient, url: str) -> bytes:
+    """Download a member's image (already checked at command time), size-capped."""
+    async with client.stream("GET", url) as response:
+        response.raise_for_status()
+        data = bytearray()
+        async for chunk in response.aiter_bytes(256 * 1024):
+            data += chunk
+            if len(data) > MAX_IMAGE_BYTES:
+                raise InvalidRequest("The image is larger than the bot accepts.")
+    return bytes(data)

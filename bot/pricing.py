@@ -10,6 +10,8 @@ from pathlib import Path
 from bot.config import ConfigError
 
 Key = tuple[str, str, str, int | None]
+# Marks a per-second rate in the table's duration slot; real durations are positive.
+PER_SECOND = -1
 
 
 class PriceMissing(LookupError):
@@ -42,6 +44,9 @@ class PriceTable:
         for key in ((provider, model, tier, duration), (provider, model, tier, None)):
             if key in self.by_key:
                 return self.by_key[key]
+        rate = self.by_key.get((provider, model, tier, PER_SECOND))
+        if rate is not None and duration is not None:
+            return rate * duration
         length = f", {duration} s" if duration is not None else ""
         raise PriceMissing(f"{provider} {model} at {tier}{length} has no price on this bot.")
 
@@ -62,7 +67,11 @@ def _flatten(prices: object, origin: str) -> dict[Key, int]:
         for model, tiers in _table(models, origin, provider).items():
             for tier, value in _table(tiers, origin, f"{provider}.{model}").items():
                 where = f"{provider}.{model}.{tier}"
-                if isinstance(value, dict):
+                if isinstance(value, dict) and "per_second" in value:
+                    table[(provider, model, tier, PER_SECOND)] = _credits(
+                        value["per_second"], origin, f"{where}.per_second"
+                    )
+                elif isinstance(value, dict):
                     for seconds, credits in value.items():
                         if not str(seconds).isdigit():
                             raise ConfigError(f"{origin}: {where} durations must be whole seconds.")

@@ -1,7 +1,8 @@
-"""/credits: see your balance and history; admins grant and take."""
+"""/credits: your balance and history; admins grant, take, set allowances, tiers and limits."""
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import TYPE_CHECKING
 
@@ -9,10 +10,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.ledger import LedgerError
-from bot.ui.cards import balance_embed, ledger_embed
+from bot.credits.rules import MAX_TIER_NAME, RuleError
+from bot.credits.usage import NO_ROLE, PERIOD_LABELS, usage_csv
+from bot.ledger import Ledger, LedgerError, LedgerPage
+from bot.ui.cards import allowance_embed, balance_embed, ledger_embed, tiers_embed, usage_embed
 from bot.ui.errors import UserError
-from bot.ui.permissions import require_manager
+from bot.ui.permissions import member_role_ids, require_manager
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -20,36 +23,99 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ADJUSTMENT = 1_000_000
+MAX_PAGE = 100_000
+PERIOD_CHOICES = [
+    app_commands.Choice(name=label, value=key) for key, label in PERIOD_LABELS.items()
+]
+
+Credits = app_commands.Range[int, 0, 1_000_000]
+Hours = app_commands.Range[int, 1, 8760]
+Jobs = app_commands.Range[int, 0, 100]
+Percent = app_commands.Range[int, 0, 100]
+TierName = app_commands.Range[str, 1, MAX_TIER_NAME]
+
+
+class HistoryPager(discord.ui.View):
+    """Older/Newer buttons under a private page of the ledger."""
+
+    def __init__(self, ledger: Ledger, guild_id: int, user_id: int, page: LedgerPage) -> None:
+        super().__init__(timeout=600)
+        self._ledger = ledger
+        self._guild_id = guild_id
+        self._user_id = user_id
+        self._page = page
+        self._sync()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the member whose history it is can turn its pages."""
+        return interaction.user.id == self._user_id
+
+    @discord.ui.button(label="Newer", style=discord.ButtonStyle.secondary)
+    async def newer(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        """Show the previous (more recent) page."""
+        await self._show(interaction, self._page.page - 1)
+
+    @discord.ui.button(label="Older", style=discord.ButtonStyle.secondary)
+    async def older(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        """Show the next (older) page."""
+        await self._show(interaction, self._page.page + 1)
+
+    async def _show(self, interaction: discord.Interaction, number: int) -> None:
+        self._page = await self._ledger.page(self._guild_id, self._user_id, number)
+        self._sync()
+        await interaction.response.edit_message(embed=ledger_embed(self._page), view=self)
+
+    def _sync(self) -> None:
+        self.newer.disabled = self._page.page <= 1
+        self.older.disabled = self._page.page >= self._page.pages
 
 
 class CreditsCog(commands.Cog):
-    """Thin layer over the ledger."""
+    """Thin layer over the ledger, the quotas and the usage reports."""
 
     credits = app_commands.Group(name="credits", description="Your video credits", guild_only=True)
+    tier = app_commands.Group(
+        name="tier",
+        description="Credit tiers for roles and members (Manage Server)",
+        parent=credits,
+    )
 
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         self.services = bot.services
 
+    # -- members ---------------------------------------------------------------------------------
+
     @credits.command(name="balance", description="Your credits (only you can see this)")
     async def balance(self, interaction: discord.Interaction) -> None:
-        """Show the member's balance privately."""
+        """Show the member's balance, tier and next refill privately."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
-        balance = await self.services.ledger.balance(interaction.guild_id, interaction.user.id)
+        standing = await self.services.quotas.standing(
+            interaction.guild_id, interaction.user.id, member_role_ids(interaction)
+        )
         await interaction.followup.send(
-            embed=balance_embed(balance, interaction.user.display_name), ephemeral=True
+            embed=balance_embed(standing, interaction.user.display_name), ephemeral=True
         )
 
     @credits.command(name="history", description="Your credit movements (only you can see this)")
-    async def history(self, interaction: discord.Interaction) -> None:
-        """Show the member's ledger privately."""
+    @app_commands.describe(page="Which page, 1 being the most recent")
+    async def history(
+        self, interaction: discord.Interaction, page: app_commands.Range[int, 1, MAX_PAGE] = 1
+    ) -> None:
+        """Show a page of the member's ledger privately, with buttons to turn pages."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
-        entries = await self.services.ledger.history(
-            interaction.guild_id, interaction.user.id, limit=15
-        )
-        await interaction.followup.send(embed=ledger_embed(entries), ephemeral=True)
+        ledger = self.services.ledger
+        shown = await ledger.page(interaction.guild_id, interaction.user.id, page)
+        embed = ledger_embed(shown)
+        if shown.pages > 1:
+            view = HistoryPager(ledger, interaction.guild_id, interaction.user.id, shown)
+            await interaction.followup.send(embed=embed, view=view, ephemeral=True, wait=True)
+        else:
+            await interaction.followup.send(embed=embed, ephemeral=True)
+
+    # -- admins: credits -------------------------------------------------------------------------
 
     @credits.command(name="grant", description="Give a member credits (Manage Server)")
     @app_commands.describe(user="Who receives the credits", amount="How many", reason="Why")
@@ -74,6 +140,233 @@ class CreditsCog(commands.Cog):
     ) -> None:
         """Admin: remove credits from a member."""
         await self._adjust(interaction, user, amount, reason, grant=False)
+
+    @credits.command(
+        name="settings", description="This server's allowance and limits (Manage Server)"
+    )
+    @app_commands.describe(
+        starting="Credits a new member starts with",
+        refill="Credits added every refill period",
+        cap="A refill never takes a balance above this",
+        period_hours="Hours between refills (24: daily, at 00:00 UTC)",
+        max_jobs="Videos one member may have in progress at once (0: no limit)",
+        daily_cap="Credits the whole server may spend per UTC day (0: no cap)",
+        reset="Go back to the bot's defaults first",
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        starting: Credits | None = None,
+        refill: Credits | None = None,
+        cap: Credits | None = None,
+        period_hours: Hours | None = None,
+        max_jobs: Jobs | None = None,
+        daily_cap: app_commands.Range[int, 0, 1_000_000_000] | None = None,
+        reset: bool = False,
+    ) -> None:
+        """Admin: show or change the server's allowance and limits."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = self._guild(interaction)
+        rules = self.services.quotas.rules
+        changes = {
+            "starting_credits": starting,
+            "refill_amount": refill,
+            "refill_cap": cap,
+            "refill_period_hours": period_hours,
+            "max_concurrent_jobs": max_jobs,
+            "daily_spend_cap": daily_cap,
+        }
+        if reset or any(v is not None for v in changes.values()):
+            try:
+                allowance = await rules.configure(
+                    guild_id, interaction.user.id, reset=reset, **changes
+                )
+            except RuleError as exc:
+                raise UserError(str(exc)) from None
+            await self._audit(interaction, "credit settings", _described(changes, reset=reset))
+            note = "Saved. New values apply from each member's next refill or video."
+        else:
+            allowance = await rules.allowance(guild_id)
+            note = None
+        await interaction.followup.send(note, embed=allowance_embed(allowance), ephemeral=True)
+
+    @credits.command(name="usage", description="What this server spent (Manage Server)")
+    @app_commands.describe(period="Which period to report on")
+    @app_commands.choices(period=PERIOD_CHOICES)
+    async def usage(
+        self, interaction: discord.Interaction, period: app_commands.Choice[str] | None = None
+    ) -> None:
+        """Admin: spend per provider, member and role, with failures and refunds, plus a CSV."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = self._guild(interaction)
+        chosen = period.value if period else "7d"
+        report = await self.services.usage.report(guild_id, chosen)
+        guild = interaction.guild
+        members = {
+            int(line.key): member.display_name
+            for line in report.members
+            if guild and (member := guild.get_member(int(line.key)))
+        }
+        roles = {
+            int(line.key): role.name
+            for line in report.roles
+            if guild and (role := guild.get_role(int(line.key)))
+        }
+        roles[NO_ROLE] = "no role recorded"
+        table = usage_csv(report, members, roles)
+        embed = usage_embed(
+            report,
+            member_name=lambda user_id: f"<@{user_id}>",
+            role_name=lambda role_id: (
+                "no role recorded" if role_id == NO_ROLE else f"<@&{role_id}>"
+            ),
+        )
+        await interaction.followup.send(
+            embed=embed,
+            file=discord.File(io.BytesIO(table.encode()), filename=f"usage-{chosen}.csv"),
+            ephemeral=True,
+        )
+
+    # -- admins: tiers ---------------------------------------------------------------------------
+
+    @tier.command(name="set", description="Create or change a tier (Manage Server)")
+    @app_commands.describe(
+        name="The tier's name, e.g. Booster",
+        refill="Credits per refill for members of this tier",
+        cap="Refill cap for members of this tier",
+        discount="Percent off every video",
+        max_jobs="Videos at once for members of this tier (0: no limit)",
+        role="Also give this tier to everyone with this role",
+    )
+    async def tier_set(
+        self,
+        interaction: discord.Interaction,
+        name: TierName,
+        refill: Credits | None = None,
+        cap: Credits | None = None,
+        discount: Percent | None = None,
+        max_jobs: Jobs | None = None,
+        role: discord.Role | None = None,
+    ) -> None:
+        """Admin: define a tier (values only ever improve on the server's)."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = self._guild(interaction)
+        rules = self.services.quotas.rules
+        changes = {
+            "refill_amount": refill,
+            "refill_cap": cap,
+            "discount_percent": discount,
+            "max_concurrent_jobs": max_jobs,
+        }
+        try:
+            saved = await rules.set_tier(guild_id, interaction.user.id, name, **changes)
+            if role is not None:
+                await rules.link_role(guild_id, role.id, saved.name)
+        except RuleError as exc:
+            raise UserError(str(exc)) from None
+        linked = f" and role {role.id}" if role else ""
+        await self._audit(interaction, "credit tier", f"{saved}{linked}")
+        await interaction.followup.send(
+            f"Tier **{saved.name}** saved{f' and given to {role.mention}' if role else ''}.",
+            embed=tiers_embed(await rules.tiers(guild_id)),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @tier.command(name="role", description="Give a tier to everyone with a role (Manage Server)")
+    @app_commands.describe(role="The role", tier="The tier it gives; leave empty to stop")
+    async def tier_role(
+        self, interaction: discord.Interaction, role: discord.Role, tier: TierName | None = None
+    ) -> None:
+        """Admin: link a role to a tier, or unlink it."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = self._guild(interaction)
+        try:
+            linked = await self.services.quotas.rules.link_role(guild_id, role.id, tier)
+        except RuleError as exc:
+            raise UserError(str(exc)) from None
+        await self._audit(interaction, "credit tier role", f"role {role.id} -> {tier}")
+        text = (
+            f"Everyone with {role.mention} now has tier **{linked.name}**."
+            if linked
+            else f"{role.mention} no longer gives a tier."
+        )
+        await interaction.followup.send(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    @tier.command(name="member", description="Give one member a tier (Manage Server)")
+    @app_commands.describe(user="The member", tier="The tier; leave empty to take it away")
+    async def tier_member(
+        self, interaction: discord.Interaction, user: discord.Member, tier: TierName | None = None
+    ) -> None:
+        """Admin: set a member's own tier, or clear it."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = self._guild(interaction)
+        try:
+            given = await self.services.quotas.rules.assign(guild_id, user.id, tier)
+        except RuleError as exc:
+            raise UserError(str(exc)) from None
+        await self._audit(interaction, "credit tier member", f"member {user.id} -> {tier}")
+        text = (
+            f"{user.mention} now has tier **{given.name}**."
+            if given
+            else f"{user.mention} no longer has a tier of their own (role tiers still apply)."
+        )
+        await interaction.followup.send(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    @tier.command(name="remove", description="Delete a tier (Manage Server)")
+    @app_commands.describe(name="The tier to delete")
+    async def tier_remove(self, interaction: discord.Interaction, name: TierName) -> None:
+        """Admin: delete a tier with its role links and member assignments."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = self._guild(interaction)
+        try:
+            removed = await self.services.quotas.rules.remove_tier(guild_id, name)
+        except RuleError as exc:
+            raise UserError(str(exc)) from None
+        if not removed:
+            raise UserError(f"There is no tier `{name}`. `/credits tier list` shows them.")
+        await self._audit(interaction, "credit tier removed", name)
+        await interaction.followup.send(f"Tier **{name}** deleted.", ephemeral=True)
+
+    @tier.command(name="list", description="This server's tiers (Manage Server)")
+    async def tier_list(self, interaction: discord.Interaction) -> None:
+        """Admin: every tier, what it improves and who has it."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        tiers = await self.services.quotas.rules.tiers(self._guild(interaction))
+        await interaction.followup.send(
+            embed=tiers_embed(tiers),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @tier_set.autocomplete("name")
+    @tier_role.autocomplete("tier")
+    @tier_member.autocomplete("tier")
+    @tier_remove.autocomplete("name")
+    async def _complete_tier(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        tiers = await self.services.quotas.rules.tiers(interaction.guild_id)
+        return [
+            app_commands.Choice(name=info.tier.name, value=info.tier.name)
+            for info in tiers
+            if current.lower() in info.tier.name.lower()
+        ][:25]
+
+    # -- helpers ---------------------------------------------------------------------------------
 
     async def _adjust(
         self,
@@ -111,6 +404,19 @@ class CreditsCog(commands.Cog):
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
+
+    async def _audit(self, interaction: discord.Interaction, action: str, detail: str) -> None:
+        await self.services.audit.record(interaction.guild_id, interaction.user.id, action, detail)
+
+    @staticmethod
+    def _guild(interaction: discord.Interaction) -> int:
+        assert interaction.guild_id is not None
+        return interaction.guild_id
+
+
+def _described(changes: dict[str, int | None], *, reset: bool) -> str:
+    parts = [f"{name}={value}" for name, value in changes.items() if value is not None]
+    return ("reset; " if reset else "") + (", ".join(parts) or "no changes")
 
 
 async def setup(bot: VideoBot) -> None:

@@ -1,50 +1,82 @@
-"""/video: make a video from a prompt or an image, and look at your jobs."""
+"""/video: make a video from a prompt or an image, continue one, and look at your jobs."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.jobs.models import JobOrder
+from bot.camera import MOVES
+from bot.credits.quotas import QuotaExceeded
+from bot.jobs.models import Job, JobOrder, JobState
 from bot.ledger import InsufficientCredits
 from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async
-from bot.providers.base import InvalidRequest, Provider, VideoRequest
-from bot.ui.cards import history_embed
+from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
+from bot.ui.cards import history_embed, insufficient_message, limit_message, models_embed
 from bot.ui.errors import UserError
+from bot.ui.permissions import member_role_ids
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
 
 log = logging.getLogger(__name__)
 
-RESOLUTIONS = [app_commands.Choice(name=r, value=r) for r in ("480p", "720p", "1080p")]
-DURATIONS = [app_commands.Choice(name=f"{s} seconds", value=s) for s in (5, 10)]
 ASPECT_RATIOS = [app_commands.Choice(name=a, value=a) for a in ("auto", "16:9", "9:16", "1:1")]
+CAMERA_MOVES = [
+    app_commands.Choice(name=info.label, value=move.value) for move, info in MOVES.items()
+]
 SEED_MAX = 2**31 - 1
 OPTION_HELP = {
     "prompt": "What should happen; camera moves such as [Pan right] or [Zoom in] are understood",
     "provider": "Which video service to use",
     "model": "Which model of that service",
-    "resolution": "Video resolution",
-    "duration": "Clip length, where the model lets you choose",
+    "resolution": "Resolution (480p/720p/1080p), or the mode for Kling (std, pro, 4k)",
+    "duration": "Clip length in seconds, where the model lets you choose",
     "aspect_ratio": "Frame shape, where the model supports it",
+    "camera": "A camera move, understood the same way by every service",
     "negative_prompt": "What to keep out of the video, where supported",
-    "seed": "A number to make the result reproducible",
+    "seed": "A number to make the result reproducible, where supported",
+    "cfg_scale": "How closely to follow the prompt, 0 to 1 (Kling)",
     "steps": "Inference steps: more is slower and finer (kvidAI)",
     "prompt_expansion": "Let the service enrich your prompt (kvidAI)",
     "safety_checker": "Turn the safety filter off (only honoured in age-restricted channels)",
 }
 
 
-def _insufficient(price: int, available: int) -> str:
-    return (
-        f"This video costs {price} credits and you have {available} available. "
-        "Pick a cheaper model or resolution, or ask a moderator for credits."
-    )
+@dataclass(frozen=True)
+class GenerationOptions:
+    """The options of /video text and /video image, as the member gave them."""
+
+    prompt: str
+    provider: str | None = None
+    model: str | None = None
+    resolution: str | None = None
+    duration: int | None = None
+    aspect_ratio: app_commands.Choice[str] | None = None
+    camera: app_commands.Choice[str] | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    cfg_scale: float | None = None
+    steps: int | None = None
+    prompt_expansion: bool | None = None
+    safety_checker: bool | None = None
+    image: discord.Attachment | None = None
+    end_image: discord.Attachment | None = None
+
+    @classmethod
+    def from_command(cls, arguments: dict[str, Any]) -> GenerationOptions:
+        """Pick this class's fields out of a command callback's arguments."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in arguments.items() if k in names})
+
+    @property
+    def images(self) -> tuple[discord.Attachment, ...]:
+        """The attached frames, first one first."""
+        return tuple(a for a in (self.image, self.end_image) if a is not None)
 
 
 class VideoCog(commands.Cog):
@@ -60,92 +92,94 @@ class VideoCog(commands.Cog):
 
     @video.command(name="text", description="Make a video from a text prompt")
     @app_commands.describe(**OPTION_HELP)
-    @app_commands.choices(resolution=RESOLUTIONS, duration=DURATIONS, aspect_ratio=ASPECT_RATIOS)
+    @app_commands.choices(aspect_ratio=ASPECT_RATIOS, camera=CAMERA_MOVES)
     async def text(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, 2000],
+        prompt: app_commands.Range[str, 1, 2500],
         provider: str | None = None,
         model: str | None = None,
-        resolution: app_commands.Choice[str] | None = None,
-        duration: app_commands.Choice[int] | None = None,
+        resolution: str | None = None,
+        duration: app_commands.Range[int, 1, 60] | None = None,
         aspect_ratio: app_commands.Choice[str] | None = None,
+        camera: app_commands.Choice[str] | None = None,
         negative_prompt: app_commands.Range[str, 1, 500] | None = None,
         seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
+        cfg_scale: app_commands.Range[float, 0.0, 1.0] | None = None,
         steps: app_commands.Range[int, 1, 100] | None = None,
         prompt_expansion: bool | None = None,
         safety_checker: bool | None = None,
     ) -> None:
         """Text-to-video."""
-        chosen = self._provider(provider)
-        request = self._request(
-            interaction,
-            chosen,
-            kind="text",
-            prompt=prompt,
-            model=model,
-            resolution=resolution,
-            duration=duration,
-            aspect_ratio=aspect_ratio,
-            negative_prompt=negative_prompt,
-            seed=seed,
-            steps=steps,
-            prompt_expansion=prompt_expansion,
-            safety_checker=safety_checker,
-        )
-        await self._start(interaction, chosen, request, image=None)
+        await self._generate(interaction, "text", GenerationOptions.from_command(locals()))
 
     @video.command(name="image", description="Animate an image you attach")
     @app_commands.describe(
-        image="A PNG, JPEG or WebP photo, 300x300 to 6000x6000 pixels", **OPTION_HELP
+        image="A PNG, JPEG or WebP photo, 300x300 to 6000x6000 pixels: the first frame",
+        end_image="Optional last frame (Kling)",
+        **OPTION_HELP,
     )
-    @app_commands.choices(resolution=RESOLUTIONS, duration=DURATIONS, aspect_ratio=ASPECT_RATIOS)
+    @app_commands.choices(aspect_ratio=ASPECT_RATIOS, camera=CAMERA_MOVES)
     async def image(
         self,
         interaction: discord.Interaction,
         image: discord.Attachment,
-        prompt: app_commands.Range[str, 1, 2000],
+        prompt: app_commands.Range[str, 1, 2500],
+        end_image: discord.Attachment | None = None,
         provider: str | None = None,
         model: str | None = None,
-        resolution: app_commands.Choice[str] | None = None,
-        duration: app_commands.Choice[int] | None = None,
+        resolution: str | None = None,
+        duration: app_commands.Range[int, 1, 60] | None = None,
         aspect_ratio: app_commands.Choice[str] | None = None,
+        camera: app_commands.Choice[str] | None = None,
         negative_prompt: app_commands.Range[str, 1, 500] | None = None,
         seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
+        cfg_scale: app_commands.Range[float, 0.0, 1.0] | None = None,
         steps: app_commands.Range[int, 1, 100] | None = None,
         prompt_expansion: bool | None = None,
         safety_checker: bool | None = None,
     ) -> None:
         """Image-to-video."""
-        _precheck_attachment(image)
-        chosen = self._provider(provider)
-        request = self._request(
-            interaction,
-            chosen,
-            kind="image",
-            prompt=prompt,
-            model=model,
-            resolution=resolution,
-            duration=duration,
-            aspect_ratio=aspect_ratio,
-            negative_prompt=negative_prompt,
-            seed=seed,
-            steps=steps,
-            prompt_expansion=prompt_expansion,
-            safety_checker=safety_checker,
-            image_url=image.url,
+        options = GenerationOptions.from_command(locals())
+        for attachment in options.images:
+            _precheck_attachment(attachment)
+        await self._generate(interaction, "image", options)
+
+    @video.command(name="extend", description="Continue one of your finished videos")
+    @app_commands.describe(job="The job id of the video to continue", prompt="What happens next")
+    async def extend(
+        self,
+        interaction: discord.Interaction,
+        job: str,
+        prompt: app_commands.Range[str, 1, 2500],
+    ) -> None:
+        """Extend a finished video with the provider that made it."""
+        parent = await self._own_job(interaction, job)
+        provider = self._provider(parent.provider)
+        if parent.state is not JobState.SUCCEEDED or not parent.provider_video_id:
+            raise UserError(f"Job `{parent.id}` has no finished video to continue.")
+        request = VideoRequest(
+            kind="extend",
+            prompt=prompt.strip(),
+            model=parent.request.model,
+            resolution=parent.request.resolution,
+            duration=parent.request.duration,
+            extend_video_id=parent.provider_video_id,
         )
-        await self._start(interaction, chosen, request, image=image)
+        await self._start(interaction, provider, request, images=(), parent_job_id=parent.id)
+
+    # -- autocomplete -----------------------------------------------------------------------
 
     @text.autocomplete("provider")
     @image.autocomplete("provider")
     async def _complete_provider(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
+        needle = current.lower()
         return [
             app_commands.Choice(name=p.display_name, value=name)
             for name, p in self.services.providers.items()
-            if current.lower() in name or current.lower() in p.display_name.lower()
+            if needle in name or needle in p.display_name.lower()
         ][:25]
 
     @text.autocomplete("model")
@@ -153,18 +187,40 @@ class VideoCog(commands.Cog):
     async def _complete_model(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        chosen = getattr(interaction.namespace, "provider", None)
-        providers = self.services.providers
-        candidates = [providers[chosen]] if chosen in providers else list(providers.values())
-        choices = [
+        chosen = self._chosen_provider(interaction)
+        candidates = [chosen] if chosen else list(self.services.providers.values())
+        return [
             app_commands.Choice(
                 name=f"{p.display_name} {spec.name}: {spec.description}"[:100], value=spec.name
             )
             for p in candidates
             for spec in p.models.values()
             if current.lower() in spec.name.lower()
-        ]
-        return choices[:25]
+        ][:25]
+
+    @text.autocomplete("resolution")
+    @image.autocomplete("resolution")
+    async def _complete_resolution(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        spec = self._chosen_model(interaction)
+        values = spec.resolutions if spec else ("480p", "720p", "1080p")
+        return [app_commands.Choice(name=v, value=v) for v in values if current in v][:25]
+
+    @text.autocomplete("duration")
+    @image.autocomplete("duration")
+    async def _complete_duration(
+        self, interaction: discord.Interaction, current: int | str
+    ) -> list[app_commands.Choice[int]]:
+        spec = self._chosen_model(interaction)
+        values = spec.durations if spec else (5, 10)
+        return [app_commands.Choice(name=f"{v} seconds", value=v) for v in values][:25]
+
+    @extend.autocomplete("job")
+    async def _complete_extendable(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._job_choices(interaction, current, extendable_only=True)
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -173,26 +229,14 @@ class VideoCog(commands.Cog):
     async def status(self, interaction: discord.Interaction, job: str) -> None:
         """Show a job's card privately."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self.services.jobs.get(job)
-        if found is None or found.guild_id != interaction.guild_id:
-            raise UserError(f"There is no job `{job}` here. `/video history` lists yours.")
-        if found.user_id != interaction.user.id and not interaction.permissions.manage_messages:
-            raise UserError(f"Job `{found.id}` is not yours.")
+        found = await self._own_job(interaction, job, moderators_too=True)
         await interaction.followup.send(embed=self.bot.presenter.card(found), ephemeral=True)
 
     @status.autocomplete("job")
     async def _complete_job(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        assert interaction.guild_id is not None
-        jobs = await self.services.jobs.recent(interaction.guild_id, interaction.user.id, 25)
-        return [
-            app_commands.Choice(
-                name=f"{j.id} · {j.state.value} · {j.request.prompt}"[:100], value=j.id
-            )
-            for j in jobs
-            if current.lower() in j.id
-        ]
+        return await self._job_choices(interaction, current, extendable_only=False)
 
     @video.command(name="history", description="Your recent videos (only you can see this)")
     async def history(self, interaction: discord.Interaction) -> None:
@@ -202,6 +246,13 @@ class VideoCog(commands.Cog):
         jobs = await self.services.jobs.recent(interaction.guild_id, interaction.user.id, 10)
         await interaction.followup.send(embed=history_embed(jobs), ephemeral=True)
 
+    @video.command(name="models", description="Video services, their models, options and prices")
+    async def models(self, interaction: discord.Interaction) -> None:
+        """List what can be ordered here and what it costs."""
+        providers = list(self.services.providers.values())
+        embed = models_embed(providers, self.services.jobs.prices)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _provider(self, name: str | None) -> Provider:
@@ -209,7 +260,7 @@ class VideoCog(commands.Cog):
         if not providers:
             raise UserError(
                 "No video service is configured on this bot yet. The operator needs to set "
-                "KVID_API_KEY."
+                "KVID_API_KEY or KLING_API_KEY, or enable LOCAL_PROVIDER."
             )
         if name is None:
             return next(iter(providers.values()))
@@ -221,44 +272,77 @@ class VideoCog(commands.Cog):
             )
         return chosen
 
-    def _request(
+    def _chosen_provider(self, interaction: discord.Interaction) -> Provider | None:
+        name = getattr(interaction.namespace, "provider", None)
+        providers = self.services.providers
+        if name in providers:
+            return providers[name]
+        return next(iter(providers.values()), None)
+
+    def _chosen_model(self, interaction: discord.Interaction) -> ModelSpec | None:
+        provider = self._chosen_provider(interaction)
+        if provider is None:
+            return None
+        model = getattr(interaction.namespace, "model", None) or provider.default_model
+        return provider.models.get(model)
+
+    async def _own_job(
+        self, interaction: discord.Interaction, job_id: str, *, moderators_too: bool = False
+    ) -> Job:
+        found = await self.services.jobs.get(job_id)
+        if found is None or found.guild_id != interaction.guild_id:
+            raise UserError(f"There is no job `{job_id}` here. `/video history` lists yours.")
+        allowed = found.user_id == interaction.user.id or (
+            moderators_too and interaction.permissions.manage_messages
+        )
+        if not allowed:
+            raise UserError(f"Job `{found.id}` is not yours.")
+        return found
+
+    async def _job_choices(
+        self, interaction: discord.Interaction, current: str, *, extendable_only: bool
+    ) -> list[app_commands.Choice[str]]:
+        assert interaction.guild_id is not None
+        jobs = await self.services.jobs.recent(interaction.guild_id, interaction.user.id, 25)
+        return [
+            app_commands.Choice(
+                name=f"{j.id} · {j.state.value} · {j.request.prompt}"[:100], value=j.id
+            )
+            for j in jobs
+            if current.lower() in j.id
+            and (not extendable_only or (j.state is JobState.SUCCEEDED and j.provider_video_id))
+        ]
+
+    async def _generate(
         self,
         interaction: discord.Interaction,
-        provider: Provider,
-        *,
-        kind: str,
-        prompt: str,
-        model: str | None,
-        resolution: app_commands.Choice[str] | None,
-        duration: app_commands.Choice[int] | None,
-        aspect_ratio: app_commands.Choice[str] | None,
-        negative_prompt: str | None,
-        seed: int | None,
-        steps: int | None,
-        prompt_expansion: bool | None,
-        safety_checker: bool | None,
-        image_url: str | None = None,
-    ) -> VideoRequest:
-        model_name = (model or provider.default_model).strip()
-        spec = provider.models.get(model_name)
-        default_resolution = spec.default_resolution if spec else "720p"
-        channel = interaction.channel
-        age_restricted = bool(getattr(channel, "nsfw", False))
-        return VideoRequest(
-            kind="image" if kind == "image" else "text",
-            prompt=prompt.strip(),
-            model=model_name,
-            resolution=resolution.value if resolution else default_resolution,
-            duration=duration.value if duration else None,
-            aspect_ratio=aspect_ratio.value if aspect_ratio else None,
-            seed=seed,
-            negative_prompt=negative_prompt,
-            image_url=image_url,
-            num_inference_steps=steps,
+        kind: Literal["text", "image"],
+        options: GenerationOptions,
+    ) -> None:
+        """Build the request from a command's options and start the job."""
+        provider = self._provider(options.provider)
+        model = (options.model or provider.default_model).strip()
+        spec = provider.models.get(model)
+        age_restricted = bool(getattr(interaction.channel, "nsfw", False))
+        request = VideoRequest(
+            kind=kind,
+            prompt=options.prompt.strip(),
+            model=model,
+            resolution=options.resolution or (spec.default_resolution if spec else ""),
+            duration=options.duration or (spec.default_duration if spec else None),
+            aspect_ratio=options.aspect_ratio.value if options.aspect_ratio else None,
+            seed=options.seed,
+            negative_prompt=options.negative_prompt,
+            image_url=options.image.url if options.image else None,
+            end_image_url=options.end_image.url if options.end_image else None,
+            num_inference_steps=options.steps,
+            cfg_scale=options.cfg_scale,
             # Outside age-restricted channels the provider's safety filter always stays on.
-            enable_safety_checker=True if not age_restricted else safety_checker is not False,
-            enable_prompt_expansion=prompt_expansion,
+            enable_safety_checker=not age_restricted or options.safety_checker is not False,
+            enable_prompt_expansion=options.prompt_expansion,
+            camera=options.camera.value if options.camera else None,
         )
+        await self._start(interaction, provider, request, images=options.images)
 
     async def _start(
         self,
@@ -266,7 +350,8 @@ class VideoCog(commands.Cog):
         provider: Provider,
         request: VideoRequest,
         *,
-        image: discord.Attachment | None,
+        images: tuple[discord.Attachment, ...],
+        parent_job_id: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
         assert interaction.channel_id is not None
@@ -279,27 +364,33 @@ class VideoCog(commands.Cog):
             provider=provider.name,
             request=request,
             upload_limit=interaction.filesize_limit,
+            parent_job_id=parent_job_id,
         )
         jobs = self.services.jobs
+        roles = member_role_ids(interaction)
         # Everything below until defer() is local and takes milliseconds, so a refusal can
         # still be a private first response rather than a public "thinking" message.
         try:
             quote = jobs.quote(order)
+            await self.services.quotas.check(order.guild_id, order.user_id, roles, quote.price)
+        except InsufficientCredits as exc:
+            raise UserError(insufficient_message(exc)) from None
+        except QuotaExceeded as exc:
+            raise UserError(limit_message(exc)) from None
         except InvalidRequest as exc:
             raise UserError(str(exc)) from None
-        balance = await self.services.ledger.balance(order.guild_id, order.user_id)
-        if balance.available < quote.price:
-            raise UserError(_insufficient(quote.price, balance.available))
         await interaction.response.defer(thinking=True)
-        if image is not None:
+        for attachment in images:
             try:
-                await check_image_async(await image.read())
+                await check_image_async(await attachment.read())
             except InvalidRequest as exc:
-                raise UserError(str(exc)) from None
+                raise UserError(f"`{attachment.filename}`: {exc}") from None
         try:
-            job = await jobs.start(order)
+            job = await jobs.start(order, role_ids=roles)
         except InsufficientCredits as exc:
-            raise UserError(_insufficient(exc.price, exc.available)) from None
+            raise UserError(insufficient_message(exc)) from None
+        except QuotaExceeded as exc:
+            raise UserError(limit_message(exc)) from None
         except InvalidRequest as exc:
             raise UserError(str(exc)) from None
         message_id = await self.bot.presenter.show_card(job, interaction)

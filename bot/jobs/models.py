@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 
 from bot.providers.base import VideoRequest
@@ -55,6 +55,7 @@ class JobOrder:
     provider: str
     request: VideoRequest
     upload_limit: int
+    parent_job_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,15 @@ class Job:
     delivered_at: float | None
     delivery: Delivery | None
     result_message_id: int | None
+    callback_token: str | None = None
+    provider_video_id: str | None = None
+    parent_job_id: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
-        """Build a Job from a `jobs` row."""
-        values = dict(row)
+        """Build a Job from a `jobs` row (columns added by later migrations are ignored)."""
+        known = {f.name for f in fields(cls)} | {"request_json"}
+        values = {k: v for k, v in dict(row).items() if k in known}
         values["request"] = request_from_json(values.pop("request_json"))
         values["state"] = JobState(values["state"])
         values["delivery"] = Delivery(values["delivery"]) if values["delivery"] else None

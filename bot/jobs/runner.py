@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import os
 import random
@@ -19,8 +20,15 @@ from bot.db import Database
 from bot.jobs.models import Delivery, Job, JobState
 from bot.jobs.store import JobStore
 from bot.ledger import Ledger
-from bot.media import DownloadTooLarge, download
-from bot.providers.base import JobUpdate, Provider, ProviderError, ProviderFailure
+from bot.media import DownloadTooLarge, copy_local_result, download
+from bot.providers.base import (
+    AcceptsCallbacks,
+    BatchPolling,
+    JobUpdate,
+    Provider,
+    ProviderError,
+    ProviderFailure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,10 @@ TIMED_OUT = ProviderFailure(
     member_message="The video service took too long to finish this video.",
     retryable=False,
 )
+
+
+class CallbackRefused(Exception):
+    """A callback that must change nothing (wrong token, unknown job, malformed body)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,8 @@ class RunnerSettings:
     idle_wake_seconds: float = 30.0
     max_poll_backoff: float = 120.0
     delivery_retry_seconds: float = 15.0
+    # Base of the URLs providers post results to; None means every job is polled.
+    callback_base_url: str | None = None
 
 
 class JobRunner:
@@ -122,10 +136,33 @@ class JobRunner:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def recover(self) -> None:
-        """Settle jobs a crash left between 'submit sent' and 'provider id saved'."""
+        """Settle jobs a crash left between 'submit sent' and 'provider id saved'.
+
+        A job whose provider will call back is kept: the callback names the provider's task and
+        recovers it. Without a callback by the job's deadline it is released like the others.
+        """
         for job in await self._store.in_state(JobState.SUBMITTING):
+            if self._expects_callback(job):
+                log.warning(
+                    "job %s was being submitted at the crash; awaiting its callback", job.id
+                )
+                continue
             log.warning("job %s was being submitted when the bot stopped; releasing it", job.id)
             await self._finish_failed(job, RESTART_DURING_SUBMIT, expect=(JobState.SUBMITTING,))
+
+    def _expects_callback(self, job: Job) -> bool:
+        provider = self._providers.get(job.provider)
+        return (
+            self._settings.callback_base_url is not None
+            and job.callback_token is not None
+            and isinstance(provider, AcceptsCallbacks)
+        )
+
+    def _callback_url(self, job: Job) -> str | None:
+        if not self._expects_callback(job):
+            return None
+        base = self._settings.callback_base_url
+        return f"{base}/callbacks/{job.provider}/{job.id}/{job.callback_token}"
 
     async def _run(self) -> None:
         await self.recover()
@@ -144,18 +181,48 @@ class JobRunner:
         await asyncio.gather(*tasks)
 
     async def _tick(self) -> list[asyncio.Task[None]]:
+        # Cleared before anything is read, so a wake-up set during or after this pass (a step
+        # ending, a callback, a new job) makes the next sleep return at once instead of lost.
+        self._wake.clear()
         now = self._clock()
-        spawned = [self._spawn(job.id, self._advance(job)) for job in await self._store.due(now)]
+        spawned: list[asyncio.Task[None] | None] = []
+        batched: set[str] = set()
+        for job in await self._store.due(now):
+            provider = self._providers.get(job.provider)
+            if job.state is JobState.RUNNING and isinstance(provider, BatchPolling):
+                batched.add(job.provider)
+            else:
+                spawned.append(self._spawn(job.id, self._advance(job)))
+        for name in batched:
+            # Jobs due within the next interval ride along, so their schedules converge and
+            # each round costs one request rather than one per slightly different due time.
+            horizon = now + self._providers[name].poll_interval
+            jobs = [
+                job
+                for job in await self._store.running(name, due_before=horizon)
+                if job.id not in self._busy
+            ]
+            if jobs:
+                spawned.append(self._spawn_batch(jobs, self._poll_batch(name, jobs)))
         spawned += [
             self._spawn(job.id, self._deliver(job))
             for job in await self._store.undelivered()
             if self._delivery_not_before.get(job.id, 0.0) <= now
         ]
-        return [task for task in spawned if task is not None]
+        spawned += [
+            self._spawn(
+                job.id,
+                self._finish_failed(job, RESTART_DURING_SUBMIT, expect=(JobState.SUBMITTING,)),
+            )
+            for job in await self._store.in_state(JobState.SUBMITTING)
+            if job.id not in self._busy and now >= job.created_at + self._settings.deadline_seconds
+        ]
+        started = [task for task in spawned if task is not None]
+        if started:
+            log.debug("runner tick started %d steps", len(started))
+        return started
 
     async def _sleep_until_due(self) -> None:
-        # Cleared before reading the schedule, so a wake-up set meanwhile is never lost.
-        self._wake.clear()
         now = self._clock()
         # A job with a step in flight is skipped: its stored time is stale until the step ends,
         # and the step's end wakes the loop anyway.
@@ -191,6 +258,22 @@ class JobRunner:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _spawn_batch(
+        self, jobs: list[Job], step: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None] | None:
+        """Run one step covering several jobs, each marked busy until it ends."""
+        ids = [job.id for job in jobs]
+        self._busy.update(ids)
+
+        async def release_all() -> None:
+            try:
+                await step
+            finally:
+                self._busy.difference_update(ids)
+
+        key = f"batch:{jobs[0].provider}:{ids[0]}"
+        return self._spawn(key, release_all())
+
     async def _advance(self, job: Job) -> None:
         if job.state is JobState.QUEUED:
             await self._submit(job)
@@ -208,8 +291,12 @@ class JobRunner:
                 tx, job.id, expect=(JobState.QUEUED,), state=JobState.SUBMITTING
             ):
                 return
+        callback_url = self._callback_url(job)
         try:
-            submission = await provider.submit(job.request)
+            if callback_url is not None and isinstance(provider, AcceptsCallbacks):
+                submission = await provider.submit(job.request, callback_url=callback_url)
+            else:
+                submission = await provider.submit(job.request)
         except ProviderError as exc:
             log.warning("job %s: submit refused: %s", job.id, exc.failure.code)
             await self._finish_failed(job, exc.failure, expect=(JobState.SUBMITTING,))
@@ -237,10 +324,7 @@ class JobRunner:
         if provider is None:
             await self._finish_failed(job, _provider_gone(job.provider))
             return
-        now = self._clock()
-        if job.deadline_at is not None and now >= job.deadline_at:
-            log.warning("job %s passed its deadline", job.id)
-            await self._finish_failed(job, TIMED_OUT)
+        if await self._past_deadline(job):
             return
         assert job.provider_job_id is not None
         try:
@@ -248,18 +332,108 @@ class JobRunner:
         except ProviderError as exc:
             await self._poll_failed(job, provider, exc.failure)
             return
+        await self._apply(job, provider, update)
+
+    async def _poll_batch(self, provider_name: str, jobs: list[Job]) -> None:
+        """One request for every due job of a provider that can answer for many at once."""
+        provider = self._providers[provider_name]
+        assert isinstance(provider, BatchPolling)
+        live = [job for job in jobs if not await self._past_deadline(job)]
+        if not live:
+            return
+        ids = {job.provider_job_id: job for job in live if job.provider_job_id}
+        try:
+            updates = await provider.poll_many(list(ids))
+        except ProviderError as exc:
+            for job in live:
+                await self._poll_failed(job, provider, exc.failure)
+            return
+        for task_id, job in ids.items():
+            update = updates.get(task_id)
+            if update is None:
+                update = JobUpdate(state="pending", provider_status=job.provider_status or "")
+            await self._apply(job, provider, update)
+
+    async def _past_deadline(self, job: Job) -> bool:
+        if job.deadline_at is None or self._clock() < job.deadline_at:
+            return False
+        log.warning("job %s passed its deadline", job.id)
+        await self._finish_failed(job, TIMED_OUT)
+        return True
+
+    async def _apply(
+        self, job: Job, provider: Provider, update: JobUpdate, *, deliver: bool = True
+    ) -> None:
+        """Act on what the provider said about a running job (from a poll or a callback)."""
         match update.state:
             case "pending":
                 await self._still_running(job, provider, update)
             case "succeeded":
-                await self._finish_succeeded(job, update)
+                await self._finish_succeeded(job, update, deliver=deliver)
             case "failed":
                 failure = update.failure or ProviderFailure(
                     code="failed",
                     member_message="The video service could not make this video.",
                     retryable=False,
                 )
-                await self._finish_failed(job, failure, provider_status=update.provider_status)
+                await self._finish_failed(
+                    job, failure, provider_status=update.provider_status, deliver=deliver
+                )
+
+    async def accept_callback(
+        self, provider_name: str, job_id: str, token: str, body: object
+    ) -> str:
+        """Apply a provider's callback; return what happened. Raises CallbackRefused."""
+        job = await self._store.get(job_id)
+        provider = self._providers.get(provider_name)
+        if (
+            job is None
+            or job.provider != provider_name
+            or job.callback_token is None
+            or not hmac.compare_digest(job.callback_token, token)
+        ):
+            raise CallbackRefused("unknown job or wrong token")
+        if not isinstance(provider, AcceptsCallbacks):
+            raise CallbackRefused("this provider does not send callbacks")
+        try:
+            task_id, update = provider.parse_callback(body)
+        except ValueError as exc:
+            raise CallbackRefused(f"malformed body: {exc}") from None
+        if job.state.terminal:
+            return "already settled"
+        if job.provider_job_id is None:
+            if job.state is not JobState.SUBMITTING:
+                raise CallbackRefused("job was never submitted")
+            # Either the submit answer is still on its way, or a crash lost it: adopt the task.
+            job = await self._adopt(job, task_id)
+            if job.state.terminal:
+                return "already settled"
+        if job.provider_job_id != task_id:
+            raise CallbackRefused("task id does not match the job")
+        if update.state == "pending":
+            return "still running"
+        await self._apply(job, provider, update, deliver=False)
+        self._wake.set()
+        return update.state
+
+    async def _adopt(self, job: Job, task_id: str) -> Job:
+        """Record the provider's task for a job still marked as submitting; return the job now."""
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            moved = await self._store.update(
+                tx,
+                job.id,
+                expect=(JobState.SUBMITTING,),
+                state=JobState.RUNNING,
+                provider_job_id=task_id,
+                submitted_at=now,
+                deadline_at=job.created_at + self._settings.deadline_seconds,
+                next_poll_at=now,
+            )
+            current = await self._store.get_in(tx, job.id)
+        if moved:
+            log.info("job %s recovered from a callback as task %s", job.id, task_id)
+        return current
 
     async def _still_running(self, job: Job, provider: Provider, update: JobUpdate) -> None:
         async with self._db.transaction() as tx:
@@ -294,7 +468,7 @@ class JobRunner:
                 next_poll_at=self._clock() + delay,
             )
 
-    async def _finish_succeeded(self, job: Job, update: JobUpdate) -> None:
+    async def _finish_succeeded(self, job: Job, update: JobUpdate, *, deliver: bool = True) -> None:
         async with self._db.transaction() as tx:
             moved = await self._store.update(
                 tx,
@@ -306,6 +480,7 @@ class JobRunner:
                 provider_cost=update.provider_cost,
                 width=update.width,
                 height=update.height,
+                provider_video_id=update.provider_video_id,
                 finished_at=self._clock(),
                 next_poll_at=None,
             )
@@ -314,7 +489,8 @@ class JobRunner:
             updated = await self._store.get_in(tx, job.id)
         if moved:
             log.info("job %s succeeded; %d credits captured", job.id, job.price)
-            await self._deliver(updated)
+            if deliver:
+                await self._deliver(updated)
 
     async def _finish_failed(
         self,
@@ -323,6 +499,7 @@ class JobRunner:
         *,
         expect: tuple[JobState, ...] = (JobState.QUEUED, JobState.RUNNING),
         provider_status: str | None = None,
+        deliver: bool = True,
     ) -> None:
         async with self._db.transaction() as tx:
             moved = await self._store.update(
@@ -341,7 +518,8 @@ class JobRunner:
             updated = await self._store.get_in(tx, job.id)
         if moved:
             log.info("job %s failed (%s); %d credits released", job.id, failure.code, job.price)
-            await self._deliver(updated)
+            if deliver:
+                await self._deliver(updated)
 
     async def _deliver(self, job: Job) -> None:
         if job.delivered_at is not None:
@@ -381,12 +559,17 @@ class JobRunner:
         os.close(fd)
         path = Path(name)
         try:
-            size = await download(self._http, job.result_url, path, max_bytes=job.upload_limit)
+            if job.result_url.startswith("file://"):
+                size = await asyncio.to_thread(
+                    copy_local_result, job.result_url, path, job.upload_limit
+                )
+            else:
+                size = await download(self._http, job.result_url, path, max_bytes=job.upload_limit)
         except DownloadTooLarge:
             log.info("job %s: result is over the %d-byte upload limit", job.id, job.upload_limit)
             path.unlink(missing_ok=True)
             return None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             log.warning("job %s: could not download the result (%s)", job.id, type(exc).__name__)
             path.unlink(missing_ok=True)
             return None

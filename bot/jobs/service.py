@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
+from bot.credits.quotas import Quotas
 from bot.db import Database
 from bot.jobs.models import Job, JobOrder, new_job_id
 from bot.jobs.store import JobStore
@@ -37,6 +38,7 @@ class JobService:
         *,
         clock: Callable[[], float],
         on_new_job: Callable[[], None],
+        quotas: Quotas | None = None,
     ) -> None:
         self._db = db
         self._store = store
@@ -45,6 +47,12 @@ class JobService:
         self._prices = prices
         self._clock = clock
         self._on_new_job = on_new_job
+        self._quotas = quotas
+
+    @property
+    def prices(self) -> PriceTable:
+        """The price table members are charged from."""
+        return self._prices
 
     def quote(self, order: JobOrder) -> Quote:
         """Check the order against the provider and price table, or raise InvalidRequest."""
@@ -65,10 +73,11 @@ class JobService:
             raise InvalidRequest(f"{exc} Choose another model or resolution.") from None
         return Quote(provider=provider, price=price)
 
-    async def start(self, order: JobOrder) -> Job:
+    async def start(self, order: JobOrder, *, role_ids: Collection[int] | None = None) -> Job:
         """Create the job and hold its price atomically; a repeated interaction returns its job.
 
-        Raises InvalidRequest or InsufficientCredits with nothing held.
+        Raises InvalidRequest (QuotaExceeded for a limit) or InsufficientCredits with nothing
+        held. `role_ids` are the member's roles, for tiers and refills (None: unknown).
         """
         quote = self.quote(order)
         now = self._clock()
@@ -77,9 +86,16 @@ class JobService:
             if existing is not None:
                 return existing
             await self._ledger.ensure_member(tx, order.guild_id, order.user_id)
+            price = quote.price
+            if self._quotas is not None:
+                # Refill, tier discount and limits, decided in the same transaction as the hold.
+                admission = await self._quotas.admit(
+                    tx, order.guild_id, order.user_id, role_ids, quote.price
+                )
+                price = admission.price
             job_id = new_job_id()
-            await self._store.insert(tx, job_id, order, quote.price, now)
-            await self._ledger.hold(tx, order.guild_id, order.user_id, job_id, quote.price)
+            await self._store.insert(tx, job_id, order, price, now)
+            await self._ledger.hold(tx, order.guild_id, order.user_id, job_id, price)
             job = await self._store.get_in(tx, job_id)
         log.info(
             "job %s created: %s %s %s, %d credits held",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,8 +24,9 @@ class JobStore:
         """Record a new queued job."""
         await tx.execute(
             "INSERT INTO jobs (id, interaction_id, guild_id, channel_id, user_id, locale, "
-            "provider, request_json, price, state, next_poll_at, created_at, upload_limit) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+            "provider, request_json, price, state, next_poll_at, created_at, upload_limit, "
+            "callback_token, parent_job_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
             (
                 job_id,
                 order.interaction_id,
@@ -38,6 +40,8 @@ class JobStore:
                 now,
                 now,
                 order.upload_limit,
+                secrets.token_urlsafe(24),
+                order.parent_job_id,
             ),
         )
 
@@ -71,6 +75,14 @@ class JobStore:
         rows = await self._db.fetchall(
             "SELECT * FROM jobs WHERE state IN (?, ?) AND next_poll_at <= ? ORDER BY next_poll_at",
             (JobState.QUEUED, JobState.RUNNING, now),
+        )
+        return [Job.from_row(row) for row in rows]
+
+    async def running(self, provider: str, *, due_before: float) -> list[Job]:
+        """A provider's running jobs whose next poll is due before a time."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM jobs WHERE state = ? AND provider = ? AND next_poll_at <= ?",
+            (JobState.RUNNING, provider, due_before),
         )
         return [Job.from_row(row) for row in rows]
 

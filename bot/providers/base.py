@@ -138,3 +138,16 @@ class BatchPolling(Protocol):
     async def poll_many(self, provider_job_ids: Sequence[str]) -> dict[str, JobUpdate]:
         """Where each job stands, keyed by its id; raise ProviderError when the call fails."""
         ...
+
+
+@runtime_checkable
+class AcceptsCallbacks(Protocol):
+    """A provider that can push a job's outcome to a URL instead of being polled."""
+
+    async def submit(self, request: VideoRequest, *, callback_url: str | None = None) -> Submission:
+        """Start a job that reports to `callback_url` when it finishes."""
+        ...
+
+    def parse_callback(self, body: object) -> tuple[str, JobUpdate]:
+        """(provider job id, update) from a callback body; ValueError if malformed."""
+        ...

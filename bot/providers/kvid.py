@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.camera import CameraMove, with_directive
 from bot.providers import common
 from bot.providers.base import (
     InvalidRequest,
@@ -403,8 +404,10 @@ def build_client(
 
 def build_payload(request: VideoRequest) -> dict[str, Any]:
     """The documented JSON body for a request, without the fields that are not set."""
+    # kvidAI reads camera moves as bracketed directives at the head of the prompt.
+    camera = CameraMove(request.camera) if request.camera else None
     fields: dict[str, Any] = {
-        "prompt": request.prompt.strip(),
+        "prompt": with_directive(request.prompt.strip(), camera),
         "model": request.model,
         "resolution": request.resolution,
         "seed": request.seed,

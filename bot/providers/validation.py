@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.camera import CameraMove, move_named
 from bot.providers.base import InvalidRequest, ModelSpec, VideoRequest
 
 
@@ -66,6 +67,11 @@ def check_against_spec(
     if request.negative_prompt and not spec.supports_negative_prompt:
         raise InvalidRequest(
             f"{provider_name} {spec.name} does not take a negative prompt; leave it empty."
+        )
+    if request.camera is not None and move_named(request.camera) is None:
+        raise InvalidRequest(
+            f"`{request.camera}` is not a camera move. Choose one of: "
+            f"{_choices(tuple(m.value for m in CameraMove))}."
         )
     if request.kind == "image" and not request.image_url:
         raise InvalidRequest("Image-to-video needs an image. Attach one.")

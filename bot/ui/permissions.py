@@ -15,3 +15,9 @@ def require_manager(interaction: discord.Interaction, owner_ids: frozenset[int])
     if interaction.guild is not None and permissions.manage_guild:
         return
     raise UserError("Only members with the Manage Server permission can do this.")
+
+
+def member_role_ids(interaction: discord.Interaction) -> list[int]:
+    """The invoking member's role ids (tiers come from roles); empty outside a server."""
+    user = interaction.user
+    return [role.id for role in user.roles] if isinstance(user, discord.Member) else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +14,19 @@ import pytest
 
 from bot.sandbox.fake_discord import DefaultGuild, FakeDiscord, FakeInteraction, FakeMessage
 from tests.e2e.harness import BotDatabase, BotProcess, bot_env
+from tests.fakes.acedata import FakeAceData
 from tests.fakes.kvid import FakeKvid
 
 DISCORD_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDEwMA.fake-bot-token.e2e-secret-value"
 KVID_KEY = "kvid-e2e-secret-key-7c1f"
+KLING_TOKEN = "acedata-e2e-secret-token-91b2"
+
+
+def free_port() -> int:
+    """A loopback port nobody is listening on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -25,6 +35,7 @@ class Stack:
 
     discord: FakeDiscord
     kvid: FakeKvid
+    kling: FakeAceData
     bot: BotProcess
     db: BotDatabase
     ids: DefaultGuild
@@ -102,7 +113,14 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
     await discord.start()
     kvid = FakeKvid(api_key=KVID_KEY)
     await kvid.start()
+    kling = FakeAceData(token=KLING_TOKEN)
+    await kling.start()
     overrides: dict[str, str] = {}
+    if request.node.get_closest_marker("callbacks"):
+        port = free_port()
+        overrides.update(
+            PUBLIC_URL=f"http://127.0.0.1:{port}", HTTP_HOST="127.0.0.1", HTTP_PORT=str(port)
+        )
     for marker in request.node.iter_markers("bot_env"):
         overrides.update(marker.kwargs)
     database = tmp_path / "bot.sqlite3"
@@ -115,6 +133,9 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
             "KVID_API_KEY": KVID_KEY,
             "KVID_BASE_URL": kvid.base_url,
             "KVID_POLL_INTERVAL": "0.2",
+            "KLING_API_KEY": KLING_TOKEN,
+            "KLING_BASE_URL": kling.base_url,
+            "KLING_POLL_INTERVAL": "0.2",
             "LOG_LEVEL": "DEBUG",
             **overrides,
         }
@@ -123,16 +144,19 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
     workdir.mkdir()
     bot = BotProcess(env, tmp_path / "bot.log", cwd=workdir)
     assert discord.defaults is not None
-    world = Stack(discord, kvid, bot, BotDatabase(database), discord.defaults, env)
+    world = Stack(discord, kvid, kling, bot, BotDatabase(database), discord.defaults, env)
     try:
         await world.start_bot()
         yield world
     finally:
         await bot.stop()
+        await kling.stop()
         await kvid.stop()
         await discord.stop()
     log = bot.log()
-    _assert_no_secrets(log, [DISCORD_TOKEN, KVID_KEY, *(i.token for i in discord.interactions)])
+    tokens = [i.token for i in discord.interactions]
+    tokens += [row["callback_token"] for row in world.job_rows() if row["callback_token"]]
+    _assert_no_secrets(log, [DISCORD_TOKEN, KVID_KEY, KLING_TOKEN, *tokens])
     assert discord.internal_errors == [], discord.internal_errors
     assert not re.search(r"Traceback|ERROR", log), log[-6000:]
     world.db.check_invariants()

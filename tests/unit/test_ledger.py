@@ -126,3 +126,74 @@ async def test_concurrent_holds_never_overdraw(ledger: Ledger, db: Database) -> 
     assert balance.held == 7 * (100 // 7)
     assert balance.available == 100 % 7
     assert await _sums(db) == (100, balance.held)
+
+
+async def test_partial_capture_spends_part_and_returns_the_rest(
+    ledger: Ledger, db: Database
+) -> None:
+    await _hold(db, ledger, "job1", 30)
+    async with db.transaction() as tx:
+        assert await ledger.capture(tx, "job1", 12)
+        assert not await ledger.release(tx, "job1", "too late")
+    after = await ledger.balance(GUILD, USER)
+    assert (after.balance, after.held) == (88, 0)
+    assert await _sums(db) == (88, 0)
+    hold = await db.fetchone("SELECT state, captured FROM holds WHERE job_id = 'job1'")
+    assert hold is not None
+    assert (hold["state"], hold["captured"]) == ("captured", 12)
+
+
+async def test_a_capture_never_spends_more_than_was_held(ledger: Ledger, db: Database) -> None:
+    await _hold(db, ledger, "job1", 30)
+    with pytest.raises(LedgerError, match="Cannot spend 31 credits of a 30-credit hold"):
+        async with db.transaction() as tx:
+            await ledger.capture(tx, "job1", 31)
+    assert (await ledger.balance(GUILD, USER)).held == 30
+    async with db.transaction() as tx:
+        assert await ledger.capture(tx, "job1")
+
+
+async def test_a_second_hold_for_the_same_job_fails_whole(ledger: Ledger, db: Database) -> None:
+    await _hold(db, ledger, "job1", 30)
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as tx:
+            await ledger.hold(tx, GUILD, USER, "job1", 30)
+    assert (await ledger.balance(GUILD, USER)).held == 30
+    assert await _sums(db) == (100, 30)
+
+
+async def test_a_one_hop_transaction_is_all_or_nothing(ledger: Ledger, db: Database) -> None:
+    def grant_then_fail(conn: sqlite3.Connection) -> None:
+        ledger.grant_in(conn, GUILD, USER, 50, "never", actor_id=None)
+        raise RuntimeError("crash in the middle")
+
+    with pytest.raises(RuntimeError, match="crash in the middle"):
+        await db.run(grant_then_fail)
+    assert await db.fetchall("SELECT * FROM ledger") == []
+    assert await db.fetchall("SELECT * FROM members") == []
+    # The write lock and the connection are free again.
+    assert (await ledger.grant(GUILD, USER, 5, "after", actor_id=None)).balance == 105
+
+
+async def test_history_pages_run_newest_first(ledger: Ledger, db: Database) -> None:
+    for n in range(1, 24):
+        await ledger.grant(GUILD, USER, n, f"gift {n}", actor_id=None)
+    first = await ledger.page(GUILD, USER, 1)
+    assert (first.page, first.pages, first.total) == (1, 3, 24)
+    assert [e.reason for e in first.entries][:2] == ["gift 23", "gift 22"]
+    last = await ledger.page(GUILD, USER, 99)
+    assert last.page == 3
+    assert [e.reason for e in last.entries] == ["gift 3", "gift 2", "gift 1", "welcome grant"]
+    empty = await ledger.page(GUILD, USER + 1, 1)
+    assert (empty.entries, empty.pages) == ((), 1)
+
+
+async def test_a_servers_own_starting_grant_wins(ledger: Ledger, db: Database) -> None:
+    await db.run(
+        lambda conn: conn.execute(
+            "INSERT INTO credit_settings (guild_id, starting_credits, updated_at) VALUES (?, 7, 0)",
+            (GUILD,),
+        )
+    )
+    assert (await ledger.balance(GUILD, USER)).balance == 7
+    assert (await ledger.balance(GUILD + 1, USER)).balance == 100

@@ -1,0 +1,249 @@
+"""Admission: lazy refills, tier discounts and limits, decided in the transaction of the hold."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.credits.rules import CreditRules
+from bot.credits.terms import DAY, HOUR, Terms, day_start
+from bot.db import Database, Transaction
+from bot.ledger import Balance, InsufficientCredits, Ledger
+from bot.providers.base import InvalidRequest
+
+CONCURRENT_JOBS = "concurrent_jobs"
+DAILY_SPEND = "daily_spend"
+
+
+class QuotaExceeded(InvalidRequest):
+    """A limit refuses the job before anything is held; says which limit and when it frees."""
+
+    def __init__(self, limit: str, what: str, frees_at: float | None) -> None:
+        when = f" It frees up at {_utc(frees_at)}." if frees_at is not None else ""
+        super().__init__(what + when)
+        self.limit = limit
+        self.what = what
+        # None: it frees when something else happens (one of the member's jobs finishes).
+        self.frees_at = frees_at
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A job the limits let through, at the member's price."""
+
+    price: int
+    list_price: int
+    discount_percent: int
+    tiers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A member's credits and the terms they are on, after any refill that was due."""
+
+    balance: Balance
+    terms: Terms
+    next_refill_at: int | None
+    refilled: int
+    open_jobs: int
+
+
+class Quotas:
+    """Applies allowances and limits; every decision runs in one transaction with its effects."""
+
+    def __init__(
+        self, db: Database, ledger: Ledger, rules: CreditRules, *, clock: Callable[[], float]
+    ) -> None:
+        self._db = db
+        self._ledger = ledger
+        self._rules = rules
+        self._clock = clock
+
+    @property
+    def rules(self) -> CreditRules:
+        """The servers' settings and tiers."""
+        return self._rules
+
+    # -- async API ------------------------------------------------------------------------------
+
+    async def admit(
+        self,
+        tx: Transaction,
+        guild_id: int,
+        user_id: int,
+        role_ids: Collection[int] | None,
+        list_price: int,
+    ) -> Admission:
+        """Inside the hold's transaction: refill, then limits and funds; raise if refused."""
+        # role_ids None means the roles are unknown: no role tiers and no refill this time, so
+        # a period's refill is never used up on the wrong (smaller) terms.
+        return await tx.run(self.admit_in, guild_id, user_id, role_ids, list_price)
+
+    async def check(
+        self, guild_id: int, user_id: int, role_ids: Collection[int] | None, list_price: int
+    ) -> Admission:
+        """Would `admit` let this through now? Keeps any refill that was due; holds nothing."""
+        outcome = await self._db.run(self._check_in, guild_id, user_id, role_ids, list_price)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def standing(
+        self, guild_id: int, user_id: int, role_ids: Collection[int] | None
+    ) -> Standing:
+        """The member's balance and terms, applying a refill that is due."""
+        return await self._db.run(self.standing_in, guild_id, user_id, role_ids)
+
+    # -- synchronous core: call only inside a transaction on the database thread ---------------
+
+    def admit_in(
+        self,
+        conn: sqlite3.Connection,
+        guild_id: int,
+        user_id: int,
+        role_ids: Collection[int] | None,
+        list_price: int,
+    ) -> Admission:
+        """Refill if due, then check the limits and the member's funds; raise if refused."""
+        now = self._clock()
+        self._ledger.ensure_member_in(conn, guild_id, user_id)
+        terms = self._rules.terms_in(conn, guild_id, user_id, role_ids)
+        if role_ids is not None:
+            self._rules.remember_roles_in(conn, guild_id, user_id, role_ids)
+            self.refill_in(conn, guild_id, user_id, terms, now)
+        price = terms.price(list_price)
+        self._check_concurrency(conn, guild_id, user_id, terms)
+        self._check_daily_spend(conn, guild_id, terms, price, now)
+        available = self._ledger.balance_in(conn, guild_id, user_id).available
+        if available < price:
+            raise InsufficientCredits(
+                price,
+                available,
+                next_refill_at=terms.next_refill_at(now),
+                refill_amount=terms.refill_amount,
+                refill_cap=terms.refill_cap,
+            )
+        return Admission(price, list_price, terms.discount_percent, terms.tiers)
+
+    def refill_in(
+        self, conn: sqlite3.Connection, guild_id: int, user_id: int, terms: Terms, now: float
+    ) -> int:
+        """Top the member up for the current period unless already done; return what was added."""
+        # Every caller runs inside BEGIN IMMEDIATE, so a second command racing this one sees the
+        # first one's refills row; the primary key (guild, user, period) backs that up.
+        if terms.refill_amount <= 0:
+            return 0
+        start = terms.period_start(now)
+        done = conn.execute(
+            "SELECT 1 FROM refills WHERE guild_id = ? AND user_id = ? AND period_start = ?",
+            (guild_id, user_id, start),
+        ).fetchone()
+        if done:
+            return 0
+        amount = terms.refill_for(self._ledger.balance_in(conn, guild_id, user_id).balance)
+        ledger_id = None
+        if amount:
+            ledger_id = self._ledger.post_in(
+                conn, guild_id, user_id, "grant", amount, 0, None, _refill_reason(terms)
+            )
+        # A plain INSERT: were the period somehow refilled already, the transaction fails whole.
+        conn.execute(
+            "INSERT INTO refills (guild_id, user_id, period_start, amount, ledger_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (guild_id, user_id, start, amount, ledger_id, now),
+        )
+        return amount
+
+    def standing_in(
+        self,
+        conn: sqlite3.Connection,
+        guild_id: int,
+        user_id: int,
+        role_ids: Collection[int] | None,
+    ) -> Standing:
+        """The member's balance and terms after any refill that was due."""
+        now = self._clock()
+        self._ledger.ensure_member_in(conn, guild_id, user_id)
+        terms = self._rules.terms_in(conn, guild_id, user_id, role_ids)
+        refilled = 0
+        if role_ids is not None:
+            self._rules.remember_roles_in(conn, guild_id, user_id, role_ids)
+            refilled = self.refill_in(conn, guild_id, user_id, terms, now)
+        return Standing(
+            balance=self._ledger.balance_in(conn, guild_id, user_id),
+            terms=terms,
+            next_refill_at=terms.next_refill_at(now),
+            refilled=refilled,
+            open_jobs=_open_holds(conn, guild_id, user_id),
+        )
+
+    def _check_in(
+        self,
+        conn: sqlite3.Connection,
+        guild_id: int,
+        user_id: int,
+        role_ids: Collection[int] | None,
+        list_price: int,
+    ) -> Admission | QuotaExceeded | InsufficientCredits:
+        # A refusal is returned, not raised, so the welcome grant and refill still commit.
+        try:
+            return self.admit_in(conn, guild_id, user_id, role_ids, list_price)
+        except (QuotaExceeded, InsufficientCredits) as refusal:
+            return refusal
+
+    def _check_concurrency(
+        self, conn: sqlite3.Connection, guild_id: int, user_id: int, terms: Terms
+    ) -> None:
+        limit = terms.max_concurrent_jobs
+        if not limit:
+            return
+        running = _open_holds(conn, guild_id, user_id)
+        if running >= limit:
+            raise QuotaExceeded(
+                CONCURRENT_JOBS,
+                f"You already have {running} video{'s' if running != 1 else ''} in progress, "
+                f"the most this server allows at once ({limit}). Start another one when one of "
+                "them finishes (`/video history` shows them).",
+                None,
+            )
+
+    def _check_daily_spend(
+        self, conn: sqlite3.Connection, guild_id: int, terms: Terms, price: int, now: float
+    ) -> None:
+        cap = terms.daily_spend_cap
+        if not cap:
+            return
+        today = day_start(now)
+        # Open holds count as spent: they will be unless the job fails.
+        spent = conn.execute(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'captured' THEN COALESCE(captured, amount) "
+            "ELSE amount END), 0) FROM holds "
+            "WHERE guild_id = ? AND created_at >= ? AND state IN ('open', 'captured')",
+            (guild_id, today),
+        ).fetchone()[0]
+        if spent + price > cap:
+            raise QuotaExceeded(
+                DAILY_SPEND,
+                f"This server's daily limit of {cap} credits is reached: {spent} spent or on "
+                f"hold today, and this video costs {price}.",
+                today + DAY,
+            )
+
+
+def _open_holds(conn: sqlite3.Connection, guild_id: int, user_id: int) -> int:
+    return conn.execute(
+        "SELECT COUNT(*) FROM holds WHERE guild_id = ? AND user_id = ? AND state = 'open'",
+        (guild_id, user_id),
+    ).fetchone()[0]
+
+
+def _refill_reason(terms: Terms) -> str:
+    if terms.period_seconds == DAY:
+        return "daily allowance"
+    return f"allowance (every {terms.period_seconds // HOUR} h)"
+
+
+def _utc(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,432 @@
+"""One person's sandbox session: runs lines against the fake and prints what the bot shows."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from bot.sandbox.commands import (
+    Catalog,
+    Directory,
+    LineError,
+    MetaCommand,
+    SlashCommand,
+    parse_line,
+)
+from bot.sandbox.fake_discord import DefaultGuild, FakeDiscord, FakeInteraction, FakeMessage
+from bot.sandbox.render_text import Names, button_label, card_state, render_message
+from bot.sandbox.transcript import Transcript, display_path
+
+# Commands whose answer is a job card; without one, the bot refused the request.
+JOB_COMMANDS: Final = frozenset({"video text", "video image", "video extend"})
+# What the bot says when a command crashed (bot/ui/errors.py).
+INTERNAL_ERROR: Final = "Something went wrong on our side"
+# Discord's deadline for the first answer, plus a little slack for the loopback.
+ANSWER_DEADLINE: Final = 3.5
+NO_ANSWER: Final = "The application did not respond"
+
+HELP: Final = """\
+Type slash commands as you would in Discord; values with spaces go in double quotes:
+  /video image image:bibimbap.jpg prompt:"[Zoom in] a bowl of bibimbap" resolution:480p
+  /video text prompt:"서울의 밤 [Pan right]" duration:5
+  /credits balance        /video history        /video models
+  add as:bob to run one line as another member; files are looked up in {dirs}
+Sandbox commands:
+  :help [command]         this help, or one command's options (e.g. :help video image)
+  :members                the server's members; :as <member> switches who you are
+  :channel <name>         switch channel (general, after-dark)
+  :press <label> [on <n>] press a button, on the last message showing it or on message [n]
+  :wait [seconds]         wait for running videos (or just watch for some seconds)
+  :show <n>               print message [n] again;  :videos  list the saved files
+  :expect fail            the next command is meant to fail (for scripts)
+  :log [lines]            the end of the bot's own log
+  :quit                   stop the bot and leave (Ctrl-D does the same)"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one line went: `ok` is what a script's exit code reflects."""
+
+    ok: bool
+    message: str = ""
+    quit: bool = False
+
+
+class Session:
+    """Runs sandbox lines as members of the default guild of a running FakeDiscord."""
+
+    def __init__(
+        self,
+        fake: FakeDiscord,
+        *,
+        out: Callable[[str], None],
+        videos_dir: Path,
+        search_dirs: tuple[Path, ...] = (Path(),),
+        wait_for_jobs: bool = True,
+        job_timeout: float = 600.0,
+        answer_timeout: float = 60.0,
+        alive: Callable[[], bool] = lambda: True,
+        bot_log: Callable[[], str] = lambda: "",
+    ) -> None:
+        assert fake.defaults is not None, "the fake needs its default guild"
+        self.fake = fake
+        self.ids: DefaultGuild = fake.defaults
+        self.out = out
+        self.search_dirs = search_dirs
+        self.wait_for_jobs = wait_for_jobs
+        self.job_timeout = job_timeout
+        self.answer_timeout = answer_timeout
+        self.alive = alive
+        self.bot_log = bot_log
+        self.user_id = self.ids.user_id
+        self.channel_id = self.ids.channel_id
+        self.transcript = Transcript(
+            fake, out, self.names, videos_dir, here=lambda: self.channel_id
+        )
+        self._expect_failure = False
+
+    # -- the default guild ----------------------------------------------------------------------
+
+    def members(self) -> dict[str, int]:
+        """Names a person can type for the default guild's members (owner, alice, bob, mod)."""
+        ids = self.ids
+        out = {"owner": ids.owner_id}
+        for user_id in (ids.owner_id, ids.user_id, ids.other_user_id, ids.moderator_id):
+            out[self.fake.user(user_id).username] = user_id
+        return out
+
+    def names(self) -> Names:
+        """Display names of the default guild's members, roles and channels."""
+        ids = self.ids
+        users = {uid: self.fake.user(uid).username for uid in self.members().values()}
+        users[ids.owner_id] = "owner"
+        users[self.fake.bot_user_id] = self.fake.user(self.fake.bot_user_id).username
+        roles = {
+            ids.guild_id: "everyone",
+            ids.member_role_id: "Member",
+            ids.moderator_role_id: "Moderator",
+            ids.admin_role_id: "Admin",
+        }
+        channel_ids = (ids.channel_id, ids.nsfw_channel_id, ids.forum_channel_id)
+        channels = {cid: self.fake.channel(cid).name for cid in channel_ids}
+        return Names(users, roles, channels)
+
+    def directory(self) -> Directory:
+        """What names and files a line can refer to."""
+        names = self.names()
+        return Directory(
+            members=self.members(),
+            channels={name: cid for cid, name in names.channels.items()},
+            roles={name: rid for rid, name in names.roles.items()},
+            search_dirs=self.search_dirs,
+        )
+
+    def catalog(self) -> Catalog:
+        """The commands the bot registered, as the fake recorded them."""
+        return Catalog.from_registered(self.fake.registered_commands)
+
+    @property
+    def member_name(self) -> str:
+        """Who the person is acting as."""
+        return self.names().user(self.user_id)
+
+    # -- lines ----------------------------------------------------------------------------------
+
+    async def run_line(self, text: str) -> Outcome | None:
+        """Run one line; None for blanks and comments."""
+        try:
+            line = parse_line(text, self.catalog(), self.directory())
+        except LineError as exc:
+            self.out(f"✗ {exc}")
+            return Outcome(False, str(exc))
+        if line is None:
+            return None
+        if isinstance(line, MetaCommand):
+            outcome = await self.run_meta(line)
+        else:
+            outcome = await self.run_slash(line)
+        self.transcript.scan()
+        if not outcome.ok and outcome.message:
+            self.out(f"✗ {outcome.message}")
+        return outcome
+
+    async def run_slash(self, command: SlashCommand) -> Outcome:
+        """Send a slash command as the current (or `as:`) member and follow what it causes."""
+        user_id = self.user_id
+        if command.member is not None:
+            found = self._member(command.member)
+            if found is None:
+                return Outcome(False, f"no member {command.member!r}; :members lists them")
+            user_id = found
+        mark = self.transcript.count
+        try:
+            interaction = await self.fake.invoke(
+                command.path,
+                dict(command.options),
+                attachments=dict(command.attachments),
+                user_id=user_id,
+                channel_id=self.channel_id,
+            )
+        except (LookupError, PermissionError, TypeError, ValueError) as exc:
+            return self._judge(Outcome(False, f"Discord would not send this: {exc}"))
+        outcome = await self._follow(interaction, mark, expects_job=command.path in JOB_COMMANDS)
+        return self._judge(outcome)
+
+    async def press(self, label: str, ref: str | None = None) -> Outcome:
+        """Press the button with this label on message `ref`, or on the newest that has it."""
+        found = self._find_button(label, ref)
+        if isinstance(found, str):
+            return Outcome(False, found)
+        message, custom_id = found
+        mark = self.transcript.count
+        try:
+            interaction = await self.fake.click(message.id, custom_id, user_id=self.user_id)
+        except (LookupError, ValueError) as exc:
+            return Outcome(False, f"Discord would not send this click: {exc}")
+        outcome = await self._follow(interaction, mark, expects_job=False)
+        return self._judge(outcome)
+
+    def _find_button(self, label: str, ref: str | None) -> tuple[FakeMessage, str] | str:
+        """The message and custom id to click, or why there is none."""
+        wanted = label.strip().strip("[]").strip().lower()
+        if ref is not None:
+            message_id = self.transcript.message_id(ref)
+            message = self.fake.message(message_id) if message_id is not None else None
+            if message is None:
+                return f"no message {ref}"
+            candidates = [message]
+        else:
+            candidates = list(reversed(self.transcript.shown()))
+        labels: list[str] = []
+        for message in candidates:
+            if message.deleted:
+                continue
+            for custom_id in message.custom_ids:
+                component = message.component(custom_id) or {}
+                if component.get("type") != 2:
+                    continue
+                shown = button_label(component)
+                labels.append(shown)
+                if shown.lower() == wanted and not component.get("disabled"):
+                    return message, custom_id
+        where = f"message {ref}" if ref is not None else "any message"
+        if labels:
+            return f"no enabled button {label!r} on {where}; buttons: {', '.join(labels)}"
+        return f"no button {label!r} on {where}"
+
+    async def _follow(
+        self,
+        interaction: FakeInteraction,
+        mark: int,
+        *,
+        expects_job: bool,
+    ) -> Outcome:
+        """Wait for the answer (and, if asked, the jobs it started); decide how it went."""
+        try:
+            await self._until(lambda: interaction.response, ANSWER_DEADLINE, "the first answer")
+        except TimeoutError:
+            return Outcome(False, f"the bot did not answer within 3 s (Discord: {NO_ANSWER!r})")
+        try:
+            await self._until(
+                lambda: self._answered(interaction), self.answer_timeout, "the answer"
+            )
+        except TimeoutError:
+            return Outcome(False, f"the bot was still thinking after {self.answer_timeout:g} s")
+        self.transcript.scan()
+        if self.wait_for_jobs:
+            settled = await self.settle(self.job_timeout)
+            if not settled.ok:
+                return settled
+        new = self.transcript.shown_since(mark)
+        cards = [c for c in (card_state(m) for m in new) if c is not None]
+        for message in new:
+            if INTERNAL_ERROR in message.content:
+                return Outcome(False, "the bot hit an internal error (see :log)")
+        failed = [c for c in cards if c.terminal and not c.succeeded]
+        if failed:
+            return Outcome(False, f"job {failed[0].job_id} ended {failed[0].state}")
+        if expects_job and not cards:
+            return Outcome(False, "no video job was started (the reply above says why)")
+        return Outcome(True)
+
+    @staticmethod
+    def _answered(interaction: FakeInteraction) -> bool:
+        """The interaction's visible answer exists (a reply, a followup, a form or an edit)."""
+        if interaction.modal is not None or interaction.choices is not None:
+            return True
+        response = interaction.response
+        if response is None:
+            return False
+        if response.type in (4, 6, 7):
+            return True
+        if interaction.followups:
+            return True
+        original = interaction.original
+        return original is not None and not original.loading and not original.deleted
+
+    async def settle(self, within: float) -> Outcome:
+        """Wait until every job card shown so far is finished."""
+        try:
+            await self._until(lambda: not self.transcript.pending_cards(), within, "jobs")
+        except TimeoutError:
+            pending = ", ".join(c.job_id for c in self.transcript.pending_cards())
+            return Outcome(False, f"jobs still unfinished after {within:g} s: {pending}")
+        return Outcome(True)
+
+    async def _until(self, predicate: Callable[[], object], within: float, what: str) -> None:
+        """Wait for predicate while printing every change; stop early if the bot died."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            self.transcript.scan()
+            if predicate():
+                return
+            if not self.alive():
+                raise BotGone(self.bot_log())
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(what)
+            with contextlib.suppress(TimeoutError):
+                # Wakes on the fake's next recorded event (or after a short while).
+                await self.fake.wait_for(self.transcript.scan, min(remaining, 0.5))
+
+    def _judge(self, outcome: Outcome) -> Outcome:
+        """Apply `:expect fail` to the command it was meant for."""
+        if not self._expect_failure:
+            return outcome
+        self._expect_failure = False
+        if outcome.ok:
+            return Outcome(False, "this command was expected to fail, but it succeeded")
+        self.out(f"✓ failed, as expected: {outcome.message}")
+        return Outcome(True)
+
+    def _member(self, name: str) -> int | None:
+        key = name.strip().lstrip("@").lower()
+        if key.isdigit():
+            return int(key) if int(key) in self.members().values() else None
+        return {k.lower(): v for k, v in self.members().items()}.get(key)
+
+    # -- sandbox commands -----------------------------------------------------------------------
+
+    async def run_meta(self, line: MetaCommand) -> Outcome:
+        """Run a `:command`."""
+        handler = getattr(self, f"_meta_{line.name}")
+        return await handler(line.args)
+
+    async def _meta_help(self, args: tuple[str, ...]) -> Outcome:
+        catalog = self.catalog()
+        if args:
+            path = " ".join(a.lstrip("/").lower() for a in args)
+            spec = catalog.commands.get(path)
+            if spec is None:
+                return Outcome(False, f"no command /{path}")
+            self.out(spec.usage())
+            if spec.description:
+                self.out(f"  {spec.description}")
+            for option in spec.options:
+                need = "required" if option.required else "optional"
+                self.out(f"  {option.name} ({need}): {option.description}")
+            return Outcome(True)
+        dirs = " then ".join(display_path(d) or "." for d in self.search_dirs)
+        self.out(HELP.format(dirs=dirs))
+        self.out("Commands the bot registered:")
+        for spec in catalog.commands.values():
+            self.out(f"  /{spec.path:<22} {spec.description}")
+        return Outcome(True)
+
+    async def _meta_quit(self, args: tuple[str, ...]) -> Outcome:
+        return Outcome(True, quit=True)
+
+    async def _meta_wait(self, args: tuple[str, ...]) -> Outcome:
+        if not args:
+            return await self.settle(self.job_timeout)
+        try:
+            seconds = float(args[0])
+        except ValueError:
+            return Outcome(False, f":wait takes a number of seconds, not {args[0]!r}")
+        with contextlib.suppress(TimeoutError):
+            await self._until(lambda: False, seconds, "time")
+        return Outcome(True)
+
+    async def _meta_members(self, args: tuple[str, ...]) -> Outcome:
+        names = self.names()
+        for name, user_id in self.members().items():
+            if name == "owner":
+                continue
+            member = self.fake.member(self.ids.guild_id, user_id)
+            roles = ", ".join(names.roles.get(r, str(r)) for r in member.roles) or "no roles"
+            you = "  ← you" if user_id == self.user_id else ""
+            shown = "owner" if user_id == self.ids.owner_id else name
+            self.out(f"  {shown:<8} {roles}{you}")
+        return Outcome(True)
+
+    async def _meta_as(self, args: tuple[str, ...]) -> Outcome:
+        if len(args) != 1:
+            return Outcome(False, ":as takes one member name; :members lists them")
+        found = self._member(args[0])
+        if found is None:
+            return Outcome(False, f"no member {args[0]!r}; :members lists them")
+        self.user_id = found
+        self.out(f"You are now {self.member_name}.")
+        return Outcome(True)
+
+    async def _meta_channel(self, args: tuple[str, ...]) -> Outcome:
+        channels = {n.lower(): c for c, n in self.names().channels.items()}
+        key = args[0].lstrip("#").lower() if len(args) == 1 else ""
+        found = channels.get(key)
+        if found is None:
+            return Outcome(False, f":channel takes one of {', '.join(channels)}")
+        self.channel_id = found
+        self.out(f"Now in #{self.fake.channel(found).name}.")
+        return Outcome(True)
+
+    async def _meta_press(self, args: tuple[str, ...]) -> Outcome:
+        ref = None
+        words = list(args)
+        if len(words) >= 3 and words[-2].lower() == "on":
+            ref = words[-1]
+            words = words[:-2]
+        if not words:
+            return Outcome(False, ':press takes a label, e.g. :press "Retry" or :press Older on 3')
+        return await self.press(" ".join(words), ref)
+
+    async def _meta_expect(self, args: tuple[str, ...]) -> Outcome:
+        if [a.lower() for a in args] not in (["fail"], ["failure"]):
+            return Outcome(False, ":expect takes `fail`")
+        self._expect_failure = True
+        return Outcome(True)
+
+    async def _meta_show(self, args: tuple[str, ...]) -> Outcome:
+        message_id = self.transcript.message_id(args[0]) if len(args) == 1 else None
+        message = self.fake.message(message_id) if message_id is not None else None
+        if message is None:
+            return Outcome(False, ":show takes a message number such as 3")
+        header = f"{self.transcript.handle(message.id)} (as it is now)"
+        self.out(render_message(message, header, self.names()))
+        return Outcome(True)
+
+    async def _meta_videos(self, args: tuple[str, ...]) -> Outcome:
+        files = self.transcript.saved_files
+        if not files:
+            self.out("No files saved yet.")
+        for path in files:
+            self.out(f"  {display_path(path)}")
+        return Outcome(True)
+
+    async def _meta_log(self, args: tuple[str, ...]) -> Outcome:
+        count = int(args[0]) if args and args[0].isdigit() else 20
+        lines = self.bot_log().splitlines()[-count:]
+        self.out("\n".join(lines) if lines else "(the bot has not logged anything)")
+        return Outcome(True)
+
+
+class BotGone(Exception):
+    """The bot process exited while the sandbox was waiting on it."""
+
+    def __init__(self, log: str) -> None:
+        tail = "\n".join(log.splitlines()[-30:])
+        super().__init__(f"the bot stopped; the end of its output:\n{tail}")

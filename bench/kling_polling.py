@@ -40,7 +40,7 @@ TOKEN = "bench-token"
 class QuietPresenter:
     """Stands in for Discord: accepts every update and delivery."""
 
-    async def job_changed(self, job: Job) -> None:
+    async def job_changed(self, job: Job, phase: str | None = None) -> None:
         return None
 
     async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
@@ -84,7 +84,7 @@ async def run(jobs: int, seconds: float, interval: float, *, batched: bool) -> t
         store = JobStore(db)
         wake = asyncio.Event()
         service = JobService(
-            db, store, ledger, providers, PriceTable.load(), clock=time.time, on_new_job=wake.set
+            db, store, ledger, providers, PriceTable.load(), clock=time.time, wake_runner=wake.set
         )
         downloads = httpx.AsyncClient()
         runner = JobRunner(

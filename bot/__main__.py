@@ -17,6 +17,7 @@ from dotenv import find_dotenv, load_dotenv
 from bot.app import Services, VideoBot
 from bot.audit import AuditLog
 from bot.callbacks import CallbackServer
+from bot.community import Community
 from bot.config import ConfigError, Settings
 from bot.credits.quotas import Quotas
 from bot.credits.rules import CreditRules, allowance_defaults
@@ -32,6 +33,7 @@ from bot.pricing import PriceTable
 from bot.providers import kling, kvid
 from bot.providers.base import Provider
 from bot.providers.local import LocalProvider
+from bot.video_fit import PyAVFitter
 
 log = logging.getLogger("bot")
 
@@ -105,7 +107,7 @@ async def run(settings: Settings, token: str) -> None:
             providers,
             prices,
             clock=clock,
-            on_new_job=new_work.set,
+            wake_runner=new_work.set,
             quotas=quotas,
         )
         services = Services(
@@ -117,6 +119,7 @@ async def run(settings: Settings, token: str) -> None:
             audit=AuditLog(db, clock=clock),
             quotas=quotas,
             usage=UsageReports(db, clock=clock),
+            community=Community(db, ledger, clock=clock, wake_jobs=new_work.set),
         )
         point_discord_at(settings)
         bot = VideoBot(services)
@@ -135,6 +138,7 @@ async def run(settings: Settings, token: str) -> None:
             clock=clock,
             work_dir=settings.data_dir / "tmp",
             wake=new_work,
+            fitter=PyAVFitter(),
         )
         bot.attach_runner(runner)
         if settings.callbacks.enabled:

@@ -11,20 +11,23 @@ import discord
 from discord.ext import commands
 
 from bot.audit import AuditLog
+from bot.community import Community
 from bot.config import Settings
 from bot.credits.quotas import Quotas
 from bot.credits.usage import UsageReports
 from bot.db import Database
+from bot.i18n import CatalogueTranslator
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
 from bot.ledger import Ledger
 from bot.providers.base import Provider
+from bot.ui.buttons import JobActions, JobButton
 from bot.ui.errors import AppTree
 from bot.ui.presenter import DiscordPresenter
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.video", "cogs.credits")
+EXTENSIONS = ("cogs.video", "cogs.credits", "cogs.server", "cogs.showcase", "cogs.events")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Services:
     audit: AuditLog
     quotas: Quotas
     usage: UsageReports
+    community: Community
 
 
 class VideoBot(commands.Bot):
@@ -53,10 +57,11 @@ class VideoBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
         )
         self.services = services
-        self.presenter = DiscordPresenter(
-            self, {name: p.display_name for name, p in services.providers.items()}
-        )
+        self.presenter = DiscordPresenter(self, services.providers, services.jobs)
         self.runner: JobRunner | None = None
+        # Set by the /video cog: handles presses of job buttons, including ones on messages
+        # sent before a restart (JobButton rebuilds itself from its custom_id).
+        self.job_actions: JobActions | None = None
 
     def attach_runner(self, runner: JobRunner) -> None:
         """The runner needs the presenter, which needs this client: wired after construction."""
@@ -64,17 +69,22 @@ class VideoBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Load the cogs, publish the commands if they changed, and start driving jobs."""
+        # Korean (and any other catalogue language) names and descriptions for the commands.
+        await self.tree.set_translator(CatalogueTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        self.add_dynamic_items(JobButton)
         if self.services.settings.sync_commands:
             await self._sync_commands_if_changed()
         if self.runner is not None:
             self.runner.start()
+        self.presenter.start()
 
     async def close(self) -> None:
         """Stop the runner before the connection goes away."""
         if self.runner is not None:
             await self.runner.stop()
+        await self.presenter.stop()
         # discord.py waits ~2 s for guilds before dispatching `ready`; closing inside that
         # window leaves the task to dispatch on a torn-down client unless it is cancelled.
         ready_task = getattr(self._connection, "_ready_task", None)
@@ -84,7 +94,14 @@ class VideoBot(commands.Bot):
 
     async def _sync_commands_if_changed(self) -> None:
         # Discord limits command creation (200 a day per guild), so only sync when they changed.
-        schema = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        # The translated payload includes the localizations, so a changed translation re-syncs.
+        translator = self.tree.translator
+        schema = [
+            await command.get_translated_payload(self.tree, translator)
+            if translator is not None
+            else command.to_dict(self.tree)
+            for command in self.tree.get_commands()
+        ]
         digest = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
         db = self.services.db
         row = await db.fetchone("SELECT value FROM meta WHERE key = 'commands_digest'")

@@ -12,8 +12,15 @@ from discord.ext import commands
 
 from bot.credits.rules import MAX_TIER_NAME, RuleError
 from bot.credits.usage import NO_ROLE, PERIOD_LABELS, usage_csv
+from bot.i18n import Messages, Text, text_of
 from bot.ledger import Ledger, LedgerError, LedgerPage
-from bot.ui.cards import allowance_embed, balance_embed, ledger_embed, tiers_embed, usage_embed
+from bot.ui.credit_cards import (
+    allowance_embed,
+    balance_embed,
+    ledger_embed,
+    tiers_embed,
+    usage_embed,
+)
 from bot.ui.errors import UserError
 from bot.ui.permissions import member_role_ids, require_manager
 
@@ -24,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_ADJUSTMENT = 1_000_000
 MAX_PAGE = 100_000
+# English names here; other languages come from the catalogues (`choices.period.<value>`).
 PERIOD_CHOICES = [
     app_commands.Choice(name=label, value=key) for key, label in PERIOD_LABELS.items()
 ]
@@ -38,12 +46,17 @@ TierName = app_commands.Range[str, 1, MAX_TIER_NAME]
 class HistoryPager(discord.ui.View):
     """Older/Newer buttons under a private page of the ledger."""
 
-    def __init__(self, ledger: Ledger, guild_id: int, user_id: int, page: LedgerPage) -> None:
+    def __init__(
+        self, ledger: Ledger, guild_id: int, user_id: int, page: LedgerPage, locale: object
+    ) -> None:
         super().__init__(timeout=600)
         self._ledger = ledger
         self._guild_id = guild_id
         self._user_id = user_id
         self._page = page
+        m = Messages(locale)
+        self.newer.label = m("credits.newer")
+        self.older.label = m("credits.older")
         self._sync()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
@@ -63,7 +76,9 @@ class HistoryPager(discord.ui.View):
     async def _show(self, interaction: discord.Interaction, number: int) -> None:
         self._page = await self._ledger.page(self._guild_id, self._user_id, number)
         self._sync()
-        await interaction.response.edit_message(embed=ledger_embed(self._page), view=self)
+        await interaction.response.edit_message(
+            embed=ledger_embed(self._page, interaction.locale), view=self
+        )
 
     def _sync(self) -> None:
         self.newer.disabled = self._page.page <= 1
@@ -95,7 +110,8 @@ class CreditsCog(commands.Cog):
             interaction.guild_id, interaction.user.id, member_role_ids(interaction)
         )
         await interaction.followup.send(
-            embed=balance_embed(standing, interaction.user.display_name), ephemeral=True
+            embed=balance_embed(standing, interaction.user.display_name, interaction.locale),
+            ephemeral=True,
         )
 
     @credits.command(name="history", description="Your credit movements (only you can see this)")
@@ -108,9 +124,11 @@ class CreditsCog(commands.Cog):
         assert interaction.guild_id is not None
         ledger = self.services.ledger
         shown = await ledger.page(interaction.guild_id, interaction.user.id, page)
-        embed = ledger_embed(shown)
+        embed = ledger_embed(shown, interaction.locale)
         if shown.pages > 1:
-            view = HistoryPager(ledger, interaction.guild_id, interaction.user.id, shown)
+            view = HistoryPager(
+                ledger, interaction.guild_id, interaction.user.id, shown, interaction.locale
+            )
             await interaction.followup.send(embed=embed, view=view, ephemeral=True, wait=True)
         else:
             await interaction.followup.send(embed=embed, ephemeral=True)
@@ -183,13 +201,15 @@ class CreditsCog(commands.Cog):
                     guild_id, interaction.user.id, reset=reset, **changes
                 )
             except RuleError as exc:
-                raise UserError(str(exc)) from None
+                raise UserError(text_of(exc)) from None
             await self._audit(interaction, "credit settings", _described(changes, reset=reset))
-            note = "Saved. New values apply from each member's next refill or video."
+            note = Messages(interaction.locale)("credits.settings_saved")
         else:
             allowance = await rules.allowance(guild_id)
             note = None
-        await interaction.followup.send(note, embed=allowance_embed(allowance), ephemeral=True)
+        await interaction.followup.send(
+            note, embed=allowance_embed(allowance, interaction.locale), ephemeral=True
+        )
 
     @credits.command(name="usage", description="What this server spent (Manage Server)")
     @app_commands.describe(period="Which period to report on")
@@ -214,14 +234,16 @@ class CreditsCog(commands.Cog):
             for line in report.roles
             if guild and (role := guild.get_role(int(line.key)))
         }
-        roles[NO_ROLE] = "no role recorded"
+        m = Messages(interaction.locale)
+        roles[NO_ROLE] = m("credits.no_role")
         table = usage_csv(report, members, roles)
         embed = usage_embed(
             report,
             member_name=lambda user_id: f"<@{user_id}>",
             role_name=lambda role_id: (
-                "no role recorded" if role_id == NO_ROLE else f"<@&{role_id}>"
+                m("credits.no_role") if role_id == NO_ROLE else f"<@&{role_id}>"
             ),
+            locale=interaction.locale,
         )
         await interaction.followup.send(
             embed=embed,
@@ -266,12 +288,15 @@ class CreditsCog(commands.Cog):
             if role is not None:
                 await rules.link_role(guild_id, role.id, saved.name)
         except RuleError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         linked = f" and role {role.id}" if role else ""
         await self._audit(interaction, "credit tier", f"{saved}{linked}")
+        m = Messages(interaction.locale)
         await interaction.followup.send(
-            f"Tier **{saved.name}** saved{f' and given to {role.mention}' if role else ''}.",
-            embed=tiers_embed(await rules.tiers(guild_id)),
+            m("credits.tier_saved_for_role", tier=saved.name, role=role.mention)
+            if role
+            else m("credits.tier_saved", tier=saved.name),
+            embed=tiers_embed(await rules.tiers(guild_id), interaction.locale),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -288,12 +313,13 @@ class CreditsCog(commands.Cog):
         try:
             linked = await self.services.quotas.rules.link_role(guild_id, role.id, tier)
         except RuleError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         await self._audit(interaction, "credit tier role", f"role {role.id} -> {tier}")
+        m = Messages(interaction.locale)
         text = (
-            f"Everyone with {role.mention} now has tier **{linked.name}**."
+            m("credits.tier_role_linked", role=role.mention, tier=linked.name)
             if linked
-            else f"{role.mention} no longer gives a tier."
+            else m("credits.tier_role_unlinked", role=role.mention)
         )
         await interaction.followup.send(
             text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
@@ -311,12 +337,13 @@ class CreditsCog(commands.Cog):
         try:
             given = await self.services.quotas.rules.assign(guild_id, user.id, tier)
         except RuleError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         await self._audit(interaction, "credit tier member", f"member {user.id} -> {tier}")
+        m = Messages(interaction.locale)
         text = (
-            f"{user.mention} now has tier **{given.name}**."
+            m("credits.tier_member_given", member=user.mention, tier=given.name)
             if given
-            else f"{user.mention} no longer has a tier of their own (role tiers still apply)."
+            else m("credits.tier_member_cleared", member=user.mention)
         )
         await interaction.followup.send(
             text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
@@ -332,11 +359,13 @@ class CreditsCog(commands.Cog):
         try:
             removed = await self.services.quotas.rules.remove_tier(guild_id, name)
         except RuleError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         if not removed:
-            raise UserError(f"There is no tier `{name}`. `/credits tier list` shows them.")
+            raise UserError(Text("credits.no_tier", tier=name))
         await self._audit(interaction, "credit tier removed", name)
-        await interaction.followup.send(f"Tier **{name}** deleted.", ephemeral=True)
+        await interaction.followup.send(
+            Messages(interaction.locale)("credits.tier_deleted", tier=name), ephemeral=True
+        )
 
     @tier.command(name="list", description="This server's tiers (Manage Server)")
     async def tier_list(self, interaction: discord.Interaction) -> None:
@@ -345,7 +374,7 @@ class CreditsCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         tiers = await self.services.quotas.rules.tiers(self._guild(interaction))
         await interaction.followup.send(
-            embed=tiers_embed(tiers),
+            embed=tiers_embed(tiers, interaction.locale),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -386,24 +415,41 @@ class CreditsCog(commands.Cog):
         try:
             balance = await move(interaction.guild_id, user.id, amount, why, interaction.user.id)
         except LedgerError as exc:
-            raise UserError(str(exc)) from None
-        verb = "Gave" if grant else "Took"
-        preposition = "to" if grant else "from"
+            if grant:
+                raise UserError(str(exc)) from None
+            raise UserError(
+                await self._take_refusal(interaction.guild_id, user.id, amount, exc)
+            ) from None
         log.info(
             "%s %d credits %s member %s in guild %s (by %s)",
-            verb.lower(),
+            "gave" if grant else "took",
             amount,
-            preposition,
+            "to" if grant else "from",
             user.id,
             interaction.guild_id,
             interaction.user.id,
         )
         await interaction.followup.send(
-            f"{verb} {amount} credits {preposition} {user.mention}. "
-            f"They now have {balance.available} available ({balance.held} on hold).",
+            Messages(interaction.locale)(
+                "credits.gave" if grant else "credits.took",
+                amount=amount,
+                member=user.mention,
+                available=balance.available,
+                held=balance.held,
+            ),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
+
+    async def _take_refusal(
+        self, guild_id: int, user_id: int, amount: int, exc: LedgerError
+    ) -> str | Text:
+        # The ledger words its refusals in English; the one an admin meets here (taking more
+        # than the member has available) is reworded from the balance it refers to.
+        available = (await self.services.ledger.balance(guild_id, user_id)).available
+        if amount > available:
+            return Text("credits.take_too_much", available=available)
+        return str(exc)
 
     async def _audit(self, interaction: discord.Interaction, action: str, detail: str) -> None:
         await self.services.audit.record(interaction.guild_id, interaction.user.id, action, detail)

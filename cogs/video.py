@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+import random
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -13,11 +14,12 @@ from discord.ext import commands
 from bot.camera import MOVES
 from bot.credits.quotas import QuotaExceeded
 from bot.jobs.models import Job, JobOrder, JobState
+from bot.jobs.service import CancelRefused
 from bot.ledger import InsufficientCredits
 from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async
 from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
 from bot.ui.cards import history_embed, insufficient_message, limit_message, models_embed
-from bot.ui.errors import UserError
+from bot.ui.errors import UserError, reply_error
 from bot.ui.permissions import member_role_ids
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ CAMERA_MOVES = [
     app_commands.Choice(name=info.label, value=move.value) for move, info in MOVES.items()
 ]
 SEED_MAX = 2**31 - 1
+HISTORY_PAGE = 10
 OPTION_HELP = {
     "prompt": "What should happen; camera moves such as [Pan right] or [Zoom in] are understood",
     "provider": "Which video service to use",
@@ -87,6 +90,14 @@ class VideoCog(commands.Cog):
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         self.services = bot.services
+
+    async def cog_load(self) -> None:
+        """Take over job button presses."""
+        self.bot.job_actions = self
+
+    async def cog_unload(self) -> None:
+        """Release job button presses."""
+        self.bot.job_actions = None
 
     # -- generation -------------------------------------------------------------------------
 
@@ -168,6 +179,103 @@ class VideoCog(commands.Cog):
         )
         await self._start(interaction, provider, request, images=(), parent_job_id=parent.id)
 
+    @video.command(name="cancel", description="Cancel one of your jobs and get its credits back")
+    @app_commands.describe(job="The job id shown on the job card")
+    async def cancel(self, interaction: discord.Interaction, job: str) -> None:
+        """Cancel a job that has not finished."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.followup.send(await self._cancel(interaction, job), ephemeral=True)
+
+    # -- buttons on cards and results -------------------------------------------------------
+
+    async def on_job_button(
+        self, interaction: discord.Interaction, action: str, job_id: str
+    ) -> None:
+        """A job button was pressed (possibly on a message from before a restart)."""
+        job = await self.services.jobs.get(job_id)
+        moderator = interaction.permissions.manage_messages
+        if job is None or job.guild_id != interaction.guild_id:
+            raise UserError("This job no longer exists.")
+        if job.user_id != interaction.user.id and not (
+            moderator and action in ("cancel", "delete")
+        ):
+            raise UserError("This video is someone else's. Use `/video text` to make your own.")
+        match action:
+            case "cancel":
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                await interaction.followup.send(
+                    await self._cancel(interaction, job.id), ephemeral=True
+                )
+            case "retry":
+                await self._retry(interaction, job)
+            case "remix":
+                await interaction.response.send_modal(RemixModal(self, job))
+            case "extend":
+                await interaction.response.send_modal(ExtendModal(self, job))
+            case "delete":
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                if interaction.message is not None:
+                    await interaction.message.delete()
+                await interaction.followup.send(
+                    f"Deleted the video of job `{job.id}`.", ephemeral=True
+                )
+
+    async def _cancel(self, interaction: discord.Interaction, job_id: str) -> str:
+        try:
+            result = await self.services.jobs.cancel(
+                job_id, interaction.user.id, moderator=interaction.permissions.manage_messages
+            )
+        except CancelRefused as exc:
+            raise UserError(str(exc)) from None
+        message = f"Cancelled job `{result.job.id}`: {result.refunded} credits returned to you."
+        if result.provider_stopped is False:
+            message += " The video service may still finish it; you will not be charged."
+        return message
+
+    async def _retry(self, interaction: discord.Interaction, job: Job) -> None:
+        provider = self._provider(job.provider)
+        spec = provider.models.get(job.request.model)
+        seed = random.randint(0, SEED_MAX) if spec is not None and spec.supports_seed else None
+        await self._start(
+            interaction,
+            provider,
+            replace(job.request, seed=seed),
+            images=(),
+            parent_job_id=job.parent_job_id,
+        )
+
+    async def remix(
+        self, interaction: discord.Interaction, job: Job, changes: dict[str, str]
+    ) -> None:
+        """Start a job from an earlier one with the member's edits from the Remix form."""
+        provider = self._provider(job.provider)
+        duration = changes["duration"].strip()
+        if duration and not duration.isdigit():
+            raise UserError("The duration must be a whole number of seconds, or empty.")
+        request = replace(
+            job.request,
+            prompt=changes["prompt"].strip(),
+            resolution=changes["resolution"].strip() or job.request.resolution,
+            duration=int(duration) if duration else None,
+            camera=changes["camera"].strip().lower().replace(" ", "_") or None,
+        )
+        await self._start(interaction, provider, request, images=())
+
+    async def extend_from_form(
+        self, interaction: discord.Interaction, job: Job, prompt: str
+    ) -> None:
+        """Start an extension of a finished video from the Extend form."""
+        provider = self._provider(job.provider)
+        request = VideoRequest(
+            kind="extend",
+            prompt=prompt.strip(),
+            model=job.request.model,
+            resolution=job.request.resolution,
+            duration=job.request.duration,
+            extend_video_id=job.provider_video_id,
+        )
+        await self._start(interaction, provider, request, images=(), parent_job_id=job.id)
+
     # -- autocomplete -----------------------------------------------------------------------
 
     @text.autocomplete("provider")
@@ -230,21 +338,31 @@ class VideoCog(commands.Cog):
         """Show a job's card privately."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self._own_job(interaction, job, moderators_too=True)
-        await interaction.followup.send(embed=self.bot.presenter.card(found), ephemeral=True)
+        embed, _ = await self.bot.presenter.render(found)
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @status.autocomplete("job")
+    @cancel.autocomplete("job")
     async def _complete_job(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return await self._job_choices(interaction, current, extendable_only=False)
 
     @video.command(name="history", description="Your recent videos (only you can see this)")
-    async def history(self, interaction: discord.Interaction) -> None:
-        """List the member's recent jobs privately."""
+    @app_commands.describe(page="Which page of your videos, newest first (10 a page)")
+    async def history(
+        self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 1000] = 1
+    ) -> None:
+        """List the member's jobs privately, a page at a time."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
-        jobs = await self.services.jobs.recent(interaction.guild_id, interaction.user.id, 10)
-        await interaction.followup.send(embed=history_embed(jobs), ephemeral=True)
+        jobs = await self.services.jobs.recent(
+            interaction.guild_id,
+            interaction.user.id,
+            HISTORY_PAGE,
+            offset=(page - 1) * HISTORY_PAGE,
+        )
+        await interaction.followup.send(embed=history_embed(jobs, page), ephemeral=True)
 
     @video.command(name="models", description="Video services, their models, options and prices")
     async def models(self, interaction: discord.Interaction) -> None:
@@ -396,6 +514,85 @@ class VideoCog(commands.Cog):
         message_id = await self.bot.presenter.show_card(job, interaction)
         if message_id is not None:
             await jobs.record_card(job.id, message_id)
+
+
+class RemixModal(discord.ui.Modal, title="Remix this video"):
+    """A form pre-filled with an earlier job's prompt and settings."""
+
+    def __init__(self, cog: VideoCog, job: Job) -> None:
+        super().__init__(timeout=600, custom_id="video:remix")
+        self._cog, self._job = cog, job
+        request = job.request
+        self.prompt = discord.ui.TextInput(
+            label="Prompt",
+            style=discord.TextStyle.paragraph,
+            default=request.prompt[:2500],
+            max_length=2500,
+            custom_id="prompt",
+        )
+        self.resolution = discord.ui.TextInput(
+            label="Resolution or mode",
+            default=request.resolution,
+            required=False,
+            max_length=10,
+            custom_id="resolution",
+        )
+        self.duration = discord.ui.TextInput(
+            label="Duration in seconds (empty: the model's default)",
+            default=str(request.duration or ""),
+            required=False,
+            max_length=3,
+            custom_id="duration",
+        )
+        self.camera = discord.ui.TextInput(
+            label="Camera move (e.g. zoom_in, pan_left; empty: none)",
+            default=request.camera or "",
+            required=False,
+            max_length=30,
+            custom_id="camera",
+        )
+        for item in (self.prompt, self.resolution, self.duration, self.camera):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Start the remix."""
+        await self._cog.remix(
+            interaction,
+            self._job,
+            {
+                "prompt": self.prompt.value,
+                "resolution": self.resolution.value,
+                "duration": self.duration.value,
+                "camera": self.camera.value,
+            },
+        )
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        """Errors in the form go to the same private renderer as commands."""
+        await reply_error(interaction, error)
+
+
+class ExtendModal(discord.ui.Modal, title="Extend this video"):
+    """Asks what happens next in an extension."""
+
+    def __init__(self, cog: VideoCog, job: Job) -> None:
+        super().__init__(timeout=600, custom_id="video:extend")
+        self._cog, self._job = cog, job
+        self.prompt = discord.ui.TextInput(
+            label="What happens next",
+            style=discord.TextStyle.paragraph,
+            max_length=2500,
+            custom_id="prompt",
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Start the extension."""
+        await self._cog.extend_from_form(interaction, self._job, self.prompt.value)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        """Errors in the form go to the same private renderer as commands."""
+        await reply_error(interaction, error)
 
 
 def _precheck_attachment(image: discord.Attachment) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from bot.credits.rules import CreditRules
 from bot.credits.terms import DAY, HOUR, Terms, day_start
 from bot.db import Database, Transaction
+from bot.i18n import Text
 from bot.ledger import Balance, InsufficientCredits, Ledger
 from bot.providers.base import InvalidRequest
 
@@ -20,11 +21,17 @@ DAILY_SPEND = "daily_spend"
 class QuotaExceeded(InvalidRequest):
     """A limit refuses the job before anything is held; says which limit and when it frees."""
 
-    def __init__(self, limit: str, what: str, frees_at: float | None) -> None:
-        when = f" It frees up at {_utc(frees_at)}." if frees_at is not None else ""
-        super().__init__(what + when)
+    def __init__(self, limit: str, what: str | Text, frees_at: float | None) -> None:
+        # The message renders in whoever reads it; str() of it is English.
+        message = (
+            what if frees_at is None else Text("quota.frees_at", what=what, when=_utc(frees_at))
+        )
+        super().__init__(message)
         self.limit = limit
-        self.what = what
+        # What the limit is, without when it frees (limit_message() words that itself): in
+        # English, and as a Text for the member's language.
+        self.what = str(what)
+        self.what_text = what
         # None: it frees when something else happens (one of the member's jobs finishes).
         self.frees_at = frees_at
 
@@ -202,11 +209,7 @@ class Quotas:
         running = _open_holds(conn, guild_id, user_id)
         if running >= limit:
             raise QuotaExceeded(
-                CONCURRENT_JOBS,
-                f"You already have {running} video{'s' if running != 1 else ''} in progress, "
-                f"the most this server allows at once ({limit}). Start another one when one of "
-                "them finishes (`/video history` shows them).",
-                None,
+                CONCURRENT_JOBS, Text("quota.concurrent", count=running, limit=limit), None
             )
 
     def _check_daily_spend(
@@ -226,8 +229,7 @@ class Quotas:
         if spent + price > cap:
             raise QuotaExceeded(
                 DAILY_SPEND,
-                f"This server's daily limit of {cap} credits is reached: {spent} spent or on "
-                f"hold today, and this video costs {price}.",
+                Text("quota.daily_spend", cap=cap, spent=spent, price=price),
                 today + DAY,
             )
 

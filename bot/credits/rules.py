@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.credits.terms import Allowance, Terms, Tier, resolve_terms
 from bot.db import Database
+from bot.i18n import Text
 
 # What admins may set, per setting: (lowest, highest). Checked here as well as by Discord.
 SETTING_RANGES: dict[str, tuple[int, int]] = {
@@ -44,7 +45,7 @@ def allowance_defaults(settings: Settings) -> Allowance:
 
 
 class RuleError(Exception):
-    """An admin's change was refused; the message says what to change."""
+    """An admin's change was refused; the message (a Text) says what to change."""
 
 
 @dataclass(frozen=True)
@@ -245,10 +246,7 @@ class CreditRules:
                 "SELECT COUNT(*) FROM credit_tiers WHERE guild_id = ?", (guild_id,)
             ).fetchone()[0]
             if count >= MAX_TIERS:
-                raise RuleError(
-                    f"This server already has {MAX_TIERS} tiers, the most it can have. "
-                    "Remove one with `/credits tier remove` first."
-                )
+                raise RuleError(Text("rules.too_many_tiers", max=MAX_TIERS))
             conn.execute(
                 "INSERT INTO credit_tiers (guild_id, name, updated_at, updated_by) "
                 "VALUES (?, ?, ?, ?)",
@@ -290,9 +288,7 @@ class CreditRules:
             return None
         tier = self._tier_in(conn, guild_id, _tier_name(tier_name))
         if tier is None:
-            raise RuleError(
-                f"There is no tier `{tier_name}`. Create it first with `/credits tier set`."
-            )
+            raise RuleError(Text("rules.no_tier", tier=tier_name))
         conn.execute(
             f"INSERT OR REPLACE INTO {table} (guild_id, {column}, tier) VALUES (?, ?, ?)",
             (guild_id, key, tier.name),
@@ -310,13 +306,13 @@ class CreditRules:
 def _tier_name(raw: str) -> str:
     name = " ".join(raw.split())
     if not name or len(name) > MAX_TIER_NAME:
-        raise RuleError(f"A tier name must be 1 to {MAX_TIER_NAME} characters, not `{raw}`.")
+        raise RuleError(Text("rules.bad_tier_name", max=MAX_TIER_NAME, name=raw))
     return name
 
 
 def _check_range(ranges: dict[str, tuple[int, int]], name: str, value: int) -> None:
     if name not in ranges:
-        raise RuleError(f"`{name}` is not a setting that can be changed here.")
+        raise RuleError(Text("rules.unknown_setting", setting=name))
     low, high = ranges[name]
     if not low <= value <= high:
-        raise RuleError(f"`{name}` must be from {low} to {high}, not {value}.")
+        raise RuleError(Text("rules.out_of_range", setting=name, low=low, high=high, value=value))

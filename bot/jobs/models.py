@@ -7,6 +7,8 @@ import secrets
 import sqlite3
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
 
 from bot.providers.base import VideoRequest
 
@@ -95,6 +97,8 @@ class Job:
     callback_token: str | None = None
     provider_video_id: str | None = None
     parent_job_id: str | None = None
+    delivery_note: str | None = None
+    cancelled_by: int | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -119,3 +123,24 @@ def request_to_json(request: VideoRequest) -> str:
 def request_from_json(text: str) -> VideoRequest:
     """Read a request back from the jobs table."""
     return VideoRequest(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A result re-encoded under the upload limit."""
+
+    size: int
+    # Appended to the card's note, e.g. " (now 854x480)".
+    detail: str = ""
+
+
+class ResultFitter(Protocol):
+    """Re-encodes oversize results and takes poster frames (CPU work, run in a thread)."""
+
+    def fit(self, src: Path, dest: Path, limit_bytes: int) -> Fitted | None:
+        """Write a version of `src` under `limit_bytes` to `dest`, or None if impossible."""
+        ...
+
+    def poster(self, src: Path, dest: Path) -> Path | None:
+        """Write a representative frame of `src` as a JPEG to `dest`, or None."""
+        ...

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import httpx
 
 from bot.db import Database
-from bot.jobs.models import Delivery, Job, JobState
+from bot.jobs.models import Delivery, Job, JobState, ResultFitter
 from bot.jobs.store import JobStore
 from bot.ledger import Ledger
 from bot.media import DownloadTooLarge, copy_local_result, download
@@ -54,17 +54,21 @@ class CallbackRefused(Exception):
 
 @dataclass(frozen=True)
 class ResultFile:
-    """A downloaded result video, ready to attach."""
+    """A downloaded result: attachable, or too large (then perhaps with a poster frame)."""
 
     path: Path
     size: int
+    attachable: bool = True
+    poster: Path | None = None
+    # Said on the card when the result needed help to reach the member.
+    note: str | None = None
 
 
 class JobPresenter(Protocol):
     """Shows jobs to members; implemented by the Discord layer."""
 
-    async def job_changed(self, job: Job) -> None:
-        """The job moved to a new state or status; refresh what the member sees."""
+    async def job_changed(self, job: Job, phase: str | None = None) -> None:
+        """The job moved to a new state, status or phase (e.g. downloading); show it."""
         ...
 
     async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
@@ -102,6 +106,7 @@ class JobRunner:
         clock: Callable[[], float],
         work_dir: Path,
         wake: asyncio.Event | None = None,
+        fitter: ResultFitter | None = None,
     ) -> None:
         self._db = db
         self._store = store
@@ -113,6 +118,7 @@ class JobRunner:
         self._clock = clock
         self._work_dir = work_dir
         self._wake = wake or asyncio.Event()
+        self._fitter = fitter
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._delivery_not_before: dict[str, float] = {}
@@ -527,7 +533,10 @@ class JobRunner:
         video: ResultFile | None = None
         try:
             if job.state is JobState.SUCCEEDED and job.result_url:
+                await self._show(job, phase="downloading")
                 video = await self._fetch_result(job)
+                if video is not None and video.note:
+                    job = await self._note_delivery(job, video.note)
             delivery, message_id = await self._presenter.deliver(job, video)
         except asyncio.CancelledError:
             raise
@@ -540,6 +549,8 @@ class JobRunner:
         finally:
             if video is not None:
                 video.path.unlink(missing_ok=True)
+                if video.poster is not None:
+                    video.poster.unlink(missing_ok=True)
         self._delivery_not_before.pop(job.id, None)
         async with self._db.transaction() as tx:
             await self._store.update(
@@ -551,35 +562,78 @@ class JobRunner:
             )
         log.info("job %s delivered (%s)", job.id, delivery.value)
 
+    async def _note_delivery(self, job: Job, note: str) -> Job:
+        async with self._db.transaction() as tx:
+            await self._store.update(tx, job.id, delivery_note=note)
+            return await self._store.get_in(tx, job.id)
+
     async def _fetch_result(self, job: Job) -> ResultFile | None:
-        """Download the result if it can be attached; None means 'post a link instead'."""
+        """Fetch the result; re-encode it when over the upload limit; None: link only."""
         assert job.result_url is not None
         self._work_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self._work_dir, prefix=f"{job.id}-", suffix=".mp4")
-        os.close(fd)
-        path = Path(name)
+        path = _temp_path(self._work_dir, job.id, ".mp4")
+        cap = max(self._settings.max_download_bytes, job.upload_limit)
         try:
             if job.result_url.startswith("file://"):
-                size = await asyncio.to_thread(
-                    copy_local_result, job.result_url, path, job.upload_limit
-                )
+                size = await asyncio.to_thread(copy_local_result, job.result_url, path, cap)
             else:
-                size = await download(self._http, job.result_url, path, max_bytes=job.upload_limit)
+                size = await download(self._http, job.result_url, path, max_bytes=cap)
         except DownloadTooLarge:
-            log.info("job %s: result is over the %d-byte upload limit", job.id, job.upload_limit)
+            log.info("job %s: result is larger than the %d-byte download cap", job.id, cap)
             path.unlink(missing_ok=True)
             return None
         except (httpx.HTTPError, OSError) as exc:
             log.warning("job %s: could not download the result (%s)", job.id, type(exc).__name__)
             path.unlink(missing_ok=True)
             return None
-        return ResultFile(path=path, size=size)
+        if size <= job.upload_limit:
+            return ResultFile(path=path, size=size)
+        return await self._fit(job, path, size)
 
-    async def _show(self, job: Job) -> None:
+    async def _fit(self, job: Job, path: Path, size: int) -> ResultFile:
+        """Make an oversize result fit the upload limit, or fall back to a link and a poster."""
+        limit = job.upload_limit
+        if self._fitter is not None:
+            fitted = _temp_path(self._work_dir, job.id, "-fit.mp4")
+            outcome = await asyncio.to_thread(self._fitter.fit, path, fitted, limit)
+            if outcome is not None:
+                path.unlink(missing_ok=True)
+                log.info("job %s: re-encoded %d -> %d bytes", job.id, size, outcome.size)
+                return ResultFile(
+                    path=fitted,
+                    size=outcome.size,
+                    note=f"Re-encoded from {_mib(size)} to {_mib(outcome.size)} to fit the "
+                    f"{_mib(limit)} upload limit{outcome.detail}.",
+                )
+            fitted.unlink(missing_ok=True)
+        poster = None
+        if self._fitter is not None:
+            poster_path = _temp_path(self._work_dir, job.id, "-poster.jpg")
+            poster = await asyncio.to_thread(self._fitter.poster, path, poster_path)
+        return ResultFile(
+            path=path,
+            size=size,
+            attachable=False,
+            poster=poster,
+            note=f"The video is {_mib(size)}, over the {_mib(limit)} upload limit, and could "
+            "not be made to fit: open it with the link.",
+        )
+
+    async def _show(self, job: Job, phase: str | None = None) -> None:
         try:
-            await self._presenter.job_changed(job)
+            await self._presenter.job_changed(job, phase)
         except Exception:
             log.exception("job %s: could not refresh its card", job.id)
+
+
+def _temp_path(folder: Path, job_id: str, suffix: str) -> Path:
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f"{job_id}-", suffix=suffix)
+    os.close(fd)
+    return Path(name)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
 
 
 def _first_poll_delay(provider: Provider, estimated_seconds: float | None) -> float:

@@ -56,17 +56,24 @@ class JobStore:
         assert row is not None, f"job {job_id} vanished inside a transaction"
         return Job.from_row(row)
 
+    async def find_in(self, tx: Transaction, job_id: str) -> Job | None:
+        """One job by id inside a transaction, or None."""
+        row = await tx.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return Job.from_row(row) if row else None
+
     async def by_interaction(self, tx: Transaction, interaction_id: int) -> Job | None:
         """The job a given interaction already created, if any."""
         row = await tx.fetchone("SELECT * FROM jobs WHERE interaction_id = ?", (interaction_id,))
         return Job.from_row(row) if row else None
 
-    async def for_member(self, guild_id: int, user_id: int, limit: int = 10) -> list[Job]:
-        """A member's most recent jobs, newest first."""
+    async def for_member(
+        self, guild_id: int, user_id: int, limit: int = 10, *, offset: int = 0
+    ) -> list[Job]:
+        """A member's jobs, newest first."""
         rows = await self._db.fetchall(
             "SELECT * FROM jobs WHERE guild_id = ? AND user_id = ? "
-            "ORDER BY created_at DESC, rowid DESC LIMIT ?",
-            (guild_id, user_id, limit),
+            "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            (guild_id, user_id, limit, offset),
         )
         return [Job.from_row(row) for row in rows]
 
@@ -85,6 +92,25 @@ class JobStore:
             (JobState.RUNNING, provider, due_before),
         )
         return [Job.from_row(row) for row in rows]
+
+    async def queue_position(self, job: Job) -> int:
+        """1 + the bot's unfinished jobs created before this one."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) AS ahead FROM jobs WHERE state IN (?, ?, ?) AND created_at < ?",
+            (*ACTIVE_STATES, job.created_at),
+        )
+        return 1 + (row["ahead"] if row else 0)
+
+    async def typical_seconds(self, provider: str, model: str, sample: int = 20) -> float | None:
+        """Average time recent successful jobs of a model took, or None without history."""
+        row = await self._db.fetchone(
+            "SELECT AVG(finished_at - created_at) AS seconds FROM ("
+            "  SELECT finished_at, created_at FROM jobs"
+            "  WHERE state = ? AND provider = ? AND json_extract(request_json, '$.model') = ?"
+            "  ORDER BY finished_at DESC LIMIT ?)",
+            (JobState.SUCCEEDED, provider, model, sample),
+        )
+        return row["seconds"] if row and row["seconds"] is not None else None
 
     async def schedule(self) -> list[tuple[str, float]]:
         """(job id, when its next step is due) for every active job."""

@@ -151,3 +151,12 @@ class AcceptsCallbacks(Protocol):
     def parse_callback(self, body: object) -> tuple[str, JobUpdate]:
         """(provider job id, update) from a callback body; ValueError if malformed."""
         ...
+
+
+@runtime_checkable
+class Cancellable(Protocol):
+    """A provider that can stop a job it already accepted."""
+
+    async def cancel(self, provider_job_id: str) -> bool:
+        """Ask the provider to stop the job; True if it says it will not finish it."""
+        ...

@@ -334,6 +334,13 @@ class LocalProvider:
 
     # -- shutdown ---------------------------------------------------------------------------------
 
+    async def cancel(self, provider_job_id: str) -> bool:
+        """Stop a render that has not started; a running one finishes but is thrown away."""
+        task = self._tasks.pop(provider_job_id, None)
+        if task is None:
+            return False
+        return task.future.cancel()
+
     async def aclose(self) -> None:
         """Cancel queued renders and wait (off the loop) for running ones to stop."""
         self._closed = True

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import discord
 
-from bot.credits.quotas import QuotaExceeded, Standing
-from bot.credits.rules import TierInfo
-from bot.credits.terms import DAY, HOUR, Allowance, Terms
-from bot.credits.usage import PERIOD_LABELS, UsageLine, UsageReport
 from bot.jobs.models import Job, JobState
-from bot.ledger import InsufficientCredits, LedgerEntry, LedgerPage
 from bot.pricing import PER_SECOND, PriceTable
 from bot.providers.base import Provider
+from bot.ui.credit_cards import insufficient_message as insufficient_message
+from bot.ui.credit_cards import limit_message as limit_message
 
 _STATE_LOOK = {
     JobState.QUEUED: ("⏳ Queued", discord.Colour.light_grey()),
@@ -44,10 +41,23 @@ def _credits_line(job: Job) -> str:
     return f"{job.price} on hold"
 
 
-def job_card(job: Job, provider_name: str, now: float) -> discord.Embed:
+@dataclass(frozen=True)
+class CardContext:
+    """What the card shows beyond the job row: live phase, queue place, estimate."""
+
+    provider_name: str
+    now: float
+    phase: str | None = None
+    place_in_queue: int | None = None
+    typical_seconds: float | None = None
+
+
+def job_card(job: Job, context: CardContext) -> discord.Embed:
     """The card that shows a job from the first second to its result."""
     label, colour = _STATE_LOOK[job.state]
-    if job.state is JobState.RUNNING and job.provider_status:
+    if context.phase == "downloading":
+        label = "⬇️ Downloading the video"
+    elif job.state is JobState.RUNNING and job.provider_status:
         label = f"{label} ({job.provider_status})"
     request = job.request
     embed = discord.Embed(
@@ -56,10 +66,15 @@ def job_card(job: Job, provider_name: str, now: float) -> discord.Embed:
         colour=colour,
     )
     embed.add_field(name="State", value=label, inline=True)
-    embed.add_field(name="Elapsed", value=format_duration(job.elapsed(now)), inline=True)
-    if job.estimated_seconds and not job.state.terminal:
-        embed.add_field(name="Estimate", value=f"~{format_duration(job.estimated_seconds)}")
-    embed.add_field(name="Model", value=f"{provider_name} {request.model}", inline=True)
+    embed.add_field(name="Elapsed", value=format_duration(job.elapsed(context.now)), inline=True)
+    if not job.state.terminal:
+        estimate = job.estimated_seconds or context.typical_seconds
+        if estimate:
+            source = "the service's estimate" if job.estimated_seconds else "recent jobs"
+            embed.add_field(name="Estimate", value=f"~{format_duration(estimate)} ({source})")
+        if context.place_in_queue is not None:
+            embed.add_field(name="Place in queue", value=f"#{context.place_in_queue}")
+    embed.add_field(name="Model", value=_model_label(context.provider_name, request.model))
     size = request.resolution
     if job.width and job.height:
         size = f"{size} ({job.width}x{job.height})"
@@ -75,73 +90,25 @@ def job_card(job: Job, provider_name: str, now: float) -> discord.Embed:
             value=_truncate(f"{job.failure_message} Your credits were returned.", 1024),
             inline=False,
         )
+    if job.delivery_note:
+        embed.add_field(name="Delivery", value=_truncate(job.delivery_note, 1024), inline=False)
     embed.set_footer(text=f"/video status job:{job.id}")
     return embed
 
 
-def balance_embed(standing: Standing, member_name: str) -> discord.Embed:
-    """A member's credits at a glance: balance, held, tier, allowance and next refill."""
-    balance = standing.balance
-    embed = discord.Embed(title=f"Credits of {member_name}", colour=discord.Colour.gold())
-    embed.add_field(name="Available", value=str(balance.available), inline=True)
-    embed.add_field(name="On hold", value=str(balance.held), inline=True)
-    embed.add_field(name="Balance", value=str(balance.balance), inline=True)
-    terms = standing.terms
-    lines = [f"**Tier:** {_tier_line(terms)}", f"**Allowance:** {_allowance_line(terms)}"]
-    if standing.next_refill_at is not None:
-        lines.append(f"**Next refill:** <t:{standing.next_refill_at}:R>")
-    if standing.refilled:
-        lines.append(f"Your allowance just added **+{standing.refilled}** credits.")
-    limit = terms.max_concurrent_jobs
-    lines.append(
-        f"**Videos in progress:** {standing.open_jobs}"
-        + (f" of {limit} at once" if limit else " (no limit)")
-    )
-    embed.description = "\n".join(lines)
-    return embed
+def _model_label(provider_name: str, model: str) -> str:
+    """`kvidAI v2`; a provider whose only model shares its name reads as the provider alone."""
+    if model.lower() in provider_name.lower():
+        return provider_name
+    return f"{provider_name} {model}"
 
 
-def ledger_embed(page: LedgerPage) -> discord.Embed:
-    """A page of the ledger, newest first."""
-    embed = discord.Embed(title="Your credit history", colour=discord.Colour.gold())
-    if not page.entries:
-        embed.description = "No credit movements yet."
-        return embed
-    lines = [
-        f"<t:{int(entry.created_at)}:R> **{_entry_label(entry)}** · {entry.reason}"
-        + (f" · job `{entry.job_id}`" if entry.job_id else "")
-        for entry in page.entries
-    ]
-    embed.description = _truncate("\n".join(lines), 4000)
-    embed.set_footer(text=f"Page {page.page} of {page.pages} · {page.total} movements")
-    return embed
-
-
-def _entry_label(entry: LedgerEntry) -> str:
-    """How a ledger row changes what the member can spend."""
-    match entry.kind:
-        case "grant":
-            return f"+{entry.balance_delta} granted"
-        case "take":
-            return f"{entry.balance_delta} taken"
-        case "hold":
-            return f"-{entry.held_delta} held"
-        case "capture" if entry.balance_delta != entry.held_delta:
-            spent, returned = -entry.balance_delta, entry.balance_delta - entry.held_delta
-            return f"{spent} spent, +{returned} returned"
-        case "capture":
-            return f"{-entry.balance_delta} spent"
-        case "release":
-            return f"+{-entry.held_delta} returned"
-        case _:
-            return entry.kind
-
-
-def history_embed(jobs: list[Job]) -> discord.Embed:
-    """A member's recent jobs."""
+def history_embed(jobs: list[Job], page: int = 1) -> discord.Embed:
+    """A page of a member's jobs."""
     embed = discord.Embed(title="Your recent videos", colour=discord.Colour.blurple())
+    embed.set_footer(text=f"Page {page} · /video history page:{page + 1} for older ones")
     if not jobs:
-        embed.description = "No videos yet. Try `/video text`."
+        embed.description = "No videos yet. Try `/video text`." if page == 1 else "No older videos."
         return embed
     lines = []
     for job in jobs:
@@ -197,150 +164,3 @@ def models_embed(providers: list[Provider], prices: PriceTable) -> discord.Embed
         )
     embed.set_footer(text="Prices are in credits per video. /credits balance shows yours.")
     return embed
-
-
-def _every(seconds: int) -> str:
-    if seconds == DAY:
-        return "every day"
-    if seconds % DAY == 0:
-        return f"every {seconds // DAY} days"
-    hours = seconds // HOUR
-    return "every hour" if hours == 1 else f"every {hours} hours"
-
-
-def _tier_line(terms: Terms) -> str:
-    names = ", ".join(terms.tiers) if terms.tiers else "standard"
-    if terms.discount_percent:
-        return f"{names} ({terms.discount_percent}% off every video)"
-    return names
-
-
-def _allowance_line(terms: Terms) -> str:
-    if terms.refill_amount <= 0:
-        return "no periodic refill on this server"
-    return (
-        f"+{terms.refill_amount} credits {_every(terms.period_seconds)}, up to {terms.refill_cap}"
-    )
-
-
-def insufficient_message(exc: InsufficientCredits) -> str:
-    """Why a video was refused for credits: the price, the balance and the next refill."""
-    text = f"This video costs {exc.price} credits and you have {exc.available} available. "
-    if exc.next_refill_at is not None and exc.refill_amount > 0:
-        text += (
-            f"Your allowance adds up to {exc.refill_amount} credits <t:{int(exc.next_refill_at)}:R>"
-            f" (it tops you up to {exc.refill_cap}). "
-        )
-    else:
-        text += "This server has no periodic refill. "
-    return text + "Pick a cheaper model or resolution, or ask a moderator for credits."
-
-
-def limit_message(exc: QuotaExceeded) -> str:
-    """Which limit refused a video, and when it frees up."""
-    if exc.frees_at is None:
-        return exc.what
-    return f"{exc.what} It resets <t:{int(exc.frees_at)}:R>."
-
-
-def allowance_embed(allowance: Allowance) -> discord.Embed:
-    """A server's credit settings as they apply now."""
-    embed = discord.Embed(title="Credit settings of this server", colour=discord.Colour.gold())
-    refill = (
-        f"+{allowance.refill_amount} {_every(allowance.refill_period_hours * HOUR)}"
-        if allowance.refill_amount
-        else "off"
-    )
-    jobs = allowance.max_concurrent_jobs
-    cap = allowance.daily_spend_cap
-    for name, value in (
-        ("Starting grant", str(allowance.starting_credits)),
-        ("Refill", refill),
-        ("Refill cap", str(allowance.refill_cap)),
-        ("Videos at once, per member", str(jobs) if jobs else "no limit"),
-        ("Daily spend cap, whole server", str(cap) if cap else "no cap"),
-    ):
-        embed.add_field(name=name, value=value, inline=True)
-    embed.set_footer(
-        text="Change with /credits settings; reset:True goes back to the bot's defaults."
-    )
-    return embed
-
-
-def tiers_embed(tiers: list[TierInfo]) -> discord.Embed:
-    """A server's tiers: what each improves and who has it."""
-    embed = discord.Embed(title="Credit tiers", colour=discord.Colour.gold())
-    if not tiers:
-        embed.description = (
-            "No tiers yet. Create one with `/credits tier set`, then give it to a role with "
-            "`/credits tier role` or to a member with `/credits tier member`."
-        )
-        return embed
-    for info in tiers[:25]:
-        tier = info.tier
-        perks = [
-            f"refill +{tier.refill_amount}" if tier.refill_amount is not None else "",
-            f"cap {tier.refill_cap}" if tier.refill_cap is not None else "",
-            f"{tier.discount_percent}% off" if tier.discount_percent is not None else "",
-            _jobs_perk(tier.max_concurrent_jobs),
-        ]
-        who = [f"<@&{role_id}>" for role_id in info.role_ids]
-        if info.members:
-            who.append(f"{info.members} member{'s' if info.members != 1 else ''} directly")
-        value = (
-            (", ".join(p for p in perks if p) or "no perks yet")
-            + "\n"
-            + ("Given to: " + ", ".join(who) if who else "Not given to anyone yet")
-        )
-        embed.add_field(name=tier.name, value=_truncate(value, 1024), inline=False)
-    embed.set_footer(text="A member with several tiers gets the best value of each.")
-    return embed
-
-
-def _jobs_perk(limit: int | None) -> str:
-    if limit is None:
-        return ""
-    return "no job limit" if limit == 0 else f"{limit} videos at once"
-
-
-def usage_embed(
-    report: UsageReport,
-    member_name: Callable[[int], str],
-    role_name: Callable[[int], str],
-) -> discord.Embed:
-    """A server's usage over a period; the full table goes in the attached CSV."""
-    embed = discord.Embed(
-        title=f"Usage over {PERIOD_LABELS[report.period]}", colour=discord.Colour.gold()
-    )
-    total = report.total
-    if not total.jobs:
-        embed.description = "No videos were made in this period."
-        return embed
-    embed.description = _usage_line(total)
-    sections = (
-        ("By provider", report.providers, str),
-        ("Top members", report.members, lambda key: member_name(int(key))),
-        ("By role", report.roles, lambda key: role_name(int(key))),
-    )
-    for title, lines, name_of in sections:
-        if lines:
-            text = "\n".join(f"**{name_of(line.key)}**: {_usage_line(line)}" for line in lines[:10])
-            embed.add_field(name=title, value=_truncate(text, 1024), inline=False)
-    embed.set_footer(text="Every provider, member and role is in the attached CSV.")
-    return embed
-
-
-def _usage_line(line: UsageLine) -> str:
-    parts = [
-        f"{line.jobs} video{'s' if line.jobs != 1 else ''}",
-        f"{line.spent} credits spent",
-        f"{line.failed} failed",
-        f"{line.refunds} refund{'s' if line.refunds != 1 else ''} ({line.refunded} credits)",
-    ]
-    if line.cancelled:
-        parts.insert(3, f"{line.cancelled} cancelled")
-    if line.on_hold:
-        parts.append(f"{line.on_hold} on hold")
-    if line.provider_cost:
-        parts.append(f"provider cost {line.provider_cost:g}")
-    return " · ".join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 
+from bot.i18n import Text
 from bot.ui.errors import UserError
 
 
@@ -14,7 +15,7 @@ def require_manager(interaction: discord.Interaction, owner_ids: frozenset[int])
     permissions = interaction.permissions
     if interaction.guild is not None and permissions.manage_guild:
         return
-    raise UserError("Only members with the Manage Server permission can do this.")
+    raise UserError(Text("errors.manage_server_only"))
 
 
 def member_role_ids(interaction: discord.Interaction) -> list[int]:

@@ -1,25 +1,32 @@
-"""Shows jobs in Discord: edits the job card while the interaction lives, else posts anew."""
+"""Shows jobs in Discord: a live card while the interaction lives, else new messages."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import discord
 
 from bot.jobs.models import Delivery, Job, JobState
 from bot.jobs.runner import ResultFile
-from bot.ui.cards import job_card
+from bot.jobs.service import JobService
+from bot.providers.base import Provider
+from bot.ui.buttons import job_view
+from bot.ui.cards import CardContext, job_card
 
 log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 # Stop using an interaction token a minute before Discord invalidates it.
 TOKEN_MARGIN = timedelta(minutes=1)
+# Between state changes a card is refreshed (elapsed time, queue place) at most this often;
+# webhook edits share a rate limit per interaction, so a quiet card must stay quiet.
+REFRESH_SECONDS = 12.0
 REQUEST_ENTITY_TOO_LARGE = 40005
 # The interaction token no longer works (expired, revoked, or the reply was deleted).
 TOKEN_GONE_CODES = frozenset({50027, 10015, 10008})
@@ -35,6 +42,8 @@ class _Card:
 
     interaction: discord.Interaction
     latest: Job
+    phase: str | None = None
+    last_edit: float = 0.0
     # Edits of one card are serialised and always render the newest state, so a slow edit
     # can never overwrite a newer one.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -49,15 +58,29 @@ class DiscordPresenter:
     def __init__(
         self,
         client: discord.Client,
-        provider_names: Mapping[str, str],
+        providers: Mapping[str, Provider],
+        jobs: JobService,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
-        self._provider_names = provider_names
+        self._providers = providers
+        self._jobs = jobs
         self._clock = clock
         # Interaction tokens are bearer credentials: kept in memory only, never stored or logged.
         self._cards: dict[str, _Card] = {}
+        self._refresher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin refreshing quiet cards (elapsed time, place in queue)."""
+        self._refresher = asyncio.create_task(self._refresh_forever(), name="card-refresh")
+
+    async def stop(self) -> None:
+        """Stop refreshing."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
 
     async def show_card(self, job: Job, interaction: discord.Interaction) -> int | None:
         """Turn the interaction's deferred reply into the job's card; return its message id."""
@@ -65,34 +88,29 @@ class DiscordPresenter:
         async with card.lock:
             if job.id not in self._cards:
                 return None  # already delivered by the runner in the meantime
-            message = await interaction.edit_original_response(embed=self.card(card.latest))
+            embed, view = await self._render(card.latest, card.phase)
+            message = await interaction.edit_original_response(embed=embed, view=view)
+            card.last_edit = time.monotonic()
         return message.id
 
-    def card(self, job: Job) -> discord.Embed:
-        """The job's card as it stands now."""
-        return job_card(job, self._provider_names.get(job.provider, job.provider), self._clock())
+    async def render(self, job: Job) -> tuple[discord.Embed, discord.ui.View | None]:
+        """The job's card and buttons as they stand now."""
+        return await self._render(job, None)
 
-    async def job_changed(self, job: Job) -> None:
-        """Refresh the card if its interaction is still usable."""
+    async def job_changed(self, job: Job, phase: str | None = None) -> None:
+        """A state change: refresh the card now if its interaction is still usable."""
         card = self._usable_card(job.id)
         if card is None:
             return
-        card.latest = job
-        async with card.lock:
-            try:
-                await card.interaction.edit_original_response(embed=self.card(card.latest))
-            except discord.HTTPException as exc:
-                if not _token_gone(exc):
-                    raise
-                log.info("job %s: its card can no longer be edited (%s)", job.id, exc.code)
-                self._cards.pop(job.id, None)
+        card.latest, card.phase = job, phase
+        await self._edit(card)
 
     async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
         """Post the outcome: on the card while it lives, else as a new message to the member."""
         card = self._usable_card(job.id)
         if card is None:
             return await self._deliver_in_channel(job, video)
-        card.latest = job
+        card.latest, card.phase = job, None
         async with card.lock:
             try:
                 return await self._deliver_on_card(card, job, video)
@@ -104,6 +122,50 @@ class DiscordPresenter:
                 self._cards.pop(job.id, None)
         return await self._deliver_in_channel(job, video)
 
+    async def _refresh_forever(self) -> None:
+        while True:
+            # A pass only reads an in-memory dict; checking each second keeps refreshes on time.
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for job_id, card in list(self._cards.items()):
+                stale = now - card.last_edit >= REFRESH_SECONDS
+                if stale and not card.latest.state.terminal and self._usable_card(job_id):
+                    try:
+                        await self._edit(card)
+                    except Exception:
+                        # One card's trouble must not stop the refreshes of the others.
+                        log.exception("job %s: periodic card refresh failed", job_id)
+
+    async def _edit(self, card: _Card) -> None:
+        async with card.lock:
+            try:
+                embed, view = await self._render(card.latest, card.phase)
+                await card.interaction.edit_original_response(embed=embed, view=view)
+                card.last_edit = time.monotonic()
+            except discord.HTTPException as exc:
+                if not _token_gone(exc):
+                    raise
+                log.info("job %s: its card can no longer be edited (%s)", card.latest.id, exc.code)
+                self._cards.pop(card.latest.id, None)
+
+    async def _render(
+        self, job: Job, phase: str | None
+    ) -> tuple[discord.Embed, discord.ui.View | None]:
+        provider = self._providers.get(job.provider)
+        context = CardContext(
+            provider_name=provider.display_name if provider else job.provider,
+            now=self._clock(),
+            phase=phase,
+            place_in_queue=None if job.state.terminal else await self._jobs.queue_position(job),
+            typical_seconds=None if job.state.terminal else await self._jobs.typical_seconds(job),
+        )
+        return job_card(job, context), job_view(job, can_extend=self._can_extend(job))
+
+    def _can_extend(self, job: Job) -> bool:
+        provider = self._providers.get(job.provider)
+        can_extend = getattr(provider, "can_extend", None)
+        return bool(job.provider_video_id and can_extend and can_extend(job.request.model))
+
     def _usable_card(self, job_id: str) -> _Card | None:
         card = self._cards.get(job_id)
         if card is not None and not card.usable():
@@ -114,17 +176,20 @@ class DiscordPresenter:
     async def _deliver_on_card(
         self, card: _Card, job: Job, video: ResultFile | None
     ) -> tuple[Delivery, int | None]:
-        kind, content, view = self._outcome(job, video, mention=False)
-        attachments = [discord.File(video.path, filename=f"{job.id}.mp4")] if video else []
+        kind, content = self._outcome(job, video, mention=False)
+        embed, view = await self._render(job, None)
+        _add_link_button(view, job, kind)
+        files = _files(job, video)
         try:
             message = await card.interaction.edit_original_response(
-                content=content, embed=self.card(job), attachments=attachments, view=view
+                content=content, embed=_with_poster(embed, job, video), attachments=files, view=view
             )
         except discord.HTTPException as exc:
-            if video is None or exc.code != REQUEST_ENTITY_TOO_LARGE:
+            smaller = _without_largest_file(video) if exc.code == REQUEST_ENTITY_TOO_LARGE else None
+            if smaller is None:
                 raise
-            log.info("job %s: Discord refused the upload as too large; posting a link", job.id)
-            return await self._deliver_on_card(card, job, None)
+            log.info("job %s: Discord refused the upload as too large; sending less", job.id)
+            return await self._deliver_on_card(card, job, smaller[0])
         return kind, message.id
 
     async def _deliver_in_channel(
@@ -134,8 +199,10 @@ class DiscordPresenter:
         guild = self._client.get_guild(job.guild_id)
         limit = guild.filesize_limit if guild else DEFAULT_UPLOAD_LIMIT
         if video is not None and video.size > limit:
-            video = None
-        kind, content, view = self._outcome(job, video, mention=True)
+            video = replace(video, attachable=False)
+        kind, content = self._outcome(job, video, mention=True)
+        embed, view = await self._render(job, None)
+        _add_link_button(view, job, kind)
         reference = None
         if job.card_message_id:
             reference = discord.MessageReference(
@@ -146,10 +213,8 @@ class DiscordPresenter:
         try:
             message = await channel.send(
                 content=content,
-                embed=self.card(job),
-                file=discord.File(video.path, filename=f"{job.id}.mp4")
-                if video
-                else discord.utils.MISSING,
+                embed=_with_poster(embed, job, video),
+                files=_files(job, video),
                 view=view or discord.utils.MISSING,
                 reference=reference or discord.utils.MISSING,
                 # Same nonce on a re-delivery after a crash: Discord returns the first message.
@@ -157,30 +222,64 @@ class DiscordPresenter:
                 allowed_mentions=discord.AllowedMentions(users=True, replied_user=False),
             )
         except discord.HTTPException as exc:
-            if video is None or exc.code != REQUEST_ENTITY_TOO_LARGE:
+            smaller = _without_largest_file(video) if exc.code == REQUEST_ENTITY_TOO_LARGE else None
+            if smaller is None:
                 raise
-            return await self._deliver_in_channel(job, None)
+            return await self._deliver_in_channel(job, smaller[0])
         return kind, message.id
 
     def _outcome(
         self, job: Job, video: ResultFile | None, *, mention: bool
-    ) -> tuple[Delivery, str, discord.ui.View | None]:
+    ) -> tuple[Delivery, str]:
         who = f"<@{job.user_id}> " if mention else ""
+        if job.state is JobState.CANCELLED:
+            return Delivery.NOTICE, (
+                f"{who}Job `{job.id}` was cancelled. Your {job.price} credits were returned."
+            )
         if job.state is not JobState.SUCCEEDED:
             reason = job.failure_message or "The video could not be made."
-            return (
-                Delivery.NOTICE,
+            return Delivery.NOTICE, (
                 f"{who}Job `{job.id}` did not finish: {reason} "
-                f"Your {job.price} credits were returned.",
-                None,
+                f"Your {job.price} credits were returned."
             )
-        if video is not None:
-            return Delivery.ATTACHED, f"{who}Your video is ready.", None
-        view = discord.ui.View(timeout=None)
-        if job.result_url:
-            view.add_item(discord.ui.Button(label="Open video", url=job.result_url))
-        return (
-            Delivery.LINK,
-            f"{who}Your video is ready (too large to attach here): {job.result_url}",
-            view,
-        )
+        if video is not None and video.attachable:
+            return Delivery.ATTACHED, f"{who}Your video is ready."
+        link = job.result_url if job.result_url and job.result_url.startswith("http") else None
+        where = f": {link}" if link else "."
+        return Delivery.LINK, f"{who}Your video is ready (too large to attach here){where}"
+
+
+def _add_link_button(view: discord.ui.View | None, job: Job, kind: Delivery) -> None:
+    """A link delivery gets an "Open video" button beside the job buttons."""
+    url = job.result_url
+    if view is not None and kind is Delivery.LINK and url and url.startswith("http"):
+        view.add_item(discord.ui.Button(label="Open video", emoji="🎬", url=url))
+
+
+def _without_largest_file(video: ResultFile | None) -> tuple[ResultFile | None] | None:
+    """After a 40005: the video becomes a link; then the poster is dropped; then give up."""
+    if video is None:
+        return None
+    if video.attachable:
+        return (replace(video, attachable=False),)
+    if video.poster is not None:
+        return (None,)
+    return None
+
+
+def _files(job: Job, video: ResultFile | None) -> list[discord.File]:
+    """The video when it can be attached; otherwise its poster frame, if there is one."""
+    if video is None:
+        return []
+    if video.attachable:
+        return [discord.File(video.path, filename=f"{job.id}.mp4")]
+    if video.poster is not None:
+        return [discord.File(video.poster, filename=f"{job.id}-poster.jpg")]
+    return []
+
+
+def _with_poster(embed: discord.Embed, job: Job, video: ResultFile | None) -> discord.Embed:
+    """Show the poster frame in the card when the video itself could not be attached."""
+    if video is not None and not video.attachable and video.poster is not None:
+        embed.set_image(url=f"attachment://{job.id}-poster.jpg")
+    return embed

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import io
+from pathlib import Path
 
 import av
+import numpy as np
 from PIL import Image, ImageDraw
 
 _PIL_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}
@@ -63,3 +65,52 @@ def make_image(fmt: str = "png", width: int = 512, height: int = 512) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=pil_format)
     return buffer.getvalue()
+
+
+AUDIO_RATE = 48_000
+
+
+def write_clip(
+    path: Path,
+    width: int,
+    height: int,
+    seconds: float,
+    *,
+    fps: int = 24,
+    target_bytes: int | None = None,
+    black_seconds: float = 0.0,
+    audio: bool = True,
+) -> Path:
+    """Encode random-noise frames (worst case for a re-encode) with a tone, at a chosen size."""
+    rng = np.random.default_rng(7)
+    frames = round(seconds * fps)
+    bitrate = int(target_bytes * 8 / seconds) if target_bytes else 2_000_000
+    with av.open(str(path), mode="w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.bit_rate = bitrate
+        # ultrafast with a tight VBV lands within a few percent of target_bytes in seconds.
+        video.options = {"preset": "ultrafast", "maxrate": str(bitrate), "bufsize": str(bitrate)}
+        sound = None
+        if audio:
+            sound = container.add_stream("aac", rate=AUDIO_RATE)
+            sound.layout = "stereo"
+            sound.bit_rate = 128_000
+        # A few noise frames reused keep generation cheap; ultrafast uses one reference frame,
+        # so an eight-frame cycle still costs full price to encode.
+        noise = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(8)]
+        black = np.zeros((height, width, 3), dtype=np.uint8)
+        for index in range(frames):
+            pixels = black if index < black_seconds * fps else noise[index % len(noise)]
+            container.mux(video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(video.encode(None))
+        if sound is not None:
+            t = np.arange(round(seconds * AUDIO_RATE)) / AUDIO_RATE
+            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for start in range(0, len(tone), 1024):
+                chunk = np.ascontiguousarray(np.stack([tone[start : start + 1024]] * 2))
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+                frame.sample_rate, frame.pts = AUDIO_RATE, start
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode(None))
+    return path

@@ -86,15 +86,16 @@ class RecordingPresenter:
         self.changes: list[JobState] = []
         self.deliveries: list[tuple[str, JobState, bytes | None]] = []
 
-    async def job_changed(self, job: Job) -> None:
+    async def job_changed(self, job: Job, phase: str | None = None) -> None:
         self.changes.append(job.state)
 
     async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
-        data = video.path.read_bytes() if video else None
+        attachable = video is not None and video.attachable
+        data = video.path.read_bytes() if video and attachable else None
         self.deliveries.append((job.id, job.state, data))
         if job.state is not JobState.SUCCEEDED:
             return Delivery.NOTICE, 99
-        return (Delivery.ATTACHED if video else Delivery.LINK), 99
+        return (Delivery.ATTACHED if attachable else Delivery.LINK), 99
 
 
 class World:
@@ -115,7 +116,7 @@ class World:
             {"kvid": self.provider},
             prices,
             clock=clock,
-            on_new_job=lambda: None,
+            wake_runner=lambda: None,
         )
         transport = httpx.MockTransport(lambda request: httpx.Response(200, content=VIDEO_BYTES))
         self.runner = JobRunner(

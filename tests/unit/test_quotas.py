@@ -90,7 +90,7 @@ class StubProvider:
 class Quiet:
     """A presenter that shows nothing."""
 
-    async def job_changed(self, job: Job) -> None:
+    async def job_changed(self, job: Job, phase: str | None = None) -> None:
         return None
 
     async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
@@ -118,7 +118,7 @@ class Economy:
             {"kvid": self.provider},
             PriceTable.load(),
             clock=clock,
-            on_new_job=lambda: None,
+            wake_runner=lambda: None,
             quotas=self.quotas,
         )
         transport = httpx.MockTransport(lambda request: httpx.Response(200, content=VIDEO_BYTES))

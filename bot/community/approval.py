@@ -1,0 +1,382 @@
+"""Moderator approval: a held job waits until it is approved, denied, expires or is withdrawn.
+
+Each request is decided exactly once: the decision is a guarded state change (`WHERE state =
+'pending'`) made in the same transaction as its effect on the job (made due, or cancelled with
+its hold released), so two moderators clicking at once, or a click racing the expiry, settle
+it once. What a decision does to the job goes through a `JobGate`, so the job service can
+replace the default (`SqlJobGate`) with its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.community.log import ModerationLog
+from bot.db import Database
+from bot.ledger import Ledger
+
+PENDING = "pending"
+APPROVED = "approved"
+DENIED = "denied"
+EXPIRED = "expired"
+WITHDRAWN = "withdrawn"
+
+DENIED_CODE = "approval_denied"
+EXPIRED_CODE = "approval_expired"
+
+
+class ApprovalError(Exception):
+    """An approval action was refused; the message says why."""
+
+
+class JobGate(Protocol):
+    """What approval needs from the job side, all inside the caller's transaction."""
+
+    def park_in(self, conn: sqlite3.Connection, job_id: str) -> None:
+        """Keep a just-created job from being submitted until it is released or approved."""
+
+    def approve_in(self, conn: sqlite3.Connection, job_id: str, now: float) -> bool:
+        """Let the job be submitted; False if it is no longer waiting (e.g. cancelled)."""
+
+    def reject_in(
+        self, conn: sqlite3.Connection, job_id: str, code: str, message: str, now: float
+    ) -> bool:
+        """End the job unsubmitted, release its hold, tell the member `message` later."""
+
+    def after_commit(self) -> None:
+        """Called once a decision is committed (e.g. wake the runner)."""
+
+
+class SqlJobGate:
+    """The default gate, for the current runner: a queued job with no `next_poll_at` is parked.
+
+    The runner only takes queued jobs whose `next_poll_at` is due, so clearing it parks a job
+    and setting it to now releases it. Rejection cancels the job and releases its hold; the
+    runner then delivers the cancellation (with `message`) like any other finished job.
+    """
+
+    def __init__(self, ledger: Ledger, *, wake: Callable[[], None] | None = None) -> None:
+        self._ledger = ledger
+        self._wake = wake
+
+    def park_in(self, conn: sqlite3.Connection, job_id: str) -> None:
+        """Clear the job's due time so the runner leaves it alone."""
+        conn.execute(
+            "UPDATE jobs SET next_poll_at = NULL WHERE id = ? AND state = 'queued'", (job_id,)
+        )
+
+    def approve_in(self, conn: sqlite3.Connection, job_id: str, now: float) -> bool:
+        """Make the job due now."""
+        return bool(
+            conn.execute(
+                "UPDATE jobs SET next_poll_at = ? WHERE id = ? AND state = 'queued' "
+                "AND provider_job_id IS NULL",
+                (now, job_id),
+            ).rowcount
+        )
+
+    def reject_in(
+        self, conn: sqlite3.Connection, job_id: str, code: str, message: str, now: float
+    ) -> bool:
+        """Cancel the queued job and give its credits back, in this transaction."""
+        changed = conn.execute(
+            "UPDATE jobs SET state = 'cancelled', failure_code = ?, failure_message = ?, "
+            "finished_at = ?, next_poll_at = NULL WHERE id = ? AND state = 'queued'",
+            (code, message, now, job_id),
+        ).rowcount
+        if changed:
+            self._ledger.resolve_in(conn, job_id, "released", message[:200])
+        return bool(changed)
+
+    def after_commit(self) -> None:
+        """Wake the runner so it submits an approved job or delivers a cancelled one."""
+        if self._wake is not None:
+            self._wake()
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A job waiting for (or past) a moderator's decision."""
+
+    job_id: str
+    guild_id: int
+    user_id: int
+    channel_id: int
+    reason: str
+    state: str
+    created_at: float
+    expires_at: float
+    decided_at: float | None
+    decided_by: int | None
+    decision_reason: str | None
+    message_id: int | None
+    message_channel_id: int | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a decision did; `changed` is False when the request had already been decided."""
+
+    request: ApprovalRequest
+    changed: bool
+
+    @property
+    def state(self) -> str:
+        """The request's state now."""
+        return self.request.state
+
+
+_COLUMNS = (
+    "job_id, guild_id, user_id, channel_id, reason, state, created_at, expires_at, decided_at, "
+    "decided_by, decision_reason, message_id, message_channel_id"
+)
+
+
+class ApprovalQueue:
+    """Requests for approval: created with the job, decided once, expired when left too long."""
+
+    def __init__(
+        self,
+        db: Database,
+        log: ModerationLog,
+        gate: JobGate,
+        *,
+        clock: Callable[[], float],
+    ) -> None:
+        self._db = db
+        self._log = log
+        self._gate = gate
+        self._clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def gate(self) -> JobGate:
+        """What decisions do to jobs."""
+        return self._gate
+
+    def use_gate(self, gate: JobGate) -> None:
+        """Replace the job gate (the job service may bring its own)."""
+        self._gate = gate
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after a request is created or decided (e.g. to post or edit it)."""
+        self._listeners.append(listener)
+
+    def notify(self) -> None:
+        """Tell listeners that requests changed (call after the creating transaction commits)."""
+        for listener in self._listeners:
+            listener()
+
+    # -- the seam with job creation --------------------------------------------------------------
+
+    def on_job_created_in(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        job_id: str,
+        guild_id: int,
+        user_id: int,
+        channel_id: int,
+        reason: str,
+        timeout_seconds: float,
+    ) -> ApprovalRequest:
+        """Inside the job's creating transaction: park the job and open its request."""
+        now = self._clock()
+        conn.execute(
+            "INSERT INTO approval_requests (job_id, guild_id, user_id, channel_id, reason, "
+            "state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (job_id, guild_id, user_id, channel_id, reason, now, now + timeout_seconds),
+        )
+        self._gate.park_in(conn, job_id)
+        self._log.record_in(
+            conn,
+            guild_id,
+            None,
+            "approval requested",
+            f"video `{job_id}` by <@{user_id}> waits for approval ({reason})",
+            target_user_id=user_id,
+            job_id=job_id,
+        )
+        request = self.get_in(conn, job_id)
+        assert request is not None
+        return request
+
+    def withdraw_in(self, conn: sqlite3.Connection, job_id: str, actor_id: int | None) -> bool:
+        """The job ended some other way (the member cancelled it): close its request."""
+        changed = conn.execute(
+            "UPDATE approval_requests SET state = 'withdrawn', decided_at = ?, decided_by = ? "
+            "WHERE job_id = ? AND state = 'pending'",
+            (self._clock(), actor_id, job_id),
+        ).rowcount
+        if changed:
+            request = self.get_in(conn, job_id)
+            assert request is not None
+            self._log.record_in(
+                conn,
+                request.guild_id,
+                actor_id,
+                "approval withdrawn",
+                f"video `{job_id}` by <@{request.user_id}> was cancelled before a decision",
+                target_user_id=request.user_id,
+                job_id=job_id,
+            )
+        return bool(changed)
+
+    # -- decisions -------------------------------------------------------------------------------
+
+    def get_in(self, conn: sqlite3.Connection, job_id: str) -> ApprovalRequest | None:
+        """One request as this transaction sees it."""
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM approval_requests WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        return ApprovalRequest(*row) if row else None
+
+    async def get(self, job_id: str) -> ApprovalRequest | None:
+        """One request."""
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM approval_requests WHERE job_id = ?", (job_id,)
+        )
+        return ApprovalRequest(*row) if row else None
+
+    async def decide(
+        self, job_id: str, *, approve: bool, actor_id: int | None, reason: str | None = None
+    ) -> Decision:
+        """Approve or deny a pending request, once; a repeated decision changes nothing."""
+        if not approve and not (reason and reason.strip()):
+            raise ApprovalError("A denial needs a reason; the member is told it.")
+        decision = await self._db.run(
+            self._decide_in, job_id, APPROVED if approve else DENIED, actor_id, reason
+        )
+        if decision.changed:
+            self._gate.after_commit()
+            self.notify()
+        return decision
+
+    def decide_in(
+        self,
+        conn: sqlite3.Connection,
+        job_id: str,
+        outcome: str,
+        actor_id: int | None,
+        reason: str | None,
+    ) -> Decision:
+        """The decision inside the caller's transaction (call `gate.after_commit` after it)."""
+        return self._decide_in(conn, job_id, outcome, actor_id, reason)
+
+    def _decide_in(
+        self,
+        conn: sqlite3.Connection,
+        job_id: str,
+        outcome: str,
+        actor_id: int | None,
+        reason: str | None,
+    ) -> Decision:
+        request = self.get_in(conn, job_id)
+        if request is None:
+            raise ApprovalError(f"Video `{job_id}` is not waiting for approval.")
+        if request.state != PENDING:
+            return Decision(request, changed=False)
+        now = self._clock()
+        reason = (reason or "").strip() or None
+        final = outcome
+        if outcome == APPROVED:
+            if not self._gate.approve_in(conn, job_id, now):
+                final = WITHDRAWN
+        else:
+            code = DENIED_CODE if outcome == DENIED else EXPIRED_CODE
+            if outcome == DENIED:
+                message = f"A moderator did not approve this video: {reason}"
+            else:
+                message = "No moderator decided on this video in time, so it was not made."
+            message += " The credits held for it were given back."
+            if not self._gate.reject_in(conn, job_id, code, message, now):
+                final = WITHDRAWN
+        # The guard makes this the one decision, whoever else tries at the same time.
+        changed = conn.execute(
+            "UPDATE approval_requests SET state = ?, decided_at = ?, decided_by = ?, "
+            "decision_reason = ? WHERE job_id = ? AND state = 'pending'",
+            (final, now, actor_id, reason, job_id),
+        ).rowcount
+        if not changed:  # pragma: no cover - the write lock makes this unreachable
+            raise ApprovalError("That request was decided at the same moment.")
+        words = {
+            APPROVED: "approved",
+            DENIED: "denied",
+            EXPIRED: "expired undecided; hold released",
+            WITHDRAWN: "closed: the video had already ended",
+        }
+        self._log.record_in(
+            conn,
+            request.guild_id,
+            actor_id,
+            f"approval {final}",
+            f"video `{job_id}` by <@{request.user_id}> {words[final]}"
+            + (f": {reason}" if reason else ""),
+            target_user_id=request.user_id,
+            job_id=job_id,
+        )
+        updated = self.get_in(conn, job_id)
+        assert updated is not None
+        return Decision(updated, changed=True)
+
+    async def expire_due(self) -> list[Decision]:
+        """Release every request left undecided past its time; each exactly once."""
+        now = self._clock()
+        rows = await self._db.fetchall(
+            "SELECT job_id FROM approval_requests WHERE state = 'pending' AND expires_at <= ?",
+            (now,),
+        )
+        decisions = []
+        for row in rows:
+            decision = await self._db.run(self._decide_in, row["job_id"], EXPIRED, None, None)
+            if decision.changed:
+                decisions.append(decision)
+        if decisions:
+            self._gate.after_commit()
+            self.notify()
+        return decisions
+
+    async def next_expiry(self) -> float | None:
+        """When the next pending request expires."""
+        row = await self._db.fetchone(
+            "SELECT MIN(expires_at) AS at FROM approval_requests WHERE state = 'pending'"
+        )
+        return row["at"] if row and row["at"] is not None else None
+
+    async def unposted(self) -> list[ApprovalRequest]:
+        """Pending requests not yet shown in a moderators' channel."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM approval_requests "
+            "WHERE state = 'pending' AND message_id IS NULL ORDER BY created_at"
+        )
+        return [ApprovalRequest(*row) for row in rows]
+
+    async def decided_with_message(self, since: float) -> list[ApprovalRequest]:
+        """Requests decided since `since` that have a moderators' message to update."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM approval_requests "
+            "WHERE state != 'pending' AND message_id IS NOT NULL AND decided_at >= ?",
+            (since,),
+        )
+        return [ApprovalRequest(*row) for row in rows]
+
+    async def mark_posted(self, job_id: str, channel_id: int, message_id: int) -> None:
+        """Remember where the request was shown to moderators."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE approval_requests SET message_id = ?, message_channel_id = ? "
+                "WHERE job_id = ?",
+                (message_id, channel_id, job_id),
+            )
+
+    async def pending(self, guild_id: int) -> list[ApprovalRequest]:
+        """A server's requests still waiting, oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM approval_requests WHERE guild_id = ? AND state = 'pending' "
+            "ORDER BY created_at",
+            (guild_id,),
+        )
+        return [ApprovalRequest(*row) for row in rows]

@@ -1,0 +1,120 @@
+"""The moderation log: every moderation and admin action, relayed to the audit-log channel."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.db import Database
+
+MAX_DETAIL = 1000
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One recorded action."""
+
+    id: int
+    guild_id: int
+    actor_id: int | None
+    action: str
+    target_user_id: int | None
+    job_id: str | None
+    detail: str
+    created_at: float
+    audit_channel_id: int | None
+
+
+class ModerationLog:
+    """Appends one line per action, in the transaction of the action itself."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], float]) -> None:
+        self._db = db
+        self._clock = clock
+
+    def record_in(
+        self,
+        conn: sqlite3.Connection,
+        guild_id: int,
+        actor_id: int | None,
+        action: str,
+        detail: str,
+        *,
+        target_user_id: int | None = None,
+        job_id: str | None = None,
+    ) -> int:
+        """Append a line; it is meant for the audit-log channel set at this moment, if any."""
+        row = conn.execute(
+            "SELECT audit_channel_id FROM community_settings WHERE guild_id = ?", (guild_id,)
+        ).fetchone()
+        cursor = conn.execute(
+            "INSERT INTO moderation_log (guild_id, actor_id, action, target_user_id, job_id, "
+            "detail, created_at, audit_channel_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                guild_id,
+                actor_id,
+                action,
+                target_user_id,
+                job_id,
+                detail[:MAX_DETAIL],
+                self._clock(),
+                row[0] if row else None,
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def record(
+        self,
+        guild_id: int,
+        actor_id: int | None,
+        action: str,
+        detail: str,
+        *,
+        target_user_id: int | None = None,
+        job_id: str | None = None,
+    ) -> int:
+        """Append a line in a transaction of its own."""
+        return await self._db.run(
+            lambda conn: self.record_in(
+                conn,
+                guild_id,
+                actor_id,
+                action,
+                detail,
+                target_user_id=target_user_id,
+                job_id=job_id,
+            )
+        )
+
+    async def recent(self, guild_id: int, limit: int = 20) -> list[LogLine]:
+        """The server's latest lines, newest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM moderation_log WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        return [LogLine(*row) for row in rows]
+
+    async def unrelayed(self, limit: int = 20) -> list[LogLine]:
+        """Lines still to be posted in the audit-log channel they were meant for, oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM moderation_log "
+            "WHERE audit_channel_id IS NOT NULL AND relayed_at IS NULL ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [LogLine(*row) for row in rows]
+
+    async def mark_relayed(self, line_id: int, error: str | None = None) -> None:
+        """The line was posted (or could not be, for `error`); it is not tried again."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE moderation_log SET relayed_at = ?, relay_error = ? "
+                "WHERE id = ? AND relayed_at IS NULL",
+                (self._clock(), error[:200] if error else None, line_id),
+            )
+
+
+_COLUMNS = (
+    "id, guild_id, actor_id, action, target_user_id, job_id, detail, created_at, audit_channel_id"
+)

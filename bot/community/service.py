@@ -1,0 +1,329 @@
+"""The community facade: one object the composition root builds and the job service calls.
+
+`admission` is the seam with job creation: called inside the job's own transaction, before the
+job row and hold are written, it says whether the member may generate this prompt here, whether
+a moderator must approve it first, and whether the provider's safety checker must stay on.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.community.approval import ApprovalQueue, ApprovalRequest, JobGate, SqlJobGate
+from bot.community.events import Events
+from bot.community.log import ModerationLog
+from bot.community.moderation import Bans, BlockedTerms, Reports, RuleMatch
+from bot.community.pool import Pool
+from bot.community.settings import CommunitySettings, SettingsStore
+from bot.community.showcase import Showcase
+from bot.db import Database, Transaction
+from bot.ledger import Ledger
+from bot.providers.base import InvalidRequest
+
+BANNED = "banned"
+CHANNEL = "channel"
+ROLE = "role"
+BLOCKED_TERM = "blocked_term"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The community's verdict on one video request."""
+
+    allowed: bool
+    reason_key: str | None = None  # BANNED, CHANNEL, ROLE or BLOCKED_TERM when refused
+    message: str | None = None  # what to tell the member (privately) when refused
+    needs_approval: bool = False
+    approval_reason: str | None = None  # why, for the moderators' request
+    force_safety_checker: bool = True  # outside age-restricted channels: always on
+    rule: RuleMatch | None = None  # the blocked-term rule that refused it (name, never term)
+
+
+class CommunityRefusal(InvalidRequest):
+    """A request the community rules refuse; an InvalidRequest, so it is shown privately."""
+
+    def __init__(self, admission: Admission) -> None:
+        super().__init__(admission.message or "This server does not allow that video.")
+        self.admission = admission
+
+
+def _timestamp(joined_at: datetime | float | None) -> float | None:
+    if joined_at is None:
+        return None
+    if isinstance(joined_at, datetime):
+        return joined_at.timestamp()
+    return float(joined_at)
+
+
+class Community:
+    """Settings, moderation, approvals, showcase, pool and events of every server."""
+
+    def __init__(
+        self,
+        db: Database,
+        ledger: Ledger,
+        *,
+        clock: Callable[[], float],
+        wake_jobs: Callable[[], None] | None = None,
+        gate: JobGate | None = None,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self.log = ModerationLog(db, clock=clock)
+        self.settings = SettingsStore(db, self.log, clock=clock)
+        self.terms = BlockedTerms(db, self.log, clock=clock)
+        self.bans = Bans(db, self.log, clock=clock)
+        self.reports = Reports(db, self.log, clock=clock)
+        self.approvals = ApprovalQueue(
+            db, self.log, gate or SqlJobGate(ledger, wake=wake_jobs), clock=clock
+        )
+        self.pool = Pool(db, ledger, self.log, clock=clock)
+        self.showcase = Showcase(db, self.log, clock=clock)
+        self.events = Events(db, self.pool, self.log, clock=clock)
+
+    def now(self) -> float:
+        """The community's clock."""
+        return self._clock()
+
+    # -- admission: the seam with job creation --------------------------------------------------
+
+    def admission_in(
+        self,
+        conn: sqlite3.Connection,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        role_ids: Collection[int] | None,
+        joined_at: datetime | float | None,
+        prompt: str,
+        channel_is_age_restricted: bool,
+        *,
+        parent_channel_id: int | None = None,
+        is_manager: bool = False,
+    ) -> Admission:
+        """The verdict, read in the caller's transaction. Writes nothing."""
+        settings = self.settings.get_in(conn, guild_id)
+        force = not channel_is_age_restricted
+        ban = self.bans.get_in(conn, guild_id, user_id)
+        if ban is not None:
+            why = f" Reason: {ban.reason}" if ban.reason else ""
+            return Admission(
+                False,
+                BANNED,
+                "A moderator has stopped you from making videos on this server." + why,
+                force_safety_checker=force,
+            )
+        if not is_manager:
+            if not settings.channel_allowed(channel_id, parent_channel_id):
+                where = ", ".join(f"<#{c}>" for c in sorted(settings.channel_ids))
+                return Admission(
+                    False,
+                    CHANNEL,
+                    f"Videos cannot be made in this channel. Use {where}.",
+                    force_safety_checker=force,
+                )
+            if not settings.role_allowed(role_ids or ()):
+                roles = ", ".join(f"<@&{r}>" for r in sorted(settings.role_ids))
+                return Admission(
+                    False,
+                    ROLE,
+                    "On this server only members with one of these roles can make videos: "
+                    f"{roles}.",
+                    force_safety_checker=force,
+                )
+        rule = self.terms.match_in(conn, guild_id, prompt)
+        if rule is not None:
+            return Admission(
+                False,
+                BLOCKED_TERM,
+                f'Your prompt breaks this server\'s rule "{rule.name}", so it was refused and '
+                "nothing was charged. Change the prompt and try again.",
+                force_safety_checker=force,
+                rule=rule,
+            )
+        why = None if is_manager else settings.approval_needed(_timestamp(joined_at), self._clock())
+        return Admission(
+            True, needs_approval=why is not None, approval_reason=why, force_safety_checker=force
+        )
+
+    async def admission(
+        self,
+        tx: Transaction,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        role_ids: Collection[int] | None,
+        joined_at: datetime | float | None,
+        prompt: str,
+        channel_is_age_restricted: bool,
+        *,
+        parent_channel_id: int | None = None,
+        is_manager: bool = False,
+    ) -> Admission:
+        """`admission_in` inside the job service's transaction."""
+        return await tx.run(
+            functools.partial(
+                self.admission_in,
+                parent_channel_id=parent_channel_id,
+                is_manager=is_manager,
+            ),
+            guild_id,
+            channel_id,
+            user_id,
+            role_ids,
+            joined_at,
+            prompt,
+            channel_is_age_restricted,
+        )
+
+    async def check(
+        self,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        role_ids: Collection[int] | None,
+        joined_at: datetime | float | None,
+        prompt: str,
+        channel_is_age_restricted: bool,
+        *,
+        parent_channel_id: int | None = None,
+        is_manager: bool = False,
+        record_refusal: bool = True,
+    ) -> Admission:
+        """Before deferring: the same verdict; a refusal is written to the moderation log."""
+        return await self._db.run(
+            functools.partial(
+                self._check_in,
+                parent_channel_id=parent_channel_id,
+                is_manager=is_manager,
+                record_refusal=record_refusal,
+            ),
+            guild_id,
+            channel_id,
+            user_id,
+            role_ids,
+            joined_at,
+            prompt,
+            channel_is_age_restricted,
+        )
+
+    def _check_in(
+        self,
+        conn: sqlite3.Connection,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        role_ids: Collection[int] | None,
+        joined_at: datetime | float | None,
+        prompt: str,
+        channel_is_age_restricted: bool,
+        *,
+        parent_channel_id: int | None,
+        is_manager: bool,
+        record_refusal: bool,
+    ) -> Admission:
+        admission = self.admission_in(
+            conn,
+            guild_id,
+            channel_id,
+            user_id,
+            role_ids,
+            joined_at,
+            prompt,
+            channel_is_age_restricted,
+            parent_channel_id=parent_channel_id,
+            is_manager=is_manager,
+        )
+        if not admission.allowed and record_refusal:
+            what = {
+                BANNED: "banned member",
+                CHANNEL: f"channel <#{channel_id}> not allowed",
+                ROLE: "member has no allowed role",
+                BLOCKED_TERM: f'rule "{admission.rule.name if admission.rule else "?"}"',
+            }[admission.reason_key or BLOCKED_TERM]
+            clipped = prompt if len(prompt) <= 200 else prompt[:199] + "…"
+            self.log.record_in(
+                conn,
+                guild_id,
+                None,
+                "prompt refused",
+                f"<@{user_id}> in <#{channel_id}>: {what}; prompt: {clipped}",
+                target_user_id=user_id,
+            )
+        return admission
+
+    def require_in(self, conn: sqlite3.Connection, *args: object, **kwargs: object) -> Admission:
+        """`admission_in`, raising CommunityRefusal (an InvalidRequest) when refused."""
+        admission = self.admission_in(conn, *args, **kwargs)  # type: ignore[arg-type]
+        if not admission.allowed:
+            raise CommunityRefusal(admission)
+        return admission
+
+    # -- after the job row exists -----------------------------------------------------------------
+
+    def on_job_created_in(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        job_id: str,
+        guild_id: int,
+        user_id: int,
+        channel_id: int,
+        reason: str,
+    ) -> ApprovalRequest:
+        """Inside the job's transaction, after its row and hold: park it for a moderator."""
+        settings = self.settings.get_in(conn, guild_id)
+        return self.approvals.on_job_created_in(
+            conn,
+            job_id=job_id,
+            guild_id=guild_id,
+            user_id=user_id,
+            channel_id=channel_id,
+            reason=reason,
+            timeout_seconds=settings.approval_timeout_seconds,
+        )
+
+    async def on_job_created(
+        self,
+        tx: Transaction,
+        *,
+        job_id: str,
+        guild_id: int,
+        user_id: int,
+        channel_id: int,
+        reason: str,
+    ) -> ApprovalRequest:
+        """`on_job_created_in` inside the job service's transaction."""
+        return await tx.run(
+            functools.partial(
+                self.on_job_created_in,
+                job_id=job_id,
+                guild_id=guild_id,
+                user_id=user_id,
+                channel_id=channel_id,
+                reason=reason,
+            )
+        )
+
+    def on_job_cancelled_in(
+        self, conn: sqlite3.Connection, job_id: str, actor_id: int | None
+    ) -> bool:
+        """Inside a cancel's transaction: close the job's approval request, if it has one.
+
+        Call `approvals.notify()` after the commit so the moderators' message is updated.
+        """
+        return self.approvals.withdraw_in(conn, job_id, actor_id)
+
+    async def cover_shortfall(
+        self, tx: Transaction, guild_id: int, user_id: int, shortfall: int, job_hint: str | None
+    ) -> int:
+        """Inside the job's transaction: draw `shortfall` from the pool; 0 if it cannot."""
+        return await tx.run(self.pool.cover_in, guild_id, user_id, shortfall, job_hint)
+
+    async def server_settings(self, guild_id: int) -> CommunitySettings:
+        """The server's settings."""
+        return await self.settings.get(guild_id)

@@ -1,0 +1,79 @@
+"""Buttons on job cards and results that keep working after a restart (the job is in the id)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import discord
+
+from bot.jobs.models import Job, JobState
+from bot.ui.errors import reply_error
+
+# A custom_id is the whole state a button carries: `video:<action>:<job id>`.
+TEMPLATE = r"video:(?P<action>cancel|retry|remix|extend|delete):(?P<job_id>[2-9a-z]{8})"
+
+_LOOK: dict[str, tuple[str, str, discord.ButtonStyle]] = {
+    "cancel": ("Cancel", "✖️", discord.ButtonStyle.danger),
+    "retry": ("Retry", "🔁", discord.ButtonStyle.primary),
+    "remix": ("Remix", "✏️", discord.ButtonStyle.secondary),
+    "extend": ("Extend", "➕", discord.ButtonStyle.secondary),
+    "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+}
+
+
+class JobActions(Protocol):
+    """Whoever handles a pressed job button (the /video cog)."""
+
+    async def on_job_button(
+        self, interaction: discord.Interaction, action: str, job_id: str
+    ) -> None:
+        """Act on a button press."""
+        ...
+
+
+class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
+    """One action on one job; discord.py rebuilds it from its custom_id after a restart."""
+
+    def __init__(self, action: str, job_id: str) -> None:
+        label, emoji, style = _LOOK[action]
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji=emoji, style=style, custom_id=f"video:{action}:{job_id}"
+            )
+        )
+        self.action = action
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: Any
+    ) -> JobButton:
+        """Rebuild the button from a pressed custom_id."""
+        return cls(match["action"], match["job_id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the press to the registered handler."""
+        handler: JobActions | None = getattr(interaction.client, "job_actions", None)
+        if handler is None:
+            await interaction.response.send_message(
+                "This button is not available right now; try again in a moment.", ephemeral=True
+            )
+            return
+        try:
+            await handler.on_job_button(interaction, self.action, self.job_id)
+        except Exception as error:
+            await reply_error(interaction, error)
+
+
+def job_view(job: Job, *, can_extend: bool) -> discord.ui.View | None:
+    """The buttons a card shows in the job's current state."""
+    if not job.state.terminal:
+        actions = ["cancel"]
+    elif job.state is JobState.SUCCEEDED:
+        actions = ["retry", "remix", *(["extend"] if can_extend else []), "delete"]
+    else:
+        actions = ["retry"]
+    view = discord.ui.View(timeout=None)
+    for action in actions:
+        view.add_item(JobButton(action, job.id))
+    return view

@@ -1,0 +1,304 @@
+"""/event: themed group events with entries, votes, and prizes paid from the server pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.community.events import MAX_PRIZE, MAX_THEME, EventError, EventResult, parse_duration
+from bot.jobs.models import JobState
+from bot.ui.community import entry_embed, event_embed, event_result_embed, events_embed
+from bot.ui.community_views import NO_MENTIONS, find_channel, run_safely
+from bot.ui.errors import UserError
+from bot.ui.permissions import require_manager
+
+if TYPE_CHECKING:
+    from bot.app import VideoBot
+    from bot.community import Community
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 30.0
+WINNERS_ONLY = discord.AllowedMentions(everyone=False, roles=False, users=True)
+
+
+def _community(client: discord.Client) -> Community:
+    return client.services.community  # type: ignore[attr-defined]
+
+
+class EventVoteButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"event:vote:(?P<entry_id>[0-9]{1,18})",
+):
+    """A member's one vote in an event: here, moved here, or taken back."""
+
+    def __init__(self, entry_id: int, votes: int = 0) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Vote · {votes}",
+                emoji="🗳️",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"event:vote:{entry_id}",
+            )
+        )
+        self.entry_id = entry_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> EventVoteButton:
+        return cls(int(match["entry_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await run_safely(interaction, lambda: self._vote(interaction), "event vote")
+
+    async def _vote(self, interaction: discord.Interaction) -> None:
+        events = _community(interaction.client).events
+        entry = await events.entry(self.entry_id)
+        event = await events.event(entry.event_id) if entry else None
+        if entry is None or event is None or event.guild_id != interaction.guild_id:
+            raise UserError("That entry is not from this server.")
+        try:
+            outcome = await events.vote(self.entry_id, interaction.user.id)
+        except EventError as exc:
+            raise UserError(str(exc)) from None
+        await interaction.response.edit_message(view=entry_view(self.entry_id, outcome.votes))
+        if not outcome.voted:
+            text = "Your vote was taken back."
+        elif outcome.moved_from is not None:
+            text = "Your vote moved to this entry (one vote per member per event)."
+        else:
+            text = "Your vote is counted (one vote per member per event)."
+        await interaction.followup.send(text, ephemeral=True)
+        if outcome.moved_from is not None:
+            await _refresh_entry(interaction.client, outcome.moved_from)
+
+
+async def _refresh_entry(client: discord.Client, entry_id: int) -> None:
+    """Show an entry's new count after a vote moved away from it."""
+    entry = await _community(client).events.entry(entry_id)
+    if entry is None or entry.message_id is None:
+        return
+    channel = await find_channel(client, entry.channel_id)
+    if channel is None:
+        return
+    with contextlib.suppress(discord.HTTPException):
+        await channel.get_partial_message(entry.message_id).edit(
+            view=entry_view(entry.id, entry.votes)
+        )
+
+
+def entry_view(entry_id: int, votes: int) -> discord.ui.View:
+    """The vote button under an entry."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(EventVoteButton(entry_id, votes))
+    return view
+
+
+class EventsCog(commands.Cog):
+    """Thin layer over bot.community.events, plus the end-of-event announcer."""
+
+    event = app_commands.Group(name="event", description="Themed video events", guild_only=True)
+
+    def __init__(self, bot: VideoBot) -> None:
+        self.bot = bot
+        self.services = bot.services
+        self.community: Community = bot.services.community
+        self._poke = asyncio.Event()
+        self._announcing = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        """Register the persistent vote buttons (the announcer starts once connected)."""
+        self.bot.add_dynamic_items(EventVoteButton)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Start the background work once connected (once, whatever reconnects follow)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="community-events")
+
+    async def cog_unload(self) -> None:
+        """Stop the announcer."""
+        self.bot.remove_dynamic_items(EventVoteButton)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # -- commands --------------------------------------------------------------------------------
+
+    @event.command(name="start", description="Open a themed event (Manage Server)")
+    @app_commands.describe(
+        theme="What the videos are about",
+        ends_in="How long it runs: 3d, 12h, 1d 12h, 90m",
+        prize="Credits for the winner, paid from the server pool",
+        channel="Where entries and the result are posted (default: here)",
+    )
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        theme: app_commands.Range[str, 1, MAX_THEME],
+        ends_in: app_commands.Range[str, 1, 40],
+        prize: app_commands.Range[int, 0, MAX_PRIZE] = 0,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Admin: start an event; it is announced in the channel."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        assert interaction.guild_id is not None
+        assert interaction.channel_id is not None
+        try:
+            seconds = parse_duration(ends_in)
+        except EventError as exc:
+            raise UserError(str(exc)) from None
+        target = channel.id if channel is not None else interaction.channel_id
+        try:
+            event = await self.community.events.start(
+                interaction.guild_id, target, interaction.user.id, theme, seconds, prize
+            )
+        except EventError as exc:
+            raise UserError(str(exc)) from None
+        self._poke.set()
+        embed = event_embed(event)
+        if target == interaction.channel_id:
+            await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        posted = await find_channel(self.bot, target)
+        if posted is not None:
+            await posted.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(f"Event started in <#{target}>.", ephemeral=True)
+
+    @event.command(name="enter", description="Enter one of your videos in the open event")
+    @app_commands.describe(job="Your video's id (made since the event started)")
+    async def enter(
+        self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 32]
+    ) -> None:
+        """Enter a video: it is posted in the event's channel with a vote button."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        events = self.community.events
+        try:
+            entry = await events.enter(interaction.guild_id, interaction.user.id, job)
+        except EventError as exc:
+            raise UserError(str(exc)) from None
+        event = await events.event(entry.event_id)
+        shown = await self.community.showcase.job(entry.job_id)
+        assert event is not None
+        assert shown is not None
+        channel = await find_channel(self.bot, event.channel_id)
+        link = ""
+        if channel is not None:
+            try:
+                message = await channel.send(
+                    embed=entry_embed(event, entry, shown),
+                    view=entry_view(entry.id, 0),
+                    allowed_mentions=NO_MENTIONS,
+                )
+                await events.mark_entry_posted(entry.id, channel.id, message.id)
+                link = f" {message.jump_url}"
+            except discord.HTTPException as exc:
+                log.warning("could not post entry %s: %s", entry.id, exc)
+        await interaction.followup.send(
+            f'Your video `{entry.job_id}` is entered in "{event.theme}".{link}', ephemeral=True
+        )
+
+    @enter.autocomplete("job")
+    async def _complete_job(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        jobs = await self.services.jobs.recent(interaction.guild_id, interaction.user.id, 25)
+        return [
+            app_commands.Choice(name=f"{j.id} · {j.request.prompt}"[:100], value=j.id)
+            for j in jobs
+            if j.state is JobState.SUCCEEDED and current.lower() in j.id
+        ]
+
+    @event.command(name="list", description="The open event and recent results")
+    async def list_events(self, interaction: discord.Interaction) -> None:
+        """Show events privately."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        events = await self.community.events.recent(interaction.guild_id)
+        await interaction.followup.send(embed=events_embed(events), ephemeral=True)
+
+    @event.command(name="close", description="Close the open event now and pay the prize")
+    async def close(self, interaction: discord.Interaction) -> None:
+        """Admin: end the event early; the result is announced at once."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            result = await self.community.events.close(interaction.guild_id, interaction.user.id)
+        except EventError as exc:
+            raise UserError(str(exc)) from None
+        await self._announce(result)
+        paid = f", {result.paid} credits paid from the pool" if result.paid else ""
+        await interaction.followup.send(
+            f'"{result.event.theme}" is closed{paid}. The result is posted in '
+            f"<#{result.event.channel_id}>.",
+            ephemeral=True,
+        )
+
+    # -- the announcer ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self._poke.clear()
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event announcer pass failed; continuing")
+            timeout = IDLE_SECONDS
+            due = await self.community.events.next_end()
+            if due is not None:
+                timeout = min(timeout, max(0.05, due - self.community.now()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), timeout=timeout)
+
+    async def run_once(self) -> None:
+        """Close events whose time is up (paying prizes) and post unannounced results."""
+        await self.community.events.close_due()
+        for result in await self.community.events.to_announce():
+            await self._announce(result)
+
+    async def _announce(self, result: EventResult) -> None:
+        # One lock: `/event close` and the announcer may both hold the same result.
+        async with self._announcing:
+            fresh = await self.community.events.event(result.event.id)
+            if fresh is None or fresh.announced_at is not None:
+                return
+            await self._post_result(result)
+
+    async def _post_result(self, result: EventResult) -> None:
+        event = result.event
+        channel = await find_channel(self.bot, event.channel_id)
+        message_id = None
+        if channel is not None:
+            winners = " ".join(f"<@{p.user_id}>" for p in result.winners)
+            try:
+                message = await channel.send(
+                    f'🏁 "{event.theme}" has ended. {winners}'.strip(),
+                    embed=event_result_embed(result),
+                    allowed_mentions=WINNERS_ONLY,
+                )
+                message_id = message.id
+            except discord.HTTPException as exc:
+                log.warning("could not announce event %s: %s", event.id, exc)
+        await self.community.events.mark_announced(event.id, message_id)
+
+
+async def setup(bot: VideoBot) -> None:
+    """Register the cog."""
+    await bot.add_cog(EventsCog(bot))

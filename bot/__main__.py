@@ -37,6 +37,8 @@ from bot.video_fit import PyAVFitter
 
 log = logging.getLogger("bot")
 
+SHUTDOWN_GRACE_SECONDS = 5.0
+
 
 def build_providers(
     settings: Settings, stack: AsyncExitStack, downloads: httpx.AsyncClient
@@ -100,6 +102,7 @@ async def run(settings: Settings, token: str) -> None:
         store = JobStore(db)
         # Set when a job is created, so the runner acts on it at once instead of at its next tick.
         new_work = asyncio.Event()
+        community = Community(db, ledger, clock=clock, wake_jobs=new_work.set)
         jobs = JobService(
             db,
             store,
@@ -109,6 +112,7 @@ async def run(settings: Settings, token: str) -> None:
             clock=clock,
             wake_runner=new_work.set,
             quotas=quotas,
+            community=community,
         )
         services = Services(
             settings=settings,
@@ -119,7 +123,7 @@ async def run(settings: Settings, token: str) -> None:
             audit=AuditLog(db, clock=clock),
             quotas=quotas,
             usage=UsageReports(db, clock=clock),
-            community=Community(db, ledger, clock=clock, wake_jobs=new_work.set),
+            community=community,
         )
         point_discord_at(settings)
         bot = VideoBot(services)
@@ -139,6 +143,14 @@ async def run(settings: Settings, token: str) -> None:
             work_dir=settings.data_dir / "tmp",
             wake=new_work,
             fitter=PyAVFitter(),
+            on_refused=lambda job, failure: community.log.record(
+                job.guild_id,
+                None,
+                "content refused",
+                f"{job.provider} refused the prompt: {failure.code}",
+                target_user_id=job.user_id,
+                job_id=job.id,
+            ),
         )
         bot.attach_runner(runner)
         if settings.callbacks.enabled:
@@ -152,6 +164,19 @@ async def run(settings: Settings, token: str) -> None:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
             await bot.start(token)
+        # Commands still being handled get a moment to finish before the database closes.
+        await drain_tasks(SHUTDOWN_GRACE_SECONDS)
+
+
+async def drain_tasks(grace: float) -> None:
+    """Wait for every other task to finish, then cancel whatever is still running."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if not others:
+        return
+    _, pending = await asyncio.wait(others, timeout=grace)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -27,7 +28,34 @@ from bot.ui.presenter import DiscordPresenter
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.video", "cogs.credits", "cogs.server", "cogs.showcase", "cogs.events")
+# On shutdown, commands and button presses already being handled get this long to finish
+# before the HTTP session they answer through is closed.
+INTERACTION_GRACE_SECONDS = 5.0
+# discord.py's names for the tasks that run command callbacks and component callbacks.
+_INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch")
+
+
+async def _finish_interactions(grace: float) -> None:
+    """Wait (boundedly) for interaction handlers that are still running."""
+    running = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not asyncio.current_task()
+        and not task.done()
+        and task.get_name().startswith(_INTERACTION_TASKS)
+    ]
+    if running:
+        await asyncio.wait(running, timeout=grace)
+
+
+EXTENSIONS = (
+    "cogs.video",
+    "cogs.credits",
+    "cogs.server",
+    "cogs.showcase",
+    "cogs.events",
+    "cogs.help",
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +85,9 @@ class VideoBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
         )
         self.services = services
-        self.presenter = DiscordPresenter(self, services.providers, services.jobs)
+        self.presenter = DiscordPresenter(
+            self, services.providers, services.jobs, services.community
+        )
         self.runner: JobRunner | None = None
         # Set by the /video cog: handles presses of job buttons, including ones on messages
         # sent before a restart (JobButton rebuilds itself from its custom_id).
@@ -82,6 +112,7 @@ class VideoBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop the runner before the connection goes away."""
+        await _finish_interactions(INTERACTION_GRACE_SECONDS)
         if self.runner is not None:
             await self.runner.stop()
         await self.presenter.stop()

@@ -80,13 +80,16 @@ class Database:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A write transaction: all or nothing, committed durably before the block's result."""
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
             try:
+                await self._writer.execute("BEGIN IMMEDIATE")
                 yield Transaction(self._writer)
             except BaseException:
-                await self._writer.rollback()
+                # A cancelled caller must not leave a transaction open for the next one: the
+                # BEGIN may still run on the connection's thread after the await was cut short.
+                # Shielded and queued behind it, the rollback always runs, in order.
+                await asyncio.shield(_on_connection_thread(self._writer, _rollback_if_open))
                 raise
-            await self._writer.commit()
+            await asyncio.shield(self._writer.commit())
 
     async def run(self, fn: Callable[..., R], *args: Any) -> R:
         """A whole write transaction `fn(connection, *args)` in one thread hop, behind the lock."""
@@ -116,6 +119,11 @@ async def _on_connection_thread(conn: aiosqlite.Connection, fn: Callable[..., R]
     # other statement, so a whole transaction can cost one hop (bench/ledger_bench.py). This is
     # the only place that reaches into aiosqlite's private API.
     return await conn._execute(fn, conn._conn, *args)
+
+
+def _rollback_if_open(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., R], *args: Any) -> R:

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 import httpx
 from PIL import Image
 
+from bot.i18n import Text
 from bot.providers.base import InvalidRequest
 
 MIN_SIDE = 300
@@ -50,12 +51,15 @@ def check_image(data: bytes, *, min_side: int = MIN_SIDE, max_side: int = MAX_SI
     """Validate an uploaded image's real content; raise InvalidRequest saying what to change."""
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidRequest(
-            f"The image is {len(data) / 1024 / 1024:.1f} MiB; attach one of at most "
-            f"{MAX_IMAGE_BYTES // 1024 // 1024} MiB."
+            Text(
+                "media.too_many_bytes",
+                size=len(data) / 1024 / 1024,
+                max=MAX_IMAGE_BYTES // 1024 // 1024,
+            )
         )
     fmt = sniff_image_format(data)
     if fmt is None:
-        raise InvalidRequest("The attachment is not a PNG, JPEG or WebP image. Attach a photo.")
+        raise InvalidRequest(Text("media.not_an_image"))
     with warnings.catch_warnings():
         # Pillow only warns between its two bomb limits; treat that as a refusal too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -70,14 +74,9 @@ def check_image(data: bytes, *, min_side: int = MIN_SIDE, max_side: int = MAX_SI
         except InvalidRequest:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise InvalidRequest(
-                "The image is too large to process. Attach one of at most "
-                f"{max_side}x{max_side} pixels."
-            ) from None
+            raise InvalidRequest(Text("media.too_large_to_process", max=max_side)) from None
         except (OSError, SyntaxError, ValueError):
-            raise InvalidRequest(
-                f"The {fmt} image is damaged and cannot be read. Attach another file."
-            ) from None
+            raise InvalidRequest(Text("media.damaged", format=fmt)) from None
     return ImageInfo(format=fmt, width=width, height=height)
 
 
@@ -86,11 +85,8 @@ async def check_image_async(data: bytes) -> ImageInfo:
     return await asyncio.to_thread(check_image, data)
 
 
-def _size_message(width: int, height: int, min_side: int, max_side: int) -> str:
-    return (
-        f"The image is {width}x{height} pixels; it must be between {min_side}x{min_side} "
-        f"and {max_side}x{max_side}. Attach a larger or smaller image."
-    )
+def _size_message(width: int, height: int, min_side: int, max_side: int) -> Text:
+    return Text("media.bad_size", width=width, height=height, min=min_side, max=max_side)
 
 
 class DownloadTooLarge(Exception):
@@ -132,5 +128,5 @@ async def fetch_image(client: httpx.AsyncClient, url: str) -> bytes:
         async for chunk in response.aiter_bytes(256 * 1024):
             data += chunk
             if len(data) > MAX_IMAGE_BYTES:
-                raise InvalidRequest("The image is larger than the bot accepts.")
+                raise InvalidRequest(Text("media.download_too_large"))
     return bytes(data)

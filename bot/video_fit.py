@@ -389,8 +389,9 @@ class PyAVFitter:
         except VideoFitError as exc:
             log.info("could not fit %s under %d bytes: %s", src.name, limit_bytes, exc)
             return None
-        detail = f", now {result.width}x{result.height}" if result.changed_resolution else ""
-        return Fitted(size=result.size, detail=detail)
+        if result.changed_resolution:
+            return Fitted(size=result.size, width=result.width, height=result.height)
+        return Fitted(size=result.size)
 
     def poster(self, src: Path, dest: Path) -> Path | None:
         """A poster frame of `src`, or None when the video cannot be read."""

@@ -12,15 +12,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.camera import MOVES
+from bot.community.service import CommunityRefusal
 from bot.credits.quotas import QuotaExceeded
+from bot.i18n import Messages, Text, default_catalogue, text_of, tr
 from bot.jobs.models import Job, JobOrder, JobState
-from bot.jobs.service import CancelRefused
+from bot.jobs.service import CancelRefused, screened_text
 from bot.ledger import InsufficientCredits
 from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async
 from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
 from bot.ui.cards import history_embed, insufficient_message, limit_message, models_embed
 from bot.ui.errors import UserError, reply_error
 from bot.ui.permissions import member_role_ids
+from cogs.server import delete_result
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -168,7 +171,7 @@ class VideoCog(commands.Cog):
         parent = await self._own_job(interaction, job)
         provider = self._provider(parent.provider)
         if parent.state is not JobState.SUCCEEDED or not parent.provider_video_id:
-            raise UserError(f"Job `{parent.id}` has no finished video to continue.")
+            raise UserError(Text("video.nothing_to_extend", job=parent.id))
         request = VideoRequest(
             kind="extend",
             prompt=prompt.strip(),
@@ -195,11 +198,15 @@ class VideoCog(commands.Cog):
         job = await self.services.jobs.get(job_id)
         moderator = interaction.permissions.manage_messages
         if job is None or job.guild_id != interaction.guild_id:
-            raise UserError("This job no longer exists.")
-        if job.user_id != interaction.user.id and not (
-            moderator and action in ("cancel", "delete")
-        ):
-            raise UserError("This video is someone else's. Use `/video text` to make your own.")
+            raise UserError(Text("buttons.job_gone"))
+        # Anyone may report a video; moderators may also cancel or delete someone else's.
+        allowed = (
+            job.user_id == interaction.user.id
+            or action == "report"
+            or (moderator and action in ("cancel", "delete"))
+        )
+        if not allowed:
+            raise UserError(Text("buttons.not_yours"))
         match action:
             case "cancel":
                 await interaction.response.defer(ephemeral=True, thinking=True)
@@ -209,16 +216,32 @@ class VideoCog(commands.Cog):
             case "retry":
                 await self._retry(interaction, job)
             case "remix":
-                await interaction.response.send_modal(RemixModal(self, job))
+                await interaction.response.send_modal(RemixModal(self, job, interaction.locale))
             case "extend":
-                await interaction.response.send_modal(ExtendModal(self, job))
+                await interaction.response.send_modal(ExtendModal(self, job, interaction.locale))
+            case "share":
+                await self._cog_call("ShowcaseCog", "share_job", interaction, job.id)
+            case "report":
+                await self._cog_call("ServerCog", "report_job", interaction, job.id)
             case "delete":
                 await interaction.response.defer(ephemeral=True, thinking=True)
                 if interaction.message is not None:
                     await interaction.message.delete()
+                if moderator and job.user_id != interaction.user.id:
+                    # A moderator's delete also removes the card and any showcase post.
+                    await delete_result(self.bot, job.id)
                 await interaction.followup.send(
-                    f"Deleted the video of job `{job.id}`.", ephemeral=True
+                    tr(interaction.locale, "buttons.deleted", job=job.id), ephemeral=True
                 )
+
+    async def _cog_call(
+        self, cog_name: str, method: str, interaction: discord.Interaction, job_id: str
+    ) -> None:
+        """Hand a button to the community cog that owns it (showcase, moderation)."""
+        cog = self.bot.get_cog(cog_name)
+        if cog is None:
+            raise UserError(Text("buttons.unavailable"))
+        await getattr(cog, method)(interaction, job_id)
 
     async def _cancel(self, interaction: discord.Interaction, job_id: str) -> str:
         try:
@@ -226,10 +249,11 @@ class VideoCog(commands.Cog):
                 job_id, interaction.user.id, moderator=interaction.permissions.manage_messages
             )
         except CancelRefused as exc:
-            raise UserError(str(exc)) from None
-        message = f"Cancelled job `{result.job.id}`: {result.refunded} credits returned to you."
+            raise UserError(text_of(exc)) from None
+        m = Messages(interaction.locale)
+        message = m("cancel.done", job=result.job.id, refunded=result.refunded)
         if result.provider_stopped is False:
-            message += " The video service may still finish it; you will not be charged."
+            message += " " + m("cancel.may_still_finish")
         return message
 
     async def _retry(self, interaction: discord.Interaction, job: Job) -> None:
@@ -251,7 +275,7 @@ class VideoCog(commands.Cog):
         provider = self._provider(job.provider)
         duration = changes["duration"].strip()
         if duration and not duration.isdigit():
-            raise UserError("The duration must be a whole number of seconds, or empty.")
+            raise UserError(Text("remix.bad_duration"))
         request = replace(
             job.request,
             prompt=changes["prompt"].strip(),
@@ -297,9 +321,11 @@ class VideoCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         chosen = self._chosen_provider(interaction)
         candidates = [chosen] if chosen else list(self.services.providers.values())
+        m = Messages(interaction.locale)
         return [
             app_commands.Choice(
-                name=f"{p.display_name} {spec.name}: {spec.description}"[:100], value=spec.name
+                name=f"{p.display_name} {spec.name}: {_describe(m, p, spec)}"[:100],
+                value=spec.name,
             )
             for p in candidates
             for spec in p.models.values()
@@ -322,7 +348,12 @@ class VideoCog(commands.Cog):
     ) -> list[app_commands.Choice[int]]:
         spec = self._chosen_model(interaction)
         values = spec.durations if spec else (5, 10)
-        return [app_commands.Choice(name=f"{v} seconds", value=v) for v in values][:25]
+        return [
+            app_commands.Choice(
+                name=tr(interaction.locale, "video.duration_choice", seconds=v), value=v
+            )
+            for v in values
+        ][:25]
 
     @extend.autocomplete("job")
     async def _complete_extendable(
@@ -338,7 +369,7 @@ class VideoCog(commands.Cog):
         """Show a job's card privately."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self._own_job(interaction, job, moderators_too=True)
-        embed, _ = await self.bot.presenter.render(found)
+        embed, _ = await self.bot.presenter.render(found, str(interaction.locale))
         await interaction.followup.send(embed=embed, ephemeral=True)
 
     @status.autocomplete("job")
@@ -362,13 +393,15 @@ class VideoCog(commands.Cog):
             HISTORY_PAGE,
             offset=(page - 1) * HISTORY_PAGE,
         )
-        await interaction.followup.send(embed=history_embed(jobs, page), ephemeral=True)
+        await interaction.followup.send(
+            embed=history_embed(jobs, page, interaction.locale), ephemeral=True
+        )
 
     @video.command(name="models", description="Video services, their models, options and prices")
     async def models(self, interaction: discord.Interaction) -> None:
         """List what can be ordered here and what it costs."""
         providers = list(self.services.providers.values())
-        embed = models_embed(providers, self.services.jobs.prices)
+        embed = models_embed(providers, self.services.jobs.prices, interaction.locale)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -376,17 +409,13 @@ class VideoCog(commands.Cog):
     def _provider(self, name: str | None) -> Provider:
         providers = self.services.providers
         if not providers:
-            raise UserError(
-                "No video service is configured on this bot yet. The operator needs to set "
-                "KVID_API_KEY or KLING_API_KEY, or enable LOCAL_PROVIDER."
-            )
+            raise UserError(Text("video.no_provider"))
         if name is None:
             return next(iter(providers.values()))
         chosen = providers.get(name.strip().lower())
         if chosen is None:
             raise UserError(
-                f"`{name}` is not a video service on this bot. Choose one of: "
-                f"{', '.join(providers)}."
+                Text("video.unknown_provider", provider=name, choices=", ".join(providers))
             )
         return chosen
 
@@ -409,12 +438,12 @@ class VideoCog(commands.Cog):
     ) -> Job:
         found = await self.services.jobs.get(job_id)
         if found is None or found.guild_id != interaction.guild_id:
-            raise UserError(f"There is no job `{job_id}` here. `/video history` lists yours.")
+            raise UserError(Text("video.no_job", job=job_id))
         allowed = found.user_id == interaction.user.id or (
             moderators_too and interaction.permissions.manage_messages
         )
         if not allowed:
-            raise UserError(f"Job `{found.id}` is not yours.")
+            raise UserError(Text("video.not_yours", job=found.id))
         return found
 
     async def _job_choices(
@@ -483,6 +512,7 @@ class VideoCog(commands.Cog):
             request=request,
             upload_limit=interaction.filesize_limit,
             parent_job_id=parent_job_id,
+            **_member_context(interaction, self.services.settings.bot_owner_ids),
         )
         jobs = self.services.jobs
         roles = member_role_ids(interaction)
@@ -490,62 +520,92 @@ class VideoCog(commands.Cog):
         # still be a private first response rather than a public "thinking" message.
         try:
             quote = jobs.quote(order)
+            verdict = await self.services.community.check(
+                order.guild_id,
+                order.channel_id,
+                order.user_id,
+                roles,
+                order.member_joined_at,
+                screened_text(request),
+                order.age_restricted,
+                parent_channel_id=order.parent_channel_id,
+                is_manager=order.is_manager,
+            )
+            if not verdict.allowed:
+                raise CommunityRefusal(verdict)
             await self.services.quotas.check(order.guild_id, order.user_id, roles, quote.price)
         except InsufficientCredits as exc:
-            raise UserError(insufficient_message(exc)) from None
+            raise UserError(insufficient_message(exc, interaction.locale)) from None
         except QuotaExceeded as exc:
-            raise UserError(limit_message(exc)) from None
+            raise UserError(limit_message(exc, interaction.locale)) from None
         except InvalidRequest as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         await interaction.response.defer(thinking=True)
         for attachment in images:
             try:
                 await check_image_async(await attachment.read())
             except InvalidRequest as exc:
-                raise UserError(f"`{attachment.filename}`: {exc}") from None
+                raise UserError(
+                    Text("video.attachment_problem", file=attachment.filename, problem=text_of(exc))
+                ) from None
         try:
             job = await jobs.start(order, role_ids=roles)
         except InsufficientCredits as exc:
-            raise UserError(insufficient_message(exc)) from None
+            raise UserError(insufficient_message(exc, interaction.locale)) from None
         except QuotaExceeded as exc:
-            raise UserError(limit_message(exc)) from None
+            raise UserError(limit_message(exc, interaction.locale)) from None
         except InvalidRequest as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         message_id = await self.bot.presenter.show_card(job, interaction)
         if message_id is not None:
             await jobs.record_card(job.id, message_id)
 
 
-class RemixModal(discord.ui.Modal, title="Remix this video"):
-    """A form pre-filled with an earlier job's prompt and settings."""
+def _member_context(interaction: discord.Interaction, owner_ids: frozenset[int]) -> dict[str, Any]:
+    """What server rules need to know about the member and the channel they asked in."""
+    user, channel = interaction.user, interaction.channel
+    joined = user.joined_at if isinstance(user, discord.Member) else None
+    parent = getattr(channel, "parent", None)
+    return {
+        "member_joined_at": joined.timestamp() if joined else None,
+        # A thread is as age-restricted as the channel it belongs to.
+        "age_restricted": bool(getattr(channel, "nsfw", False) or getattr(parent, "nsfw", False)),
+        "is_manager": interaction.user.id in owner_ids or interaction.permissions.manage_guild,
+        "parent_channel_id": getattr(channel, "parent_id", None),
+    }
 
-    def __init__(self, cog: VideoCog, job: Job) -> None:
-        super().__init__(timeout=600, custom_id="video:remix")
+
+class RemixModal(discord.ui.Modal, title="Remix this video"):
+    """A form pre-filled with an earlier job's prompt and settings, in the member's language."""
+
+    def __init__(self, cog: VideoCog, job: Job, locale: object = None) -> None:
+        m = Messages(locale)
+        super().__init__(title=m("remix.title"), timeout=600, custom_id="video:remix")
         self._cog, self._job = cog, job
         request = job.request
         self.prompt = discord.ui.TextInput(
-            label="Prompt",
+            label=m("remix.prompt"),
             style=discord.TextStyle.paragraph,
             default=request.prompt[:2500],
             max_length=2500,
             custom_id="prompt",
         )
         self.resolution = discord.ui.TextInput(
-            label="Resolution or mode",
+            label=m("remix.resolution"),
             default=request.resolution,
             required=False,
             max_length=10,
             custom_id="resolution",
         )
         self.duration = discord.ui.TextInput(
-            label="Duration in seconds (empty: the model's default)",
+            label=m("remix.duration"),
             default=str(request.duration or ""),
             required=False,
             max_length=3,
             custom_id="duration",
         )
         self.camera = discord.ui.TextInput(
-            label="Camera move (e.g. zoom_in, pan_left; empty: none)",
+            label=m("remix.camera"),
             default=request.camera or "",
             required=False,
             max_length=30,
@@ -573,13 +633,14 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
 
 
 class ExtendModal(discord.ui.Modal, title="Extend this video"):
-    """Asks what happens next in an extension."""
+    """Asks what happens next in an extension, in the member's language."""
 
-    def __init__(self, cog: VideoCog, job: Job) -> None:
-        super().__init__(timeout=600, custom_id="video:extend")
+    def __init__(self, cog: VideoCog, job: Job, locale: object = None) -> None:
+        m = Messages(locale)
+        super().__init__(title=m("extend_form.title"), timeout=600, custom_id="video:extend")
         self._cog, self._job = cog, job
         self.prompt = discord.ui.TextInput(
-            label="What happens next",
+            label=m("extend_form.prompt"),
             style=discord.TextStyle.paragraph,
             max_length=2500,
             custom_id="prompt",
@@ -599,17 +660,35 @@ def _precheck_attachment(image: discord.Attachment) -> None:
     """Refuse from Discord's own metadata before downloading anything."""
     content_type = (image.content_type or "").split(";")[0]
     if not content_type.startswith("image/") or not image.width or not image.height:
-        raise UserError(f"`{image.filename}` is not an image. Attach a PNG, JPEG or WebP photo.")
+        raise UserError(Text("video.not_an_image", file=image.filename))
     if image.size > MAX_IMAGE_BYTES:
         raise UserError(
-            f"`{image.filename}` is {image.size / 1024 / 1024:.1f} MiB; attach an image of at "
-            f"most {MAX_IMAGE_BYTES // 1024 // 1024} MiB."
+            Text(
+                "video.image_too_big",
+                file=image.filename,
+                size=image.size / 1024 / 1024,
+                max=MAX_IMAGE_BYTES // 1024 // 1024,
+            )
         )
     if not (MIN_SIDE <= image.width <= MAX_SIDE and MIN_SIDE <= image.height <= MAX_SIDE):
         raise UserError(
-            f"`{image.filename}` is {image.width}x{image.height} pixels; it must be between "
-            f"{MIN_SIDE}x{MIN_SIDE} and {MAX_SIDE}x{MAX_SIDE}. Attach a larger or smaller image."
+            Text(
+                "video.image_bad_size",
+                file=image.filename,
+                width=image.width,
+                height=image.height,
+                min=MIN_SIDE,
+                max=MAX_SIDE,
+            )
         )
+
+
+def _describe(m: Messages, provider: Provider, spec: ModelSpec) -> str:
+    """A model's one-line description in the reader's language (the code's own in English)."""
+    key = f"models.description.{provider.name}.{spec.name}"
+    if m.is_default or not default_catalogue().has(key):
+        return spec.description
+    return m(key)
 
 
 async def setup(bot: VideoBot) -> None:

@@ -8,8 +8,9 @@ import sqlite3
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from bot.i18n import Text
 from bot.providers.base import VideoRequest
 
 # No 0/o, 1/l/i: members read these ids off a card and type them back.
@@ -58,6 +59,11 @@ class JobOrder:
     request: VideoRequest
     upload_limit: int
     parent_job_id: str | None = None
+    # What server rules look at: how long the member has been here, where they asked.
+    member_joined_at: float | None = None
+    age_restricted: bool = False
+    is_manager: bool = False
+    parent_channel_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,48 @@ class Job:
         values["delivery"] = Delivery(values["delivery"]) if values["delivery"] else None
         return cls(**values)
 
+    @property
+    def moderated(self) -> bool:
+        """Ended by a moderator's denial or an approval that never came (the reason matters)."""
+        return (self.failure_code or "").startswith("approval_")
+
+    @property
+    def awaiting_approval(self) -> bool:
+        """Parked by server rules until a moderator decides (queued with no next step)."""
+        return self.state is JobState.QUEUED and self.next_poll_at is None
+
     def elapsed(self, now: float) -> float:
         """Seconds since the member asked, frozen once the job finished."""
         return (self.finished_at or now) - self.created_at
+
+    @property
+    def delivery_note_text(self) -> Text | str | None:
+        """The delivery note, to render in the reader's language (see note_from_column)."""
+        return note_from_column(self.delivery_note) if self.delivery_note else None
+
+
+def note_to_column(note: Text) -> str:
+    """A delivery note as the `jobs.delivery_note` column keeps it.
+
+    `{"key": "delivery.note_reencoded", "params": {"original": "30.1 MiB", ...}}`: the message
+    key and its parameters, so the card can say it in whoever reads it.
+    """
+    return json.dumps({"key": note.key, "params": note.params}, ensure_ascii=False)
+
+
+def note_from_column(value: str) -> Text | str:
+    """A stored delivery note: a Text from note_to_column, or older plain English as it is."""
+    try:
+        data: Any = json.loads(value)
+    except ValueError:
+        return value
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("key"), str)
+        and isinstance(data.get("params", {}), dict)
+    ):
+        return Text(data["key"], **data.get("params", {}))
+    return value
 
 
 def request_to_json(request: VideoRequest) -> str:
@@ -130,8 +175,9 @@ class Fitted:
     """A result re-encoded under the upload limit."""
 
     size: int
-    # Appended to the card's note, e.g. " (now 854x480)".
-    detail: str = ""
+    # The new frame size when it had to shrink (the card's note says so); None: unchanged.
+    width: int | None = None
+    height: int | None = None
 
 
 class ResultFitter(Protocol):

@@ -9,7 +9,7 @@ import logging
 import os
 import random
 import tempfile
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,7 +17,8 @@ from typing import Any, Protocol
 import httpx
 
 from bot.db import Database
-from bot.jobs.models import Delivery, Job, JobState, ResultFitter
+from bot.i18n import Text
+from bot.jobs.models import Delivery, Job, JobState, ResultFitter, note_to_column
 from bot.jobs.store import JobStore
 from bot.ledger import Ledger
 from bot.media import DownloadTooLarge, copy_local_result, download
@@ -33,6 +34,8 @@ from bot.providers.base import (
 log = logging.getLogger(__name__)
 
 FIRST_POLL_MAX_INTERVALS = 6
+# The failure code every provider uses for a refusal on content grounds.
+CONTENT_POLICY = "content_policy_violation"
 RESTART_DURING_SUBMIT = ProviderFailure(
     code="interrupted",
     member_message=(
@@ -61,7 +64,7 @@ class ResultFile:
     attachable: bool = True
     poster: Path | None = None
     # Said on the card when the result needed help to reach the member.
-    note: str | None = None
+    note: Text | None = None
 
 
 class JobPresenter(Protocol):
@@ -107,6 +110,7 @@ class JobRunner:
         work_dir: Path,
         wake: asyncio.Event | None = None,
         fitter: ResultFitter | None = None,
+        on_refused: Callable[[Job, ProviderFailure], Awaitable[None]] | None = None,
     ) -> None:
         self._db = db
         self._store = store
@@ -119,6 +123,8 @@ class JobRunner:
         self._work_dir = work_dir
         self._wake = wake or asyncio.Event()
         self._fitter = fitter
+        # Told when a provider refuses a job on content grounds (for the moderators' log).
+        self._on_refused = on_refused
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._delivery_not_before: dict[str, float] = {}
@@ -524,6 +530,11 @@ class JobRunner:
             updated = await self._store.get_in(tx, job.id)
         if moved:
             log.info("job %s failed (%s); %d credits released", job.id, failure.code, job.price)
+            if failure.code == CONTENT_POLICY and self._on_refused is not None:
+                try:
+                    await self._on_refused(updated, failure)
+                except Exception:
+                    log.exception("job %s: could not record the content refusal", job.id)
             if deliver:
                 await self._deliver(updated)
 
@@ -562,9 +573,10 @@ class JobRunner:
             )
         log.info("job %s delivered (%s)", job.id, delivery.value)
 
-    async def _note_delivery(self, job: Job, note: str) -> Job:
+    async def _note_delivery(self, job: Job, note: Text) -> Job:
         async with self._db.transaction() as tx:
-            await self._store.update(tx, job.id, delivery_note=note)
+            # Kept as a message key and its parameters: the card says it in the reader's language.
+            await self._store.update(tx, job.id, delivery_note=note_to_column(note))
             return await self._store.get_in(tx, job.id)
 
     async def _fetch_result(self, job: Job) -> ResultFile | None:
@@ -599,12 +611,17 @@ class JobRunner:
             if outcome is not None:
                 path.unlink(missing_ok=True)
                 log.info("job %s: re-encoded %d -> %d bytes", job.id, size, outcome.size)
-                return ResultFile(
-                    path=fitted,
-                    size=outcome.size,
-                    note=f"Re-encoded from {_mib(size)} to {_mib(outcome.size)} to fit the "
-                    f"{_mib(limit)} upload limit{outcome.detail}.",
-                )
+                sizes = {"original": _mib(size), "size": _mib(outcome.size), "limit": _mib(limit)}
+                if outcome.width and outcome.height:
+                    note = Text(
+                        "delivery.note_resized",
+                        width=outcome.width,
+                        height=outcome.height,
+                        **sizes,
+                    )
+                else:
+                    note = Text("delivery.note_reencoded", **sizes)
+                return ResultFile(path=fitted, size=outcome.size, note=note)
             fitted.unlink(missing_ok=True)
         poster = None
         if self._fitter is not None:
@@ -615,8 +632,7 @@ class JobRunner:
             size=size,
             attachable=False,
             poster=poster,
-            note=f"The video is {_mib(size)}, over the {_mib(limit)} upload limit, and could "
-            "not be made to fit: open it with the link.",
+            note=Text("delivery.note_link", size=_mib(size), limit=_mib(limit)),
         )
 
     async def _show(self, job: Job, phase: str | None = None) -> None:

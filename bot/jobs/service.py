@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from bot.community.service import Admission, Community, CommunityRefusal
 from bot.credits.quotas import Quotas
-from bot.db import Database
+from bot.db import Database, Transaction
+from bot.i18n import Text, text_of
 from bot.jobs.models import Job, JobOrder, JobState, new_job_id
 from bot.jobs.store import ACTIVE_STATES, JobStore
-from bot.ledger import Ledger
+from bot.ledger import InsufficientCredits, Ledger
 from bot.pricing import PriceMissing, PriceTable
-from bot.providers.base import Cancellable, InvalidRequest, Provider, ProviderError
+from bot.providers.base import (
+    Cancellable,
+    InvalidRequest,
+    Provider,
+    ProviderError,
+    VideoRequest,
+)
 
 log = logging.getLogger(__name__)
 
 
+def screened_text(request: VideoRequest) -> str:
+    """Everything a member typed that server rules screen: the prompt and negative prompt."""
+    return "\n".join(part for part in (request.prompt, request.negative_prompt) if part)
+
+
 class CancelRefused(Exception):
-    """The job cannot be cancelled by this member (not theirs, or already finished)."""
+    """The job cannot be cancelled by this member (not theirs, or already finished).
+
+    Raised with a `Text` (`cancel.*`): `str(exc)` is English; the cog shows the member's language.
+    """
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class JobService:
         clock: Callable[[], float],
         wake_runner: Callable[[], None],
         quotas: Quotas | None = None,
+        community: Community | None = None,
     ) -> None:
         self._db = db
         self._store = store
@@ -62,6 +79,7 @@ class JobService:
         self._clock = clock
         self._wake_runner = wake_runner
         self._quotas = quotas
+        self._community = community
 
     @property
     def prices(self) -> PriceTable:
@@ -74,8 +92,7 @@ class JobService:
         if provider is None:
             offered = ", ".join(sorted(self._providers)) or "none"
             raise InvalidRequest(
-                f"The provider `{order.provider}` is not available on this bot. "
-                f"Available: {offered}."
+                Text("validation.provider_unavailable", provider=order.provider, choices=offered)
             )
         provider.validate(order.request)
         request = order.request
@@ -84,7 +101,7 @@ class JobService:
                 provider.name, request.model, request.resolution, request.duration
             )
         except PriceMissing as exc:
-            raise InvalidRequest(f"{exc} Choose another model or resolution.") from None
+            raise InvalidRequest(Text("validation.price_missing", reason=text_of(exc))) from None
         return Quote(provider=provider, price=price)
 
     async def start(self, order: JobOrder, *, role_ids: Collection[int] | None = None) -> Job:
@@ -95,22 +112,51 @@ class JobService:
         """
         quote = self.quote(order)
         now = self._clock()
+        verdict: Admission | None = None
         async with self._db.transaction() as tx:
             existing = await self._store.by_interaction(tx, order.interaction_id)
             if existing is not None:
                 return existing
+            if self._community is not None:
+                verdict = await self._community.admission(
+                    tx,
+                    order.guild_id,
+                    order.channel_id,
+                    order.user_id,
+                    role_ids,
+                    order.member_joined_at,
+                    screened_text(order.request),
+                    order.age_restricted,
+                    parent_channel_id=order.parent_channel_id,
+                    is_manager=order.is_manager,
+                )
+                if not verdict.allowed:
+                    raise CommunityRefusal(verdict)
+                if verdict.force_safety_checker and not order.request.enable_safety_checker:
+                    order = replace(
+                        order, request=replace(order.request, enable_safety_checker=True)
+                    )
             await self._ledger.ensure_member(tx, order.guild_id, order.user_id)
+            job_id = new_job_id()
             price = quote.price
             if self._quotas is not None:
                 # Refill, tier discount and limits, decided in the same transaction as the hold.
-                admission = await self._quotas.admit(
-                    tx, order.guild_id, order.user_id, role_ids, quote.price
-                )
-                price = admission.price
-            job_id = new_job_id()
+                price = await self._admit(tx, order, role_ids, quote.price, job_id)
             await self._store.insert(tx, job_id, order, price, now)
             await self._ledger.hold(tx, order.guild_id, order.user_id, job_id, price)
+            if self._community is not None and verdict is not None and verdict.needs_approval:
+                # Parks the job (no next step) until a moderator approves or denies it.
+                await self._community.on_job_created(
+                    tx,
+                    job_id=job_id,
+                    guild_id=order.guild_id,
+                    user_id=order.user_id,
+                    channel_id=order.channel_id,
+                    reason=verdict.approval_reason or "",
+                )
             job = await self._store.get_in(tx, job_id)
+        if self._community is not None and verdict is not None and verdict.needs_approval:
+            self._community.approvals.notify()
         log.info(
             "job %s created: %s %s %s, %d credits held",
             job.id,
@@ -122,14 +168,39 @@ class JobService:
         self._wake_runner()
         return job
 
+    async def _admit(
+        self,
+        tx: Transaction,
+        order: JobOrder,
+        role_ids: Collection[int] | None,
+        list_price: int,
+        job_id: str,
+    ) -> int:
+        """The price to hold after quotas; a member short of credits may draw on the pool."""
+        assert self._quotas is not None
+        try:
+            admitted = await self._quotas.admit(
+                tx, order.guild_id, order.user_id, role_ids, list_price
+            )
+        except InsufficientCredits as short:
+            shortfall = short.price - short.available
+            if self._community is None or not await self._community.cover_shortfall(
+                tx, order.guild_id, order.user_id, shortfall, job_id
+            ):
+                raise
+            admitted = await self._quotas.admit(
+                tx, order.guild_id, order.user_id, role_ids, list_price
+            )
+        return admitted.price
+
     async def cancel(self, job_id: str, actor_id: int, *, moderator: bool) -> Cancellation:
         """Cancel a job that has not finished and give its hold back in full, exactly once."""
         async with self._db.transaction() as tx:
             job = await self._store.find_in(tx, job_id.strip().lower())
             if job is None:
-                raise CancelRefused(f"There is no job `{job_id}`.")
+                raise CancelRefused(Text("cancel.no_job", job=job_id))
             if job.user_id != actor_id and not moderator:
-                raise CancelRefused(f"Job `{job.id}` is not yours to cancel.")
+                raise CancelRefused(Text("cancel.not_yours", job=job.id))
             moved = await self._store.update(
                 tx,
                 job.id,
@@ -142,9 +213,13 @@ class JobService:
                 next_poll_at=None,
             )
             if not moved:
-                raise CancelRefused(f"Job `{job.id}` has already finished ({job.state.value}).")
+                raise CancelRefused(Text("cancel.finished", job=job.id, state=job.state.value))
             await self._ledger.release(tx, job.id, "refund: cancelled")
+            if self._community is not None:
+                await tx.run(self._community.on_job_cancelled_in, job.id, actor_id)
             cancelled = await self._store.get_in(tx, job.id)
+        if self._community is not None:
+            self._community.approvals.notify()
         provider = self._providers.get(job.provider)
         stopped: bool | None = None
         if job.provider_job_id and isinstance(provider, Cancellable):

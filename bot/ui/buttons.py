@@ -6,18 +6,24 @@ from typing import Any, Protocol
 
 import discord
 
+from bot.i18n import tr
 from bot.jobs.models import Job, JobState
 from bot.ui.errors import reply_error
 
 # A custom_id is the whole state a button carries: `video:<action>:<job id>`.
-TEMPLATE = r"video:(?P<action>cancel|retry|remix|extend|delete):(?P<job_id>[2-9a-z]{8})"
+TEMPLATE = (
+    r"video:(?P<action>cancel|retry|remix|extend|share|report|delete):(?P<job_id>[2-9a-z]{8})"
+)
 
-_LOOK: dict[str, tuple[str, str, discord.ButtonStyle]] = {
-    "cancel": ("Cancel", "✖️", discord.ButtonStyle.danger),
-    "retry": ("Retry", "🔁", discord.ButtonStyle.primary),
-    "remix": ("Remix", "✏️", discord.ButtonStyle.secondary),
-    "extend": ("Extend", "➕", discord.ButtonStyle.secondary),
-    "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+# Action -> emoji and style; the label is the catalogue's `buttons.<action>`.
+_LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
+    "cancel": ("✖️", discord.ButtonStyle.danger),
+    "retry": ("🔁", discord.ButtonStyle.primary),
+    "remix": ("✏️", discord.ButtonStyle.secondary),
+    "extend": ("➕", discord.ButtonStyle.secondary),
+    "share": ("⭐", discord.ButtonStyle.success),
+    "report": ("🚩", discord.ButtonStyle.secondary),
+    "delete": ("🗑️", discord.ButtonStyle.danger),
 }
 
 
@@ -34,11 +40,14 @@ class JobActions(Protocol):
 class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
     """One action on one job; discord.py rebuilds it from its custom_id after a restart."""
 
-    def __init__(self, action: str, job_id: str) -> None:
-        label, emoji, style = _LOOK[action]
+    def __init__(self, action: str, job_id: str, locale: object = None) -> None:
+        emoji, style = _LOOK[action]
         super().__init__(
             discord.ui.Button(
-                label=label, emoji=emoji, style=style, custom_id=f"video:{action}:{job_id}"
+                label=tr(locale, f"buttons.{action}"),
+                emoji=emoji,
+                style=style,
+                custom_id=f"video:{action}:{job_id}",
             )
         )
         self.action = action
@@ -56,7 +65,7 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLAT
         handler: JobActions | None = getattr(interaction.client, "job_actions", None)
         if handler is None:
             await interaction.response.send_message(
-                "This button is not available right now; try again in a moment.", ephemeral=True
+                tr(interaction.locale, "buttons.unavailable"), ephemeral=True
             )
             return
         try:
@@ -65,15 +74,28 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLAT
             await reply_error(interaction, error)
 
 
-def job_view(job: Job, *, can_extend: bool) -> discord.ui.View | None:
-    """The buttons a card shows in the job's current state."""
+def job_view(
+    job: Job, *, can_extend: bool, can_share: bool = False, can_report: bool = False
+) -> discord.ui.View | None:
+    """The buttons a card shows in the job's current state, labelled in the job's language.
+
+    Share needs the server's showcase channel and Report its moderators' channel: without
+    them those buttons are not shown.
+    """
     if not job.state.terminal:
         actions = ["cancel"]
     elif job.state is JobState.SUCCEEDED:
-        actions = ["retry", "remix", *(["extend"] if can_extend else []), "delete"]
+        actions = [
+            "retry",
+            "remix",
+            *(["extend"] if can_extend else []),
+            *(["share"] if can_share else []),
+            *(["report"] if can_report else []),
+            "delete",
+        ]
     else:
         actions = ["retry"]
     view = discord.ui.View(timeout=None)
     for action in actions:
-        view.add_item(JobButton(action, job.id))
+        view.add_item(JobButton(action, job.id, job.locale))
     return view

@@ -1,4 +1,5 @@
-"""Pure renderers: a job or a balance in, an embed out."""
+"""Pure renderers: a job, a page of jobs or the models in, an embed out, in the reader's
+language (`locale`: `interaction.locale`, or the job's own for its card; default English)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.i18n import DEFAULT_LANGUAGE, Messages, failure_text
 from bot.jobs.models import Job, JobState
 from bot.pricing import PER_SECOND, PriceTable
 from bot.providers.base import Provider
@@ -13,86 +15,128 @@ from bot.ui.credit_cards import insufficient_message as insufficient_message
 from bot.ui.credit_cards import limit_message as limit_message
 
 _STATE_LOOK = {
-    JobState.QUEUED: ("⏳ Queued", discord.Colour.light_grey()),
-    JobState.SUBMITTING: ("📨 Sending to the video service", discord.Colour.light_grey()),
-    JobState.RUNNING: ("🎞️ Generating", discord.Colour.blurple()),
-    JobState.SUCCEEDED: ("✅ Done", discord.Colour.green()),
-    JobState.FAILED: ("❌ Failed", discord.Colour.red()),
-    JobState.CANCELLED: ("🚫 Cancelled", discord.Colour.dark_grey()),
+    JobState.QUEUED: ("card.state.queued", discord.Colour.light_grey()),
+    JobState.SUBMITTING: ("card.state.submitting", discord.Colour.light_grey()),
+    JobState.RUNNING: ("card.state.running", discord.Colour.blurple()),
+    JobState.SUCCEEDED: ("card.state.succeeded", discord.Colour.green()),
+    JobState.FAILED: ("card.state.failed", discord.Colour.red()),
+    JobState.CANCELLED: ("card.state.cancelled", discord.Colour.dark_grey()),
 }
 
 
-def format_duration(seconds: float) -> str:
+def format_duration(seconds: float, locale: object = DEFAULT_LANGUAGE) -> str:
     """`75.2` → `1m 15s`."""
+    m = Messages(locale)
     seconds = max(0, round(seconds))
     minutes, secs = divmod(seconds, 60)
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+    if minutes:
+        return m("time.minutes_seconds", minutes=minutes, seconds=secs)
+    return m("time.seconds", seconds=secs)
 
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _credits_line(job: Job) -> str:
+def _credits_line(m: Messages, job: Job) -> str:
     if job.state is JobState.SUCCEEDED:
-        return f"{job.price} spent"
+        return m("card.credits_spent", price=job.price)
     if job.state in (JobState.FAILED, JobState.CANCELLED):
-        return f"{job.price} returned to you"
-    return f"{job.price} on hold"
+        return m("card.credits_returned", price=job.price)
+    return m("card.credits_held", price=job.price)
 
 
 @dataclass(frozen=True)
 class CardContext:
-    """What the card shows beyond the job row: live phase, queue place, estimate."""
+    """What the card shows beyond the job row: live phase, queue place, estimate, language."""
 
     provider_name: str
     now: float
     phase: str | None = None
     place_in_queue: int | None = None
     typical_seconds: float | None = None
+    # Whose language the card speaks (the job's member: `job.locale`); None: English.
+    locale: str | None = None
 
 
 def job_card(job: Job, context: CardContext) -> discord.Embed:
     """The card that shows a job from the first second to its result."""
-    label, colour = _STATE_LOOK[job.state]
+    m = Messages(context.locale)
+    key, colour = _STATE_LOOK[job.state]
+    label = m(key)
     if context.phase == "downloading":
-        label = "⬇️ Downloading the video"
+        label = m("card.state.downloading")
+    elif job.awaiting_approval:
+        label = m("card.state.waiting_approval")
     elif job.state is JobState.RUNNING and job.provider_status:
-        label = f"{label} ({job.provider_status})"
+        label = m("card.state.running_with_status", status=job.provider_status)
     request = job.request
     embed = discord.Embed(
-        title=f"Video job `{job.id}`",
+        title=m("card.title", job=job.id),
         description=_truncate(request.prompt, 1000),
         colour=colour,
     )
-    embed.add_field(name="State", value=label, inline=True)
-    embed.add_field(name="Elapsed", value=format_duration(job.elapsed(context.now)), inline=True)
+    embed.add_field(name=m("card.field.state"), value=label, inline=True)
+    embed.add_field(
+        name=m("card.field.elapsed"),
+        value=format_duration(job.elapsed(context.now), m.language),
+        inline=True,
+    )
     if not job.state.terminal:
         estimate = job.estimated_seconds or context.typical_seconds
         if estimate:
-            source = "the service's estimate" if job.estimated_seconds else "recent jobs"
-            embed.add_field(name="Estimate", value=f"~{format_duration(estimate)} ({source})")
+            source = m(
+                "card.estimate_from_provider"
+                if job.estimated_seconds
+                else "card.estimate_from_recent"
+            )
+            embed.add_field(
+                name=m("card.field.estimate"),
+                value=m(
+                    "card.estimate_value",
+                    duration=format_duration(estimate, m.language),
+                    source=source,
+                ),
+            )
         if context.place_in_queue is not None:
-            embed.add_field(name="Place in queue", value=f"#{context.place_in_queue}")
-    embed.add_field(name="Model", value=_model_label(context.provider_name, request.model))
+            embed.add_field(
+                name=m("card.field.place"),
+                value=m("card.place_value", place=context.place_in_queue),
+            )
+    embed.add_field(
+        name=m("card.field.model"), value=_model_label(context.provider_name, request.model)
+    )
     size = request.resolution
     if job.width and job.height:
         size = f"{size} ({job.width}x{job.height})"
-    embed.add_field(name="Resolution", value=size, inline=True)
+    embed.add_field(name=m("card.field.resolution"), value=size, inline=True)
     if request.duration:
-        embed.add_field(name="Duration", value=f"{request.duration} s", inline=True)
-    if request.seed is not None:
-        embed.add_field(name="Seed", value=str(request.seed), inline=True)
-    embed.add_field(name="Credits", value=_credits_line(job), inline=True)
-    if job.state is JobState.FAILED and job.failure_message:
         embed.add_field(
-            name="What happened",
-            value=_truncate(f"{job.failure_message} Your credits were returned.", 1024),
+            name=m("card.field.duration"),
+            value=m("card.duration_value", seconds=request.duration),
+            inline=True,
+        )
+    if request.seed is not None:
+        embed.add_field(name=m("card.field.seed"), value=str(request.seed), inline=True)
+    embed.add_field(name=m("card.field.credits"), value=_credits_line(m, job), inline=True)
+    if (job.state is JobState.FAILED or job.moderated) and job.failure_message:
+        # English readers get the provider's own words; others the catalogue's, by code.
+        reason = failure_text(
+            m.language,
+            job.failure_code or "unknown",
+            provider=context.provider_name,
+            fallback=job.failure_message,
+        )
+        embed.add_field(
+            name=m("card.field.what_happened"),
+            value=_truncate(m("card.failure", message=reason), 1024),
             inline=False,
         )
-    if job.delivery_note:
-        embed.add_field(name="Delivery", value=_truncate(job.delivery_note, 1024), inline=False)
-    embed.set_footer(text=f"/video status job:{job.id}")
+    if (note := job.delivery_note_text) is not None:
+        embed.add_field(
+            name=m("card.field.delivery"), value=_truncate(m.render(note), 1024), inline=False
+        )
+    embed.set_footer(text=m("card.footer", job=job.id))
     return embed
 
 
@@ -103,64 +147,73 @@ def _model_label(provider_name: str, model: str) -> str:
     return f"{provider_name} {model}"
 
 
-def history_embed(jobs: list[Job], page: int = 1) -> discord.Embed:
+def history_embed(
+    jobs: list[Job], page: int = 1, locale: object = DEFAULT_LANGUAGE
+) -> discord.Embed:
     """A page of a member's jobs."""
-    embed = discord.Embed(title="Your recent videos", colour=discord.Colour.blurple())
-    embed.set_footer(text=f"Page {page} · /video history page:{page + 1} for older ones")
+    m = Messages(locale)
+    embed = discord.Embed(title=m("history.title"), colour=discord.Colour.blurple())
+    embed.set_footer(text=m("history.footer", page=page, next=page + 1))
     if not jobs:
-        embed.description = "No videos yet. Try `/video text`." if page == 1 else "No older videos."
+        embed.description = m("history.empty") if page == 1 else m("history.no_older")
         return embed
     lines = []
     for job in jobs:
-        label, _ = _STATE_LOOK[job.state]
+        key, _ = _STATE_LOOK[job.state]
         # Only web links: a local render's file:// path means nothing to a member.
         web = job.result_url and job.result_url.startswith(("https://", "http://"))
-        link = f" · [video]({job.result_url})" if web else ""
+        link = " · " + m("history.video_link", url=job.result_url) if web else ""
         prompt = _truncate(job.request.prompt.replace("\n", " "), 60)
         lines.append(
-            f"`{job.id}` {label} · {job.provider} {job.request.model} · {job.price} cr"
+            f"`{job.id}` {m(key)} · {job.provider} {job.request.model}"
+            f" · {m('history.price', price=job.price)}"
             f" · <t:{int(job.created_at)}:R>{link}\n  {prompt}"
         )
     embed.description = _truncate("\n".join(lines), 4000)
     return embed
 
 
-def _price_label(tier: str, duration: int | None, credits: int) -> str:
+def _price_label(m: Messages, tier: str, duration: int | None, credits: int) -> str:
     """`720p: 15`, `std 5s: 20`, or `pro: 9/s` for per-second prices."""
     if duration == PER_SECOND:
-        return f"{tier}: {credits}/s"
+        return m("models.per_second", tier=tier, credits=credits)
     if duration is None:
         return f"{tier}: {credits}"
-    return f"{tier} {duration}s: {credits}"
+    return f"{tier} {m('time.seconds', seconds=duration)}: {credits}"
 
 
-def models_embed(providers: list[Provider], prices: PriceTable) -> discord.Embed:
+def models_embed(
+    providers: list[Provider], prices: PriceTable, locale: object = DEFAULT_LANGUAGE
+) -> discord.Embed:
     """Every provider's models, what they support, and their prices here."""
-    embed = discord.Embed(title="Video services on this bot", colour=discord.Colour.blurple())
+    m = Messages(locale)
+    embed = discord.Embed(title=m("models.title"), colour=discord.Colour.blurple())
     if not providers:
-        embed.description = "No video service is configured yet."
+        embed.description = m("models.none")
         return embed
     for provider in providers:
         lines = []
         for spec in provider.models.values():
             priced = prices.for_model(provider.name, spec.name)
             costs = ", ".join(
-                _price_label(tier, duration, credits)
+                _price_label(m, tier, duration, credits)
                 for (tier, duration), credits in sorted(
                     priced.items(), key=lambda item: (item[0][0], item[0][1] or 0)
                 )
             )
             kinds = "/".join(spec.kinds)
             lengths = (
-                f"{min(spec.durations)}-{max(spec.durations)} s"
+                m("models.lengths", shortest=min(spec.durations), longest=max(spec.durations))
                 if spec.durations
-                else "auto length"
+                else m("models.auto_length")
             )
-            lines.append(f"**{spec.name}** ({kinds}, {lengths}) · {costs or 'not priced'}")
+            lines.append(
+                f"**{spec.name}** ({kinds}, {lengths}) · {costs or m('models.not_priced')}"
+            )
         embed.add_field(
             name=f"{provider.display_name} (`{provider.name}`)",
             value=_truncate("\n".join(lines), 1024),
             inline=False,
         )
-    embed.set_footer(text="Prices are in credits per video. /credits balance shows yours.")
+    embed.set_footer(text=m("models.footer"))
     return embed

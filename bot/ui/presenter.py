@@ -1,4 +1,8 @@
-"""Shows jobs in Discord: a live card while the interaction lives, else new messages."""
+"""Shows jobs in Discord: a live card while the interaction lives, else new messages.
+
+Cards, buttons and delivery messages speak the language of the member who made the job
+(`job.locale`, recorded from their interaction), whoever else may see them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from datetime import timedelta
 
 import discord
 
+from bot.community.service import Community
+from bot.i18n import Messages, failure_text, tr
 from bot.jobs.models import Delivery, Job, JobState
 from bot.jobs.runner import ResultFile
 from bot.jobs.service import JobService
@@ -60,12 +66,14 @@ class DiscordPresenter:
         client: discord.Client,
         providers: Mapping[str, Provider],
         jobs: JobService,
+        community: Community,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._providers = providers
         self._jobs = jobs
+        self._community = community
         self._clock = clock
         # Interaction tokens are bearer credentials: kept in memory only, never stored or logged.
         self._cards: dict[str, _Card] = {}
@@ -93,9 +101,11 @@ class DiscordPresenter:
             card.last_edit = time.monotonic()
         return message.id
 
-    async def render(self, job: Job) -> tuple[discord.Embed, discord.ui.View | None]:
-        """The job's card and buttons as they stand now."""
-        return await self._render(job, None)
+    async def render(
+        self, job: Job, locale: str | None = None
+    ) -> tuple[discord.Embed, discord.ui.View | None]:
+        """The job's card and buttons as they stand now (the card in `locale`, if given)."""
+        return await self._render(job, None, locale)
 
     async def job_changed(self, job: Job, phase: str | None = None) -> None:
         """A state change: refresh the card now if its interaction is still usable."""
@@ -149,17 +159,28 @@ class DiscordPresenter:
                 self._cards.pop(card.latest.id, None)
 
     async def _render(
-        self, job: Job, phase: str | None
+        self, job: Job, phase: str | None, locale: str | None = None
     ) -> tuple[discord.Embed, discord.ui.View | None]:
-        provider = self._providers.get(job.provider)
         context = CardContext(
-            provider_name=provider.display_name if provider else job.provider,
+            provider_name=self._provider_name(job),
             now=self._clock(),
             phase=phase,
             place_in_queue=None if job.state.terminal else await self._jobs.queue_position(job),
             typical_seconds=None if job.state.terminal else await self._jobs.typical_seconds(job),
+            locale=locale or job.locale,
         )
-        return job_card(job, context), job_view(job, can_extend=self._can_extend(job))
+        settings = await self._community.server_settings(job.guild_id)
+        view = job_view(
+            job,
+            can_extend=self._can_extend(job),
+            can_share=settings.showcase_channel_id is not None,
+            can_report=settings.moderators_channel_id is not None,
+        )
+        return job_card(job, context), view
+
+    def _provider_name(self, job: Job) -> str:
+        provider = self._providers.get(job.provider)
+        return provider.display_name if provider else job.provider
 
     def _can_extend(self, job: Job) -> bool:
         provider = self._providers.get(job.provider)
@@ -216,7 +237,7 @@ class DiscordPresenter:
                 embed=_with_poster(embed, job, video),
                 files=_files(job, video),
                 view=view or discord.utils.MISSING,
-                reference=reference or discord.utils.MISSING,
+                reference=reference,
                 # Same nonce on a re-delivery after a crash: Discord returns the first message.
                 nonce=f"job-{job.id}",
                 allowed_mentions=discord.AllowedMentions(users=True, replied_user=False),
@@ -231,29 +252,37 @@ class DiscordPresenter:
     def _outcome(
         self, job: Job, video: ResultFile | None, *, mention: bool
     ) -> tuple[Delivery, str]:
+        m = Messages(job.locale)
         who = f"<@{job.user_id}> " if mention else ""
-        if job.state is JobState.CANCELLED:
-            return Delivery.NOTICE, (
-                f"{who}Job `{job.id}` was cancelled. Your {job.price} credits were returned."
-            )
+        if job.state is JobState.CANCELLED and not job.moderated:
+            return Delivery.NOTICE, who + m("delivery.cancelled", job=job.id, price=job.price)
         if job.state is not JobState.SUCCEEDED:
-            reason = job.failure_message or "The video could not be made."
-            return Delivery.NOTICE, (
-                f"{who}Job `{job.id}` did not finish: {reason} "
-                f"Your {job.price} credits were returned."
+            if job.failure_message:
+                reason = failure_text(
+                    m.language,
+                    job.failure_code or "unknown",
+                    provider=self._provider_name(job),
+                    fallback=job.failure_message,
+                )
+            else:
+                reason = m("delivery.failed_no_reason")
+            return Delivery.NOTICE, who + m(
+                "delivery.failed", job=job.id, reason=reason, price=job.price
             )
         if video is not None and video.attachable:
-            return Delivery.ATTACHED, f"{who}Your video is ready."
+            return Delivery.ATTACHED, who + m("delivery.ready")
         link = job.result_url if job.result_url and job.result_url.startswith("http") else None
-        where = f": {link}" if link else "."
-        return Delivery.LINK, f"{who}Your video is ready (too large to attach here){where}"
+        if link:
+            return Delivery.LINK, who + m("delivery.ready_link", url=link)
+        return Delivery.LINK, who + m("delivery.ready_too_large")
 
 
 def _add_link_button(view: discord.ui.View | None, job: Job, kind: Delivery) -> None:
     """A link delivery gets an "Open video" button beside the job buttons."""
     url = job.result_url
     if view is not None and kind is Delivery.LINK and url and url.startswith("http"):
-        view.add_item(discord.ui.Button(label="Open video", emoji="🎬", url=url))
+        label = tr(job.locale, "delivery.open_video")
+        view.add_item(discord.ui.Button(label=label, emoji="🎬", url=url))
 
 
 def _without_largest_file(video: ResultFile | None) -> tuple[ResultFile | None] | None:

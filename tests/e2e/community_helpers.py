@@ -68,3 +68,17 @@ async def make_video(stack: Stack, user_id: int, prompt: str) -> str:
         return None
 
     return await stack.discord.wait_for(done, 30, description=f"the video {prompt!r}")
+
+
+async def approval_setup(stack: Stack) -> None:
+    """A moderators' channel, and every video waits for a moderator."""
+    add_community_channels(stack)
+    await as_owner(stack, "server moderators", {"channel": MODS_CHANNEL})
+    await as_owner(stack, "server approval", {"mode": "everyone"})
+
+
+async def posted_request(stack: Stack, job_id: str) -> FakeMessage:
+    """The approval request the bot posted for a job."""
+    return await stack.discord.wait_for_message(
+        lambda m: f"approval:approve:{job_id}" in m.custom_ids, channel_id=MODS_CHANNEL, timeout=15
+    )

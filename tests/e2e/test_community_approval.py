@@ -18,9 +18,8 @@ from bot.jobs.store import JobStore
 from bot.ledger import Ledger
 from bot.providers.base import VideoRequest
 from tests.e2e.community_helpers import (
-    MODS_CHANNEL,
-    add_community_channels,
-    as_owner,
+    approval_setup,
+    posted_request,
     reply,
     text_of,
 )
@@ -96,18 +95,6 @@ async def job_waiting_for_approval(
     finally:
         await db.close()
     return job_id
-
-
-async def approval_setup(stack: Stack) -> None:
-    add_community_channels(stack)
-    await as_owner(stack, "server moderators", {"channel": MODS_CHANNEL})
-    await as_owner(stack, "server approval", {"mode": "everyone"})
-
-
-async def posted_request(stack: Stack, job_id: str):
-    return await stack.discord.wait_for_message(
-        lambda m: f"approval:approve:{job_id}" in m.custom_ids, channel_id=MODS_CHANNEL, timeout=15
-    )
 
 
 async def test_approval_submits_the_held_job(stack: Stack) -> None:

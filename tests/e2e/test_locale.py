@@ -7,6 +7,7 @@ from typing import Any
 from bot.i18n import tr
 from bot.i18n.commands import MAX_DESCRIPTION, name_problem
 from tests.e2e.conftest import Stack
+from tests.fakes.kvid import KvidScenario
 
 KOREAN_MEMBER = 777_000_000_000_000_001
 
@@ -127,3 +128,84 @@ async def test_registered_commands_carry_korean_localizations(stack: Stack) -> N
     zoom = next(c for c in camera["choices"] if c["value"] == "zoom_in")
     assert zoom["name"] == "Zoom in"
     assert zoom["name_localizations"]["ko"] == tr("ko", "choices.camera.zoom_in") == "줌 인"
+
+
+# -- the video side: cards, refusals and /help ------------------------------------------------
+
+
+def buttons(message) -> dict[str, dict]:
+    return {c["label"]: c for row in message.components for c in row["components"]}
+
+
+async def test_a_korean_member_gets_a_korean_job_card(stack: Stack) -> None:
+    stack.kvid.set_default(KvidScenario(processing_polls=1))
+    stack.discord.add_member(stack.ids.guild_id, KOREAN_MEMBER, "minji", locale="ko")
+    interaction = await stack.invoke(
+        "video text", {"prompt": "새벽의 항구", "seed": 7}, user_id=KOREAN_MEMBER
+    )
+
+    done = await stack.card(interaction, lambda m: m.attachments)
+    [row] = stack.job_rows()
+    assert row["locale"] == "ko"
+    embed = done.embed
+    assert embed["title"] == f"영상 작업 `{row['id']}`"
+    card = fields(embed)
+    assert card["상태"] == "✅ 완료"
+    assert card["모델"] == "kvidAI v2"
+    assert card["시드"] == "7"
+    assert card["크레딧"] == "15 크레딧 사용"
+    assert {"경과 시간", "해상도"} <= set(card)
+    assert not {"State", "Model", "Credits"} & set(card)
+    assert embed["footer"]["text"] == f"/비디오 상태 작업:{row['id']}"
+    assert done.content == "영상이 완성됐어요."
+    assert set(buttons(done)) == {"다시 만들기", "리믹스", "삭제"}
+
+    # Anyone may read the card; /video status answers in the reader's own language.
+    status = await stack.invoke("video status", {"job": row["id"]}, user_id=KOREAN_MEMBER)
+    assert fields(await private_embed(status))["상태"] == "✅ 완료"
+    history = await private_embed(await stack.invoke("video history", user_id=KOREAN_MEMBER))
+    assert history["title"] == "최근 영상"
+    assert "✅ 완료" in history["description"]
+    assert "15 크레딧" in history["description"]
+
+
+async def test_an_unsupported_option_is_refused_in_korean(stack: Stack) -> None:
+    refused = await stack.invoke(
+        "video text",
+        {"prompt": "여우", "model": "v1", "resolution": "1080p"},
+        locale="ko",
+    )
+    assert await stack.private_reply(refused) == (
+        "kvidAI v1 모델은 1080p 영상을 만들지 않아요. 다음 중에서 골라 주세요: 480p, 720p"
+    )
+    unknown = await stack.invoke("video status", {"job": "zzzzzzzz"}, locale="ko")
+    assert await stack.private_reply(unknown) == (
+        "여기에는 `zzzzzzzz` 작업이 없어요. 내 작업은 `/비디오 기록`에서 볼 수 있어요."
+    )
+    assert stack.job_rows() == []
+    assert stack.kvid.submissions == []
+
+    english = await stack.invoke(
+        "video text", {"prompt": "a fox", "model": "v1", "resolution": "1080p"}, locale="en-US"
+    )
+    assert await stack.private_reply(english) == (
+        "kvidAI v1 does not make 1080p videos. Choose one of: 480p, 720p."
+    )
+
+
+async def test_help_in_korean_and_in_english(stack: Stack) -> None:
+    korean = await private_embed(await stack.invoke("help", locale="ko"))
+    assert korean["title"] == "영상 봇 사용법"
+    sections = fields(korean)
+    assert list(sections) == ["영상 만들기", "크레딧", "카메라 움직임"]
+    assert "`/비디오 텍스트`" in sections["영상 만들기"]
+    assert "`/크레딧 잔액`" in sections["크레딧"]
+    assert "줌 인" in sections["카메라 움직임"]
+    assert "고정 샷" in sections["카메라 움직임"]
+
+    english = await private_embed(await stack.invoke("help", locale="en-US"))
+    assert english["title"] == "How to use the video bot"
+    sections = fields(english)
+    assert list(sections) == ["Making videos", "Credits", "Camera moves"]
+    assert "`/video text`" in sections["Making videos"]
+    assert "Zoom in, Zoom out, Pan left" in sections["Camera moves"]

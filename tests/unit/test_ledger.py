@@ -197,3 +197,23 @@ async def test_a_servers_own_starting_grant_wins(ledger: Ledger, db: Database) -
     )
     assert (await ledger.balance(GUILD, USER)).balance == 7
     assert (await ledger.balance(GUILD + 1, USER)).balance == 100
+
+
+async def test_a_cancelled_transaction_never_leaves_one_open(db: Database) -> None:
+    """Cancelling a writer at any await (as shutdown does) must not block the next writer."""
+    for delay in (0, 0.0001, 0.0005, 0.001, 0.002):
+
+        async def writer() -> None:
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO meta (key, value) VALUES ('probe', 'x')")
+                await tx.execute("DELETE FROM meta WHERE key = 'probe'")
+
+        task = asyncio.create_task(writer())
+        await asyncio.sleep(delay)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        async with db.transaction() as tx:
+            await tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('after', 'ok')")
+    row = await db.fetchone("SELECT value FROM meta WHERE key = 'after'")
+    assert row is not None
+    assert row["value"] == "ok"

@@ -272,3 +272,21 @@ async def test_providers_and_models_offered_are_the_configured_ones(stack: Stack
         "**kling-v3** (text/image, 3-15 s) · 4k: 18/s, pro: 9/s, std: 6/s"
         in fields["Kling (`kling`)"]
     )
+
+
+async def test_extend_button_continues_the_video_through_a_form(stack: Stack) -> None:
+    stack.kling.set_default(KlingScenario(polls_until_done=1))
+    first, task = await kling_video(stack, "a kite over the river")
+    done = await stack.card(first, lambda m: m.attachments, timeout=30)
+    labels = {c["label"]: c for row in done.components for c in row["components"]}
+    assert "Extend" in labels
+
+    press = await stack.discord.click(done.id, labels["Extend"]["custom_id"])
+    await press.wait_until(lambda i: i.modal is not None)
+    submitted = await stack.discord.submit_modal("video:extend", {"prompt": "it lands softly"})
+
+    await stack.card(submitted, lambda m: m.attachments, timeout=30)
+    extend_task = stack.kling.submissions[1]
+    assert extend_task.request["action"] == "extend"
+    assert extend_task.request["video_id"] == task.video_id
+    assert extend_task.request["prompt"] == "it lands softly"

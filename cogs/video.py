@@ -12,7 +12,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.camera import MOVES
-from bot.community.service import CommunityRefusal
 from bot.credits.quotas import QuotaExceeded
 from bot.i18n import Messages, Text, default_catalogue, text_of, tr
 from bot.jobs.models import Job, JobOrder, JobState
@@ -520,19 +519,20 @@ class VideoCog(commands.Cog):
         # still be a private first response rather than a public "thinking" message.
         try:
             quote = jobs.quote(order)
-            verdict = await self.services.community.check(
-                order.guild_id,
-                order.channel_id,
-                order.user_id,
-                roles,
-                order.member_joined_at,
-                screened_text(request),
-                order.age_restricted,
-                parent_channel_id=order.parent_channel_id,
-                is_manager=order.is_manager,
-            )
-            if not verdict.allowed:
-                raise CommunityRefusal(verdict)
+            community = self.services.community
+            (
+                await community.check(
+                    order.guild_id,
+                    order.channel_id,
+                    order.user_id,
+                    roles,
+                    order.member_joined_at,
+                    screened_text(request),
+                    order.age_restricted,
+                    parent_channel_id=order.parent_channel_id,
+                    is_manager=order.is_manager,
+                )
+            ).require()
             await self.services.quotas.check(order.guild_id, order.user_id, roles, quote.price)
         except InsufficientCredits as exc:
             raise UserError(insufficient_message(exc, interaction.locale)) from None

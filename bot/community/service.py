@@ -42,6 +42,12 @@ class Admission:
     force_safety_checker: bool = True  # outside age-restricted channels: always on
     rule: RuleMatch | None = None  # the blocked-term rule that refused it (name, never term)
 
+    def require(self) -> Admission:
+        """This admission if it allows the video; else raise CommunityRefusal (shown privately)."""
+        if not self.allowed:
+            raise CommunityRefusal(self)
+        return self
+
 
 class CommunityRefusal(InvalidRequest):
     """A request the community rules refuse; an InvalidRequest, so it is shown privately."""
@@ -254,13 +260,6 @@ class Community:
                 f"<@{user_id}> in <#{channel_id}>: {what}; prompt: {clipped}",
                 target_user_id=user_id,
             )
-        return admission
-
-    def require_in(self, conn: sqlite3.Connection, *args: object, **kwargs: object) -> Admission:
-        """`admission_in`, raising CommunityRefusal (an InvalidRequest) when refused."""
-        admission = self.admission_in(conn, *args, **kwargs)  # type: ignore[arg-type]
-        if not admission.allowed:
-            raise CommunityRefusal(admission)
         return admission
 
     # -- after the job row exists -----------------------------------------------------------------

@@ -103,12 +103,6 @@ _JOB_SQL = (
 )
 
 
-def shared_job_in(conn: sqlite3.Connection, job_id: str) -> SharedJob | None:
-    """The job's showcase facts (its request is JSON in the jobs row)."""
-    row = conn.execute(_JOB_SQL, (job_id,)).fetchone()
-    return SharedJob(*row) if row else None
-
-
 class Showcase:
     """Shares, votes and leaderboards."""
 

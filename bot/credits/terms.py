@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -24,11 +24,6 @@ class Allowance:
     def overridden(self, **changes: int | None) -> Allowance:
         """This allowance with every change that is not None applied."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        """The settings a server can change, in display order."""
-        return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
-from bot.community.service import Admission, Community, CommunityRefusal
+from bot.community.service import Admission, Community
 from bot.credits.quotas import Quotas
 from bot.db import Database, Transaction
 from bot.i18n import Text, text_of
@@ -118,20 +118,20 @@ class JobService:
             if existing is not None:
                 return existing
             if self._community is not None:
-                verdict = await self._community.admission(
-                    tx,
-                    order.guild_id,
-                    order.channel_id,
-                    order.user_id,
-                    role_ids,
-                    order.member_joined_at,
-                    screened_text(order.request),
-                    order.age_restricted,
-                    parent_channel_id=order.parent_channel_id,
-                    is_manager=order.is_manager,
-                )
-                if not verdict.allowed:
-                    raise CommunityRefusal(verdict)
+                verdict = (
+                    await self._community.admission(
+                        tx,
+                        order.guild_id,
+                        order.channel_id,
+                        order.user_id,
+                        role_ids,
+                        order.member_joined_at,
+                        screened_text(order.request),
+                        order.age_restricted,
+                        parent_channel_id=order.parent_channel_id,
+                        is_manager=order.is_manager,
+                    )
+                ).require()
                 if verdict.force_safety_checker and not order.request.enable_safety_checker:
                     order = replace(
                         order, request=replace(order.request, enable_safety_checker=True)

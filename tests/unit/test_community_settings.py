@@ -123,11 +123,12 @@ async def test_channels_settings_round_trip_and_are_logged(community) -> None:
     assert "moderators' channel set to <#11>" in details
 
 
-async def test_require_in_raises_a_private_refusal(community, db) -> None:
+async def test_a_refused_admission_raises_a_private_refusal(community, db) -> None:
     await community.bans.ban(GUILD, ADMIN, ALICE, None)
     async with db.transaction() as tx:
-        with pytest.raises(InvalidRequest) as refused:
-            await tx.run(community.require_in, GUILD, CHANNEL, ALICE, [], None, "a kite", False)
+        admission = await community.admission(tx, GUILD, CHANNEL, ALICE, [], None, "a kite", False)
+    with pytest.raises(InvalidRequest) as refused:
+        admission.require()
     assert isinstance(refused.value, CommunityRefusal)
     assert refused.value.admission.reason_key == "banned"
     assert "stopped you" in str(refused.value)

@@ -15,7 +15,6 @@ import yarl
 from dotenv import find_dotenv, load_dotenv
 
 from bot.app import Services, VideoBot
-from bot.audit import AuditLog
 from bot.callbacks import CallbackServer
 from bot.community import Community
 from bot.config import ConfigError, Settings
@@ -120,7 +119,6 @@ async def run(settings: Settings, token: str) -> None:
             ledger=ledger,
             jobs=jobs,
             providers=providers,
-            audit=AuditLog(db, clock=clock),
             quotas=quotas,
             usage=UsageReports(db, clock=clock),
             community=community,

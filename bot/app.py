@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import discord
 from discord.ext import commands
 
-from bot.audit import AuditLog
 from bot.community import Community
 from bot.config import Settings
 from bot.credits.quotas import Quotas
@@ -67,7 +66,6 @@ class Services:
     ledger: Ledger
     jobs: JobService
     providers: dict[str, Provider]
-    audit: AuditLog
     quotas: Quotas
     usage: UsageReports
     community: Community

@@ -452,7 +452,10 @@ class CreditsCog(commands.Cog):
         return str(exc)
 
     async def _audit(self, interaction: discord.Interaction, action: str, detail: str) -> None:
-        await self.services.audit.record(interaction.guild_id, interaction.user.id, action, detail)
+        # The community's log: kept in the database and relayed to the audit-log channel.
+        await self.services.community.log.record(
+            self._guild(interaction), interaction.user.id, action, detail
+        )
 
     @staticmethod
     def _guild(interaction: discord.Interaction) -> int:

@@ -121,7 +121,9 @@ async def test_limits_refuse_privately_saying_which_and_when(stack: Stack) -> No
     assert re.search(r"It (frees up at \d{4}-\d\d-\d\d 00:00 UTC|resets <t:\d+:R>)", reply)
     assert len(stack.job_rows()) == 1
     assert stack.db.balance(stack.ids.guild_id, stack.ids.other_user_id) == (100, 0)
-    audit = stack.db.rows("SELECT action, detail FROM audit WHERE action = 'credit settings'")
+    audit = stack.db.rows(
+        "SELECT action, detail FROM moderation_log WHERE action = 'credit settings'"
+    )
     assert [a["detail"] for a in audit] == [
         "max_concurrent_jobs=1",
         "max_concurrent_jobs=0, daily_spend_cap=20",

@@ -112,7 +112,8 @@ class VideoBot(commands.Bot):
         """Stop the runner before the connection goes away."""
         await _finish_interactions(INTERACTION_GRACE_SECONDS)
         if self.runner is not None:
-            await self.runner.stop()
+            # A step in hand gets a moment to finish; what does not is released for next time.
+            await self.runner.stop(grace=INTERACTION_GRACE_SECONDS)
         await self.presenter.stop()
         # discord.py waits ~2 s for guilds before dispatching `ready`; closing inside that
         # window leaves the task to dispatch on a torn-down client unless it is cancelled.

@@ -103,6 +103,10 @@ class Settings:
     pricing_file: Path | None
     job_deadline_seconds: float
     max_download_bytes: int
+    # This process's name among several sharing one database; its job leases carry it.
+    instance_name: str
+    lease_seconds: float
+    delivery_retry_seconds: float
     bot_owner_ids: frozenset[int]
     sync_commands: bool
     data_dir: Path
@@ -165,6 +169,11 @@ class Settings:
             max_download_bytes=reader.number("MAX_DOWNLOAD_MB", 200, int, minimum=1, maximum=2_000)
             * 1024
             * 1024,
+            instance_name=reader.text("INSTANCE_NAME", "main"),
+            lease_seconds=reader.number("LEASE_SECONDS", 30.0, float, minimum=1, maximum=3_600),
+            delivery_retry_seconds=reader.number(
+                "DELIVERY_RETRY_SECONDS", 5.0, float, minimum=0.05, maximum=3_600
+            ),
             bot_owner_ids=reader.id_set("BOT_OWNER_IDS"),
             sync_commands=reader.flag("SYNC_COMMANDS", True),
             data_dir=Path(reader.text("DATA_DIR", str(database_path.parent or "."))),

@@ -15,7 +15,7 @@ from bot.camera import MOVES
 from bot.credits.quotas import QuotaExceeded
 from bot.i18n import Messages, Text, default_catalogue, text_of, tr
 from bot.jobs.models import Job, JobOrder, JobState
-from bot.jobs.service import CancelRefused, screened_text
+from bot.jobs.service import CancelRefused
 from bot.ledger import InsufficientCredits
 from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async
 from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
@@ -167,6 +167,7 @@ class VideoCog(commands.Cog):
         prompt: app_commands.Range[str, 1, 2500],
     ) -> None:
         """Extend a finished video with the provider that made it."""
+        await interaction.response.defer(thinking=True)
         parent = await self._own_job(interaction, job)
         provider = self._provider(parent.provider)
         if parent.state is not JobState.SUCCEEDED or not parent.provider_video_id:
@@ -515,32 +516,15 @@ class VideoCog(commands.Cog):
         )
         jobs = self.services.jobs
         roles = member_role_ids(interaction)
-        # Everything below until defer() is local and takes milliseconds, so a refusal can
-        # still be a private first response rather than a public "thinking" message.
+        # Acknowledge before anything that waits (database, attachments): Discord allows 3 s
+        # and a busy bot must never miss it. A refusal below is shown privately all the same.
+        if not interaction.response.is_done():
+            await interaction.response.defer(thinking=True)
         try:
-            quote = jobs.quote(order)
-            community = self.services.community
-            (
-                await community.check(
-                    order.guild_id,
-                    order.channel_id,
-                    order.user_id,
-                    roles,
-                    order.member_joined_at,
-                    screened_text(request),
-                    order.age_restricted,
-                    parent_channel_id=order.parent_channel_id,
-                    is_manager=order.is_manager,
-                )
-            ).require()
-            await self.services.quotas.check(order.guild_id, order.user_id, roles, quote.price)
-        except InsufficientCredits as exc:
-            raise UserError(insufficient_message(exc, interaction.locale)) from None
-        except QuotaExceeded as exc:
-            raise UserError(limit_message(exc, interaction.locale)) from None
+            # Local checks first, so a bad request downloads nothing.
+            jobs.quote(order)
         except InvalidRequest as exc:
             raise UserError(text_of(exc)) from None
-        await interaction.response.defer(thinking=True)
         for attachment in images:
             try:
                 await check_image_async(await attachment.read())

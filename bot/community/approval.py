@@ -16,6 +16,7 @@ from typing import Protocol
 
 from bot.community.log import ModerationLog
 from bot.db import Database
+from bot.jobs import store as job_store
 from bot.ledger import Ledger
 
 PENDING = "pending"
@@ -64,29 +65,17 @@ class SqlJobGate:
 
     def park_in(self, conn: sqlite3.Connection, job_id: str) -> None:
         """Clear the job's due time so the runner leaves it alone."""
-        conn.execute(
-            "UPDATE jobs SET next_poll_at = NULL WHERE id = ? AND state = 'queued'", (job_id,)
-        )
+        job_store.park_in(conn, job_id)
 
     def approve_in(self, conn: sqlite3.Connection, job_id: str, now: float) -> bool:
         """Make the job due now."""
-        return bool(
-            conn.execute(
-                "UPDATE jobs SET next_poll_at = ? WHERE id = ? AND state = 'queued' "
-                "AND provider_job_id IS NULL",
-                (now, job_id),
-            ).rowcount
-        )
+        return job_store.approve_in(conn, job_id, now)
 
     def reject_in(
         self, conn: sqlite3.Connection, job_id: str, code: str, message: str, now: float
     ) -> bool:
         """Cancel the queued job and give its credits back, in this transaction."""
-        changed = conn.execute(
-            "UPDATE jobs SET state = 'cancelled', failure_code = ?, failure_message = ?, "
-            "finished_at = ?, next_poll_at = NULL WHERE id = ? AND state = 'queued'",
-            (code, message, now, job_id),
-        ).rowcount
+        changed = job_store.reject_in(conn, job_id, code, message, now)
         if changed:
             self._ledger.resolve_in(conn, job_id, "released", message[:200])
         return bool(changed)

@@ -38,6 +38,17 @@ class JobState(StrEnum):
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
+class DeliveryState(StrEnum):
+    """Where a finished job's outcome stands on its way to the member."""
+
+    PENDING = "pending"
+    # Claimed by a process; after a lapsed lease, something may already have been sent.
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    # Could not be posted where it was asked for, nor by DM: kept for /video status.
+    PARKED = "parked"
+
+
 class Delivery(StrEnum):
     """How a finished job reached the member."""
 
@@ -105,6 +116,12 @@ class Job:
     parent_job_id: str | None = None
     delivery_note: str | None = None
     cancelled_by: int | None = None
+    version: int = 0
+    lease_owner: str | None = None
+    delivery_state: DeliveryState | None = None
+    deliver_at: float | None = None
+    delivery_attempts: int = 0
+    result_fetches: int = 0
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -114,6 +131,8 @@ class Job:
         values["request"] = request_from_json(values.pop("request_json"))
         values["state"] = JobState(values["state"])
         values["delivery"] = Delivery(values["delivery"]) if values["delivery"] else None
+        if values.get("delivery_state"):
+            values["delivery_state"] = DeliveryState(values["delivery_state"])
         return cls(**values)
 
     @property

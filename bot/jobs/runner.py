@@ -1,4 +1,9 @@
-"""The one loop that submits, polls, settles and delivers every job, resuming after restarts."""
+"""The loop that submits, polls, settles and delivers every job, in any number of processes.
+
+The database is the only source of truth. Each step starts with a claim (the job leased to this
+process in the statement that found it due) and ends with a transition that lands only while the
+claim holds; a lapsed lease hands a dead process's step to whoever looks next.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,26 @@ import hmac
 import logging
 import os
 import random
+import secrets
+import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
 import httpx
 
 from bot.db import Database
 from bot.i18n import Text
-from bot.jobs.models import Delivery, Job, JobState, ResultFitter, note_to_column
-from bot.jobs.store import JobStore
+from bot.jobs.models import Delivery, DeliveryState, Job, JobState, ResultFitter, note_to_column
+from bot.jobs.store import Guard, JobStore, finish_cols, transition_in
 from bot.ledger import Ledger
 from bot.media import DownloadTooLarge, copy_local_result, download
 from bot.providers.base import (
     AcceptsCallbacks,
     BatchPolling,
+    Cancellable,
     JobUpdate,
     Provider,
     ProviderError,
@@ -49,10 +57,30 @@ TIMED_OUT = ProviderFailure(
     member_message="The video service took too long to finish this video.",
     retryable=False,
 )
+RESULT_UNAVAILABLE = ProviderFailure(
+    code="result_unavailable",
+    member_message="The video service finished, but its video could not be fetched.",
+    retryable=False,
+)
+FALLBACK_FAILURE = ProviderFailure(
+    code="failed", member_message="The video service could not make this video.", retryable=False
+)
 
 
 class CallbackRefused(Exception):
     """A callback that must change nothing (wrong token, unknown job, malformed body)."""
+
+
+class ResultMissing(Exception):
+    """The result URL did not give a video (gone, or the connection failed)."""
+
+
+class DeliveryRefused(Exception):
+    """Discord did not take the outcome where it was sent; `code` is Discord's, if any."""
+
+    def __init__(self, reason: str, *, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -74,8 +102,20 @@ class JobPresenter(Protocol):
         """The job moved to a new state, status or phase (e.g. downloading); show it."""
         ...
 
-    async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
-        """Tell the member the outcome; return how, and the id of the message that did."""
+    async def deliver(
+        self, job: Job, video: ResultFile | None, *, may_have_sent: bool
+    ) -> tuple[Delivery, int | None]:
+        """Tell the member the outcome where they asked; return how, and the message's id.
+
+        `may_have_sent`: an earlier attempt may have posted it (look before posting again).
+        Raises DeliveryRefused.
+        """
+        ...
+
+    async def deliver_privately(
+        self, job: Job, video: ResultFile | None
+    ) -> tuple[Delivery, int | None]:
+        """Tell the member the outcome in a direct message. Raises DeliveryRefused."""
         ...
 
 
@@ -85,12 +125,21 @@ class RunnerSettings:
 
     deadline_seconds: float = 900.0
     max_download_bytes: int = 200 * 1024 * 1024
-    max_parallel_steps: int = 32
+    max_parallel_steps: int = 64
     idle_wake_seconds: float = 30.0
     max_poll_backoff: float = 120.0
-    delivery_retry_seconds: float = 15.0
+    # A step whose process died is taken over this long after its last renewal.
+    lease_seconds: float = 30.0
+    # Posting the outcome: tries where the member asked, with growing gaps (base x 3^n),
+    # before a direct message and, failing that, keeping it for /video status.
+    delivery_attempts: int = 4
+    delivery_retry_seconds: float = 5.0
+    # A result that cannot be fetched is asked of the provider again this many times.
+    result_fetch_attempts: int = 3
     # Base of the URLs providers post results to; None means every job is polled.
     callback_base_url: str | None = None
+    # This process's name among several sharing one database (leases carry it).
+    instance: str = "main"
 
 
 class JobRunner:
@@ -125,42 +174,49 @@ class JobRunner:
         self._fitter = fitter
         # Told when a provider refuses a job on content grounds (for the moderators' log).
         self._on_refused = on_refused
-        self._busy: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._delivery_not_before: dict[str, float] = {}
-        self._limit = asyncio.Semaphore(settings.max_parallel_steps)
+        # Leases name the process: `instance/` + a token new at every start, so a restarted
+        # process knows its earlier life's leases (that life is over) and nobody else's.
+        self._owner_prefix = f"{settings.instance}/"
+        self.owner = self._owner_prefix + secrets.token_hex(4)
+        self._steps: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._renew_task: asyncio.Task[None] | None = None
         self._rng = random.Random()
 
     def start(self) -> None:
-        """Recover unfinished work, then keep driving jobs until stopped."""
+        """Take over this instance's unfinished steps, then keep driving jobs until stopped."""
         self._loop_task = asyncio.create_task(self._run(), name="job-runner")
+        self._renew_task = asyncio.create_task(self._renew_forever(), name="job-leases")
 
     def wake(self) -> None:
         """A job became due earlier than planned (e.g. a new one was created)."""
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Cancel the loop and any step in progress; unfinished work resumes on next start."""
-        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
-        for task in tasks:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop claiming; give steps in hand `grace` seconds, then cancel and release them."""
+        for task in (self._loop_task, self._renew_task):
+            if task is not None:
+                task.cancel()
+        if self._steps and grace > 0:
+            await asyncio.wait(set(self._steps), timeout=grace)
+        steps = list(self._steps)
+        for task in steps:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(
+            *(t for t in (self._loop_task, self._renew_task, *steps) if t is not None),
+            return_exceptions=True,
+        )
+        # Whatever was cut short is due again at once, for this process's next life or another.
+        with contextlib.suppress(Exception):
+            released = await self._store.release_leases(self.owner, self._clock())
+            if released:
+                log.info("released %d unfinished steps", released)
 
     async def recover(self) -> None:
-        """Settle jobs a crash left between 'submit sent' and 'provider id saved'.
-
-        A job whose provider will call back is kept: the callback names the provider's task and
-        recovers it. Without a callback by the job's deadline it is released like the others.
-        """
-        for job in await self._store.in_state(JobState.SUBMITTING):
-            if self._expects_callback(job):
-                log.warning(
-                    "job %s was being submitted at the crash; awaiting its callback", job.id
-                )
-                continue
-            log.warning("job %s was being submitted when the bot stopped; releasing it", job.id)
-            await self._finish_failed(job, RESTART_DURING_SUBMIT, expect=(JobState.SUBMITTING,))
+        """Make every step an earlier life of this instance held due now (it died with them)."""
+        taken = await self._store.release_leases(self._owner_prefix, self._clock())
+        if taken:
+            log.warning("taking over %d steps left by this instance's previous run", taken)
 
     def _expects_callback(self, job: Job) -> bool:
         provider = self._providers.get(job.provider)
@@ -176,133 +232,122 @@ class JobRunner:
         base = self._settings.callback_base_url
         return f"{base}/callbacks/{job.provider}/{job.id}/{job.callback_token}"
 
+    # -- the loop -----------------------------------------------------------------------------
+
     async def _run(self) -> None:
         await self.recover()
         while True:
+            # Cleared before anything is read, so a wake-up set during this pass (a new job, a
+            # callback, a step ending) makes the next wait return at once.
+            self._wake.clear()
             try:
-                await self._tick()
+                await self._claim_and_start()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("job runner tick failed; continuing")
-            await self._sleep_until_due()
+                log.exception("job runner pass failed; continuing")
+            await self._wait_until_due()
 
     async def run_due(self) -> None:
         """Do every step that is due now and wait for them (one deterministic pass)."""
-        tasks = await self._tick()
-        await asyncio.gather(*tasks)
+        started = await self._claim_and_start()
+        await asyncio.gather(*started)
 
-    async def _tick(self) -> list[asyncio.Task[None]]:
-        # Cleared before anything is read, so a wake-up set during or after this pass (a step
-        # ending, a callback, a new job) makes the next sleep return at once instead of lost.
-        self._wake.clear()
+    async def _claim_and_start(self) -> list[asyncio.Task[None]]:
+        started: list[asyncio.Task[None]] = []
+        free = self._settings.max_parallel_steps - len(self._steps)
+        if free <= 0:
+            return started
         now = self._clock()
-        spawned: list[asyncio.Task[None] | None] = []
-        batched: set[str] = set()
-        for job in await self._store.due(now):
+        until = now + self._settings.lease_seconds
+        batches: dict[str, list[Job]] = {}
+        for job in await self._store.claim_steps(self.owner, now, until, free):
             provider = self._providers.get(job.provider)
             if job.state is JobState.RUNNING and isinstance(provider, BatchPolling):
-                batched.add(job.provider)
+                batches.setdefault(job.provider, []).append(job)
             else:
-                spawned.append(self._spawn(job.id, self._advance(job)))
-        for name in batched:
-            # Jobs due within the next interval ride along, so their schedules converge and
-            # each round costs one request rather than one per slightly different due time.
+                started.append(self._start_step(self._step(job)))
+        for name, jobs in batches.items():
+            # Every running job of a batch provider rides along once any is due: asking about
+            # one more job in a round costs nothing, and each round keeps them all current.
             horizon = now + self._providers[name].poll_interval
-            jobs = [
-                job
-                for job in await self._store.running(name, due_before=horizon)
-                if job.id not in self._busy
-            ]
-            if jobs:
-                spawned.append(self._spawn_batch(jobs, self._poll_batch(name, jobs)))
-        spawned += [
-            self._spawn(job.id, self._deliver(job))
-            for job in await self._store.undelivered()
-            if self._delivery_not_before.get(job.id, 0.0) <= now
-        ]
-        spawned += [
-            self._spawn(
-                job.id,
-                self._finish_failed(job, RESTART_DURING_SUBMIT, expect=(JobState.SUBMITTING,)),
-            )
-            for job in await self._store.in_state(JobState.SUBMITTING)
-            if job.id not in self._busy and now >= job.created_at + self._settings.deadline_seconds
-        ]
-        started = [task for task in spawned if task is not None]
+            jobs += await self._store.claim_riders(name, self.owner, horizon, until, 1000)
+            started.append(self._start_step(self._poll_batch(name, jobs)))
+        free = self._settings.max_parallel_steps - len(self._steps)
+        if free > 0:
+            for job in await self._store.claim_deliveries(self.owner, now, until, free):
+                started.append(self._start_step(self._deliver(job)))
         if started:
-            log.debug("runner tick started %d steps", len(started))
+            log.debug("runner pass started %d steps", len(started))
         return started
 
-    async def _sleep_until_due(self) -> None:
-        now = self._clock()
-        # A job with a step in flight is skipped: its stored time is stale until the step ends,
-        # and the step's end wakes the loop anyway.
-        due_times = [at for job_id, at in await self._store.schedule() if job_id not in self._busy]
-        due_times += [
-            at for job_id, at in self._delivery_not_before.items() if job_id not in self._busy
-        ]
-        timeout = min([self._settings.idle_wake_seconds, *(at - now for at in due_times)])
+    async def _wait_until_due(self) -> None:
+        timeout = self._settings.idle_wake_seconds
+        if len(self._steps) < self._settings.max_parallel_steps:
+            due = await self._store.next_due()
+            if due is not None:
+                timeout = min(timeout, due - self._clock())
+        # At full capacity only a step's end (or a new job) is worth waking for.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.01))
+            await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.005))
 
-    def _spawn(self, job_id: str, step: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
-        if job_id in self._busy:
-            step.close()
-            return None
-        self._busy.add(job_id)
+    async def _renew_forever(self) -> None:
+        period = self._settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(period)
+            if self._steps:
+                try:
+                    until = self._clock() + self._settings.lease_seconds
+                    await self._store.renew(self.owner, until)
+                except Exception:
+                    log.exception("could not renew the leases of steps in hand")
 
+    def _start_step(self, step: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         async def guarded() -> None:
             try:
-                async with self._limit:
-                    await step
+                await step
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("step for job %s failed", job_id)
+                # The claim stays until its lease lapses; then the step is simply tried again.
+                log.exception("a job step failed; it will be retried when its lease lapses")
             finally:
-                self._busy.discard(job_id)
-                # A finished step may have made more work due (e.g. a result to deliver).
+                self._steps.discard(task)
+                # The step may have made its job due sooner than the loop planned to look.
                 self._wake.set()
 
-        task = asyncio.create_task(guarded(), name=f"job-{job_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = asyncio.create_task(guarded())
+        self._steps.add(task)
         return task
 
-    def _spawn_batch(
-        self, jobs: list[Job], step: Coroutine[Any, Any, None]
-    ) -> asyncio.Task[None] | None:
-        """Run one step covering several jobs, each marked busy until it ends."""
-        ids = [job.id for job in jobs]
-        self._busy.update(ids)
+    # -- submit, poll, settle -------------------------------------------------------------------
 
-        async def release_all() -> None:
-            try:
-                await step
-            finally:
-                self._busy.difference_update(ids)
+    async def _step(self, job: Job) -> None:
+        match job.state:
+            case JobState.QUEUED:
+                finished = await self._submit(job)
+            case JobState.SUBMITTING:
+                finished = await self._recover_submit(job)
+            case JobState.RUNNING:
+                finished = await self._poll(job)
+            case JobState.SUCCEEDED | JobState.FAILED | JobState.CANCELLED:
+                finished = None
+            case _:
+                assert_never(job.state)
+        if finished is not None:
+            await self._deliver_now(finished.id)
 
-        key = f"batch:{jobs[0].provider}:{ids[0]}"
-        return self._spawn(key, release_all())
-
-    async def _advance(self, job: Job) -> None:
-        if job.state is JobState.QUEUED:
-            await self._submit(job)
-        elif job.state is JobState.RUNNING:
-            await self._poll(job)
-
-    async def _submit(self, job: Job) -> None:
+    async def _submit(self, job: Job) -> Job | None:
         provider = self._providers.get(job.provider)
         if provider is None:
-            await self._finish_failed(job, _provider_gone(job.provider))
-            return
-        async with self._db.transaction() as tx:
-            # Persisted before the network call: a crash from here on is visible at restart.
-            if not await self._store.update(
-                tx, job.id, expect=(JobState.QUEUED,), state=JobState.SUBMITTING
-            ):
-                return
+            return await self._fail(job, Guard.claimed(job), _provider_gone(job.provider))
+        # Persisted before the network call: a crash from here on is visible to whoever
+        # claims the step after the lease lapses.
+        sending = await self._store.apply(
+            Guard.claimed(job), job.id, keep_lease=True, state=JobState.SUBMITTING
+        )
+        if sending is None:
+            return None
         callback_url = self._callback_url(job)
         try:
             if callback_url is not None and isinstance(provider, AcceptsCallbacks):
@@ -311,86 +356,190 @@ class JobRunner:
                 submission = await provider.submit(job.request)
         except ProviderError as exc:
             log.warning("job %s: submit refused: %s", job.id, exc.failure.code)
-            await self._finish_failed(job, exc.failure, expect=(JobState.SUBMITTING,))
-            return
+            return await self._fail(sending, Guard.claimed(sending), exc.failure)
         now = self._clock()
-        async with self._db.transaction() as tx:
-            await self._store.update(
-                tx,
-                job.id,
-                expect=(JobState.SUBMITTING,),
-                state=JobState.RUNNING,
-                provider_job_id=submission.provider_job_id,
-                provider_status=submission.status,
-                estimated_seconds=submission.estimated_seconds,
-                submitted_at=now,
-                deadline_at=now + self._settings.deadline_seconds,
-                next_poll_at=now + _first_poll_delay(provider, submission.estimated_seconds),
-            )
-            updated = await self._store.get_in(tx, job.id)
+        running = await self._store.apply(
+            Guard.claimed(sending),
+            job.id,
+            state=JobState.RUNNING,
+            provider_job_id=submission.provider_job_id,
+            provider_status=submission.status,
+            estimated_seconds=submission.estimated_seconds,
+            submitted_at=now,
+            deadline_at=now + self._settings.deadline_seconds,
+            next_poll_at=now + _first_poll_delay(provider, submission.estimated_seconds),
+        )
+        if running is None:
+            await self._overtaken_submit(job, provider, submission.provider_job_id)
+            return None
         log.info("job %s submitted to %s as %s", job.id, job.provider, submission.provider_job_id)
-        await self._show(updated)
+        await self._show(running)
+        return None
 
-    async def _poll(self, job: Job) -> None:
+    async def _overtaken_submit(self, job: Job, provider: Provider, task_id: str) -> None:
+        """The job changed while it was being sent: adopted by a callback, or cancelled."""
+        current = await self._store.get(job.id)
+        if current is None or current.state is not JobState.CANCELLED:
+            return
+        log.info("job %s was cancelled while being submitted; asking the provider to stop", job.id)
+        if isinstance(provider, Cancellable):
+            with contextlib.suppress(ProviderError):
+                await provider.cancel(task_id)
+
+    async def _recover_submit(self, job: Job) -> Job | None:
+        """A submit whose process died: the provider may or may not have the job."""
+        wait_until = job.created_at + self._settings.deadline_seconds
+        if self._expects_callback(job) and self._clock() < wait_until:
+            # The provider's callback names its task and recovers the job; until the deadline.
+            log.warning("job %s was being submitted at a crash; awaiting its callback", job.id)
+            await self._store.apply(Guard.claimed(job), job.id, next_poll_at=wait_until)
+            return None
+        log.warning("job %s was being submitted when its process stopped; releasing it", job.id)
+        return await self._fail(job, Guard.claimed(job), RESTART_DURING_SUBMIT)
+
+    async def _poll(self, job: Job) -> Job | None:
         provider = self._providers.get(job.provider)
         if provider is None:
-            await self._finish_failed(job, _provider_gone(job.provider))
-            return
-        if await self._past_deadline(job):
-            return
+            return await self._fail(job, Guard.claimed(job), _provider_gone(job.provider))
+        if self._past_deadline(job):
+            return await self._fail(job, Guard.claimed(job), TIMED_OUT)
         assert job.provider_job_id is not None
         try:
             update = await provider.poll(job.provider_job_id)
         except ProviderError as exc:
-            await self._poll_failed(job, provider, exc.failure)
-            return
-        await self._apply(job, provider, update)
+            return await self._poll_failed(job, provider, exc.failure)
+        return await self._apply(job, Guard.claimed(job), provider, update)
 
     async def _poll_batch(self, provider_name: str, jobs: list[Job]) -> None:
-        """One request for every due job of a provider that can answer for many at once."""
+        """One request for every running job of a provider that can answer for many at once."""
         provider = self._providers[provider_name]
         assert isinstance(provider, BatchPolling)
-        live = [job for job in jobs if not await self._past_deadline(job)]
-        if not live:
-            return
-        ids = {job.provider_job_id: job for job in live if job.provider_job_id}
-        try:
-            updates = await provider.poll_many(list(ids))
-        except ProviderError as exc:
-            for job in live:
-                await self._poll_failed(job, provider, exc.failure)
-            return
-        for task_id, job in ids.items():
-            update = updates.get(task_id)
-            if update is None:
-                update = JobUpdate(state="pending", provider_status=job.provider_status or "")
-            await self._apply(job, provider, update)
+        finished: list[Job | None] = []
+        live: dict[str, Job] = {}
+        for job in jobs:
+            if self._past_deadline(job):
+                finished.append(await self._fail(job, Guard.claimed(job), TIMED_OUT))
+            elif job.provider_job_id:
+                live[job.provider_job_id] = job
+        if live:
+            try:
+                updates = await provider.poll_many(list(live))
+            except ProviderError as exc:
+                for job in live.values():
+                    await self._poll_failed(job, provider, exc.failure)
+                updates = None
+            for task_id, job in live.items() if updates is not None else ():
+                assert updates is not None
+                update = updates.get(task_id) or JobUpdate(
+                    state="pending", provider_status=job.provider_status or ""
+                )
+                finished.append(await self._apply(job, Guard.claimed(job), provider, update))
+        for done in finished:
+            if done is not None:
+                await self._deliver_now(done.id)
 
-    async def _past_deadline(self, job: Job) -> bool:
+    def _past_deadline(self, job: Job) -> bool:
         if job.deadline_at is None or self._clock() < job.deadline_at:
             return False
         log.warning("job %s passed its deadline", job.id)
-        await self._finish_failed(job, TIMED_OUT)
         return True
 
     async def _apply(
-        self, job: Job, provider: Provider, update: JobUpdate, *, deliver: bool = True
-    ) -> None:
-        """Act on what the provider said about a running job (from a poll or a callback)."""
+        self, job: Job, guard: Guard, provider: Provider, update: JobUpdate
+    ) -> Job | None:
+        """Act on what the provider said about a running job; the job if it just finished."""
         match update.state:
             case "pending":
-                await self._still_running(job, provider, update)
+                now_running = await self._store.apply(
+                    guard,
+                    job.id,
+                    provider_status=update.provider_status,
+                    estimated_seconds=update.estimated_seconds or job.estimated_seconds,
+                    poll_failures=0,
+                    next_poll_at=self._clock() + provider.poll_interval,
+                )
+                if now_running is not None and update.provider_status != job.provider_status:
+                    await self._show(now_running)
+                return None
             case "succeeded":
-                await self._finish_succeeded(job, update, deliver=deliver)
+                done = await self._store.apply(
+                    guard,
+                    job.id,
+                    **finish_cols(
+                        JobState.SUCCEEDED,
+                        self._clock(),
+                        provider_status=update.provider_status,
+                        result_url=update.video_url,
+                        provider_cost=update.provider_cost,
+                        width=update.width,
+                        height=update.height,
+                        provider_video_id=update.provider_video_id,
+                    ),
+                )
+                if done is not None:
+                    # Credits stay held until the video reaches the member (see _delivered).
+                    log.info("job %s succeeded", job.id)
+                return done
             case "failed":
-                failure = update.failure or ProviderFailure(
-                    code="failed",
-                    member_message="The video service could not make this video.",
-                    retryable=False,
-                )
-                await self._finish_failed(
-                    job, failure, provider_status=update.provider_status, deliver=deliver
-                )
+                failure = update.failure or FALLBACK_FAILURE
+                return await self._fail(job, guard, failure, provider_status=update.provider_status)
+            case _:
+                assert_never(update.state)
+
+    async def _poll_failed(
+        self, job: Job, provider: Provider, failure: ProviderFailure
+    ) -> Job | None:
+        if not failure.retryable:
+            log.warning("job %s: status check refused: %s", job.id, failure.code)
+            return await self._fail(job, Guard.claimed(job), failure)
+        failures = job.poll_failures + 1
+        backoff = min(self._settings.max_poll_backoff, provider.poll_interval * 2**failures)
+        delay = max(failure.retry_after or 0.0, self._rng.uniform(provider.poll_interval, backoff))
+        log.info("job %s: status check failed (%s); next try in %.1fs", job.id, failure.code, delay)
+        await self._store.apply(
+            Guard.claimed(job),
+            job.id,
+            poll_failures=failures,
+            next_poll_at=self._clock() + delay,
+        )
+        return None
+
+    async def _fail(
+        self,
+        job: Job,
+        guard: Guard,
+        failure: ProviderFailure,
+        *,
+        provider_status: str | None = None,
+    ) -> Job | None:
+        """End the job as failed and release its hold, in one transaction; None if overtaken."""
+        cols = finish_cols(
+            JobState.FAILED,
+            self._clock(),
+            failure_code=failure.code,
+            failure_message=failure.member_message,
+            provider_status=provider_status or job.provider_status,
+        )
+        failed = await self._db.run(self._fail_in, job.id, guard, f"refund: {failure.code}", cols)
+        if failed is None:
+            return None
+        log.info("job %s failed (%s); %d credits released", job.id, failure.code, job.price)
+        if failure.code == CONTENT_POLICY and self._on_refused is not None:
+            try:
+                await self._on_refused(failed, failure)
+            except Exception:
+                log.exception("job %s: could not record the content refusal", job.id)
+        return failed
+
+    def _fail_in(
+        self, conn: sqlite3.Connection, job_id: str, guard: Guard, reason: str, cols: dict[str, Any]
+    ) -> Job | None:
+        failed = transition_in(conn, job_id, guard, **cols)
+        if failed is not None:
+            self._ledger.resolve_in(conn, job_id, "released", reason)
+        return failed
+
+    # -- callbacks ------------------------------------------------------------------------------
 
     async def accept_callback(
         self, provider_name: str, job_id: str, token: str, body: object
@@ -424,163 +573,187 @@ class JobRunner:
             raise CallbackRefused("task id does not match the job")
         if update.state == "pending":
             return "still running"
-        await self._apply(job, provider, update, deliver=False)
+        # Guarded by state, not by a claim: it overtakes any poll of this job in flight.
+        await self._apply(job, Guard.in_states(JobState.RUNNING), provider, update)
         self._wake.set()
         return update.state
 
     async def _adopt(self, job: Job, task_id: str) -> Job:
         """Record the provider's task for a job still marked as submitting; return the job now."""
         now = self._clock()
-        async with self._db.transaction() as tx:
-            moved = await self._store.update(
-                tx,
-                job.id,
-                expect=(JobState.SUBMITTING,),
-                state=JobState.RUNNING,
-                provider_job_id=task_id,
-                submitted_at=now,
-                deadline_at=job.created_at + self._settings.deadline_seconds,
-                next_poll_at=now,
-            )
-            current = await self._store.get_in(tx, job.id)
-        if moved:
+        adopted = await self._store.apply(
+            Guard.in_states(JobState.SUBMITTING),
+            job.id,
+            state=JobState.RUNNING,
+            provider_job_id=task_id,
+            submitted_at=now,
+            deadline_at=job.created_at + self._settings.deadline_seconds,
+            next_poll_at=now,
+        )
+        if adopted is not None:
             log.info("job %s recovered from a callback as task %s", job.id, task_id)
+            return adopted
+        current = await self._store.get(job.id)
+        assert current is not None
         return current
 
-    async def _still_running(self, job: Job, provider: Provider, update: JobUpdate) -> None:
-        async with self._db.transaction() as tx:
-            await self._store.update(
-                tx,
-                job.id,
-                expect=(JobState.RUNNING,),
-                provider_status=update.provider_status,
-                estimated_seconds=update.estimated_seconds or job.estimated_seconds,
-                poll_failures=0,
-                next_poll_at=self._clock() + provider.poll_interval,
-            )
-            updated = await self._store.get_in(tx, job.id)
-        if update.provider_status != job.provider_status:
-            await self._show(updated)
+    # -- delivery -------------------------------------------------------------------------------
 
-    async def _poll_failed(self, job: Job, provider: Provider, failure: ProviderFailure) -> None:
-        if not failure.retryable:
-            log.warning("job %s: status check refused: %s", job.id, failure.code)
-            await self._finish_failed(job, failure)
-            return
-        failures = job.poll_failures + 1
-        backoff = min(self._settings.max_poll_backoff, provider.poll_interval * 2**failures)
-        delay = max(failure.retry_after or 0.0, self._rng.uniform(provider.poll_interval, backoff))
-        log.info("job %s: status check failed (%s); next try in %.1fs", job.id, failure.code, delay)
-        async with self._db.transaction() as tx:
-            await self._store.update(
-                tx,
-                job.id,
-                expect=(JobState.RUNNING,),
-                poll_failures=failures,
-                next_poll_at=self._clock() + delay,
-            )
-
-    async def _finish_succeeded(self, job: Job, update: JobUpdate, *, deliver: bool = True) -> None:
-        async with self._db.transaction() as tx:
-            moved = await self._store.update(
-                tx,
-                job.id,
-                expect=(JobState.RUNNING,),
-                state=JobState.SUCCEEDED,
-                provider_status=update.provider_status,
-                result_url=update.video_url,
-                provider_cost=update.provider_cost,
-                width=update.width,
-                height=update.height,
-                provider_video_id=update.provider_video_id,
-                finished_at=self._clock(),
-                next_poll_at=None,
-            )
-            if moved:
-                await self._ledger.capture(tx, job.id)
-            updated = await self._store.get_in(tx, job.id)
-        if moved:
-            log.info("job %s succeeded; %d credits captured", job.id, job.price)
-            if deliver:
-                await self._deliver(updated)
-
-    async def _finish_failed(
-        self,
-        job: Job,
-        failure: ProviderFailure,
-        *,
-        expect: tuple[JobState, ...] = (JobState.QUEUED, JobState.RUNNING),
-        provider_status: str | None = None,
-        deliver: bool = True,
-    ) -> None:
-        async with self._db.transaction() as tx:
-            moved = await self._store.update(
-                tx,
-                job.id,
-                expect=expect,
-                state=JobState.FAILED,
-                failure_code=failure.code,
-                failure_message=failure.member_message,
-                provider_status=provider_status or job.provider_status,
-                finished_at=self._clock(),
-                next_poll_at=None,
-            )
-            if moved:
-                await self._ledger.release(tx, job.id, f"refund: {failure.code}")
-            updated = await self._store.get_in(tx, job.id)
-        if moved:
-            log.info("job %s failed (%s); %d credits released", job.id, failure.code, job.price)
-            if failure.code == CONTENT_POLICY and self._on_refused is not None:
-                try:
-                    await self._on_refused(updated, failure)
-                except Exception:
-                    log.exception("job %s: could not record the content refusal", job.id)
-            if deliver:
-                await self._deliver(updated)
+    async def _deliver_now(self, job_id: str) -> None:
+        """Deliver a job that just finished, in the step that finished it, if it can be claimed."""
+        now = self._clock()
+        for job in await self._store.claim_deliveries(
+            self.owner, now, now + self._settings.lease_seconds, 1, job_id
+        ):
+            await self._deliver(job)
 
     async def _deliver(self, job: Job) -> None:
-        if job.delivered_at is not None:
-            return
+        """Fetch the result (if any) and post the outcome, once; the claim is on delivery."""
         video: ResultFile | None = None
         try:
             if job.state is JobState.SUCCEEDED and job.result_url:
-                await self._show(job, phase="downloading")
-                video = await self._fetch_result(job)
+                if not job.result_url.startswith("file://"):
+                    await self._show(job, phase="downloading")
+                try:
+                    video = await self._fetch_result(job)
+                except ResultMissing as exc:
+                    await self._result_missing(job, str(exc))
+                    return
                 if video is not None and video.note:
-                    job = await self._note_delivery(job, video.note)
-            delivery, message_id = await self._presenter.deliver(job, video)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("job %s: delivery failed; will retry", job.id)
-            self._delivery_not_before[job.id] = (
-                self._clock() + self._settings.delivery_retry_seconds
-            )
-            return
+                    noted = await self._store.apply(
+                        Guard.claimed(job),
+                        job.id,
+                        keep_lease=True,
+                        delivery_note=note_to_column(video.note),
+                    )
+                    if noted is None:
+                        return
+                    job = noted
+            await self._post(job, video)
         finally:
             if video is not None:
                 video.path.unlink(missing_ok=True)
                 if video.poster is not None:
                     video.poster.unlink(missing_ok=True)
-        self._delivery_not_before.pop(job.id, None)
-        async with self._db.transaction() as tx:
-            await self._store.update(
-                tx,
-                job.id,
-                delivered_at=self._clock(),
-                delivery=delivery,
-                result_message_id=message_id,
-            )
-        log.info("job %s delivered (%s)", job.id, delivery.value)
 
-    async def _note_delivery(self, job: Job, note: Text) -> Job:
-        async with self._db.transaction() as tx:
-            # Kept as a message key and its parameters: the card says it in the reader's language.
-            await self._store.update(tx, job.id, delivery_note=note_to_column(note))
-            return await self._store.get_in(tx, job.id)
+    async def _post(self, job: Job, video: ResultFile | None) -> None:
+        try:
+            delivery, message_id = await self._presenter.deliver(
+                job, video, may_have_sent=job.delivery_attempts > 1
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, DeliveryRefused):
+                log.exception("job %s: delivery failed", job.id)
+            if job.delivery_attempts < self._settings.delivery_attempts:
+                delay = self._settings.delivery_retry_seconds * 3 ** (job.delivery_attempts - 1)
+                log.info("job %s: outcome not posted (%s); again in %.0fs", job.id, exc, delay)
+                await self._store.apply(
+                    Guard.claimed(job),
+                    job.id,
+                    delivery_state=DeliveryState.PENDING,
+                    deliver_at=self._clock() + delay,
+                )
+                return
+            await self._post_privately(job, video, exc)
+            return
+        await self._delivered(job, delivery, message_id)
+
+    async def _post_privately(self, job: Job, video: ResultFile | None, cause: Exception) -> None:
+        """The channel would not take it: a direct message, else keep it for /video status."""
+        try:
+            delivery, message_id = await self._presenter.deliver_privately(job, video)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "job %s: could not post its outcome in channel %s (%s) nor by direct message "
+                "(%s); kept for /video status",
+                job.id,
+                job.channel_id,
+                cause,
+                exc,
+            )
+            await self._delivered(job, None, None)
+            return
+        log.warning(
+            "job %s: could not post its outcome in channel %s (%s); sent by direct message",
+            job.id,
+            job.channel_id,
+            cause,
+        )
+        await self._delivered(job, delivery, message_id)
+
+    async def _delivered(self, job: Job, delivery: Delivery | None, message_id: int | None) -> None:
+        """Record the outcome as delivered (or parked, with no delivery) and charge for it."""
+        state = DeliveryState.DELIVERED if delivery is not None else DeliveryState.PARKED
+        cols: dict[str, Any] = {"delivery_state": state, "deliver_at": None}
+        if delivery is not None:
+            cols.update(delivered_at=self._clock(), delivery=delivery, result_message_id=message_id)
+        done = await self._db.run(self._delivered_in, job, cols)
+        if done is None:
+            log.warning("job %s: delivery lost its claim before it was recorded", job.id)
+            return
+        kind = delivery.value if delivery is not None else "parked"
+        log.info("job %s delivered (%s)", job.id, kind)
+
+    def _delivered_in(self, conn: sqlite3.Connection, job: Job, cols: dict[str, Any]) -> Job | None:
+        done = transition_in(conn, job.id, Guard.claimed(job), **cols)
+        if done is not None and job.state is JobState.SUCCEEDED:
+            # Charged when the video reached the member (or was kept for them), in the same
+            # transaction that records it: never charged for a video that could not be had.
+            self._ledger.resolve_in(conn, job.id, "captured", "video delivered")
+        return done
+
+    async def _result_missing(self, job: Job, reason: str) -> None:
+        """Ask the provider for a fresh result URL a few times; then fail and refund."""
+        provider = self._providers.get(job.provider)
+        if (
+            job.result_fetches < self._settings.result_fetch_attempts
+            and provider is not None
+            and job.provider_job_id
+        ):
+            url = job.result_url
+            with contextlib.suppress(ProviderError):
+                update = await provider.poll(job.provider_job_id)
+                if update.state == "succeeded" and update.video_url:
+                    url = update.video_url
+            delay = self._settings.delivery_retry_seconds * 2**job.result_fetches
+            log.info(
+                "job %s: result could not be fetched (%s); asked the provider again, next try in "
+                "%.0fs",
+                job.id,
+                reason,
+                delay,
+            )
+            await self._store.apply(
+                Guard.claimed(job),
+                job.id,
+                result_url=url,
+                result_fetches=job.result_fetches + 1,
+                delivery_state=DeliveryState.PENDING,
+                deliver_at=self._clock() + delay,
+            )
+            return
+        log.warning("job %s: result could not be fetched (%s); refunding", job.id, reason)
+        cols = finish_cols(
+            JobState.FAILED,
+            self._clock(),
+            failure_code=RESULT_UNAVAILABLE.code,
+            failure_message=RESULT_UNAVAILABLE.member_message,
+        )
+        failed = await self._db.run(
+            self._fail_in, job.id, Guard.claimed(job), "refund: result unavailable", cols
+        )
+        if failed is not None:
+            await self._deliver_now(job.id)
 
     async def _fetch_result(self, job: Job) -> ResultFile | None:
-        """Fetch the result; re-encode it when over the upload limit; None: link only."""
+        """Fetch the result; re-encode it when over the upload limit; None: link only.
+
+        Raises ResultMissing when the result is gone or could not be reached.
+        """
         assert job.result_url is not None
         self._work_dir.mkdir(parents=True, exist_ok=True)
         path = _temp_path(self._work_dir, job.id, ".mp4")
@@ -591,13 +764,16 @@ class JobRunner:
             else:
                 size = await download(self._http, job.result_url, path, max_bytes=cap)
         except DownloadTooLarge:
+            # It exists, it is just too big to carry: the member gets its link.
             log.info("job %s: result is larger than the %d-byte download cap", job.id, cap)
             path.unlink(missing_ok=True)
             return None
-        except (httpx.HTTPError, OSError) as exc:
-            log.warning("job %s: could not download the result (%s)", job.id, type(exc).__name__)
+        except httpx.HTTPStatusError as exc:
             path.unlink(missing_ok=True)
-            return None
+            raise ResultMissing(f"HTTP {exc.response.status_code}") from None
+        except (httpx.HTTPError, OSError) as exc:
+            path.unlink(missing_ok=True)
+            raise ResultMissing(type(exc).__name__) from None
         if size <= job.upload_limit:
             return ResultFile(path=path, size=size)
         return await self._fit(job, path, size)
@@ -653,9 +829,12 @@ def _mib(size: int) -> str:
 
 
 def _first_poll_delay(provider: Provider, estimated_seconds: float | None) -> float:
-    """Wait for most of the provider's own estimate before the first poll, within reason."""
+    """Wait for most of the provider's own estimate before the first poll, within reason.
+
+    A batch provider is asked about every job each round anyway, so its jobs start at once.
+    """
     interval = provider.poll_interval
-    if not estimated_seconds:
+    if not estimated_seconds or isinstance(provider, BatchPolling):
         return interval
     # Estimates are rough ("2-5min"): never skip more than a few regular polls.
     return min(max(interval, estimated_seconds * 0.8), interval * FIRST_POLL_MAX_INTERVALS)

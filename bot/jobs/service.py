@@ -11,7 +11,7 @@ from bot.credits.quotas import Quotas
 from bot.db import Database, Transaction
 from bot.i18n import Text, text_of
 from bot.jobs.models import Job, JobOrder, JobState, new_job_id
-from bot.jobs.store import ACTIVE_STATES, JobStore
+from bot.jobs.store import ACTIVE_STATES, Guard, JobStore, finish_cols
 from bot.ledger import InsufficientCredits, Ledger
 from bot.pricing import PriceMissing, PriceTable
 from bot.providers.base import (
@@ -201,23 +201,23 @@ class JobService:
                 raise CancelRefused(Text("cancel.no_job", job=job_id))
             if job.user_id != actor_id and not moderator:
                 raise CancelRefused(Text("cancel.not_yours", job=job.id))
-            moved = await self._store.update(
+            cancelled = await self._store.apply_in(
                 tx,
+                Guard.in_states(*ACTIVE_STATES),
                 job.id,
-                expect=ACTIVE_STATES,
-                state=JobState.CANCELLED,
-                failure_code="cancelled",
-                failure_message="The job was cancelled.",
-                cancelled_by=actor_id,
-                finished_at=self._clock(),
-                next_poll_at=None,
+                **finish_cols(
+                    JobState.CANCELLED,
+                    self._clock(),
+                    failure_code="cancelled",
+                    failure_message="The job was cancelled.",
+                    cancelled_by=actor_id,
+                ),
             )
-            if not moved:
+            if cancelled is None:
                 raise CancelRefused(Text("cancel.finished", job=job.id, state=job.state.value))
             await self._ledger.release(tx, job.id, "refund: cancelled")
             if self._community is not None:
                 await tx.run(self._community.on_job_cancelled_in, job.id, actor_id)
-            cancelled = await self._store.get_in(tx, job.id)
         if self._community is not None:
             self._community.approvals.notify()
         provider = self._providers.get(job.provider)
@@ -254,5 +254,4 @@ class JobService:
 
     async def record_card(self, job_id: str, message_id: int) -> None:
         """Remember which message shows the job's card."""
-        async with self._db.transaction() as tx:
-            await self._store.update(tx, job_id, card_message_id=message_id)
+        await self._store.record_card(job_id, message_id)

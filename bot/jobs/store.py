@@ -1,22 +1,97 @@
-"""SQL for jobs; nothing outside this module writes the jobs table."""
+"""SQL for jobs; nothing outside this module writes the jobs table.
+
+Every change of a job is a named transition. A step of the runner first *claims* the job (one
+statement that finds it due, takes a lease and bumps its version) and commits its outcome only
+while that claim still holds (`version` unchanged). Callbacks, cancellations and moderators'
+decisions are transitions guarded by the job's state; each one bumps the version too, so a step
+whose claim they overtook commits nothing. Any two of them racing on one job end with one effect.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+import sqlite3
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot.db import Database, Transaction
 from bot.jobs.models import Job, JobOrder, JobState, request_to_json
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
+TERMINAL_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+_ACTIVE_SQL = "state IN ('queued', 'submitting', 'running')"
+_DELIVERY_DUE_SQL = "delivery_state IN ('pending', 'delivering')"
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What a transition requires of the row: the claimed version, or one of some states."""
+
+    version: int | None = None
+    states: tuple[JobState, ...] | None = None
+
+    @classmethod
+    def claimed(cls, job: Job) -> Guard:
+        """Only while the claim that read `job` still holds."""
+        return cls(version=job.version)
+
+    @classmethod
+    def in_states(cls, *states: JobState) -> Guard:
+        """Only while the job is in one of `states` (transitions from outside the runner)."""
+        return cls(states=states)
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The WHERE clause (after `id = ?`) and its parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.version is not None:
+            clauses.append("version = ?")
+            params.append(self.version)
+        if self.states is not None:
+            clauses.append(f"state IN ({', '.join('?' for _ in self.states)})")
+            params.extend(state.value for state in self.states)
+        return "".join(f" AND {c}" for c in clauses), params
+
+
+def transition_in(
+    conn: sqlite3.Connection, job_id: str, guard: Guard, *, keep_lease: bool = False, **cols: Any
+) -> Job | None:
+    """Apply a guarded change; return the job as it now is, or None if the guard failed.
+
+    Column names come from this module's callers, never from input.
+    """
+    assignments = ["version = version + 1"]
+    if not keep_lease:
+        assignments.append("lease_owner = NULL")
+    assignments += [f"{name} = ?" for name in cols]
+    where, guard_params = guard.sql()
+    row = conn.execute(
+        f"UPDATE jobs SET {', '.join(assignments)} WHERE id = ?{where} RETURNING *",
+        [*(_column_value(v) for v in cols.values()), job_id, *guard_params],
+    ).fetchone()
+    return Job.from_row(row) if row else None
+
+
+def finish_cols(state: JobState, now: float, **cols: Any) -> dict[str, Any]:
+    """The columns every move into a terminal state sets: no next step, delivery pending."""
+    return {
+        "state": state,
+        "finished_at": now,
+        "next_poll_at": None,
+        "delivery_state": "pending",
+        "deliver_at": now,
+        **cols,
+    }
 
 
 class JobStore:
-    """Reads and writes job rows."""
+    """Reads jobs, claims their steps, and applies their transitions."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    # -- creation and plain reads ----------------------------------------------------------------
 
     async def insert(
         self, tx: Transaction, job_id: str, order: JobOrder, price: int, now: float
@@ -77,27 +152,12 @@ class JobStore:
         )
         return [Job.from_row(row) for row in rows]
 
-    async def due(self, now: float) -> list[Job]:
-        """Active jobs whose next step is due."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM jobs WHERE state IN (?, ?) AND next_poll_at <= ? ORDER BY next_poll_at",
-            (JobState.QUEUED, JobState.RUNNING, now),
-        )
-        return [Job.from_row(row) for row in rows]
-
-    async def running(self, provider: str, *, due_before: float) -> list[Job]:
-        """A provider's running jobs whose next poll is due before a time."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM jobs WHERE state = ? AND provider = ? AND next_poll_at <= ?",
-            (JobState.RUNNING, provider, due_before),
-        )
-        return [Job.from_row(row) for row in rows]
-
     async def queue_position(self, job: Job) -> int:
-        """1 + the bot's unfinished jobs created before this one."""
+        """1 + the jobs still waiting to be sent to a provider that were created before this one."""
         row = await self._db.fetchone(
-            "SELECT COUNT(*) AS ahead FROM jobs WHERE state IN (?, ?, ?) AND created_at < ?",
-            (*ACTIVE_STATES, job.created_at),
+            "SELECT COUNT(*) AS ahead FROM jobs WHERE state = 'queued' "
+            "AND next_poll_at IS NOT NULL AND created_at < ?",
+            (job.created_at,),
         )
         return 1 + (row["ahead"] if row else 0)
 
@@ -112,45 +172,185 @@ class JobStore:
         )
         return row["seconds"] if row and row["seconds"] is not None else None
 
-    async def schedule(self) -> list[tuple[str, float]]:
-        """(job id, when its next step is due) for every active job."""
-        rows = await self._db.fetchall(
-            "SELECT id, next_poll_at FROM jobs WHERE state IN (?, ?) AND next_poll_at IS NOT NULL",
-            (JobState.QUEUED, JobState.RUNNING),
+    async def next_due(self) -> float | None:
+        """When the earliest step or delivery falls due (a lease's end counts), or None."""
+        row = await self._db.fetchone(
+            f"SELECT (SELECT MIN(next_poll_at) FROM jobs WHERE {_ACTIVE_SQL}) AS step, "
+            f"(SELECT MIN(deliver_at) FROM jobs WHERE {_DELIVERY_DUE_SQL}) AS delivery"
         )
-        return [(row["id"], row["next_poll_at"]) for row in rows]
+        times = [t for t in (row["step"], row["delivery"]) if t is not None] if row else []
+        return min(times) if times else None
 
-    async def in_state(self, state: JobState) -> list[Job]:
-        """Every job in one state."""
-        rows = await self._db.fetchall("SELECT * FROM jobs WHERE state = ?", (state,))
-        return [Job.from_row(row) for row in rows]
+    # -- claims: find due and lease in one statement ------------------------------------------
 
-    async def undelivered(self) -> list[Job]:
-        """Finished jobs whose outcome has not reached the member yet."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM jobs WHERE delivered_at IS NULL AND state IN (?, ?, ?)",
-            (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED),
+    async def claim_steps(self, owner: str, now: float, until: float, limit: int) -> list[Job]:
+        """Lease up to `limit` due submit/poll steps (including lapsed leases) to `owner`."""
+        return await self._db.run(_claim_steps_in, owner, now, until, limit)
+
+    async def claim_riders(
+        self, provider: str, owner: str, horizon: float, until: float, limit: int
+    ) -> list[Job]:
+        """Lease a provider's unclaimed running jobs due before `horizon` (one batched poll)."""
+        return await self._db.run(_claim_riders_in, provider, owner, horizon, until, limit)
+
+    async def claim_deliveries(
+        self, owner: str, now: float, until: float, limit: int, job_id: str | None = None
+    ) -> list[Job]:
+        """Lease due deliveries (or one job's, if given) to `owner`; each attempt is counted."""
+        return await self._db.run(_claim_deliveries_in, owner, now, until, limit, job_id)
+
+    async def renew(self, owner: str, until: float) -> int:
+        """Push the end of every lease `owner` holds to `until`; return how many."""
+        return await self._db.run(_renew_in, owner, until)
+
+    async def release_leases(self, owner_prefix: str, now: float) -> int:
+        """Make due now every step held by an earlier life of this process (it is dead)."""
+        return await self._db.run(_release_leases_in, owner_prefix, now)
+
+    async def release_claim(self, job: Job, owner: str, now: float) -> bool:
+        """Give a claimed step back unfinished (shutdown): due again at once, version kept."""
+        return await self._db.run(_release_claim_in, job, owner, now)
+
+    # -- transitions ----------------------------------------------------------------------------
+
+    async def apply(
+        self, guard: Guard, job_id: str, *, keep_lease: bool = False, **cols: Any
+    ) -> Job | None:
+        """One guarded transition in its own transaction; the job after it, or None."""
+        return await self._db.run(
+            partial(transition_in, keep_lease=keep_lease, **cols), job_id, guard
         )
-        return [Job.from_row(row) for row in rows]
 
-    async def update(
-        self,
-        tx: Transaction,
-        job_id: str,
-        *,
-        expect: Iterable[JobState] | None = None,
-        **fields: Any,
-    ) -> bool:
-        """Set columns on a job; with `expect`, only if it is still in one of those states."""
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        params: list[Any] = [_column_value(v) for v in fields.values()]
-        sql = f"UPDATE jobs SET {assignments} WHERE id = ?"
+    async def apply_in(
+        self, tx: Transaction, guard: Guard, job_id: str, *, keep_lease: bool = False, **cols: Any
+    ) -> Job | None:
+        """One guarded transition inside a caller's transaction."""
+        return await tx.run(partial(transition_in, keep_lease=keep_lease, **cols), job_id, guard)
+
+    async def record_card(self, job_id: str, message_id: int) -> None:
+        """Remember which message shows the job's card (not a state change: no version bump)."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE jobs SET card_message_id = ? WHERE id = ?", (message_id, job_id)
+            )
+
+
+# -- the approval gate's side of the jobs table (called inside its transactions) ----------
+
+
+def park_in(conn: sqlite3.Connection, job_id: str) -> None:
+    """Park a queued job until a moderator decides: no due time, so no claim finds it."""
+    transition_in(conn, job_id, Guard.in_states(JobState.QUEUED), next_poll_at=None)
+
+
+def approve_in(conn: sqlite3.Connection, job_id: str, now: float) -> bool:
+    """Make a parked job due now; False if it is no longer waiting."""
+    row = conn.execute(
+        "UPDATE jobs SET next_poll_at = ?, version = version + 1 "
+        "WHERE id = ? AND state = 'queued' AND next_poll_at IS NULL RETURNING id",
+        (now, job_id),
+    ).fetchone()
+    return row is not None
+
+
+def reject_in(conn: sqlite3.Connection, job_id: str, code: str, message: str, now: float) -> bool:
+    """End a queued job unsubmitted (the caller releases its hold in the same transaction)."""
+    return (
+        transition_in(
+            conn,
+            job_id,
+            Guard.in_states(JobState.QUEUED),
+            **finish_cols(JobState.CANCELLED, now, failure_code=code, failure_message=message),
+        )
+        is not None
+    )
+
+
+def _claim_steps_in(
+    conn: sqlite3.Connection, owner: str, now: float, until: float, limit: int
+) -> list[Job]:
+    # The lease's end becomes the step's due time: a step in flight is not due again until its
+    # lease lapses, so this statement never even reads it (jobs_step_due is a partial index).
+    rows = conn.execute(
+        "UPDATE jobs SET lease_owner = ?, next_poll_at = ?, version = version + 1 "
+        f"WHERE id IN (SELECT id FROM jobs WHERE {_ACTIVE_SQL} AND next_poll_at <= ? "
+        "ORDER BY next_poll_at LIMIT ?) RETURNING *",
+        (owner, until, now, limit),
+    ).fetchall()
+    return [Job.from_row(row) for row in rows]
+
+
+def _claim_riders_in(
+    conn: sqlite3.Connection, provider: str, owner: str, horizon: float, until: float, limit: int
+) -> list[Job]:
+    rows = conn.execute(
+        "UPDATE jobs SET lease_owner = ?, next_poll_at = ?, version = version + 1 "
+        f"WHERE id IN (SELECT id FROM jobs WHERE {_ACTIVE_SQL} AND next_poll_at <= ? "
+        "AND state = 'running' AND provider = ? AND lease_owner IS NULL "
+        "ORDER BY next_poll_at LIMIT ?) RETURNING *",
+        (owner, until, horizon, provider, limit),
+    ).fetchall()
+    return [Job.from_row(row) for row in rows]
+
+
+def _claim_deliveries_in(
+    conn: sqlite3.Connection,
+    owner: str,
+    now: float,
+    until: float,
+    limit: int,
+    job_id: str | None,
+) -> list[Job]:
+    only = " AND id = ?" if job_id is not None else ""
+    params: list[Any] = [owner, until, now]
+    if job_id is not None:
         params.append(job_id)
-        if expect is not None:
-            states = list(expect)
-            sql += f" AND state IN ({', '.join('?' for _ in states)})"
-            params.extend(states)
-        return await tx.execute(sql, params) == 1
+    params.append(limit)
+    rows = conn.execute(
+        "UPDATE jobs SET lease_owner = ?, delivery_state = 'delivering', deliver_at = ?, "
+        "delivery_attempts = delivery_attempts + 1, version = version + 1 "
+        f"WHERE id IN (SELECT id FROM jobs WHERE {_DELIVERY_DUE_SQL} AND deliver_at <= ?{only} "
+        "ORDER BY deliver_at LIMIT ?) RETURNING *",
+        params,
+    ).fetchall()
+    return [Job.from_row(row) for row in rows]
+
+
+def _renew_in(conn: sqlite3.Connection, owner: str, until: float) -> int:
+    steps = conn.execute(
+        f"UPDATE jobs SET next_poll_at = ? WHERE lease_owner = ? AND {_ACTIVE_SQL}",
+        (until, owner),
+    ).rowcount
+    deliveries = conn.execute(
+        "UPDATE jobs SET deliver_at = ? WHERE lease_owner = ? AND delivery_state = 'delivering'",
+        (until, owner),
+    ).rowcount
+    return steps + deliveries
+
+
+def _release_leases_in(conn: sqlite3.Connection, owner_prefix: str, now: float) -> int:
+    pattern = owner_prefix.replace("%", r"\%").replace("_", r"\_") + "%"
+    steps = conn.execute(
+        f"UPDATE jobs SET next_poll_at = ? WHERE lease_owner LIKE ? ESCAPE '\\' AND {_ACTIVE_SQL}",
+        (now, pattern),
+    ).rowcount
+    deliveries = conn.execute(
+        "UPDATE jobs SET deliver_at = ? WHERE lease_owner LIKE ? ESCAPE '\\' "
+        "AND delivery_state = 'delivering'",
+        (now, pattern),
+    ).rowcount
+    return steps + deliveries
+
+
+def _release_claim_in(conn: sqlite3.Connection, job: Job, owner: str, now: float) -> bool:
+    due = "deliver_at" if job.delivery_state == "delivering" else "next_poll_at"
+    return bool(
+        conn.execute(
+            f"UPDATE jobs SET lease_owner = NULL, {due} = ? "
+            "WHERE id = ? AND version = ? AND lease_owner = ?",
+            (now, job.id, job.version, owner),
+        ).rowcount
+    )
 
 
 def _column_value(value: Any) -> Any:

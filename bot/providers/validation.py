@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 
 from bot.camera import CameraMove, move_named
 from bot.i18n import Text
 from bot.providers.base import InvalidRequest, ModelSpec, VideoRequest
+
+
+# Control, format (zero-width, bidi marks) and separator characters: nothing anyone can read.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def visible(text: str) -> bool:
+    """Whether `text` has any character a reader can see (not only spaces or zero-widths)."""
+    return any(unicodedata.category(ch) not in _INVISIBLE_CATEGORIES for ch in text)
 
 
 def _choices(values: tuple[object, ...]) -> str:
@@ -32,7 +42,7 @@ def check_against_spec(
             )
         )
     prompt = request.prompt.strip()
-    if not prompt:
+    if not visible(prompt):
         raise InvalidRequest(Text("validation.empty_prompt"))
     # Every message below names the provider and the model the same way.
     named = {"provider": provider_name, "model": spec.name}

@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+import aiohttp
 import discord
 
 from bot.community.service import Community
 from bot.i18n import Messages, failure_text, tr
 from bot.jobs.models import Delivery, Job, JobState
-from bot.jobs.runner import ResultFile
+from bot.jobs.runner import DeliveryRefused, ResultFile
 from bot.jobs.service import JobService
 from bot.providers.base import Provider
 from bot.ui.buttons import job_view
@@ -115,22 +116,65 @@ class DiscordPresenter:
         card.latest, card.phase = job, phase
         await self._edit(card)
 
-    async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
-        """Post the outcome: on the card while it lives, else as a new message to the member."""
+    async def deliver(
+        self, job: Job, video: ResultFile | None, *, may_have_sent: bool
+    ) -> tuple[Delivery, int | None]:
+        """Post the outcome: on the card while it lives, else as a new message to the member.
+
+        Editing the card is repeatable as it is; a new message carries a nonce made from the
+        job (Discord refuses its duplicate for a few minutes), and after an attempt that may
+        have got through, the channel's recent messages are read first.
+        """
         card = self._usable_card(job.id)
-        if card is None:
-            return await self._deliver_in_channel(job, video)
-        card.latest, card.phase = job, None
-        async with card.lock:
-            try:
-                return await self._deliver_on_card(card, job, video)
-            except discord.HTTPException as exc:
-                if not _token_gone(exc):
-                    raise
-                log.info("job %s: card gone (%s); posting in the channel", job.id, exc.code)
-            finally:
-                self._cards.pop(job.id, None)
-        return await self._deliver_in_channel(job, video)
+        if card is not None:
+            card.latest, card.phase = job, None
+            async with card.lock:
+                try:
+                    return await self._deliver_on_card(card, job, video)
+                except discord.HTTPException as exc:
+                    if not _token_gone(exc):
+                        raise _refused(exc) from None
+                    log.info("job %s: card gone (%s); posting in the channel", job.id, exc.code)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    raise DeliveryRefused(type(exc).__name__) from None
+                finally:
+                    self._cards.pop(job.id, None)
+        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        try:
+            if may_have_sent and (found := await self._already_posted(channel, job)) is not None:
+                log.info("job %s: its outcome was already posted as %s", job.id, found.id)
+                return _kind_of(job, found), found.id
+            return await self._deliver_in_channel(job, video, channel, mention=True)
+        except discord.HTTPException as exc:
+            raise _refused(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryRefused(type(exc).__name__) from None
+
+    async def deliver_privately(
+        self, job: Job, video: ResultFile | None
+    ) -> tuple[Delivery, int | None]:
+        """Send the outcome to the member directly, when their channel would not take it."""
+        try:
+            user = self._client.get_user(job.user_id) or await self._client.fetch_user(job.user_id)
+            channel = await user.create_dm()
+            return await self._deliver_in_channel(job, video, channel, mention=False)
+        except discord.HTTPException as exc:
+            raise _refused(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryRefused(type(exc).__name__) from None
+
+    async def _already_posted(
+        self, channel: discord.abc.Messageable, job: Job
+    ) -> discord.Message | None:
+        """The bot's outcome message for this job among the channel's recent messages."""
+        me = self._client.user
+        after = discord.Object(job.card_message_id) if job.card_message_id else None
+        async for message in channel.history(limit=50, after=after):
+            if me is None or message.author.id != me.id or message.id == job.card_message_id:
+                continue
+            if message.interaction_metadata is None and _names_job(message, job.id):
+                return message
+        return None
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -214,18 +258,22 @@ class DiscordPresenter:
         return kind, message.id
 
     async def _deliver_in_channel(
-        self, job: Job, video: ResultFile | None
+        self,
+        job: Job,
+        video: ResultFile | None,
+        channel: discord.abc.Messageable,
+        *,
+        mention: bool,
     ) -> tuple[Delivery, int | None]:
-        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
         guild = self._client.get_guild(job.guild_id)
         limit = guild.filesize_limit if guild else DEFAULT_UPLOAD_LIMIT
         if video is not None and video.size > limit:
             video = replace(video, attachable=False)
-        kind, content = self._outcome(job, video, mention=True)
+        kind, content = self._outcome(job, video, mention=mention)
         embed, view = await self._render(job, None)
         _add_link_button(view, job, kind)
         reference = None
-        if job.card_message_id:
+        if job.card_message_id and mention:
             reference = discord.MessageReference(
                 message_id=job.card_message_id,
                 channel_id=job.channel_id,
@@ -238,7 +286,8 @@ class DiscordPresenter:
                 files=_files(job, video),
                 view=view or discord.utils.MISSING,
                 reference=reference,
-                # Same nonce on a re-delivery after a crash: Discord returns the first message.
+                # discord.py sends it with enforce_nonce: a repeat within Discord's window
+                # returns the first message instead of posting a second one.
                 nonce=f"job-{job.id}",
                 allowed_mentions=discord.AllowedMentions(users=True, replied_user=False),
             )
@@ -246,7 +295,7 @@ class DiscordPresenter:
             smaller = _without_largest_file(video) if exc.code == REQUEST_ENTITY_TOO_LARGE else None
             if smaller is None:
                 raise
-            return await self._deliver_in_channel(job, smaller[0])
+            return await self._deliver_in_channel(job, smaller[0], channel, mention=mention)
         return kind, message.id
 
     def _outcome(
@@ -275,6 +324,29 @@ class DiscordPresenter:
         if link:
             return Delivery.LINK, who + m("delivery.ready_link", url=link)
         return Delivery.LINK, who + m("delivery.ready_too_large")
+
+
+def _refused(exc: discord.HTTPException) -> DeliveryRefused:
+    """Discord's refusal as the runner understands it."""
+    return DeliveryRefused(f"HTTP {exc.status}, code {exc.code}", code=exc.code or None)
+
+
+def _names_job(message: discord.Message, job_id: str) -> bool:
+    """Whether a message carries this job's buttons (every outcome message does)."""
+    suffix = f":{job_id}"
+    for row in message.components:
+        for item in getattr(row, "children", ()):
+            if (getattr(item, "custom_id", None) or "").endswith(suffix):
+                return True
+    return False
+
+
+def _kind_of(job: Job, message: discord.Message) -> Delivery:
+    """How an already-posted outcome reached the member."""
+    if job.state is not JobState.SUCCEEDED:
+        return Delivery.NOTICE
+    videos = [a for a in message.attachments if a.filename.endswith(".mp4")]
+    return Delivery.ATTACHED if videos else Delivery.LINK
 
 
 def _add_link_button(view: discord.ui.View | None, job: Job, kind: Delivery) -> None:

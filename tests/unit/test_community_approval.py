@@ -74,7 +74,9 @@ async def test_a_job_waiting_for_approval_is_held_and_not_due(community, db, led
     job_id = await start_job(community, db, ledger, clock)
     balance = await ledger.balance(GUILD, ALICE)
     assert (balance.balance, balance.held) == (100, PRICE)
-    assert await JobStore(db).due(clock() + 10_000) == []  # parked: the runner leaves it
+    assert (
+        await JobStore(db).claim_steps("test/1", clock() + 10_000, clock() + 10_030, 10) == []
+    )  # parked: the runner leaves it
     [pending] = await community.approvals.unposted()
     assert (pending.job_id, pending.state) == (job_id, "pending")
     assert pending.expires_at == pending.created_at + 2 * 3600
@@ -88,7 +90,9 @@ async def test_approval_submits_once(community, db, ledger, clock, wakes) -> Non
         "approved",
         ADMIN,
     )
-    assert [job.id for job in await JobStore(db).due(clock())] == [job_id]
+    assert [
+        job.id for job in await JobStore(db).claim_steps("test/1", clock(), clock() + 30, 10)
+    ] == [job_id]
     assert wakes == [1]
     again = await community.approvals.decide(job_id, approve=False, actor_id=BOB, reason="no")
     assert (again.changed, again.state) == (False, "approved")
@@ -163,7 +167,7 @@ async def test_a_job_that_ended_meanwhile_is_withdrawn(community, db, ledger, cl
         await ledger.release(tx, job_id, "cancelled by the member")
     decision = await community.approvals.decide(job_id, approve=True, actor_id=ADMIN)
     assert (decision.changed, decision.state) == (True, "withdrawn")
-    assert await JobStore(db).due(clock() + 10) == []
+    assert await JobStore(db).claim_steps("test/1", clock() + 10, clock() + 40, 10) == []
     await assert_ledger_balanced(db)
 
 

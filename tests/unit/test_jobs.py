@@ -89,13 +89,20 @@ class RecordingPresenter:
     async def job_changed(self, job: Job, phase: str | None = None) -> None:
         self.changes.append(job.state)
 
-    async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
+    async def deliver(
+        self, job: Job, video: ResultFile | None, *, may_have_sent: bool
+    ) -> tuple[Delivery, int | None]:
         attachable = video is not None and video.attachable
         data = video.path.read_bytes() if video and attachable else None
         self.deliveries.append((job.id, job.state, data))
         if job.state is not JobState.SUCCEEDED:
             return Delivery.NOTICE, 99
         return (Delivery.ATTACHED if attachable else Delivery.LINK), 99
+
+    async def deliver_privately(
+        self, job: Job, video: ResultFile | None
+    ) -> tuple[Delivery, int | None]:
+        raise AssertionError("these tests never need a direct message")
 
 
 class World:
@@ -241,8 +248,13 @@ async def test_job_past_its_deadline_fails_and_releases(world: World) -> None:
 
 async def test_restart_during_submit_releases_instead_of_charging(world: World) -> None:
     job = await world.service.start(world.order())
+    # An earlier life of this instance claimed the submit and died with the lease in hand.
     async with world.db.transaction() as tx:
-        await world.store.update(tx, job.id, state=JobState.SUBMITTING)
+        await tx.execute(
+            "UPDATE jobs SET state = 'submitting', lease_owner = 'main/dead', next_poll_at = ? "
+            "WHERE id = ?",
+            (world.clock.now + 30, job.id),
+        )
     await world.runner.recover()
     job = await world.step()
     assert job.state is JobState.FAILED

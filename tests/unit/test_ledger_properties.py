@@ -33,6 +33,7 @@ from bot.credits.quotas import CONCURRENT_JOBS, DAILY_SPEND, QuotaExceeded
 from bot.credits.terms import HOUR, Allowance, day_start
 from bot.db import Database
 from bot.jobs.models import JobState
+from bot.jobs.store import Guard, finish_cols
 from bot.ledger import InsufficientCredits, LedgerError
 from tests.unit.conftest import ManualClock
 from tests.unit.test_quotas import Economy
@@ -53,7 +54,7 @@ DEFAULTS = Allowance(
 PRICES = {"480p": 10, "720p": 15}
 EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "100"))
 STEPS = int(os.environ.get("LEDGER_FUZZ_STEPS", "50"))
-ACTIVE = ("queued", "submitting", "running")
+ACTIVE = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
 
 
 # -- invariants, shared with the concurrency tests ------------------------------------------
@@ -504,8 +505,8 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.db is not None
         state = JobState.SUCCEEDED if succeed else JobState.FAILED
         async with self.db.transaction() as tx:
-            moved = await self.eco.store.update(
-                tx, job_id, expect=ACTIVE, state=state, finished_at=self.clock.now
+            moved = await self.eco.store.apply_in(
+                tx, Guard.in_states(*ACTIVE), job_id, **finish_cols(state, self.clock.now)
             )
             if moved:
                 resolved = (
@@ -514,7 +515,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     else await self.eco.ledger.release(tx, job_id, "refund: fuzz")
                 )
                 assert resolved
-        return moved
+        return moved is not None
 
     async def _resolve_only(self, job_id: str, succeed: bool) -> bool:
         assert self.db is not None

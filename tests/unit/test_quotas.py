@@ -93,7 +93,14 @@ class Quiet:
     async def job_changed(self, job: Job, phase: str | None = None) -> None:
         return None
 
-    async def deliver(self, job: Job, video: ResultFile | None) -> tuple[Delivery, int | None]:
+    async def deliver(
+        self, job: Job, video: ResultFile | None, *, may_have_sent: bool
+    ) -> tuple[Delivery, int | None]:
+        return Delivery.NOTICE, None
+
+    async def deliver_privately(
+        self, job: Job, video: ResultFile | None
+    ) -> tuple[Delivery, int | None]:
         return Delivery.NOTICE, None
 
 

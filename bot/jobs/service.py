@@ -10,7 +10,7 @@ from bot.community.service import Admission, Community
 from bot.credits.quotas import Quotas
 from bot.db import Database, Transaction
 from bot.i18n import Text, text_of
-from bot.jobs.models import Job, JobOrder, JobState, new_job_id
+from bot.jobs.models import DeliveryState, Job, JobOrder, JobState, new_job_id
 from bot.jobs.store import ACTIVE_STATES, Guard, JobStore, finish_cols
 from bot.ledger import InsufficientCredits, Ledger
 from bot.pricing import PriceMissing, PriceTable
@@ -233,6 +233,23 @@ class JobService:
         log.info("job %s cancelled by %s; %d credits released", job.id, actor_id, job.price)
         self._wake_runner()
         return Cancellation(job=cancelled, refunded=job.price, provider_stopped=stopped)
+
+    async def repost(self, job_id: str, channel_id: int) -> Job | None:
+        """Post a kept (parked) outcome in another channel; None if it is not kept any more."""
+        moved = await self._store.apply(
+            Guard.delivery_in(DeliveryState.PARKED),
+            job_id,
+            channel_id=channel_id,
+            card_message_id=None,
+            delivery_state=DeliveryState.PENDING,
+            delivery_attempts=0,
+            result_fetches=0,
+            deliver_at=self._clock(),
+        )
+        if moved is not None:
+            log.info("job %s: kept outcome to be posted in channel %s", job_id, channel_id)
+            self._wake_runner()
+        return moved
 
     async def queue_position(self, job: Job) -> int:
         """The job's place among the bot's unfinished jobs."""

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from bot.db import Database, Transaction
-from bot.jobs.models import Job, JobOrder, JobState, request_to_json
+from bot.jobs.models import DeliveryState, Job, JobOrder, JobState, request_to_json
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
 TERMINAL_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
@@ -30,6 +30,7 @@ class Guard:
 
     version: int | None = None
     states: tuple[JobState, ...] | None = None
+    delivery_states: tuple[DeliveryState, ...] | None = None
 
     @classmethod
     def claimed(cls, job: Job) -> Guard:
@@ -41,6 +42,11 @@ class Guard:
         """Only while the job is in one of `states` (transitions from outside the runner)."""
         return cls(states=states)
 
+    @classmethod
+    def delivery_in(cls, *states: DeliveryState) -> Guard:
+        """Only while the job's delivery is in one of `states`."""
+        return cls(delivery_states=states)
+
     def sql(self) -> tuple[str, list[Any]]:
         """The WHERE clause (after `id = ?`) and its parameters."""
         clauses: list[str] = []
@@ -51,6 +57,10 @@ class Guard:
         if self.states is not None:
             clauses.append(f"state IN ({', '.join('?' for _ in self.states)})")
             params.extend(state.value for state in self.states)
+        if self.delivery_states is not None:
+            marks = ", ".join("?" for _ in self.delivery_states)
+            clauses.append(f"delivery_state IN ({marks})")
+            params.extend(state.value for state in self.delivery_states)
         return "".join(f" AND {c}" for c in clauses), params
 
 

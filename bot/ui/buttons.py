@@ -12,7 +12,7 @@ from bot.ui.errors import reply_error
 
 # A custom_id is the whole state a button carries: `video:<action>:<job id>`.
 TEMPLATE = (
-    r"video:(?P<action>cancel|retry|remix|extend|share|report|delete):(?P<job_id>[2-9a-z]{8})"
+    r"video:(?P<action>cancel|retry|remix|extend|share|report|delete|post):(?P<job_id>[2-9a-z]{8})"
 )
 
 # Action -> emoji and style; the label is the catalogue's `buttons.<action>`.
@@ -24,6 +24,7 @@ _LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
     "share": ("⭐", discord.ButtonStyle.success),
     "report": ("🚩", discord.ButtonStyle.secondary),
     "delete": ("🗑️", discord.ButtonStyle.danger),
+    "post": ("📤", discord.ButtonStyle.primary),
 }
 
 
@@ -72,6 +73,13 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLAT
             await handler.on_job_button(interaction, self.action, self.job_id)
         except Exception as error:
             await reply_error(interaction, error)
+
+
+def repost_view(job: Job, locale: object) -> discord.ui.View:
+    """The one button under a kept outcome: post it in the channel where it is pressed."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(JobButton("post", job.id, locale))
+    return view
 
 
 def job_view(

@@ -34,6 +34,11 @@ TOKEN_MARGIN = timedelta(minutes=1)
 # Between state changes a card is refreshed (elapsed time, queue place) at most this often;
 # webhook edits share a rate limit per interaction, so a quiet card must stay quiet.
 REFRESH_SECONDS = 12.0
+# One card is edited at most this often: changes in between are coalesced into the next edit.
+MIN_EDIT_GAP_SECONDS = 1.0
+# Quiet cards refreshed per second across the bot, oldest first: with thousands of jobs in
+# flight the clocks on cards tick slower rather than the bot spending itself on them.
+REFRESH_BUDGET_PER_SECOND = 10
 REQUEST_ENTITY_TOO_LARGE = 40005
 # The interaction token no longer works (expired, revoked, or the reply was deleted).
 TOKEN_GONE_CODES = frozenset({50027, 10015, 10008})
@@ -51,6 +56,8 @@ class _Card:
     latest: Job
     phase: str | None = None
     last_edit: float = 0.0
+    # A change arrived while an edit was running or too soon after one: edit again soon.
+    dirty: bool = False
     # Edits of one card are serialised and always render the newest state, so a slow edit
     # can never overwrite a newer one.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -70,12 +77,14 @@ class DiscordPresenter:
         community: Community,
         *,
         clock: Callable[[], float] = time.time,
+        refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
         self._client = client
         self._providers = providers
         self._jobs = jobs
         self._community = community
         self._clock = clock
+        self._refresh_seconds = refresh_seconds
         # Interaction tokens are bearer credentials: kept in memory only, never stored or logged.
         self._cards: dict[str, _Card] = {}
         self._refresher: asyncio.Task[None] | None = None
@@ -114,6 +123,10 @@ class DiscordPresenter:
         if card is None:
             return
         card.latest, card.phase = job, phase
+        if card.lock.locked() or time.monotonic() - card.last_edit < MIN_EDIT_GAP_SECONDS:
+            # The running edit, or the refresher within a second, shows this state.
+            card.dirty = True
+            return
         await self._edit(card)
 
     async def deliver(
@@ -180,18 +193,30 @@ class DiscordPresenter:
         while True:
             # A pass only reads an in-memory dict; checking each second keeps refreshes on time.
             await asyncio.sleep(1.0)
-            now = time.monotonic()
-            for job_id, card in list(self._cards.items()):
-                stale = now - card.last_edit >= REFRESH_SECONDS
-                if stale and not card.latest.state.terminal and self._usable_card(job_id):
-                    try:
-                        await self._edit(card)
-                    except Exception:
-                        # One card's trouble must not stop the refreshes of the others.
-                        log.exception("job %s: periodic card refresh failed", job_id)
+            for card in self._cards_to_refresh(time.monotonic()):
+                try:
+                    await self._edit(card)
+                except Exception:
+                    # One card's trouble must not stop the refreshes of the others.
+                    log.exception("job %s: periodic card refresh failed", card.latest.id)
+
+    def _cards_to_refresh(self, now: float) -> list[_Card]:
+        """Cards with a coalesced change first, then the quietest, within the budget."""
+        changed, quiet = [], []
+        for job_id, card in list(self._cards.items()):
+            if card.lock.locked() or card.latest.state.terminal or not self._usable_card(job_id):
+                continue
+            since = now - card.last_edit
+            if card.dirty and since >= MIN_EDIT_GAP_SECONDS:
+                changed.append(card)
+            elif since >= self._refresh_seconds:
+                quiet.append(card)
+        quiet.sort(key=lambda card: card.last_edit)
+        return changed + quiet[: max(0, REFRESH_BUDGET_PER_SECOND - len(changed))]
 
     async def _edit(self, card: _Card) -> None:
         async with card.lock:
+            card.dirty = False
             try:
                 embed, view = await self._render(card.latest, card.phase)
                 await card.interaction.edit_original_response(embed=embed, view=view)

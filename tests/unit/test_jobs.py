@@ -290,3 +290,53 @@ async def test_not_enough_credits_holds_nothing(world: World) -> None:
         await world.service.start(world.order())
     assert await world.db.fetchall("SELECT * FROM jobs") == []
     assert await world.db.fetchall("SELECT * FROM holds") == []
+
+
+@pytest.mark.parametrize("prompt", ["   ", "\u200b\u200b", "\u200b \ufeff\u2028\u00a0", "\t\n"])
+async def test_a_prompt_of_invisible_characters_is_refused_with_nothing_held(
+    world: World, prompt: str
+) -> None:
+    order = world.order()
+    blank = JobOrder(
+        **{
+            **order.__dict__,
+            "request": VideoRequest(kind="text", prompt=prompt, model="v2", resolution="720p"),
+        }
+    )
+    with pytest.raises(InvalidRequest, match="invisible characters do not count"):
+        await world.service.start(blank)
+    assert await world.db.fetchall("SELECT * FROM holds") == []
+
+
+async def test_a_prompt_with_one_visible_character_among_invisible_ones_is_accepted(
+    world: World,
+) -> None:
+    order = world.order()
+    request = VideoRequest(kind="text", prompt="\u200b고\u200b", model="v2", resolution="720p")
+    job = await world.service.start(JobOrder(**{**order.__dict__, "request": request}))
+    assert job.state is JobState.QUEUED
+
+
+async def test_a_parked_outcome_is_posted_once_in_the_channel_it_is_asked_for(
+    world: World,
+) -> None:
+    job = await world.service.start(world.order())
+    world.provider.polls.append(succeeded())
+    await world.step()
+    await world.step(5)
+    # Neither the channel nor a direct message took it: the runner kept it (parked).
+    await world.db.run(
+        lambda conn: conn.execute(
+            "UPDATE jobs SET delivery_state = 'parked', delivered_at = NULL WHERE id = ?",
+            (job.id,),
+        )
+    )
+    moved = await world.service.repost(job.id, 777)
+    assert moved is not None
+    assert moved.channel_id == 777
+    assert await world.service.repost(job.id, 778) is None
+    done = await world.step()
+    assert done.delivery_state == "delivered"
+    assert len(world.presenter.deliveries) == 2
+    captures = await world.db.fetchall("SELECT * FROM ledger WHERE kind = 'capture'")
+    assert len(captures) == 1

@@ -120,7 +120,12 @@ async def test_limits_refuse_privately_saying_which_and_when(stack: Stack) -> No
     # Says when: plain UTC from the exception, or a Discord timestamp from limit_message().
     assert re.search(r"It (frees up at \d{4}-\d\d-\d\d 00:00 UTC|resets <t:\d+:R>)", reply)
     assert len(stack.job_rows()) == 1
-    assert stack.db.balance(stack.ids.guild_id, stack.ids.other_user_id) == (100, 0)
+    # Refused inside the transaction that would have held: nothing of bob's was written.
+    bob_rows = stack.db.rows(
+        "SELECT kind FROM ledger WHERE user_id = ? AND kind != 'grant'",
+        (stack.ids.other_user_id,),
+    )
+    assert bob_rows == []
     audit = stack.db.rows(
         "SELECT action, detail FROM moderation_log WHERE action = 'credit settings'"
     )

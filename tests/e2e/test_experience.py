@@ -24,7 +24,16 @@ def buttons(message) -> dict[str, dict]:
 
 
 async def test_card_walks_through_every_state(stack: Stack) -> None:
-    stack.kvid.script(KvidScenario(queued_polls=1, processing_polls=2, chunk_delay=0.05))
+    # Each state lasts over a second: a card shows changes at most once a second (coalesced).
+    stack.kvid.script(
+        KvidScenario(
+            queued_polls=1,
+            processing_polls=2,
+            delay_seconds=1.1,
+            result_padding=3_000_000,
+            chunk_delay=0.05,
+        )
+    )
     interaction = await stack.invoke("video text", {"prompt": "a windmill at dusk"})
     seen: list[str] = []
 

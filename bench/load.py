@@ -68,6 +68,7 @@ TARGETS = (
 # Rows of the side-by-side table: (label, LoadReport field).
 TABLE = (
     ("commands sent", "sent"),
+    ("commands the fake could not send", "unsent"),
     ("send time (s)", "send_seconds"),
     ("sender behind schedule, max (ms)", "send_lag_max_ms"),
     ("ack p50 (ms)", "ack_p50_ms"),
@@ -80,6 +81,7 @@ TABLE = (
     ("delivered", "delivered"),
     ("duplicates (jobs)", "duplicates"),
     ("extra uploads", "extra_uploads"),
+    ("MP4 uploads of no job", "other_mp4_uploads"),
     ("lost", "lost"),
     ("  of which the bot marked failed", "failed"),
     ("peak jobs in flight", "peak_in_flight"),

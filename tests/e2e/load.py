@@ -52,6 +52,7 @@ class LoadReport:
     job_seconds: float
     poll_interval: float
     sent: int
+    unsent: int  # commands the fake could not deliver (the bot's gateway was down too long)
     send_seconds: float  # first to last command actually sent
     send_lag_max_ms: float  # how far behind its schedule the sender fell at worst
     ack_p50_ms: float | None
@@ -64,12 +65,13 @@ class LoadReport:
     delivered: int  # jobs whose MP4 reached Discord at least once
     duplicates: int  # jobs whose MP4 reached Discord more than once
     extra_uploads: int  # uploads beyond the first, summed over those jobs
+    other_mp4_uploads: int  # MP4 uploads whose name is no job's `<job id>.mp4`
     lost: int  # accepted jobs whose MP4 never arrived
     failed: int  # of the lost, those the bot itself marked failed or cancelled
     peak_in_flight: int
     drained: bool  # every job finished and was delivered before the drain timeout
     drain_seconds: float  # from the last command sent to the end of the drain
-    bot_cpu_seconds: float  # during the load (start-up excluded), children included
+    bot_cpu_seconds: float | None  # during the load (start-up excluded), children included
     cpu_ms_per_job: float | None  # bot_cpu_seconds / delivered
     peak_rss_mb: float  # the bot's VmHWM
     provider_requests_per_job: float | None
@@ -361,6 +363,7 @@ async def _drive(
     sent: list[FakeInteraction] = []
     peak = 0
     send_lag = 0.0
+    unsent = 0
 
     async def sample() -> int:
         nonlocal peak
@@ -383,17 +386,22 @@ async def _drive(
                 await asyncio.sleep(delay)
             send_lag = max(send_lag, -delay)
             guild_id, channel_id, user_id = places[i % len(places)]
-            sent.append(
-                await discord.invoke(
+            if not bot.running:
+                break
+            try:
+                interaction = await discord.invoke(
                     "video text",
                     {"prompt": f"load clip {i}"},
                     user_id=user_id,
                     guild_id=guild_id,
                     channel_id=channel_id,
                 )
-            )
-            if not bot.running:
-                break
+            except TimeoutError:
+                # invoke() waits for a gateway connection first; a bot that stays away this
+                # long has dropped the command, which the report must show, not crash on.
+                unsent += 1
+                continue
+            sent.append(interaction)
         sent_done = loop.time()
         drained = await _drain(discord, bot, sample, sent, loop.time() + drain_timeout)
         drain_end = loop.time()
@@ -401,7 +409,8 @@ async def _drive(
             # Keep watching a little: a second delivery of a finished job must still count.
             await asyncio.sleep(settle_seconds)
         await sample()
-        bot_cpu = process_cpu_seconds(pid) - bot_cpu_before
+        # /proc of an exited bot is gone: no figure rather than a wrong one.
+        bot_cpu = process_cpu_seconds(pid) - bot_cpu_before if bot.running else None
         rss = peak_rss_mb(pid)
     finally:
         sampling.cancel()
@@ -417,7 +426,7 @@ async def _drive(
     refused = sum(
         1 for i in sent if i.acknowledged and not i.missed_deadline and i.id not in accepted
     )
-    uploads = _uploads_per_job(discord, {job_id for job_id, _ in accepted.values()})
+    uploads, other_mp4 = _uploads_per_job(discord, {job_id for job_id, _ in accepted.values()})
     delivered = sum(1 for job_id, _ in accepted.values() if uploads[job_id] >= 1)
     duplicated = [n for n in uploads.values() if n > 1]
     missing = [(job_id, state) for job_id, state in accepted.values() if uploads[job_id] == 0]
@@ -431,6 +440,7 @@ async def _drive(
         job_seconds=job_seconds,
         poll_interval=poll_interval,
         sent=len(sent),
+        unsent=unsent,
         send_seconds=(sent_done - t0),
         send_lag_max_ms=send_lag * 1000,
         ack_p50_ms=_ms(percentile(latencies, 0.50)),
@@ -443,13 +453,14 @@ async def _drive(
         delivered=delivered,
         duplicates=len(duplicated),
         extra_uploads=sum(n - 1 for n in duplicated),
+        other_mp4_uploads=other_mp4,
         lost=len(missing),
         failed=sum(1 for _, state in missing if state in ("failed", "cancelled")),
         peak_in_flight=peak,
         drained=drained,
         drain_seconds=drain_end - sent_done,
         bot_cpu_seconds=bot_cpu,
-        cpu_ms_per_job=bot_cpu * 1000 / delivered if delivered else None,
+        cpu_ms_per_job=bot_cpu * 1000 / delivered if delivered and bot_cpu is not None else None,
         peak_rss_mb=rss,
         provider_requests_per_job=len(kvid.requests) / per_job if delivered else None,
         discord_requests_per_job=(
@@ -513,14 +524,17 @@ def _ack_latencies(
     return [first[i.id] - i.created for i in sent if i.id in first]
 
 
-def _uploads_per_job(discord: FakeDiscord, job_ids: set[str]) -> Counter[str]:
-    """How many times each job's MP4 was uploaded to Discord (messages, edits, followups)."""
+def _uploads_per_job(discord: FakeDiscord, job_ids: set[str]) -> tuple[Counter[str], int]:
+    """How often each job's MP4 was uploaded (messages, edits, followups); MP4s of no job."""
     counts: Counter[str] = Counter({job_id: 0 for job_id in job_ids})
+    others = 0
     for attachment in discord.attachments_created:
         match = MP4_NAME_RE.match(attachment.filename)
         if match is not None and match.group(1) in job_ids:
             counts[match.group(1)] += 1
-    return counts
+        elif match is not None:
+            others += 1
+    return counts, others
 
 
 def _ms(value: float | None) -> float | None:

@@ -1312,6 +1312,12 @@ class FakeDiscord:
         return self._interactions[interaction_id]
 
     @property
+    def attachments_created(self) -> list[FakeAttachment]:
+        """Every file ever uploaded or given as an option, oldest first, even if since replaced."""
+        # Messages only show their current files; counting uploads needs the ones edited away.
+        return list(self._blobs.values())
+
+    @property
     def registered_commands(self) -> list[JSON]:
         """Application commands the bot registered (each has "guild_id": None when global)."""
         out: list[JSON] = []

@@ -20,8 +20,16 @@ class BotStartError(Exception):
 class BotProcess:
     """One bot process; can be killed with SIGKILL and started again on the same database."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, cwd: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], log_path: Path, cwd: Path, *, source: Path | None = None
+    ) -> None:
         self._env = dict(env)
+        if source is not None:
+            # Another checkout of the bot (e.g. a baseline for a benchmark): its `bot` and `cogs`
+            # packages come first on the path, ahead of the installed (editable) ones.
+            inherited = self._env.get("PYTHONPATH")
+            self._env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), inherited]))
+        self.source = source
         # Started outside the repository so a developer's own .env is never read.
         self._cwd = cwd
         self.log_path = log_path
@@ -58,6 +66,11 @@ class BotProcess:
     def running(self) -> bool:
         """The process is alive."""
         return self._process is not None and self._process.returncode is None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has exited by itself; None while running or stopped."""
+        return self._process.returncode if self._process is not None else None
 
     @property
     def pid(self) -> int | None:

@@ -118,6 +118,9 @@ class KvidScenario:
     chunk_delay: float = 0.0
     # Replaces the result_url the fake would report (e.g. to point at a dead link).
     result_url: str | None = None
+    # Wall-clock seconds after submission before the outcome can be reported: until then a
+    # status answer that would report it says "processing" instead (load tests, long jobs).
+    processing_seconds: float = 0.0
 
 
 @dataclass
@@ -133,6 +136,9 @@ class FakeJob:
     result_calls: int = 0
     downloads: int = 0
     aborted_downloads: int = 0
+    submitted_at: float = field(default_factory=time.monotonic)
+    # Status answers turned into "processing" by `processing_seconds` (keeps states monotonic).
+    held_polls: int = 0
 
     @property
     def status(self) -> str:
@@ -151,7 +157,7 @@ class FakeJob:
     def _state_after(self, calls: int) -> str:
         if calls < self.scenario.queued_polls:
             return "queued"
-        if calls < self.scenario.queued_polls + self.scenario.processing_polls:
+        if calls < self.scenario.queued_polls + self.scenario.processing_polls + self.held_polls:
             return "processing"
         return self.scenario.outcome
 
@@ -399,6 +405,9 @@ class FakeKvid:
         if job is None:
             return self._job_not_found(request)
         await asyncio.sleep(job.scenario.delay_seconds)
+        outcome_due = job.status not in ("queued", "processing") and not job.terminal
+        if outcome_due and time.monotonic() - job.submitted_at < job.scenario.processing_seconds:
+            job.held_polls += 1
         state = job.status
         job.status_calls += 1
         data: dict[str, Any] = {

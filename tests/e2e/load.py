@@ -1,0 +1,546 @@
+"""A steady-rate load driver: the real bot process against the fake Discord and fake kvidAI.
+
+`run_load` starts both fakes on 127.0.0.1 and `python -m bot` (the working tree's, or another
+checkout's), sends `/video text` from many members at a fixed rate without waiting for answers
+(an open-loop schedule), waits until every job is delivered or a deadline passes, and returns a
+`LoadReport`: acknowledgement latency, late/duplicate/lost answers, jobs in flight, the bot's
+CPU and memory, and requests per job. `bench/load.py` and `tests/e2e/test_load.py` use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from bot.sandbox.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
+from tests.e2e.harness import BotDatabase, BotProcess, bot_env
+from tests.fakes.kvid import FakeKvid, KvidScenario
+from tests.fakes.media import make_mp4
+
+TOKEN = "MTMwMDAwMDAwMDAwMDAwMDEwMA.fake-bot-token.load-secret"
+KVID_KEY = "kvid-load-secret-key"
+TERMINAL_STATES = ("succeeded", "failed", "cancelled")
+DEFER = 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+GUILDS = 4
+MEMBERS_PER_GUILD = 250
+FIRST_GUILD = 1_500_000_000_000_000_000
+FIRST_MEMBER = 1_510_000_000_000_000_000
+CALLBACK_RE = re.compile(r"^/interactions/(\d+)/[^/]+/callback$")
+MP4_NAME_RE = re.compile(r"^(.+)\.mp4$")
+SAMPLE_EVERY = 1.0
+LAG_PROBE_EVERY = 0.1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What one load run measured; `format()` prints it."""
+
+    label: str
+    rate: float
+    seconds: float
+    job_seconds: float
+    poll_interval: float
+    sent: int
+    unsent: int  # commands the fake could not deliver (the bot's gateway was down too long)
+    send_seconds: float  # first to last command actually sent
+    send_lag_max_ms: float  # how far behind its schedule the sender fell at worst
+    ack_p50_ms: float | None
+    ack_p95_ms: float | None
+    ack_p99_ms: float | None
+    ack_max_ms: float | None
+    late: int  # answered with 10062 (after 3 s) or never answered
+    refused: int  # answered in time but no job was created (a private refusal)
+    accepted: int  # a job row exists for the interaction
+    delivered: int  # jobs whose MP4 reached Discord at least once
+    duplicates: int  # jobs whose MP4 reached Discord more than once
+    extra_uploads: int  # uploads beyond the first, summed over those jobs
+    other_mp4_uploads: int  # MP4 uploads whose name is no job's `<job id>.mp4`
+    lost: int  # accepted jobs whose MP4 never arrived
+    failed: int  # of the lost, those the bot itself marked failed or cancelled
+    peak_in_flight: int
+    drained: bool  # every job finished and was delivered before the drain timeout
+    drain_seconds: float  # from the last command sent to the end of the drain
+    bot_cpu_seconds: float | None  # during the load (start-up excluded), children included
+    cpu_ms_per_job: float | None  # bot_cpu_seconds / delivered
+    peak_rss_mb: float  # the bot's VmHWM
+    provider_requests_per_job: float | None
+    discord_requests_per_job: float | None
+    driver_cpu_seconds: float  # this process: the fakes and the sender
+    driver_cpu_share: float  # driver CPU / wall time of the load (1.0 = one core saturated)
+    loop_lag_p99_ms: float  # the driver's event loop lag; high means the driver is the limit
+    loop_lag_max_ms: float
+    bot_exit_code: int | None  # None: still running when the run ended (good)
+    bot_log_errors: int  # "Traceback" and " ERROR " lines in the bot's log
+    wall_seconds: float
+
+    def format(self) -> str:
+        """A readable multi-line summary."""
+        lines = [
+            f"{self.label}: {self.sent} commands at {self.rate:g}/s for {self.seconds:g} s "
+            f"(jobs {self.job_seconds:g} s, polled every {self.poll_interval:g} s)",
+        ]
+        for name, value in self.rows():
+            lines.append(f"  {name:<28} {value}")
+        return "\n".join(lines)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(name, value) pairs of every figure, as text."""
+        out = []
+        for f in fields(self):
+            if f.name in ("label", "rate", "seconds", "job_seconds", "poll_interval"):
+                continue
+            out.append((f.name, _text(getattr(self, f.name))))
+        return out
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of `values`, None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+# -- the bot process as seen from /proc ----------------------------------------------------------
+
+
+def _descendants(pid: int) -> list[int]:
+    """Live child processes of `pid`, recursively (Linux /proc)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+                for child in map(int, text.split()):
+                    found += [child, *_descendants(child)]
+    return found
+
+
+def _own_cpu(pid: int) -> float:
+    """utime + stime + reaped children's, in seconds; 0 when the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # The command name may contain spaces; fields after the closing parenthesis are fixed.
+    after = stat.rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(x) for x in after[11:15])
+    return (utime + stime + cutime + cstime) / CLOCK_TICKS
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds used by `pid` and every child, reaped or alive."""
+    return _own_cpu(pid) + sum(_own_cpu(child) for child in _descendants(pid))
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM) in MiB; 0 when gone."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class _Jobs:
+    """Read-only view of the bot's jobs table; the schema may gain states and columns."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = BotDatabase(path)
+        self._has_delivered_at: bool | None = None
+
+    def _delivered_at(self) -> bool:
+        if self._has_delivered_at is None:
+            columns = self.db.rows("PRAGMA table_info(jobs)")
+            self._has_delivered_at = any(c["name"] == "delivered_at" for c in columns)
+        return self._has_delivered_at
+
+    def in_flight(self) -> int:
+        """Jobs not yet finished (any non-terminal state) or finished but not yet delivered."""
+        marks = ", ".join("?" * len(TERMINAL_STATES))
+        done = f"state IN ({marks})"
+        if self._delivered_at():
+            done += " AND delivered_at IS NOT NULL"
+        rows = self.db.rows(f"SELECT COUNT(*) AS n FROM jobs WHERE NOT ({done})", TERMINAL_STATES)
+        return int(rows[0]["n"])  # type: ignore[call-overload]
+
+    def by_interaction(self) -> dict[int, tuple[str, str]]:
+        """interaction id -> (job id, state)."""
+        rows = self.db.rows("SELECT id, interaction_id, state FROM jobs")
+        return {
+            int(r["interaction_id"]): (str(r["id"]), str(r["state"]))  # type: ignore[call-overload]
+            for r in rows
+            if r["interaction_id"] is not None
+        }
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def _add_members(discord: FakeDiscord) -> list[tuple[int, int, int]]:
+    """A few guilds with one channel and many members each; (guild, channel, user) per member."""
+    places = []
+    for g in range(GUILDS):
+        guild_id, channel_id = FIRST_GUILD + g * 1000, FIRST_GUILD + g * 1000 + 1
+        discord.add_guild(guild_id, f"Load {g}", owner_id=discord.application_owner_id)
+        discord.add_channel(guild_id, channel_id, "videos")
+        for m in range(MEMBERS_PER_GUILD):
+            user_id = FIRST_MEMBER + g * MEMBERS_PER_GUILD + m
+            discord.add_member(guild_id, user_id, f"member{g}-{m}")
+            places.append((guild_id, channel_id, user_id))
+    # Interleave guilds so consecutive commands land in different guilds and channels.
+    places.sort(key=lambda p: (p[2] - FIRST_MEMBER) % MEMBERS_PER_GUILD)
+    return places
+
+
+def _check_source(env: dict[str, str], cwd: Path, source: Path) -> None:
+    """Make sure a child started like the bot imports `bot` and `cogs` from `source`."""
+    probe = "import bot, cogs; print(bot.__file__); print(cogs.__file__)"
+    path = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
+    child_env = dict(env, PYTHONPATH=path)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=cwd, env=child_env, capture_output=True, text=True
+    )
+    paths = out.stdout.split()
+    if out.returncode or not all(Path(p).resolve().is_relative_to(source.resolve()) for p in paths):
+        raise RuntimeError(f"the bot would not run from {source}: {out.stdout}{out.stderr}")
+
+
+async def run_load(
+    bot_source: Path | None,
+    rate: float,
+    seconds: float,
+    *,
+    job_seconds: float,
+    poll_interval: float,
+    drain_timeout: float,
+    tmp: Path,
+    label: str = "current",
+    settle_seconds: float | None = None,
+) -> LoadReport:
+    """Drive `rate` commands/s for `seconds` through the real bot and measure what happened.
+
+    bot_source: None runs the working tree's bot; a path runs the `bot` package of that checkout.
+    settle_seconds: how long to keep watching after everything was delivered, so that a late
+    duplicate still counts (default: one poll interval plus a second, at most 10 s).
+    """
+    if settle_seconds is None:
+        settle_seconds = min(poll_interval + 1.0, 10.0)
+    tmp.mkdir(parents=True, exist_ok=True)
+    discord = FakeDiscord()
+    places = _add_members(discord)
+    await discord.start()
+    kvid = FakeKvid(api_key=KVID_KEY)
+    # One small real clip, encoded once and served for every job.
+    kvid.set_default(
+        KvidScenario(
+            processing_seconds=job_seconds,
+            estimated_time=f"{job_seconds:g}s",
+            result_bytes=make_mp4(),
+        )
+    )
+    await kvid.start()
+    database = tmp / "bot.sqlite3"
+    env = bot_env(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "DISCORD_API_BASE": discord.api_base,
+            "DISCORD_GATEWAY_URL": discord.gateway_url,
+            "DATABASE_PATH": str(database),
+            "KVID_API_KEY": KVID_KEY,
+            "KVID_BASE_URL": kvid.base_url,
+            "KVID_POLL_INTERVAL": f"{poll_interval:g}",
+            "LOG_LEVEL": "WARNING",
+            # Members have enough credits and no per-member cap: nothing should be refused.
+            "STARTING_CREDITS": "1000000",
+            "MAX_CONCURRENT_JOBS": "0",
+        }
+    )
+    workdir = tmp / "cwd"
+    workdir.mkdir(exist_ok=True)
+    if bot_source is not None:
+        _check_source(env, workdir, bot_source)
+    bot = BotProcess(env, tmp / "bot.log", cwd=workdir, source=bot_source)
+    try:
+        await bot.start()
+        await _wait_until_up(bot, discord)
+        assert bot.pid is not None
+        return await _drive(
+            discord,
+            kvid,
+            bot,
+            bot.pid,
+            _Jobs(database),
+            places,
+            label=label,
+            rate=rate,
+            seconds=seconds,
+            job_seconds=job_seconds,
+            poll_interval=poll_interval,
+            drain_timeout=drain_timeout,
+            settle_seconds=settle_seconds,
+        )
+    finally:
+        await bot.stop()
+        await kvid.stop()
+        await discord.stop()
+
+
+async def _wait_until_up(bot: BotProcess, discord: FakeDiscord) -> None:
+    """Connected with its commands registered, or raise with the end of its log."""
+
+    async def ready() -> None:
+        await discord.wait_until_connected(timeout=60)
+        await discord.wait_for_commands(timeout=60, names=("video",))
+
+    came_up = asyncio.create_task(ready())
+    died = asyncio.create_task(bot.exited())
+    await asyncio.wait({came_up, died}, return_when=asyncio.FIRST_COMPLETED)
+    died.cancel()
+    if not came_up.done() or came_up.exception() is not None:
+        came_up.cancel()
+        raise RuntimeError(f"the bot did not come up:\n{bot.log()[-4000:]}")
+
+
+class _LagProbe:
+    """Measures how late the driver's event loop wakes up (its own saturation)."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            expected = loop.time() + LAG_PROBE_EVERY
+            await asyncio.sleep(LAG_PROBE_EVERY)
+            self.lags.append(max(0.0, loop.time() - expected))
+
+
+async def _drive(
+    discord: FakeDiscord,
+    kvid: FakeKvid,
+    bot: BotProcess,
+    pid: int,
+    jobs: _Jobs,
+    places: list[tuple[int, int, int]],
+    *,
+    label: str,
+    rate: float,
+    seconds: float,
+    job_seconds: float,
+    poll_interval: float,
+    drain_timeout: float,
+    settle_seconds: float,
+) -> LoadReport:
+    loop = asyncio.get_running_loop()
+    total = max(1, round(rate * seconds))
+    first_request = len(discord.requests)
+    first_interaction = len(discord.interactions)
+    bot_cpu_before = process_cpu_seconds(pid)
+    driver_cpu_before = time.process_time()
+    probe = _LagProbe()
+    probe_task = asyncio.create_task(probe.run())
+    sent: list[FakeInteraction] = []
+    peak = 0
+    send_lag = 0.0
+    unsent = 0
+
+    async def sample() -> int:
+        nonlocal peak
+        current = await asyncio.to_thread(jobs.in_flight)
+        peak = max(peak, current)
+        return current
+
+    async def sampler() -> None:
+        while True:
+            await sample()
+            await asyncio.sleep(SAMPLE_EVERY)
+
+    sampling = asyncio.create_task(sampler())
+    t0 = loop.time()
+    try:
+        for i in range(total):
+            # Open loop: command i goes at t0 + i/rate whatever happened to earlier ones.
+            delay = t0 + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            send_lag = max(send_lag, -delay)
+            guild_id, channel_id, user_id = places[i % len(places)]
+            if not bot.running:
+                break
+            try:
+                interaction = await discord.invoke(
+                    "video text",
+                    {"prompt": f"load clip {i}"},
+                    user_id=user_id,
+                    guild_id=guild_id,
+                    channel_id=channel_id,
+                )
+            except TimeoutError:
+                # invoke() waits for a gateway connection first; a bot that stays away this
+                # long has dropped the command, which the report must show, not crash on.
+                unsent += 1
+                continue
+            sent.append(interaction)
+        sent_done = loop.time()
+        drained = await _drain(discord, bot, sample, sent, loop.time() + drain_timeout)
+        drain_end = loop.time()
+        if drained:
+            # Keep watching a little: a second delivery of a finished job must still count.
+            await asyncio.sleep(settle_seconds)
+        await sample()
+        # /proc of an exited bot is gone: no figure rather than a wrong one.
+        bot_cpu = process_cpu_seconds(pid) - bot_cpu_before if bot.running else None
+        rss = peak_rss_mb(pid)
+    finally:
+        sampling.cancel()
+        probe_task.cancel()
+    wall = loop.time() - t0
+    driver_cpu = time.process_time() - driver_cpu_before
+
+    latencies = _ack_latencies(discord, first_request, sent)
+    late = sum(1 for i in sent if i.missed_deadline or not i.acknowledged)
+    by_interaction = jobs.by_interaction()
+    ours = {i.id for i in sent}
+    accepted = {iid: job for iid, job in by_interaction.items() if iid in ours}
+    refused = sum(
+        1 for i in sent if i.acknowledged and not i.missed_deadline and i.id not in accepted
+    )
+    uploads, other_mp4 = _uploads_per_job(discord, {job_id for job_id, _ in accepted.values()})
+    delivered = sum(1 for job_id, _ in accepted.values() if uploads[job_id] >= 1)
+    duplicated = [n for n in uploads.values() if n > 1]
+    missing = [(job_id, state) for job_id, state in accepted.values() if uploads[job_id] == 0]
+    per_job = max(delivered, 1)
+    log = bot.log()
+    assert len(discord.interactions) - first_interaction == len(sent)
+    return LoadReport(
+        label=label,
+        rate=rate,
+        seconds=seconds,
+        job_seconds=job_seconds,
+        poll_interval=poll_interval,
+        sent=len(sent),
+        unsent=unsent,
+        send_seconds=(sent_done - t0),
+        send_lag_max_ms=send_lag * 1000,
+        ack_p50_ms=_ms(percentile(latencies, 0.50)),
+        ack_p95_ms=_ms(percentile(latencies, 0.95)),
+        ack_p99_ms=_ms(percentile(latencies, 0.99)),
+        ack_max_ms=_ms(max(latencies, default=None)),
+        late=late,
+        refused=refused,
+        accepted=len(accepted),
+        delivered=delivered,
+        duplicates=len(duplicated),
+        extra_uploads=sum(n - 1 for n in duplicated),
+        other_mp4_uploads=other_mp4,
+        lost=len(missing),
+        failed=sum(1 for _, state in missing if state in ("failed", "cancelled")),
+        peak_in_flight=peak,
+        drained=drained,
+        drain_seconds=drain_end - sent_done,
+        bot_cpu_seconds=bot_cpu,
+        cpu_ms_per_job=bot_cpu * 1000 / delivered if delivered and bot_cpu is not None else None,
+        peak_rss_mb=rss,
+        provider_requests_per_job=len(kvid.requests) / per_job if delivered else None,
+        discord_requests_per_job=(
+            (len(discord.requests) - first_request) / per_job if delivered else None
+        ),
+        driver_cpu_seconds=driver_cpu,
+        driver_cpu_share=driver_cpu / wall if wall > 0 else 0.0,
+        loop_lag_p99_ms=(percentile(probe.lags, 0.99) or 0.0) * 1000,
+        loop_lag_max_ms=max(probe.lags, default=0.0) * 1000,
+        bot_exit_code=bot.returncode,
+        bot_log_errors=len(re.findall(r"Traceback|\bERROR\b", log)),
+        wall_seconds=wall,
+    )
+
+
+async def _drain(
+    discord: FakeDiscord,
+    bot: BotProcess,
+    sample: Callable[[], Awaitable[int]],
+    sent: list[FakeInteraction],
+    deadline: float,
+) -> bool:
+    """Wait until every command is answered and every job delivered; False on the deadline."""
+    loop = asyncio.get_running_loop()
+    limit = discord.initial_response_timeout or 3.0
+    while loop.time() < deadline and bot.running:
+        now = time.monotonic()
+        answered = all(i.acknowledged or now - i.created > limit for i in sent)
+        in_flight = await sample()
+        if answered and in_flight == 0 and not _still_thinking(sent):
+            return True
+        await asyncio.sleep(SAMPLE_EVERY)
+    return False
+
+
+def _still_thinking(sent: list[FakeInteraction]) -> bool:
+    """A public "thinking" reply that was never filled in (a job about to be written, or stuck)."""
+    for interaction in sent:
+        response = interaction.response
+        if response is None or response.type != DEFER:
+            continue
+        if int((response.data or {}).get("flags") or 0) & EPHEMERAL:
+            continue
+        original = interaction.original
+        if original is not None and original.loading and not original.deleted:
+            return True
+    return False
+
+
+def _ack_latencies(
+    discord: FakeDiscord, first_request: int, sent: list[FakeInteraction]
+) -> list[float]:
+    """Seconds from sending each interaction to the bot's first callback reaching the fake."""
+    first: dict[int, float] = {}
+    for request in discord.requests[first_request:]:
+        if request.method != "POST":
+            continue
+        match = CALLBACK_RE.match(request.path)
+        if match is not None:
+            first.setdefault(int(match.group(1)), request.time)
+    return [first[i.id] - i.created for i in sent if i.id in first]
+
+
+def _uploads_per_job(discord: FakeDiscord, job_ids: set[str]) -> tuple[Counter[str], int]:
+    """How often each job's MP4 was uploaded (messages, edits, followups); MP4s of no job."""
+    counts: Counter[str] = Counter({job_id: 0 for job_id in job_ids})
+    others = 0
+    for attachment in discord.attachments_created:
+        match = MP4_NAME_RE.match(attachment.filename)
+        if match is not None and match.group(1) in job_ids:
+            counts[match.group(1)] += 1
+        elif match is not None:
+            others += 1
+    return counts, others
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else value * 1000
+
+
+def _exit_code(bot: BotProcess) -> int | None:
+    process = bot._process
+    return None if process is None else process.returncode

@@ -98,6 +98,13 @@ class Database:
         async with self._write_lock:
             return await _on_connection_thread(self._writer, _in_transaction, fn, *args)
 
+    async def read(self, fn: Callable[..., R], *args: Any) -> R:
+        """Run `fn(connection, *args)` on the reader: several reads of committed data, one hop.
+
+        No write lock and no durable commit: only for functions that never write.
+        """
+        return await _on_connection_thread(self._reader, fn, *args)
+
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Read one committed row."""
         cursor = await self._reader.execute(sql, params)

@@ -144,7 +144,8 @@ class SettingsStore:
 
     async def get(self, guild_id: int) -> CommunitySettings:
         """The server's settings now."""
-        return await self._db.run(self.get_in, guild_id)
+        # Read on every card render: the reader, not a durable write transaction.
+        return await self._db.read(self.get_in, guild_id)
 
     async def set_channel(
         self, guild_id: int, actor_id: int | None, column: str, channel_id: int | None

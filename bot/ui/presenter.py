@@ -235,7 +235,10 @@ class DiscordPresenter:
             now=self._clock(),
             phase=phase,
             place_in_queue=None if job.state.terminal else await self._jobs.queue_position(job),
-            typical_seconds=None if job.state.terminal else await self._jobs.typical_seconds(job),
+            # Only wanted when the provider gave no estimate of its own (it is a scan).
+            typical_seconds=None
+            if job.state.terminal or job.estimated_seconds
+            else await self._jobs.typical_seconds(job),
             locale=locale or job.locale,
         )
         settings = await self._community.server_settings(job.guild_id)

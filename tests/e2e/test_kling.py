@@ -138,8 +138,19 @@ async def test_extend_continues_an_earlier_result(stack: Stack) -> None:
     extend_task = stack.kling.submissions[1]
     assert extend_task.request["action"] == "extend"
     assert extend_task.request["video_id"] == task.video_id
-    rows = {row["id"]: row for row in stack.job_rows()}
-    child = next(r for r in rows.values() if r["parent_job_id"] == parent["id"])
+    # Charged in the transaction that records the delivery, just after the card shows it.
+    child = await stack.discord.wait_for(
+        lambda: next(
+            (
+                r
+                for r in stack.job_rows()
+                if r["parent_job_id"] == parent["id"] and r["delivery_state"] == "delivered"
+            ),
+            None,
+        ),
+        15,
+        description="the extension to be recorded as delivered",
+    )
     assert child["state"] == "succeeded"
     assert len(stack.db.rows("SELECT * FROM ledger WHERE kind = 'capture'")) == 2
 

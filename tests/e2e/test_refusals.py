@@ -33,7 +33,8 @@ async def test_insufficient_credits_are_refused_with_price_and_balance(stack: St
     assert "costs 15 credits" in reply
     assert "you have 10 available" in reply
     assert_nothing_happened(stack)
-    assert stack.db.balance(stack.ids.guild_id, stack.ids.user_id) == (10, 0)
+    # The refusal came from inside the transaction that would have held: it wrote nothing.
+    assert stack.db.rows("SELECT kind FROM ledger WHERE kind != 'grant'") == []
 
 
 async def test_unsupported_resolution_is_refused_naming_what_is_supported(stack: Stack) -> None:

@@ -23,6 +23,7 @@ from bot.ledger import Ledger
 from bot.providers.base import Provider
 from bot.ui.buttons import JobActions, JobButton
 from bot.ui.errors import AppTree
+from bot.ui.forms import FormRouter
 from bot.ui.presenter import DiscordPresenter
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,13 @@ log = logging.getLogger(__name__)
 # On shutdown, commands and button presses already being handled get this long to finish
 # before the HTTP session they answer through is closed.
 INTERACTION_GRACE_SECONDS = 5.0
-# discord.py's names for the tasks that run command callbacks and component callbacks.
-_INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch")
+# discord.py's names for the tasks that run command callbacks, component callbacks and
+# `on_interaction` listeners (where submitted forms are routed, see bot.ui.forms).
+_INTERACTION_TASKS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch",
+    "discord.py: on_interaction",
+)
 
 
 async def _finish_interactions(grace: float) -> None:
@@ -90,6 +96,8 @@ class VideoBot(commands.Bot):
         # Set by the /video cog: handles presses of job buttons, including ones on messages
         # sent before a restart (JobButton rebuilds itself from its custom_id).
         self.job_actions: JobActions | None = None
+        # Submitted forms, routed by their custom_id (cogs add their patterns when loaded).
+        self.forms = FormRouter()
 
     def attach_runner(self, runner: JobRunner) -> None:
         """The runner needs the presenter, which needs this client: wired after construction."""
@@ -99,6 +107,7 @@ class VideoBot(commands.Bot):
         """Load the cogs, publish the commands if they changed, and start driving jobs."""
         # Korean (and any other catalogue language) names and descriptions for the commands.
         await self.tree.set_translator(CatalogueTranslator())
+        self.add_listener(self.forms.dispatch, "on_interaction")
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.add_dynamic_items(JobButton)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -21,7 +22,7 @@ from bot.ui.credit_cards import (
     tiers_embed,
     usage_embed,
 )
-from bot.ui.errors import UserError
+from bot.ui.errors import UserError, reply_error
 from bot.ui.permissions import member_role_ids, require_manager
 
 if TYPE_CHECKING:
@@ -43,46 +44,56 @@ Percent = app_commands.Range[int, 0, 100]
 TierName = app_commands.Range[str, 1, MAX_TIER_NAME]
 
 
-class HistoryPager(discord.ui.View):
-    """Older/Newer buttons under a private page of the ledger."""
+class PageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"credits:page:(?P<user_id>[0-9]{1,20}):(?P<page>[0-9]{1,6})",
+):
+    """Turns a member's private ledger to a page; the member and the page are in its id."""
 
-    def __init__(
-        self, ledger: Ledger, guild_id: int, user_id: int, page: LedgerPage, locale: object
-    ) -> None:
-        super().__init__(timeout=600)
-        self._ledger = ledger
-        self._guild_id = guild_id
-        self._user_id = user_id
-        self._page = page
-        m = Messages(locale)
-        self.newer.label = m("credits.newer")
-        self.older.label = m("credits.older")
-        self._sync()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Only the member whose history it is can turn its pages."""
-        return interaction.user.id == self._user_id
-
-    @discord.ui.button(label="Newer", style=discord.ButtonStyle.secondary)
-    async def newer(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        """Show the previous (more recent) page."""
-        await self._show(interaction, self._page.page - 1)
-
-    @discord.ui.button(label="Older", style=discord.ButtonStyle.secondary)
-    async def older(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        """Show the next (older) page."""
-        await self._show(interaction, self._page.page + 1)
-
-    async def _show(self, interaction: discord.Interaction, number: int) -> None:
-        self._page = await self._ledger.page(self._guild_id, self._user_id, number)
-        self._sync()
-        await interaction.response.edit_message(
-            embed=ledger_embed(self._page, interaction.locale), view=self
+    def __init__(self, user_id: int, page: int, label: str = "", *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or str(page),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"credits:page:{user_id}:{page}",
+                disabled=disabled,
+            )
         )
+        self.user_id = user_id
+        self.page = page
 
-    def _sync(self) -> None:
-        self.newer.disabled = self._page.page <= 1
-        self.older.disabled = self._page.page >= self._page.pages
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> PageButton:
+        """Rebuild the button from a pressed custom_id (also after a restart)."""
+        return cls(int(match["user_id"]), int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Show the page, if the history is the presser's own."""
+        try:
+            # Only the member whose history it is may turn its pages.
+            if interaction.user.id != self.user_id or interaction.guild_id is None:
+                raise UserError(Text("credits.not_your_history"))
+            ledger: Ledger = interaction.client.services.ledger  # type: ignore[attr-defined]
+            shown = await ledger.page(interaction.guild_id, self.user_id, self.page)
+            await interaction.response.edit_message(
+                embed=ledger_embed(shown, interaction.locale),
+                view=history_view(self.user_id, shown, interaction.locale),
+            )
+        except Exception as error:
+            await reply_error(interaction, error)
+
+
+def history_view(user_id: int, page: LedgerPage, locale: object) -> discord.ui.View:
+    """Newer/Older under a private page of the ledger."""
+    m = Messages(locale)
+    view = discord.ui.View(timeout=None)
+    view.add_item(PageButton(user_id, page.page - 1, m("credits.newer"), disabled=page.page <= 1))
+    view.add_item(
+        PageButton(user_id, page.page + 1, m("credits.older"), disabled=page.page >= page.pages)
+    )
+    return view
 
 
 class CreditsCog(commands.Cog):
@@ -98,6 +109,14 @@ class CreditsCog(commands.Cog):
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         self.services = bot.services
+
+    async def cog_load(self) -> None:
+        """Register the history's page buttons (they work on old messages after a restart)."""
+        self.bot.add_dynamic_items(PageButton)
+
+    async def cog_unload(self) -> None:
+        """Release the page buttons."""
+        self.bot.remove_dynamic_items(PageButton)
 
     # -- members ---------------------------------------------------------------------------------
 
@@ -126,9 +145,7 @@ class CreditsCog(commands.Cog):
         shown = await ledger.page(interaction.guild_id, interaction.user.id, page)
         embed = ledger_embed(shown, interaction.locale)
         if shown.pages > 1:
-            view = HistoryPager(
-                ledger, interaction.guild_id, interaction.user.id, shown, interaction.locale
-            )
+            view = history_view(interaction.user.id, shown, interaction.locale)
             await interaction.followup.send(embed=embed, view=view, ephemeral=True, wait=True)
         else:
             await interaction.followup.send(embed=embed, ephemeral=True)

@@ -18,6 +18,7 @@ from bot.community.moderation import MAX_NAME_CHARS, MAX_PATTERN_CHARS, Moderati
 from bot.community.pool import PoolError
 from bot.community.settings import ApprovalMode, SettingsError
 from bot.credits.usage import PERIOD_LABELS
+from bot.i18n import Messages
 from bot.ui.community import (
     approval_line,
     approval_request_embed,
@@ -34,6 +35,7 @@ from bot.ui.community_views import (
     run_safely,
 )
 from bot.ui.errors import UserError
+from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import require_manager
 
 if TYPE_CHECKING:
@@ -108,7 +110,7 @@ class ApproveButton(
         await interaction.response.edit_message(embed=embed, view=None)
         if not decision.changed:
             await interaction.followup.send(
-                f"This request was already decided ({decision.state}).", ephemeral=True
+                already_decided(interaction, decision.state), ephemeral=True
             )
 
 
@@ -142,46 +144,66 @@ class DenyButton(
                 embed = await _request_embed(interaction.client, request)
                 await interaction.response.edit_message(embed=embed, view=None)
                 return
-            await interaction.response.send_modal(DenyModal(self.job_id))
+            await interaction.response.send_modal(deny_form(self.job_id))
 
         await run_safely(interaction, open_form, "deny")
 
 
-class DenyModal(discord.ui.Modal, title="Deny this video"):
-    """The reason for a denial; the member is told it."""
+# The Deny form names the request it decides; it is routed by this pattern (bot.ui.forms).
+DENY_FORM = r"approval:reason:(?P<job_id>[0-9a-z]{1,32})"
 
-    reason: discord.ui.TextInput = discord.ui.TextInput(
-        label="Reason (the member will see it)",
-        custom_id="reason",
-        style=discord.TextStyle.paragraph,
-        min_length=3,
-        max_length=300,
+
+def deny_form(job_id: str) -> discord.ui.Modal:
+    """The reason for a denial; the member is told it."""
+    reason = discord.ui.TextInput(
+        custom_id="reason", style=discord.TextStyle.paragraph, min_length=3, max_length=300
+    )
+    return build_form(
+        form_id("approval", "reason", job_id),
+        "Deny this video",
+        [("Reason (the member will see it)", reason)],
     )
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__(custom_id=f"approval:reason:{job_id}", timeout=900)
-        self.job_id = job_id
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        async def deny() -> None:
-            request = await _checked_request(interaction, self.job_id)
-            try:
-                decision = await _community(interaction.client).approvals.decide(
-                    request.job_id,
-                    approve=False,
-                    actor_id=interaction.user.id,
-                    reason=self.reason.value,
-                )
-            except ApprovalError as exc:
-                raise UserError(str(exc)) from None
-            embed = await _request_embed(interaction.client, decision.request)
-            await interaction.response.edit_message(embed=embed, view=None)
-            if not decision.changed:
-                await interaction.followup.send(
-                    f"This request was already decided ({decision.state}).", ephemeral=True
-                )
+async def on_deny_form(
+    interaction: discord.Interaction, match: re.Match[str], values: FormValues
+) -> None:
+    """A Deny form was submitted: deny the request its id names, if still pending."""
+    job_id = match["job_id"]
 
-        await run_safely(interaction, deny, "deny reason")
+    async def deny() -> None:
+        request = await _checked_request(interaction, job_id)
+        try:
+            decision = await _community(interaction.client).approvals.decide(
+                request.job_id,
+                approve=False,
+                actor_id=interaction.user.id,
+                reason=values.get("reason", ""),
+            )
+        except ApprovalError as exc:
+            raise UserError(str(exc)) from None
+        embed = await _request_embed(interaction.client, decision.request)
+        await _show_decided(interaction, embed)
+        if not decision.changed:
+            await interaction.followup.send(
+                already_decided(interaction, decision.state), ephemeral=True
+            )
+
+    await run_safely(interaction, deny, "deny reason")
+
+
+async def _show_decided(interaction: discord.Interaction, embed: discord.Embed) -> None:
+    """Replace the request's buttons with its outcome (or just acknowledge, if no message)."""
+    if interaction.message is not None:
+        await interaction.response.edit_message(embed=embed, view=None)
+    else:
+        await interaction.response.defer(ephemeral=True)
+
+
+def already_decided(interaction: discord.Interaction, state: str) -> str:
+    """The moderator's private answer when someone decided the request first."""
+    m = Messages(interaction.locale)
+    return m("forms.request_decided", state=m(f"forms.state.{state}"))
 
 
 async def _checked_request(interaction: discord.Interaction, job_id: str) -> ApprovalRequest:
@@ -314,6 +336,7 @@ class ServerCog(commands.Cog):
     async def cog_load(self) -> None:
         """Register the persistent buttons (background work starts once connected)."""
         self.bot.add_dynamic_items(ApproveButton, DenyButton, ReportButton)
+        self.bot.forms.add(DENY_FORM, on_deny_form)
         self.community.approvals.subscribe(self._poke.set)
 
     @commands.Cog.listener()
@@ -325,6 +348,7 @@ class ServerCog(commands.Cog):
     async def cog_unload(self) -> None:
         """Stop the background work."""
         self.bot.remove_dynamic_items(ApproveButton, DenyButton, ReportButton)
+        self.bot.forms.remove(DENY_FORM)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

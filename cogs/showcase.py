@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.community.showcase import PERIOD_LABELS, Share, ShowcaseError
+from bot.i18n import Messages
 from bot.jobs.models import JobState
 from bot.ui.community import board_embed, share_embed, share_review_embed
 from bot.ui.community_views import (
@@ -23,6 +24,7 @@ from bot.ui.community_views import (
     run_safely,
 )
 from bot.ui.errors import UserError
+from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import require_manager
 
 if TYPE_CHECKING:
@@ -120,34 +122,40 @@ class ShareReviewButton(
         async def act() -> None:
             share = await _checked_share(interaction, self.share_id)
             if self.action == "deny" and share.state == "pending":
-                await interaction.response.send_modal(ShareDenyModal(self.share_id))
+                await interaction.response.send_modal(share_deny_form(self.share_id))
                 return
             await _decide_share(interaction, self.share_id, self.action == "approve", None)
 
         await run_safely(interaction, act, "share review")
 
 
-class ShareDenyModal(discord.ui.Modal, title="Keep this video out of the showcase"):
-    """The reason a share is denied."""
+# The Deny share form names the share it decides; it is routed by this pattern (bot.ui.forms).
+SHARE_DENY_FORM = r"share:reason:(?P<share_id>[0-9]{1,18})"
 
-    reason: discord.ui.TextInput = discord.ui.TextInput(
-        label="Reason (the member will see it)",
-        custom_id="reason",
-        style=discord.TextStyle.paragraph,
-        min_length=3,
-        max_length=300,
+
+def share_deny_form(share_id: int) -> discord.ui.Modal:
+    """The reason a share is denied."""
+    reason = discord.ui.TextInput(
+        custom_id="reason", style=discord.TextStyle.paragraph, min_length=3, max_length=300
+    )
+    return build_form(
+        form_id("share", "reason", share_id),
+        "Keep this video out of the showcase",
+        [("Reason (the member will see it)", reason)],
     )
 
-    def __init__(self, share_id: int) -> None:
-        super().__init__(custom_id=f"share:reason:{share_id}", timeout=900)
-        self.share_id = share_id
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await run_safely(
-            interaction,
-            lambda: _decide_share(interaction, self.share_id, False, self.reason.value),
-            "share denial",
-        )
+async def on_share_deny_form(
+    interaction: discord.Interaction, match: re.Match[str], values: FormValues
+) -> None:
+    """A Deny share form was submitted: deny the share its id names, if still pending."""
+    share_id = int(match["share_id"])
+
+    async def deny() -> None:
+        await _checked_share(interaction, share_id)
+        await _decide_share(interaction, share_id, False, values.get("reason", ""))
+
+    await run_safely(interaction, deny, "share denial")
 
 
 async def _checked_share(interaction: discord.Interaction, share_id: int) -> Share:
@@ -174,9 +182,17 @@ async def _decide_share(
         note = f"Approved by <@{share.decided_by}>"
     if not changed:
         note = f"Already decided. {note}"
-    await interaction.response.edit_message(
-        embed=share_review_embed(share.id, job, share.state, note), view=None
-    )
+    embed = share_review_embed(share.id, job, share.state, note)
+    if interaction.message is not None:
+        await interaction.response.edit_message(embed=embed, view=None)
+    else:
+        await interaction.response.defer(ephemeral=True)
+    if not changed:
+        # Someone decided first (or the form was stale): the moderator hears so privately.
+        m = Messages(interaction.locale)
+        await interaction.followup.send(
+            m("forms.share_decided", state=m(f"forms.state.{share.state}")), ephemeral=True
+        )
     cog = _cog(interaction.client)
     if cog is not None:
         cog.poke()
@@ -218,6 +234,7 @@ class ShowcaseCog(commands.Cog):
     async def cog_load(self) -> None:
         """Register the persistent buttons (posting starts once connected)."""
         self.bot.add_dynamic_items(VoteButton, ShareReviewButton)
+        self.bot.forms.add(SHARE_DENY_FORM, on_share_deny_form)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -228,6 +245,7 @@ class ShowcaseCog(commands.Cog):
     async def cog_unload(self) -> None:
         """Stop posting."""
         self.bot.remove_dynamic_items(VoteButton, ShareReviewButton)
+        self.bot.forms.remove(SHARE_DENY_FORM)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

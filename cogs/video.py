@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import re
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,6 +18,7 @@ from discord.ext import commands
 from bot.camera import MOVES
 from bot.credits.quotas import QuotaExceeded
 from bot.i18n import Messages, Text, default_catalogue, text_of, tr
+from bot.jobs.lineage import extension_count
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState
 from bot.jobs.service import CancelRefused
 from bot.ledger import InsufficientCredits
@@ -21,7 +26,8 @@ from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async
 from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
 from bot.ui.buttons import repost_view
 from bot.ui.cards import history_embed, insufficient_message, limit_message, models_embed
-from bot.ui.errors import UserError, reply_error
+from bot.ui.errors import UserError
+from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import member_role_ids
 from cogs.server import delete_result
 
@@ -35,6 +41,9 @@ CAMERA_MOVES = [
     app_commands.Choice(name=info.label, value=move.value) for move, info in MOVES.items()
 ]
 SEED_MAX = 2**31 - 1
+# Forms carry the job they act on (and, for Extend, how often it was extended when opened).
+REMIX_FORM = r"video:remix-form:(?P<job_id>[2-9a-z]{8})"
+EXTEND_FORM = r"video:extend-form:(?P<job_id>[2-9a-z]{8}):(?P<seen>[0-9]{1,6})"
 HISTORY_PAGE = 10
 OPTION_HELP = {
     "prompt": "What should happen; camera moves such as [Pan right] or [Zoom in] are understood",
@@ -93,14 +102,22 @@ class VideoCog(commands.Cog):
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         self.services = bot.services
+        # Per video, while an Extend form is checked and started (see on_extend_form).
+        self._extend_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def cog_load(self) -> None:
-        """Take over job button presses."""
+        """Take over job button presses and the Remix and Extend forms."""
         self.bot.job_actions = self
+        self.bot.forms.add(REMIX_FORM, self.on_remix_form)
+        self.bot.forms.add(EXTEND_FORM, self.on_extend_form)
 
     async def cog_unload(self) -> None:
-        """Release job button presses."""
+        """Release job button presses and the forms."""
         self.bot.job_actions = None
+        self.bot.forms.remove(REMIX_FORM)
+        self.bot.forms.remove(EXTEND_FORM)
 
     # -- generation -------------------------------------------------------------------------
 
@@ -171,8 +188,7 @@ class VideoCog(commands.Cog):
         await interaction.response.defer(thinking=True)
         parent = await self._own_job(interaction, job)
         provider = self._provider(parent.provider)
-        if parent.state is not JobState.SUCCEEDED or not parent.provider_video_id:
-            raise UserError(Text("video.nothing_to_extend", job=parent.id))
+        self._require_extendable(parent)
         request = VideoRequest(
             kind="extend",
             prompt=prompt.strip(),
@@ -217,9 +233,15 @@ class VideoCog(commands.Cog):
             case "retry":
                 await self._retry(interaction, job)
             case "remix":
-                await interaction.response.send_modal(RemixModal(self, job, interaction.locale))
+                await interaction.response.send_modal(remix_form(job, interaction.locale))
             case "extend":
-                await interaction.response.send_modal(ExtendModal(self, job, interaction.locale))
+                self._require_extendable(job)
+                extensions = await extension_count(
+                    self.services.db, job.guild_id, job.user_id, job.id
+                )
+                await interaction.response.send_modal(
+                    extend_form(job, extensions, interaction.locale)
+                )
             case "share":
                 await self._cog_call("ShowcaseCog", "share_job", interaction, job.id)
             case "report":
@@ -277,8 +299,66 @@ class VideoCog(commands.Cog):
             parent_job_id=job.parent_job_id,
         )
 
+    # -- forms (routed by custom_id: they work for every member at once, and after a restart) --
+
+    async def on_remix_form(
+        self, interaction: discord.Interaction, match: re.Match[str], values: FormValues
+    ) -> None:
+        """A Remix form was submitted: remix the job its id names, if still the member's."""
+        job = await self._form_job(interaction, match["job_id"])
+        changes = {
+            key: values.get(key, "") for key in ("prompt", "resolution", "duration", "camera")
+        }
+        await self.remix(interaction, job, changes)
+
+    async def on_extend_form(
+        self, interaction: discord.Interaction, match: re.Match[str], values: FormValues
+    ) -> None:
+        """An Extend form was submitted: extend the job its id names, if nothing changed."""
+        job = await self._form_job(interaction, match["job_id"])
+        self._require_extendable(job)
+        # One check-and-start at a time per video, so two forms opened on the same state
+        # cannot both pass the "not extended since" check.
+        lock = self._extend_locks.setdefault(job.id, asyncio.Lock())
+        async with lock:
+            extensions = await extension_count(self.services.db, job.guild_id, job.user_id, job.id)
+            if extensions != int(match["seen"]):
+                raise UserError(Text("forms.already_extended", job=job.id))
+            await self.extend_from_form(interaction, job, values.get("prompt", ""))
+
+    async def _form_job(self, interaction: discord.Interaction, job_id: str) -> Job:
+        """The job a submitted form names, if it still exists and is the submitter's."""
+        job = await self.services.jobs.get(job_id)
+        if job is None or job.guild_id != interaction.guild_id:
+            raise UserError(Text("buttons.job_gone"))
+        if job.user_id != interaction.user.id:
+            raise UserError(Text("buttons.not_yours"))
+        if await self._origin_deleted(interaction):
+            raise UserError(Text("forms.video_deleted", job=job.id))
+        return job
+
+    async def _origin_deleted(self, interaction: discord.Interaction) -> bool:
+        """Whether the result message the form was opened from has been deleted since."""
+        origin = interaction.message
+        if origin is None or origin.flags.ephemeral:
+            return False
+        channel = self.bot.get_partial_messageable(origin.channel.id, guild_id=interaction.guild_id)
+        try:
+            await channel.fetch_message(origin.id)
+        except discord.NotFound:
+            return True
+        except discord.HTTPException as exc:
+            # Not knowing is no reason to refuse the member's video.
+            log.warning("could not check message %s for a form: %s", origin.id, exc)
+        return False
+
+    @staticmethod
+    def _require_extendable(job: Job) -> None:
+        if job.state is not JobState.SUCCEEDED or not job.provider_video_id:
+            raise UserError(Text("video.nothing_to_extend", job=job.id))
+
     async def remix(
-        self, interaction: discord.Interaction, job: Job, changes: dict[str, str]
+        self, interaction: discord.Interaction, job: Job, changes: Mapping[str, str]
     ) -> None:
         """Start a job from an earlier one with the member's edits from the Remix form."""
         provider = self._provider(job.provider)
@@ -578,85 +658,56 @@ def _member_context(interaction: discord.Interaction, owner_ids: frozenset[int])
     }
 
 
-class RemixModal(discord.ui.Modal, title="Remix this video"):
+def remix_form(job: Job, locale: object = None) -> discord.ui.Modal:
     """A form pre-filled with an earlier job's prompt and settings, in the member's language."""
-
-    def __init__(self, cog: VideoCog, job: Job, locale: object = None) -> None:
-        m = Messages(locale)
-        super().__init__(title=m("remix.title"), timeout=600, custom_id="video:remix")
-        self._cog, self._job = cog, job
-        request = job.request
-        self.prompt = discord.ui.TextInput(
-            label=m("remix.prompt"),
-            style=discord.TextStyle.paragraph,
-            default=request.prompt[:2500],
-            max_length=2500,
-            custom_id="prompt",
-        )
-        self.resolution = discord.ui.TextInput(
-            label=m("remix.resolution"),
-            default=request.resolution,
-            required=False,
-            max_length=10,
-            custom_id="resolution",
-        )
-        self.duration = discord.ui.TextInput(
-            label=m("remix.duration"),
-            default=str(request.duration or ""),
-            required=False,
-            max_length=3,
-            custom_id="duration",
-        )
-        self.camera = discord.ui.TextInput(
-            label=m("remix.camera"),
-            default=request.camera or "",
-            required=False,
-            max_length=30,
-            custom_id="camera",
-        )
-        for item in (self.prompt, self.resolution, self.duration, self.camera):
-            self.add_item(item)
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        """Start the remix."""
-        await self._cog.remix(
-            interaction,
-            self._job,
-            {
-                "prompt": self.prompt.value,
-                "resolution": self.resolution.value,
-                "duration": self.duration.value,
-                "camera": self.camera.value,
-            },
-        )
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        """Errors in the form go to the same private renderer as commands."""
-        await reply_error(interaction, error)
+    m = Messages(locale)
+    request = job.request
+    inputs = [
+        (
+            m("remix.prompt"),
+            discord.ui.TextInput(
+                style=discord.TextStyle.paragraph,
+                default=request.prompt[:2500],
+                max_length=2500,
+                custom_id="prompt",
+            ),
+        ),
+        (
+            m("remix.resolution"),
+            discord.ui.TextInput(
+                default=request.resolution, required=False, max_length=10, custom_id="resolution"
+            ),
+        ),
+        (
+            m("remix.duration"),
+            discord.ui.TextInput(
+                default=str(request.duration or ""),
+                required=False,
+                max_length=3,
+                custom_id="duration",
+            ),
+        ),
+        (
+            m("remix.camera"),
+            discord.ui.TextInput(
+                default=request.camera or "", required=False, max_length=30, custom_id="camera"
+            ),
+        ),
+    ]
+    return build_form(form_id("video", "remix-form", job.id), m("remix.title"), inputs)
 
 
-class ExtendModal(discord.ui.Modal, title="Extend this video"):
-    """Asks what happens next in an extension, in the member's language."""
-
-    def __init__(self, cog: VideoCog, job: Job, locale: object = None) -> None:
-        m = Messages(locale)
-        super().__init__(title=m("extend_form.title"), timeout=600, custom_id="video:extend")
-        self._cog, self._job = cog, job
-        self.prompt = discord.ui.TextInput(
-            label=m("extend_form.prompt"),
-            style=discord.TextStyle.paragraph,
-            max_length=2500,
-            custom_id="prompt",
-        )
-        self.add_item(self.prompt)
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        """Start the extension."""
-        await self._cog.extend_from_form(interaction, self._job, self.prompt.value)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        """Errors in the form go to the same private renderer as commands."""
-        await reply_error(interaction, error)
+def extend_form(job: Job, extensions: int, locale: object = None) -> discord.ui.Modal:
+    """Asks what happens next; the id records how often the video was extended when opened."""
+    m = Messages(locale)
+    prompt = discord.ui.TextInput(
+        style=discord.TextStyle.paragraph, max_length=2500, custom_id="prompt"
+    )
+    return build_form(
+        form_id("video", "extend-form", job.id, extensions),
+        m("extend_form.title"),
+        [(m("extend_form.prompt"), prompt)],
+    )
 
 
 def _precheck_attachment(image: discord.Attachment) -> None:

@@ -3757,6 +3757,10 @@ class FakeDiscord:
                 raise _form_error(
                     ("data", "title"), "BASE_TYPE_MAX_LENGTH", "Must be 45 or fewer in length."
                 )
+            if len(str(data["custom_id"])) > 100:
+                raise _form_error(
+                    ("data", "custom_id"), "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."
+                )
             comps = data.get("components") or []
             if not 1 <= len(comps) <= 5:
                 raise _form_error(

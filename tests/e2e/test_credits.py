@@ -80,6 +80,15 @@ async def test_history_turns_pages_with_buttons_and_the_page_option(stack: Stack
     )
     assert "welcome grant" in described(turned)
     assert "gift 12" not in described(turned)
+    # The buttons name the member and the page they show: they still work after a restart.
+    assert set(turned.custom_ids) == {f"credits:page:{alice}:1", f"credits:page:{alice}:3"}
+    await stack.bot.kill()
+    await stack.start_bot()
+    newer = await stack.discord.click(message.id, f"credits:page:{alice}:1", user_id=alice)
+    assert (await newer.wait_for_response(10)).type == 7
+    back = stack.discord.message(message.id)
+    assert back.embed["footer"]["text"] == "Page 1 of 2 · 13 movements"
+    assert "gift 12" in described(back)
 
     direct = await private_message(stack, await stack.invoke("credits history", {"page": 2}))
     assert direct.embed["footer"]["text"] == "Page 2 of 2 · 13 movements"

@@ -137,10 +137,16 @@ async def test_result_buttons_work_and_survive_a_restart(stack: Stack) -> None:
 
     remix = await stack.discord.click(done.id, buttons(done)["Remix"]["custom_id"])
     await remix.wait_until(lambda i: i.modal is not None)
-    form = {c["components"][0]["custom_id"]: c["components"][0] for c in remix.modal["components"]}
-    assert form["prompt"]["value"] == "a red fox"
+    # Each input sits in a Label (Discord's modal layout), the form names the job it remixes.
+    form = {c["component"]["custom_id"]: c for c in remix.modal["components"]}
+    assert form["prompt"]["component"]["value"] == "a red fox"
+    assert form["prompt"]["label"] == "Prompt"
+    assert (
+        remix.modal["custom_id"]
+        == "video:remix-form:" + buttons(done)["Remix"]["custom_id"].split(":")[-1]
+    )
     submitted = await stack.discord.submit_modal(
-        "video:remix",
+        remix.modal["custom_id"],
         {"prompt": "a blue fox", "resolution": "480p", "duration": "", "camera": "zoom_in"},
     )
     await stack.card(submitted, lambda m: m.attachments)

@@ -294,7 +294,12 @@ async def test_extend_button_continues_the_video_through_a_form(stack: Stack) ->
 
     press = await stack.discord.click(done.id, labels["Extend"]["custom_id"])
     await press.wait_until(lambda i: i.modal is not None)
-    submitted = await stack.discord.submit_modal("video:extend", {"prompt": "it lands softly"})
+    [first_job] = stack.job_rows()
+    assert press.modal is not None
+    assert press.modal["custom_id"] == f"video:extend-form:{first_job['id']}:0"
+    submitted = await stack.discord.submit_modal(
+        press.modal["custom_id"], {"prompt": "it lands softly"}
+    )
 
     await stack.card(submitted, lambda m: m.attachments, timeout=30)
     extend_task = stack.kling.submissions[1]

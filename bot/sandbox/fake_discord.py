@@ -1014,6 +1014,10 @@ class FakeDiscord:
 
     # -- guild model ----------------------------------------------------------------------------
 
+    def new_id(self) -> int:
+        """A fresh snowflake, for a user, channel or role a test adds."""
+        return self._ids.next()
+
     def add_user(
         self,
         user_id: int,

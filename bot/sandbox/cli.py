@@ -184,7 +184,7 @@ async def run_script(session: Session, lines: Sequence[str], console: Console) -
         if outcome.quit:
             break
         took = time.monotonic() - began
-        if outcome.ok and stripped.startswith(("/", ":press", ":wait")):
+        if outcome.ok and stripped.startswith(("/", ":press", ":submit", ":wait")):
             console.print(f"  ✓ {took:.1f} s")
         elif not outcome.ok:
             failures.append(f"line {number}: {stripped}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -65,13 +66,14 @@ def run_bot(args: list[str], cwd: Path, timeout: float = 90) -> subprocess.Compl
 
 
 def requested_clips(script: str) -> list[tuple[str, int]]:
-    """(resolution, duration) of every /video text|image line meant to succeed, in order."""
+    """(resolution, duration) of every /video text|image line (or submitted Remix form) meant
+    to succeed, in order."""
     clips = []
     expect_failure = False
     for line in script.splitlines():
         if line.startswith(":expect fail"):
             expect_failure = True
-        elif line.startswith(("/video text", "/video image")):
+        elif line.startswith(("/video text", "/video image", ":submit")):
             words = dict(w.split(":", 1) for w in line.split() if w.count(":") == 1)
             if not expect_failure:
                 clips.append((words.get("resolution", "720p"), int(words.get("duration", 5))))
@@ -110,8 +112,49 @@ def test_the_demo_runs_when_there_is_no_token(tmp_path: Path) -> None:
     assert "Your credit history" in out
     assert "welcome grant" in out
     assert (tmp_path / "sandbox" / "bibimbap.jpg").is_file()
-    check_videos(tmp_path / "sandbox" / "videos", out, requested_clips(demo))
-    assert "2 files saved" in out
+    clips = requested_clips(demo)
+    check_videos(tmp_path / "sandbox" / "videos", out, clips)
+    assert f"{len(clips)} files saved" in out
+    assert "Can't keep up" not in (tmp_path / "sandbox" / "bot.log").read_text(encoding="utf-8")
+    # The README's sample transcript is what a demo run prints (ids and timings aside).
+    sample = readme_transcript()
+    assert len(sample) > 20
+    assert is_subsequence([normalized(line) for line in sample], map(normalized, out.splitlines()))
+
+
+def readme_transcript() -> list[str]:
+    """The lines of the README's sandbox sample, between its two markers."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- sandbox-transcript:start -->", 1)[1]
+    block = block.split("<!-- sandbox-transcript:end -->", 1)[0]
+    return [line for line in block.strip().strip("`").strip().splitlines() if line.strip()]
+
+
+_JOB_ID_RE = re.compile(r"(?<![0-9a-z])[2-9a-z]{8}(?![0-9a-z])")
+_VOLATILE = (
+    (re.compile(r"\d+(?:\.\d+)? ?(?:s|초)\b|\d+(?:\.\d+)?초"), "N s"),  # elapsed, estimates
+    (re.compile(r"\d+ KB\b"), "N KB"),
+    (re.compile(r"\(custom_id [^)]*\)"), "(custom_id …)"),
+)
+
+
+def normalized(line: str) -> str:
+    """A transcript line without what changes from run to run: job ids, timings, sizes.
+
+    Any eight-character word of the job-id alphabet counts as an id (`bibimbap` too): both
+    sides are normalized alike, so that only loosens the comparison a little."""
+    line = _JOB_ID_RE.sub("JOB", line)
+    for pattern, stand_in in _VOLATILE:
+        line = pattern.sub(stand_in, line)
+    return line.rstrip()
+
+
+def is_subsequence(wanted: list[str], lines: Any) -> bool:
+    """Every wanted line appears, in this order, among `lines`."""
+    remaining = iter(lines)
+    missing = [line for line in wanted if not any(line == seen for seen in remaining)]
+    assert missing == [], f"README lines not in the demo's output (in order): {missing[:3]}"
+    return True
 
 
 SCRIPT_480P = """\
@@ -135,7 +178,7 @@ def test_a_script_runs_every_line_and_saves_its_videos(tmp_path: Path) -> None:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "bob> /video text" in out
-    assert "You are now bob." in out
+    assert "You are now bob (Discord language en-US)." in out
     assert "✓ failed, as expected" in out
     assert "does not make 4k videos" in out
     assert "1 spent" in out  # alice paid 1 credit for her 480p clip

@@ -74,6 +74,9 @@ def check_image(data: bytes, *, min_side: int = MIN_SIDE, max_side: int = MAX_SI
         except InvalidRequest:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            size = png_size(data) if fmt == "PNG" else None
+            if size is not None:
+                raise InvalidRequest(_size_message(*size, min_side, max_side)) from None
             raise InvalidRequest(Text("media.too_large_to_process", max=max_side)) from None
         except (OSError, SyntaxError, ValueError):
             raise InvalidRequest(Text("media.damaged", format=fmt)) from None
@@ -85,8 +88,27 @@ async def check_image_async(data: bytes) -> ImageInfo:
     return await asyncio.to_thread(check_image, data)
 
 
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """A PNG's width and height from its header, without decoding (for images too big to open)."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def size_problem(width: int, height: int, min_side: int, max_side: int) -> str | None:
+    """`too_small`, `too_large` or `bad_size` (one side of each), or None when it fits."""
+    small = min(width, height) < min_side
+    large = max(width, height) > max_side
+    if small and large:
+        return "bad_size"
+    if small:
+        return "too_small"
+    return "too_large" if large else None
+
+
 def _size_message(width: int, height: int, min_side: int, max_side: int) -> Text:
-    return Text("media.bad_size", width=width, height=height, min=min_side, max=max_side)
+    problem = size_problem(width, height, min_side, max_side) or "bad_size"
+    return Text(f"media.{problem}", width=width, height=height, min=min_side, max=max_side)
 
 
 class DownloadTooLarge(Exception):

@@ -115,6 +115,11 @@ class EventsCog(commands.Cog):
         self._announcing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
+    def _provider_name(self, provider: str) -> str:
+        """A provider's display name (its id if it is no longer configured)."""
+        found = self.services.providers.get(provider)
+        return found.display_name if found is not None else provider
+
     async def cog_load(self) -> None:
         """Register the persistent vote buttons (the announcer starts once connected)."""
         self.bot.add_dynamic_items(EventVoteButton)
@@ -198,7 +203,7 @@ class EventsCog(commands.Cog):
         if channel is not None:
             try:
                 message = await channel.send(
-                    embed=entry_embed(event, entry, shown),
+                    embed=entry_embed(event, entry, shown, self._provider_name(shown.provider)),
                     view=entry_view(entry.id, 0),
                     allowed_mentions=NO_MENTIONS,
                 )
@@ -231,7 +236,9 @@ class EventsCog(commands.Cog):
         events = await self.community.events.recent(interaction.guild_id)
         await interaction.followup.send(embed=events_embed(events), ephemeral=True)
 
-    @event.command(name="close", description="Close the open event now and pay the prize")
+    @event.command(
+        name="close", description="Close the open event now and pay the prize (Manage Server)"
+    )
     async def close(self, interaction: discord.Interaction) -> None:
         """Admin: end the event early; the result is announced at once."""
         require_manager(interaction, self.services.settings.bot_owner_ids)

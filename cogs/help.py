@@ -19,14 +19,15 @@ FIELD_LIMIT = 1024
 
 
 def help_embed(locale: object = DEFAULT_LANGUAGE) -> discord.Embed:
-    """The help page: making videos, credits, camera moves (their names as the member's menu
-    shows them in the `camera` option)."""
+    """The help page: making videos, credits, servers/showcase/events, camera moves (their
+    names as the member's menu shows them in the `camera` option)."""
     m = Messages(locale)
     moves = ", ".join(m(f"choices.camera.{move.value}") for move in CameraMove)
     embed = discord.Embed(title=m("help.title"), colour=discord.Colour.blurple())
     for name, value in (
         (m("help.making"), m("help.making_text")),
         (m("help.credits"), m("help.credits_text")),
+        (m("help.community"), m("help.community_text")),
         (m("help.camera"), m("help.camera_text", moves=moves)),
     ):
         if len(value) > FIELD_LIMIT:

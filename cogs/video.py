@@ -22,10 +22,16 @@ from bot.jobs.lineage import extension_count
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState
 from bot.jobs.service import CancelRefused
 from bot.ledger import InsufficientCredits
-from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async
+from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async, size_problem
 from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
 from bot.ui.buttons import repost_view
-from bot.ui.cards import history_embed, insufficient_message, limit_message, models_embed
+from bot.ui.cards import (
+    history_embed,
+    insufficient_message,
+    limit_message,
+    model_label,
+    models_embed,
+)
 from bot.ui.errors import UserError
 from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import member_role_ids
@@ -352,10 +358,10 @@ class VideoCog(commands.Cog):
             log.warning("could not check message %s for a form: %s", origin.id, exc)
         return False
 
-    @staticmethod
-    def _require_extendable(job: Job) -> None:
-        if job.state is not JobState.SUCCEEDED or not job.provider_video_id:
-            raise UserError(Text("video.nothing_to_extend", job=job.id))
+    def _require_extendable(self, job: Job) -> None:
+        refusal = extend_refusal(job, self._provider(job.provider))
+        if refusal is not None:
+            raise UserError(refusal)
 
     async def remix(
         self, interaction: discord.Interaction, job: Job, changes: Mapping[str, str]
@@ -413,7 +419,7 @@ class VideoCog(commands.Cog):
         m = Messages(interaction.locale)
         return [
             app_commands.Choice(
-                name=f"{p.display_name} {spec.name}: {_describe(m, p, spec)}"[:100],
+                name=f"{model_label(p.display_name, spec.name)}: {_describe(m, p, spec)}"[:100],
                 value=spec.name,
             )
             for p in candidates
@@ -486,15 +492,17 @@ class VideoCog(commands.Cog):
         """List the member's jobs privately, a page at a time."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
+        # One more than a page, to know whether an older page exists.
         jobs = await self.services.jobs.recent(
             interaction.guild_id,
             interaction.user.id,
-            HISTORY_PAGE,
+            HISTORY_PAGE + 1,
             offset=(page - 1) * HISTORY_PAGE,
         )
-        await interaction.followup.send(
-            embed=history_embed(jobs, page, interaction.locale), ephemeral=True
+        embed = history_embed(
+            jobs[:HISTORY_PAGE], page, interaction.locale, has_older=len(jobs) > HISTORY_PAGE
         )
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @video.command(name="models", description="Video services, their models, options and prices")
     async def models(self, interaction: discord.Interaction) -> None:
@@ -555,9 +563,13 @@ class VideoCog(commands.Cog):
                 name=f"{j.id} · {j.state.value} · {j.request.prompt}"[:100], value=j.id
             )
             for j in jobs
-            if current.lower() in j.id
-            and (not extendable_only or (j.state is JobState.SUCCEEDED and j.provider_video_id))
+            if current.lower() in j.id and (not extendable_only or self._extendable(j))
         ]
+
+    def _extendable(self, job: Job) -> bool:
+        """Whether /video extend would accept this job (its provider is still configured)."""
+        provider = self.services.providers.get(job.provider)
+        return provider is not None and extend_refusal(job, provider) is None
 
     async def _generate(
         self,
@@ -710,10 +722,26 @@ def extend_form(job: Job, extensions: int, locale: object = None) -> discord.ui.
     )
 
 
+def extend_refusal(job: Job, provider: Provider) -> Text | None:
+    """Why /video extend cannot continue this job (what to do instead), or None if it can."""
+    can_extend = getattr(provider, "can_extend", None)
+    if can_extend is None:
+        return Text("video.cannot_extend", job=job.id, provider=provider.display_name)
+    if not can_extend(job.request.model):
+        models = ", ".join(name for name in provider.models if can_extend(name))
+        return Text("video.cannot_extend_model", job=job.id, model=job.request.model, models=models)
+    if job.state is not JobState.SUCCEEDED or not job.provider_video_id:
+        return Text("video.nothing_to_extend", job=job.id)
+    return None
+
+
 def _precheck_attachment(image: discord.Attachment) -> None:
-    """Refuse from Discord's own metadata before downloading anything."""
+    """Refuse from Discord's own metadata before downloading anything.
+
+    Discord leaves out the size of images it could not measure (a 20000x20000 PNG); those
+    are still images, and the content check after download says what is wrong with them."""
     content_type = (image.content_type or "").split(";")[0]
-    if not content_type.startswith("image/") or not image.width or not image.height:
+    if not content_type.startswith("image/"):
         raise UserError(Text("video.not_an_image", file=image.filename))
     if image.size > MAX_IMAGE_BYTES:
         raise UserError(
@@ -724,10 +752,13 @@ def _precheck_attachment(image: discord.Attachment) -> None:
                 max=MAX_IMAGE_BYTES // 1024 // 1024,
             )
         )
-    if not (MIN_SIDE <= image.width <= MAX_SIDE and MIN_SIDE <= image.height <= MAX_SIDE):
+    if not image.width or not image.height:
+        return
+    problem = size_problem(image.width, image.height, MIN_SIDE, MAX_SIDE)
+    if problem is not None:
         raise UserError(
             Text(
-                "video.image_bad_size",
+                f"video.image_{problem}",
                 file=image.filename,
                 width=image.width,
                 height=image.height,

@@ -33,6 +33,7 @@ from bot.providers.base import (
 )
 from bot.providers.validation import check_against_spec
 from bot.render import ASPECTS, DURATIONS, RenderResult, RenderSpec, frame_size, render_clip
+from bot.render.text import left_out
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,10 @@ class LocalProvider:
             )
         if getattr(request, "cfg_scale", None) is not None:
             raise InvalidRequest("Local camera motion does not take a cfg_scale; leave it empty.")
+
+    def left_out(self, request: VideoRequest) -> str:
+        """What of a text prompt the title card cannot draw (emoji), so the card can say so."""
+        return left_out(request.prompt) if request.kind == "text" else ""
 
     # -- submit ---------------------------------------------------------------------------------
 

@@ -22,6 +22,24 @@ def _choices(values: tuple[object, ...]) -> str:
     return ", ".join(str(v) for v in values)
 
 
+def one_of(values: tuple[int, ...]) -> str | Text:
+    """`5`, `5 or 10` (`5 또는 10`), `4, 8 or 16`; a run of four or more reads `3-15`."""
+    if len(values) == 1:
+        return str(values[0])
+    ordered = sorted(values)
+    if len(ordered) > 3 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{ordered[0]}-{ordered[-1]}"
+    return Text("list.or", items=_choices(tuple(ordered[:-1])), last=ordered[-1])
+
+
+def _named(provider_name: str, model: str) -> dict[str, str]:
+    """`{provider} {model}` parameters; a provider whose name ends in its model's name
+    (Local camera motion / motion) gives up that word, so the pair never reads it twice."""
+    if provider_name.lower().endswith(" " + model.lower()):
+        return {"provider": provider_name[: -len(model)].rstrip(), "model": model}
+    return {"provider": provider_name, "model": model}
+
+
 def check_against_spec(
     provider_name: str, models: Mapping[str, ModelSpec], request: VideoRequest
 ) -> ModelSpec:
@@ -44,7 +62,7 @@ def check_against_spec(
     if not visible(prompt):
         raise InvalidRequest(Text("validation.empty_prompt"))
     # Every message below names the provider and the model the same way.
-    named = {"provider": provider_name, "model": spec.name}
+    named = _named(provider_name, spec.name)
     if len(prompt) > spec.max_prompt_chars:
         raise InvalidRequest(
             Text(
@@ -70,7 +88,7 @@ def check_against_spec(
         raise InvalidRequest(
             Text(
                 "validation.duration",
-                choices=_choices(spec.durations),
+                choices=one_of(spec.durations),
                 duration=request.duration,
                 **named,
             )

@@ -28,11 +28,28 @@ def strip_directives(prompt: str) -> str:
     return _BRACKETS.sub(drop, prompt)
 
 
+def _modifier(char: str) -> bool:
+    """Format characters and emoji variation selectors: parts of another character."""
+    return unicodedata.category(char) == "Cf" or "\ufe00" <= char <= "\ufe0f"
+
+
+def _drawable(char: str) -> bool:
+    return unicodedata.category(char) != "Cc" and not _modifier(char) and has_glyph(char)
+
+
+def left_out(prompt: str) -> str:
+    """The characters of `prompt` a title card leaves out (emoji and others the font lacks),
+    each once, in order; joiners and variation selectors are not counted."""
+    text = strip_directives(prompt)
+    dropped = (c for c in text if not c.isspace() and not _modifier(c) and not _drawable(c))
+    return "".join(dict.fromkeys(dropped))
+
+
 def title_text(prompt: str) -> str:
     """What a title card shows: the prompt minus directives, on one line, within a length cap."""
     # Whitespace first, so a line break still separates the words it stood between.
     text = " ".join(strip_directives(prompt).split())
-    text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf") and has_glyph(c))
+    text = "".join(c for c in text if _drawable(c))
     text = " ".join(text.split())
     if len(text) <= MAX_TITLE_CHARS:
         return text

@@ -184,7 +184,7 @@ async def run_script(session: Session, lines: Sequence[str], console: Console) -
         if outcome.quit:
             break
         took = time.monotonic() - began
-        if outcome.ok and stripped.startswith(("/", ":press", ":wait")):
+        if outcome.ok and stripped.startswith(("/", ":press", ":submit", ":wait")):
             console.print(f"  ✓ {took:.1f} s")
         elif not outcome.ok:
             failures.append(f"line {number}: {stripped}")
@@ -275,7 +275,8 @@ async def run(options: Options, console: Console) -> int:
         )
         console.print(
             f"Connected in {time.monotonic() - began:.1f} s. Server 'Sandbox Guild', "
-            f"channel #general; members: owner, alice, bob, mod; you are {session.member_name}.\n"
+            f"channel #general; members: {', '.join(session.members())}; "
+            f"you are {session.member_name}.\n"
             f"Sample photo: {display_path(photo)} · videos are saved in "
             f"{display_path(folder / 'videos')}/ · the bot's log: {display_path(bot.log_path)}"
         )

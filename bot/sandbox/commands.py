@@ -53,6 +53,9 @@ META_COMMANDS: Final = MappingProxyType(
         "show": "show",
         "log": "log",
         "videos": "videos",
+        "fill": "fill",
+        "submit": "submit",
+        "close": "close",
     }
 )
 

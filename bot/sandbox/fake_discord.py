@@ -82,6 +82,8 @@ JSON = dict[str, Any]
 
 DISCORD_EPOCH_MS = 1420070400000
 MIB = 1024 * 1024
+# Seconds between a HEARTBEAT and its ACK: a loopback stand-in for the network's round trip.
+HEARTBEAT_ACK_DELAY = 0.05
 API_PREFIX_RE = re.compile(r"^/api/v\d+")
 
 # Message flags.
@@ -888,6 +890,7 @@ class FakeDiscord:
         initial_response_timeout: float | None = 3.0,
         interaction_token_ttl: float = 15 * 60.0,
         heartbeat_interval_ms: int = 41250,
+        heartbeat_ack_delay: float = HEARTBEAT_ACK_DELAY,
     ) -> None:
         self.application_id = application_id
         self.bot_user_id = bot_user_id if bot_user_id is not None else application_id
@@ -897,6 +900,7 @@ class FakeDiscord:
         self.initial_response_timeout = initial_response_timeout
         self.interaction_token_ttl = interaction_token_ttl
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.heartbeat_ack_delay = heartbeat_ack_delay
         self.defaults: DefaultGuild | None = None
 
         self.requests: list[FakeRequest] = []
@@ -1009,6 +1013,10 @@ class FakeDiscord:
         return f"ws://{self._host}:{self._port}/gateway"
 
     # -- guild model ----------------------------------------------------------------------------
+
+    def new_id(self) -> int:
+        """A fresh snowflake, for a user, channel or role a test adds."""
+        return self._ids.next()
 
     def add_user(
         self,
@@ -2569,7 +2577,13 @@ class FakeDiscord:
         op = frame.get("op")
         data = frame.get("d")
         if op == 1:
-            conn.send({"op": 11, "d": None})
+            # Acknowledged after a short delay, like a real network hop: discord.py's
+            # keep-alive thread records when it sent the beat only after the send returns, so
+            # an instant loopback ACK would be measured against the previous beat and logged
+            # as "Can't keep up, websocket is 41.3s behind" on every beat.
+            asyncio.get_running_loop().call_later(
+                self.heartbeat_ack_delay, conn.send, {"op": 11, "d": None}
+            )
         elif op == 2:
             await self._identify(conn, data or {})
         elif op == 6:

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from bot.i18n import default_catalogue
 from bot.sandbox.fake_discord import FakeAttachment, FakeMessage
 
 JSON = dict[str, Any]
 
 BAR: Final = "│ "
 INDENT: Final = "    "
-# The job card's title and the state labels that end a job (see bot/ui/cards.py).
-JOB_TITLE_RE: Final = re.compile(r"^Video job `([^`]+)`")
+# The state labels that end a job (see bot/ui/cards.py).
 DONE_MARK: Final = "✅"
 TERMINAL_MARKS: Final = (DONE_MARK, "❌", "🚫")
 _BUTTON, _STRING_SELECT, _TEXT_INPUT = 2, 3, 4
@@ -25,6 +25,22 @@ _TIMESTAMP_RE: Final = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
 _MENTION_RE: Final = re.compile(r"<(@!?|@&|#)(\d+)>")
 _LINK_RE: Final = re.compile(r"\[([^\]]+)\]\((<?)(\S+?)>?\)")
 _EMPHASIS_RE: Final = re.compile(r"(\*\*|__)(.+?)\1", re.DOTALL)
+
+
+def _card_words() -> tuple[re.Pattern[str], frozenset[str], frozenset[str]]:
+    """The job card's title, and its State and Elapsed field names, in every shipped language
+    (a Korean member's card reads `영상 작업 ...`)."""
+    catalogue = default_catalogue()
+    titles, states, elapsed = [], set(), set()
+    for language in sorted(catalogue.languages):
+        title = str(catalogue.message(language, "card.title"))
+        titles.append(re.escape(title).replace(re.escape("{job}"), "([^`]+)"))
+        states.add(str(catalogue.message(language, "card.field.state")))
+        elapsed.add(str(catalogue.message(language, "card.field.elapsed")))
+    return re.compile("^(?:" + "|".join(titles) + ")"), frozenset(states), frozenset(elapsed)
+
+
+JOB_TITLE_RE, _STATE_NAMES, _ELAPSED_NAMES = _card_words()
 
 
 @dataclass(frozen=True)
@@ -115,8 +131,11 @@ def card_state(message: FakeMessage) -> CardState | None:
     match = JOB_TITLE_RE.match(str(embed.get("title") or ""))
     if match is None:
         return None
+    job_id = next(group for group in match.groups() if group)
     fields = {f.get("name"): str(f.get("value", "")) for f in embed.get("fields") or ()}
-    return CardState(match.group(1), fields.get("State", "?"), fields.get("Elapsed", ""))
+    state = next((v for k, v in fields.items() if k in _STATE_NAMES), "?")
+    elapsed = next((v for k, v in fields.items() if k in _ELAPSED_NAMES), "")
+    return CardState(job_id, state, elapsed)
 
 
 def _fields(fields: Sequence[JSON], names: Names, now: float) -> Iterator[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -18,6 +19,7 @@ from bot.sandbox.commands import (
     parse_line,
 )
 from bot.sandbox.fake_discord import DefaultGuild, FakeDiscord, FakeInteraction, FakeMessage
+from bot.sandbox.forms import find_field, form_fields, form_text, select_value
 from bot.sandbox.render_text import Names, button_label, card_state, render_message
 from bot.sandbox.transcript import Transcript, display_path
 
@@ -37,14 +39,35 @@ Type slash commands as you would in Discord; values with spaces go in double quo
   add as:bob to run one line as another member; files are looked up in {dirs}
 Sandbox commands:
   :help [command]         this help, or one command's options (e.g. :help video image)
-  :members                the server's members; :as <member> switches who you are
+  :members                the server's members and their Discord language
+  :as <member> [language] act as another member; with a language (ko, en-US, ja, ...) they use
+                          Discord in it, and a new name joins the server (:as minji ko)
   :channel <name>         switch channel (general, after-dark)
-  :press <label> [on <n>] press a button, on the last message showing it or on message [n]
+  :press <label> [on <n>] [as:<member>]
+                          press a button (the start of its label is enough, e.g. Vote), on
+                          the last message showing it or on message [n]
+  :fill <field>:<value>   fill in the form the bot opened (fields by id or label)
+  :submit [<field>:<value> ...]   send the form;  :close  close it without sending
   :wait [seconds]         wait for running videos (or just watch for some seconds)
   :show <n>               print message [n] again;  :videos  list the saved files
   :expect fail            the next command is meant to fail (for scripts)
   :log [lines]            the end of the bot's own log
   :quit                   stop the bot and leave (Ctrl-D does the same)"""
+
+
+@dataclass
+class OpenForm:
+    """A modal the bot showed someone, and what they have typed into it so far."""
+
+    interaction: FakeInteraction
+    modal: dict[str, object]
+    user_id: int
+    filled: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def custom_id(self) -> str:
+        """The modal's own custom id, sent back unchanged on submit."""
+        return str(self.modal.get("custom_id", ""))
 
 
 @dataclass(frozen=True)
@@ -88,22 +111,26 @@ class Session:
             fake, out, self.names, videos_dir, here=lambda: self.channel_id
         )
         self._expect_failure = False
+        # Members added with `:as NAME LANGUAGE`, and languages chosen for existing ones.
+        self.added: dict[str, int] = {}
+        self.locales: dict[int, str] = {}
+        self.form: OpenForm | None = None
 
     # -- the default guild ----------------------------------------------------------------------
 
     def members(self) -> dict[str, int]:
-        """Names a person can type for the default guild's members (owner, alice, bob, mod)."""
+        """The name to type for each member: owner, alice, bob, mod, and any added since."""
         ids = self.ids
         out = {"owner": ids.owner_id}
-        for user_id in (ids.owner_id, ids.user_id, ids.other_user_id, ids.moderator_id):
+        for user_id in (ids.user_id, ids.other_user_id, ids.moderator_id):
             out[self.fake.user(user_id).username] = user_id
+        out.update(self.added)
         return out
 
     def names(self) -> Names:
         """Display names of the default guild's members, roles and channels."""
         ids = self.ids
-        users = {uid: self.fake.user(uid).username for uid in self.members().values()}
-        users[ids.owner_id] = "owner"
+        users = {uid: name for name, uid in self.members().items()}
         users[self.fake.bot_user_id] = self.fake.user(self.fake.bot_user_id).username
         roles = {
             ids.guild_id: "everyone",
@@ -114,6 +141,12 @@ class Session:
         channel_ids = (ids.channel_id, ids.nsfw_channel_id, ids.forum_channel_id)
         channels = {cid: self.fake.channel(cid).name for cid in channel_ids}
         return Names(users, roles, channels)
+
+    def locale_of(self, user_id: int) -> str:
+        """The Discord language a member's interactions carry."""
+        if user_id in self.locales:
+            return self.locales[user_id]
+        return self.fake.member(self.ids.guild_id, user_id).locale
 
     def directory(self) -> Directory:
         """What names and files a line can refer to."""
@@ -170,28 +203,40 @@ class Session:
                 attachments=dict(command.attachments),
                 user_id=user_id,
                 channel_id=self.channel_id,
+                locale=self.locale_of(user_id),
             )
         except (LookupError, PermissionError, TypeError, ValueError) as exc:
             return self._judge(Outcome(False, f"Discord would not send this: {exc}"))
         outcome = await self._follow(interaction, mark, expects_job=command.path in JOB_COMMANDS)
         return self._judge(outcome)
 
-    async def press(self, label: str, ref: str | None = None) -> Outcome:
-        """Press the button with this label on message `ref`, or on the newest that has it."""
+    async def press(self, label: str, ref: str | None = None, member: str | None = None) -> Outcome:
+        """Press the button with this label (or label start) on message `ref`, or the newest."""
+        user_id = self.user_id
+        if member is not None:
+            found_member = self._member(member)
+            if found_member is None:
+                return Outcome(False, f"no member {member!r}; :members lists them")
+            user_id = found_member
         found = self._find_button(label, ref)
         if isinstance(found, str):
-            return Outcome(False, found)
+            return self._judge(Outcome(False, found))
         message, custom_id = found
         mark = self.transcript.count
         try:
-            interaction = await self.fake.click(message.id, custom_id, user_id=self.user_id)
+            interaction = await self.fake.click(
+                message.id, custom_id, user_id=user_id, locale=self.locale_of(user_id)
+            )
         except (LookupError, ValueError) as exc:
-            return Outcome(False, f"Discord would not send this click: {exc}")
+            return self._judge(Outcome(False, f"Discord would not send this click: {exc}"))
         outcome = await self._follow(interaction, mark, expects_job=False)
         return self._judge(outcome)
 
     def _find_button(self, label: str, ref: str | None) -> tuple[FakeMessage, str] | str:
-        """The message and custom id to click, or why there is none."""
+        """The message and custom id to click, or why there is none.
+
+        On each message, newest first, an exact label wins; otherwise a label that starts with
+        what was typed (`Vote` for `Vote · 3`), if only one does."""
         wanted = label.strip().strip("[]").strip().lower()
         if ref is not None:
             message_id = self.transcript.message_id(ref)
@@ -205,17 +250,28 @@ class Session:
         for message in candidates:
             if message.deleted:
                 continue
+            enabled: list[tuple[str, str]] = []
             for custom_id in message.custom_ids:
                 component = message.component(custom_id) or {}
                 if component.get("type") != 2:
                     continue
                 shown = button_label(component)
                 labels.append(shown)
-                if shown.lower() == wanted and not component.get("disabled"):
-                    return message, custom_id
+                if not component.get("disabled"):
+                    enabled.append((custom_id, shown))
+            exact = [cid for cid, shown in enabled if shown.lower() == wanted]
+            if exact:
+                return message, exact[0]
+            starting = [(cid, shown) for cid, shown in enabled if shown.lower().startswith(wanted)]
+            if len({shown for _, shown in starting}) == 1:
+                return message, starting[0][0]
+            if starting:
+                which = ", ".join(shown for _, shown in starting)
+                return f"{label!r} could be any of {which}; type more of the label"
         where = f"message {ref}" if ref is not None else "any message"
         if labels:
-            return f"no enabled button {label!r} on {where}; buttons: {', '.join(labels)}"
+            shown_labels = ", ".join(dict.fromkeys(labels))
+            return f"no enabled button {label!r} on {where}; buttons: {shown_labels}"
         return f"no button {label!r} on {where}"
 
     async def _follow(
@@ -237,6 +293,9 @@ class Session:
         except TimeoutError:
             return Outcome(False, f"the bot was still thinking after {self.answer_timeout:g} s")
         self.transcript.scan()
+        if interaction.modal is not None:
+            self._show_form(interaction)
+            return Outcome(True)
         if self.wait_for_jobs:
             settled = await self.settle(self.job_timeout)
             if not settled.ok:
@@ -355,24 +414,55 @@ class Session:
     async def _meta_members(self, args: tuple[str, ...]) -> Outcome:
         names = self.names()
         for name, user_id in self.members().items():
-            if name == "owner":
-                continue
             member = self.fake.member(self.ids.guild_id, user_id)
             roles = ", ".join(names.roles.get(r, str(r)) for r in member.roles) or "no roles"
             you = "  ← you" if user_id == self.user_id else ""
-            shown = "owner" if user_id == self.ids.owner_id else name
-            self.out(f"  {shown:<8} {roles}{you}")
+            self.out(f"  {name:<8} {roles} · {self.locale_of(user_id)}{you}")
         return Outcome(True)
 
     async def _meta_as(self, args: tuple[str, ...]) -> Outcome:
-        if len(args) != 1:
-            return Outcome(False, ":as takes one member name; :members lists them")
+        if len(args) not in (1, 2):
+            return Outcome(
+                False, ":as takes a member and, optionally, a language: :as bob, :as minji ko"
+            )
+        locale = None
+        if len(args) == 2:
+            locale = discord_locale(args[1])
+            if locale is None:
+                return Outcome(
+                    False, f"{args[1]!r} is not a Discord language; try ko, en-US, ja or de"
+                )
         found = self._member(args[0])
+        if found is None and locale is None:
+            return Outcome(
+                False,
+                f"no member {args[0]!r}; :members lists them, and :as {args[0]} ko adds a new "
+                "member who uses Discord in Korean",
+            )
         if found is None:
-            return Outcome(False, f"no member {args[0]!r}; :members lists them")
+            assert locale is not None
+            added = self._add_member(args[0], locale)
+            if isinstance(added, str):
+                return Outcome(False, added)
+            found = added
+            self.out(f"{args[0].lower()} joined the server (role Member).")
+        elif locale is not None:
+            self.locales[found] = locale
         self.user_id = found
-        self.out(f"You are now {self.member_name}.")
+        self.out(f"You are now {self.member_name} (Discord language {self.locale_of(found)}).")
         return Outcome(True)
+
+    def _add_member(self, name: str, locale: str) -> int | str:
+        """A new member of the default guild with the Member role; or why not."""
+        key = name.strip().lstrip("@").lower()
+        if not re.fullmatch(r"[a-z0-9_.]{2,32}", key):
+            return f"{name!r} cannot be a member name: 2-32 letters, digits, _ or ."
+        user_id = self.fake.new_id()
+        self.fake.add_member(
+            self.ids.guild_id, user_id, key, roles=(self.ids.member_role_id,), locale=locale
+        )
+        self.added[key] = user_id
+        return user_id
 
     async def _meta_channel(self, args: tuple[str, ...]) -> Outcome:
         channels = {n.lower(): c for c, n in self.names().channels.items()}
@@ -385,14 +475,107 @@ class Session:
         return Outcome(True)
 
     async def _meta_press(self, args: tuple[str, ...]) -> Outcome:
+        member = None
+        words: list[str] = []
+        for word in args:
+            if word.lower().startswith("as:"):
+                member = word[3:]
+            else:
+                words.append(word)
         ref = None
-        words = list(args)
         if len(words) >= 3 and words[-2].lower() == "on":
             ref = words[-1]
             words = words[:-2]
         if not words:
-            return Outcome(False, ':press takes a label, e.g. :press "Retry" or :press Older on 3')
-        return await self.press(" ".join(words), ref)
+            return Outcome(
+                False, ':press takes a label, e.g. :press "Retry", :press Older on 3 as:bob'
+            )
+        return await self.press(" ".join(words), ref, member)
+
+    # -- forms (modals) -------------------------------------------------------------------------
+
+    def _show_form(self, interaction: FakeInteraction) -> None:
+        """Print the modal the bot opened, and keep it open for :fill and :submit."""
+        modal = interaction.modal or {}
+        self.form = OpenForm(interaction, modal, interaction.user_id)
+        self._print_form()
+        self.out('  :fill <field>:"<text>" changes a field, :submit sends it, :close drops it')
+
+    def _print_form(self) -> None:
+        if self.form is not None:
+            self.out("\n".join(form_text(self.form.modal, self.form.filled)))
+
+    def _fill(self, args: tuple[str, ...]) -> str | None:
+        """Put `field:value` words into the open form; unquoted words continue a value."""
+        assert self.form is not None
+        fields = form_fields(self.form.modal)
+        current: str | None = None
+        for word in args:
+            name, colon, value = word.partition(":")
+            found = find_field(fields, name) if colon else None
+            if found is not None:
+                if found.is_select:
+                    picked = select_value(found, value)
+                    if picked is None:
+                        options = ", ".join(v for _, v in found.options)
+                        return f"{found.custom_id} is one of {options}, not {value!r}"
+                    value = picked
+                self.form.filled[found.custom_id] = value
+                current = found.custom_id
+            elif current is not None:
+                self.form.filled[current] += f" {word}"
+            else:
+                ids = ", ".join(f.custom_id for f in fields)
+                return f"{word!r} is not field:value; this form's fields are {ids}"
+        return None
+
+    async def _meta_fill(self, args: tuple[str, ...]) -> Outcome:
+        if self.form is None:
+            return Outcome(False, "no form is open; a button such as Remix opens one")
+        if not args:
+            self._print_form()
+            return Outcome(True)
+        problem = self._fill(args)
+        if problem is not None:
+            return Outcome(False, problem)
+        self._print_form()
+        return Outcome(True)
+
+    async def _meta_submit(self, args: tuple[str, ...]) -> Outcome:
+        form = self.form
+        if form is None:
+            return self._judge(Outcome(False, "no form is open; a button such as Remix opens one"))
+        problem = self._fill(args) if args else None
+        if problem is not None:
+            return self._judge(Outcome(False, problem))
+        values: dict[str, str | list[str]] = {}
+        for item in form_fields(form.modal):
+            if item.custom_id in form.filled:
+                typed = form.filled[item.custom_id]
+                values[item.custom_id] = [typed] if item.is_select else typed
+            elif item.is_select and item.value:
+                values[item.custom_id] = [item.value]
+        mark = self.transcript.count
+        try:
+            interaction = await self.fake.submit_modal(
+                form.custom_id,
+                values,
+                user_id=form.user_id,
+                interaction=form.interaction,
+                locale=self.locale_of(form.user_id),
+            )
+        except (LookupError, TypeError, ValueError) as exc:
+            return self._judge(Outcome(False, f"Discord would not send this form: {exc}"))
+        self.form = None
+        outcome = await self._follow(interaction, mark, expects_job=False)
+        return self._judge(outcome)
+
+    async def _meta_close(self, args: tuple[str, ...]) -> Outcome:
+        if self.form is None:
+            return Outcome(False, "no form is open")
+        self.form = None
+        self.out("Form closed; nothing was sent.")
+        return Outcome(True)
 
     async def _meta_expect(self, args: tuple[str, ...]) -> Outcome:
         if [a.lower() for a in args] not in (["fail"], ["failure"]):
@@ -422,6 +605,17 @@ class Session:
         lines = self.bot_log().splitlines()[-count:]
         self.out("\n".join(lines) if lines else "(the bot has not logged anything)")
         return Outcome(True)
+
+
+def discord_locale(raw: str) -> str | None:
+    """A Discord locale from what a person typed: `ko`, `en` (en-US), `pt-br`; else None."""
+    import discord  # The sandbox's own process needs discord.py only for this list.
+
+    known = {locale.value.lower(): locale.value for locale in discord.Locale}
+    key = raw.strip().lower().replace("_", "-")
+    if key in known:
+        return known[key]
+    return next((v for k, v in known.items() if k.startswith(key + "-")), None)
 
 
 class BotGone(Exception):

@@ -3,6 +3,7 @@ language (`locale`: `interaction.locale`, or the job's own for its card; default
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import discord
@@ -13,6 +14,7 @@ from bot.pricing import PER_SECOND, PriceTable
 from bot.providers.base import Provider
 from bot.ui.credit_cards import insufficient_message as insufficient_message
 from bot.ui.credit_cards import limit_message as limit_message
+from bot.ui.links import web_url
 
 _STATE_LOOK = {
     JobState.QUEUED: ("card.state.queued", discord.Colour.light_grey()),
@@ -57,6 +59,8 @@ class CardContext:
     typical_seconds: float | None = None
     # Whose language the card speaks (the job's member: `job.locale`); None: English.
     locale: str | None = None
+    # Characters of the prompt a title card could not draw (emoji, with the shipped font).
+    left_out: str = ""
 
 
 def job_card(job: Job, context: CardContext) -> discord.Embed:
@@ -65,7 +69,8 @@ def job_card(job: Job, context: CardContext) -> discord.Embed:
     key, colour = _STATE_LOOK[job.state]
     label = m(key)
     if context.phase == "downloading":
-        label = m("card.state.downloading")
+        # A render on the bot's own machine is copied, not downloaded.
+        label = m("card.state.downloading" if web_url(job.result_url) else "card.state.preparing")
     elif job.awaiting_approval:
         label = m("card.state.waiting_approval")
     elif job.state is JobState.RUNNING and job.provider_status:
@@ -104,7 +109,7 @@ def job_card(job: Job, context: CardContext) -> discord.Embed:
                 value=m("card.place_value", place=context.place_in_queue),
             )
     embed.add_field(
-        name=m("card.field.model"), value=_model_label(context.provider_name, request.model)
+        name=m("card.field.model"), value=model_label(context.provider_name, request.model)
     )
     size = request.resolution
     if job.width and job.height:
@@ -132,6 +137,12 @@ def job_card(job: Job, context: CardContext) -> discord.Embed:
             value=_truncate(m("card.failure", message=reason), 1024),
             inline=False,
         )
+    if context.left_out:
+        embed.add_field(
+            name=m("card.field.left_out"),
+            value=_truncate(m("card.note.left_out", chars=context.left_out), 1024),
+            inline=False,
+        )
     if (note := job.delivery_note_text) is not None:
         embed.add_field(
             name=m("card.field.delivery"), value=_truncate(m.render(note), 1024), inline=False
@@ -140,7 +151,7 @@ def job_card(job: Job, context: CardContext) -> discord.Embed:
     return embed
 
 
-def _model_label(provider_name: str, model: str) -> str:
+def model_label(provider_name: str, model: str) -> str:
     """`kvidAI v2`; a provider whose only model shares its name reads as the provider alone."""
     if model.lower() in provider_name.lower():
         return provider_name
@@ -148,12 +159,19 @@ def _model_label(provider_name: str, model: str) -> str:
 
 
 def history_embed(
-    jobs: list[Job], page: int = 1, locale: object = DEFAULT_LANGUAGE
+    jobs: list[Job],
+    page: int = 1,
+    locale: object = DEFAULT_LANGUAGE,
+    *,
+    has_older: bool = False,
 ) -> discord.Embed:
-    """A page of a member's jobs."""
+    """A page of a member's jobs; the footer offers the next page only when there is one."""
     m = Messages(locale)
     embed = discord.Embed(title=m("history.title"), colour=discord.Colour.blurple())
-    embed.set_footer(text=m("history.footer", page=page, next=page + 1))
+    if has_older:
+        embed.set_footer(text=m("history.footer", page=page, next=page + 1))
+    elif jobs:
+        embed.set_footer(text=m("history.footer_last", page=page))
     if not jobs:
         embed.description = m("history.empty") if page == 1 else m("history.no_older")
         return embed
@@ -161,8 +179,8 @@ def history_embed(
     for job in jobs:
         key, _ = _STATE_LOOK[job.state]
         # Only web links: a local render's file:// path means nothing to a member.
-        web = job.result_url and job.result_url.startswith(("https://", "http://"))
-        link = " · " + m("history.video_link", url=job.result_url) if web else ""
+        web = web_url(job.result_url)
+        link = " · " + m("history.video_link", url=web) if web else ""
         prompt = _truncate(job.request.prompt.replace("\n", " "), 60)
         lines.append(
             f"`{job.id}` {m(key)} · {job.provider} {job.request.model}"
@@ -171,6 +189,15 @@ def history_embed(
         )
     embed.description = _truncate("\n".join(lines), 4000)
     return embed
+
+
+def tier_rank(tier: str) -> tuple[int, str]:
+    """Sort key for resolutions and modes: 480p < 720p < 1080p < 4k, std < pro < 4k."""
+    if match := re.fullmatch(r"(\d+)p", tier.lower()):
+        return int(match.group(1)), tier
+    if match := re.fullmatch(r"(\d+)k", tier.lower()):
+        return int(match.group(1)) * 540, tier  # 4k is 2160 lines
+    return {"std": 0, "pro": 1}.get(tier.lower(), 2), tier
 
 
 def _price_label(m: Messages, tier: str, duration: int | None, credits: int) -> str:
@@ -198,7 +225,7 @@ def models_embed(
             costs = ", ".join(
                 _price_label(m, tier, duration, credits)
                 for (tier, duration), credits in sorted(
-                    priced.items(), key=lambda item: (item[0][0], item[0][1] or 0)
+                    priced.items(), key=lambda item: (tier_rank(item[0][0]), item[0][1] or 0)
                 )
             )
             kinds = "/".join(spec.kinds)

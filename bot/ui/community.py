@@ -13,6 +13,8 @@ from bot.community.moderation import Ban, BlockedRule, Report
 from bot.community.pool import PoolReport, PoolStatus
 from bot.community.settings import ApprovalMode, CommunitySettings
 from bot.community.showcase import PERIOD_LABELS, BoardLine, SharedJob
+from bot.ui.cards import model_label
+from bot.ui.links import web_url
 
 MAX_FIELD = 1024
 _STATE_WORDS = {
@@ -113,7 +115,7 @@ def approval_request_embed(
     )
     embed.add_field(name="Member", value=f"<@{request.user_id}>")
     embed.add_field(name="Channel", value=f"<#{request.channel_id}>")
-    embed.add_field(name="Model", value=f"{provider} · {model}")
+    embed.add_field(name="Model", value=model_label(provider, model))
     embed.add_field(name="Credits on hold", value=str(price))
     embed.add_field(name="Why", value=_clip(request.reason, MAX_FIELD), inline=False)
     if request.state == "pending":
@@ -145,20 +147,26 @@ def share_review_embed(share_id: int, job: SharedJob, state: str, note: str = ""
 
 
 def share_embed(job: SharedJob, provider_name: str) -> discord.Embed:
-    """A shared video as posted in the showcase."""
+    """A shared video as posted in the showcase: the prompt once (its first line as the title,
+    the whole of it below only when it does not fit there)."""
+    prompt = job.prompt.strip()
+    first = prompt.splitlines()[0] if prompt else ""
+    title = _clip(first or f"Video {job.id}", 256)
     embed = discord.Embed(
-        title=_clip(job.prompt.splitlines()[0] if job.prompt else job.id, 256),
-        description=_clip(job.prompt, 2000),
+        title=title,
+        description=_clip(prompt, 2000) if prompt and prompt != title else None,
         colour=discord.Colour.gold(),
     )
     embed.add_field(name="By", value=f"<@{job.user_id}>")
-    embed.add_field(name="Provider", value=provider_name)
-    embed.add_field(name="Model", value=f"{job.model} · {job.resolution}")
+    embed.add_field(
+        name="Model", value=f"{model_label(provider_name, job.model)} · {job.resolution}"
+    )
     link = job_link(job)
     if link:
         embed.add_field(name="Original", value=f"[jump to the result]({link})")
-    if job.result_url:
-        embed.add_field(name="Video file", value=f"[download]({job.result_url})")
+    # Only web addresses: a render on the bot's machine (file://) is the attached result.
+    if download := web_url(job.result_url):
+        embed.add_field(name="Video file", value=f"[download]({download})")
     embed.set_footer(text=f"video {job.id} · vote with ⭐ or the button")
     return embed
 
@@ -209,7 +217,9 @@ def event_embed(event: Event, *, title: str | None = None) -> discord.Embed:
     return embed
 
 
-def entry_embed(event: Event, entry: Entry, job: SharedJob) -> discord.Embed:
+def entry_embed(
+    event: Event, entry: Entry, job: SharedJob, provider_name: str | None = None
+) -> discord.Embed:
     """An entry posted in the event's channel."""
     embed = discord.Embed(
         title=f'Entry for "{_clip(event.theme, 200)}"',
@@ -217,7 +227,7 @@ def entry_embed(event: Event, entry: Entry, job: SharedJob) -> discord.Embed:
         colour=discord.Colour.purple(),
     )
     embed.add_field(name="By", value=f"<@{entry.user_id}>")
-    embed.add_field(name="Model", value=f"{job.provider} · {job.model}")
+    embed.add_field(name="Model", value=model_label(provider_name or job.provider, job.model))
     link = job_link(job)
     if link:
         embed.add_field(name="Video", value=f"[jump to the result]({link})")
@@ -236,14 +246,15 @@ def event_result_embed(result: EventResult) -> discord.Embed:
     else:
         winners = ", ".join(f"<@{p.user_id}>" for p in result.winners)
         votes = result.winners[0].votes
-        paid = (
-            f" Each wins **{result.winners[0].amount} credits** from the server pool."
-            if result.paid
-            else ""
-        )
+        several = len(result.winners) > 1
+        paid = ""
+        if result.paid:
+            who = "Each wins" if several else "The prize is"
+            paid = f" {who} **{result.winners[0].amount} credits** from the server pool."
+        tie = " (a tie)" if several else ""
         embed.description = (
-            f"Winner{'s' if len(result.winners) > 1 else ''}: {winners} with {votes} "
-            f"vote{'s' if votes != 1 else ''}.{paid}"
+            f"Winner{'s' if several else ''}: {winners} with {votes} "
+            f"vote{'s' if votes != 1 else ''}{tie}.{paid}"
         )
     ranking = [
         f"**{n}.** <@{e.user_id}> · `{e.job_id}` · {e.votes} vote{'s' if e.votes != 1 else ''}"

@@ -25,6 +25,7 @@ from bot.jobs.service import JobService
 from bot.providers.base import Provider
 from bot.ui.buttons import job_view
 from bot.ui.cards import CardContext, job_card
+from bot.ui.links import web_url
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,7 @@ class DiscordPresenter:
             if job.state.terminal or job.estimated_seconds
             else await self._jobs.typical_seconds(job),
             locale=locale or job.locale,
+            left_out=self._left_out(job),
         )
         settings = await self._community.server_settings(job.guild_id)
         view = job_view(
@@ -253,6 +255,11 @@ class DiscordPresenter:
     def _provider_name(self, job: Job) -> str:
         provider = self._providers.get(job.provider)
         return provider.display_name if provider else job.provider
+
+    def _left_out(self, job: Job) -> str:
+        """What of the prompt the provider could not draw (title-card emoji), if it says."""
+        left_out = getattr(self._providers.get(job.provider), "left_out", None)
+        return left_out(job.request) if left_out is not None else ""
 
     def _can_extend(self, job: Job) -> bool:
         provider = self._providers.get(job.provider)
@@ -348,7 +355,7 @@ class DiscordPresenter:
             )
         if video is not None and video.attachable:
             return Delivery.ATTACHED, who + m("delivery.ready")
-        link = job.result_url if job.result_url and job.result_url.startswith("http") else None
+        link = web_url(job.result_url)
         if link:
             return Delivery.LINK, who + m("delivery.ready_link", url=link)
         return Delivery.LINK, who + m("delivery.ready_too_large")
@@ -379,8 +386,8 @@ def _kind_of(job: Job, message: discord.Message) -> Delivery:
 
 def _add_link_button(view: discord.ui.View | None, job: Job, kind: Delivery) -> None:
     """A link delivery gets an "Open video" button beside the job buttons."""
-    url = job.result_url
-    if view is not None and kind is Delivery.LINK and url and url.startswith("http"):
+    url = web_url(job.result_url)
+    if view is not None and kind is Delivery.LINK and url:
         label = tr(job.locale, "delivery.open_video")
         view.add_item(discord.ui.Button(label=label, emoji="🎬", url=url))
 

@@ -113,6 +113,7 @@ async def test_an_event_from_start_to_paid_prize(stack: Stack) -> None:
     )
     assert f"<@{ids.user_id}>" in result.content
     assert "Winner: <@" in result.embed["description"]
+    assert "The prize is **120 credits**" in result.embed["description"]  # one winner
     assert "120 credits" in result.embed["description"]
     assert stack.db.balance(ids.guild_id, ids.user_id) == (alice_before[0] + 120, 0)
     assert stack.db.balance(ids.guild_id, ids.other_user_id) == bob_before

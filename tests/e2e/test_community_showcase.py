@@ -48,8 +48,10 @@ async def test_a_share_becomes_a_forum_post_and_votes_count_once(stack: Stack) -
     [post] = stack.discord.channel_messages(thread.id)
     shown = fields(post)
     assert shown["By"] == f"<@{ids.user_id}>"
-    assert shown["Provider"] == "kvidAI"
-    assert shown["Model"] == "v2 · 720p"
+    assert shown["Model"] == "kvidAI v2 · 720p"
+    assert post.embed is not None
+    assert post.embed["title"] == "a paper boat in the rain"
+    assert "description" not in post.embed  # the prompt is shown once
     assert "jump to the result" in shown["Original"]
     vote = f"showcase:vote:{stack.db.rows('SELECT id FROM showcase_shares')[0]['id']}"
     assert post.custom_ids == (vote,)

@@ -122,7 +122,7 @@ def test_it_is_a_provider(tmp_path: Path, images: Images) -> None:
     [
         (text_request(negative_prompt="blur"), "negative prompt"),
         (text_request(resolution="4k"), "480p, 720p, 1080p"),
-        (text_request(duration=7), "5, 10"),
+        (text_request(duration=7), "Local camera motion makes clips of 5 or 10 seconds, not 7"),
         (text_request(aspect_ratio="4:3"), "16:9, 9:16, 1:1"),
         (text_request(model="v2"), "motion"),
         (text_request(num_inference_steps=20), "inference steps"),

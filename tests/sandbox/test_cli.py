@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -65,13 +66,14 @@ def run_bot(args: list[str], cwd: Path, timeout: float = 90) -> subprocess.Compl
 
 
 def requested_clips(script: str) -> list[tuple[str, int]]:
-    """(resolution, duration) of every /video text|image line meant to succeed, in order."""
+    """(resolution, duration) of every /video text|image line (or submitted Remix form) meant
+    to succeed, in order."""
     clips = []
     expect_failure = False
     for line in script.splitlines():
         if line.startswith(":expect fail"):
             expect_failure = True
-        elif line.startswith(("/video text", "/video image")):
+        elif line.startswith(("/video text", "/video image", ":submit")):
             words = dict(w.split(":", 1) for w in line.split() if w.count(":") == 1)
             if not expect_failure:
                 clips.append((words.get("resolution", "720p"), int(words.get("duration", 5))))
@@ -110,8 +112,49 @@ def test_the_demo_runs_when_there_is_no_token(tmp_path: Path) -> None:
     assert "Your credit history" in out
     assert "welcome grant" in out
     assert (tmp_path / "sandbox" / "bibimbap.jpg").is_file()
-    check_videos(tmp_path / "sandbox" / "videos", out, requested_clips(demo))
-    assert "2 files saved" in out
+    clips = requested_clips(demo)
+    check_videos(tmp_path / "sandbox" / "videos", out, clips)
+    assert f"{len(clips)} files saved" in out
+    assert "Can't keep up" not in (tmp_path / "sandbox" / "bot.log").read_text(encoding="utf-8")
+    # The README's sample transcript is what a demo run prints (ids and timings aside).
+    sample = readme_transcript()
+    assert len(sample) > 20
+    assert is_subsequence([normalized(line) for line in sample], map(normalized, out.splitlines()))
+
+
+def readme_transcript() -> list[str]:
+    """The lines of the README's sandbox sample, between its two markers."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- sandbox-transcript:start -->", 1)[1]
+    block = block.split("<!-- sandbox-transcript:end -->", 1)[0]
+    return [line for line in block.strip().strip("`").strip().splitlines() if line.strip()]
+
+
+_JOB_ID_RE = re.compile(r"(?<![0-9a-z])[2-9a-z]{8}(?![0-9a-z])")
+_VOLATILE = (
+    (re.compile(r"\d+(?:\.\d+)? ?(?:s|초)\b|\d+(?:\.\d+)?초"), "N s"),  # elapsed, estimates
+    (re.compile(r"\d+ KB\b"), "N KB"),
+    (re.compile(r"\(custom_id [^)]*\)"), "(custom_id …)"),
+)
+
+
+def normalized(line: str) -> str:
+    """A transcript line without what changes from run to run: job ids, timings, sizes.
+
+    Any eight-character word of the job-id alphabet counts as an id (`bibimbap` too): both
+    sides are normalized alike, so that only loosens the comparison a little."""
+    line = _JOB_ID_RE.sub("JOB", line)
+    for pattern, stand_in in _VOLATILE:
+        line = pattern.sub(stand_in, line)
+    return line.rstrip()
+
+
+def is_subsequence(wanted: list[str], lines: Any) -> bool:
+    """Every wanted line appears, in this order, among `lines`."""
+    remaining = iter(lines)
+    missing = [line for line in wanted if not any(line == seen for seen in remaining)]
+    assert missing == [], f"README lines not in the demo's output (in order): {missing[:3]}"
+    return True
 
 
 SCRIPT_480P = """\
@@ -135,7 +178,7 @@ def test_a_script_runs_every_line_and_saves_its_videos(tmp_path: Path) -> None:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "bob> /video text" in out
-    assert "You are now bob." in out
+    assert "You are now bob (Discord language en-US)." in out
     assert "✓ failed, as expected" in out
     assert "does not make 4k videos" in out
     assert "1 spent" in out  # alice paid 1 credit for her 480p clip
@@ -467,8 +510,40 @@ class Pager(discord.ui.View):
 
     @discord.ui.button(label="Retry", custom_id="t:retry", style=discord.ButtonStyle.primary)
     async def retry(self, interaction: discord.Interaction, _: discord.ui.Button[Pager]) -> None:
-        """Answer with who pressed it."""
-        await interaction.response.send_message(f"retry pressed by {interaction.user.name}")
+        """Answer with who pressed it, and in which language."""
+        await interaction.response.send_message(
+            f"retry pressed by {interaction.user.name} in {interaction.locale.value}"
+        )
+
+    @discord.ui.button(label="Vote · 0", custom_id="t:vote")
+    async def vote(self, interaction: discord.Interaction, _: discord.ui.Button[Pager]) -> None:
+        """Answer with who voted."""
+        await interaction.response.send_message(f"vote from {interaction.user.name}")
+
+    @discord.ui.button(label="Remix", custom_id="t:remix")
+    async def remix(self, interaction: discord.Interaction, _: discord.ui.Button[Pager]) -> None:
+        """Open a form whose custom id carries a job, as the bot's Remix does."""
+        await interaction.response.send_modal(RemixForm())
+
+
+class RemixForm(discord.ui.Modal, title="Remix this video"):
+    """A pre-filled text input in an action row and one wrapped in a Label component."""
+
+    def __init__(self) -> None:
+        super().__init__(custom_id="t:remix-form:job42")
+        self.prompt = discord.ui.TextInput(
+            label="Prompt", default="a cat on a roof", max_length=100, custom_id="prompt"
+        )
+        self.note = discord.ui.TextInput(custom_id="note", required=False, max_length=20)
+        self.add_item(self.prompt)
+        self.add_item(discord.ui.Label(text="Note", description="Optional", component=self.note))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Echo what came back, and the custom id it came back under."""
+        assert interaction.data is not None
+        await interaction.response.send_message(
+            f"remix {interaction.data.get('custom_id')}: {self.prompt.value} / {self.note.value}"
+        )
 
 
 def pager_bot() -> commands.Bot:
@@ -530,13 +605,13 @@ async def test_press_a_button_by_label(pager_session: tuple[Session, list[str]])
     page = "\n".join(printed)
     assert "│ History" in page
     assert "│ Movements: 12" in page
-    assert "[ Newer (disabled) ] [ Older ] [ Retry ]" in page
+    assert "[ Newer (disabled) ] [ Older ] [ Retry ] [ Vote · 0 ] [ Remix ]" in page
 
     printed.clear()
     outcome = await session.run_line(':press "Retry"')
     assert outcome is not None, printed
     assert outcome.ok, printed
-    assert any("retry pressed by alice" in text for text in printed), printed
+    assert any("retry pressed by alice in en-US" in text for text in printed), printed
 
     printed.clear()
     outcome = await session.run_line(":as bob")
@@ -557,7 +632,7 @@ async def test_pressing_what_is_not_there_says_what_is(
     assert outcome is not None
     assert not outcome.ok
     assert "no enabled button 'Newer'" in outcome.message
-    assert "Older, Retry" in outcome.message
+    assert "Older, Retry, Vote · 0, Remix" in outcome.message
     outcome = await session.run_line(":press Share on 1")
     assert outcome is not None
     assert not outcome.ok
@@ -566,3 +641,91 @@ async def test_pressing_what_is_not_there_says_what_is(
     assert outcome is not None
     assert not outcome.ok
     assert "no message 99" in outcome.message
+
+
+async def test_press_by_label_start_on_a_message_as_another_member(
+    pager_session: tuple[Session, list[str]],
+) -> None:
+    """`:press "Vote" on 1 as:bob`: the label's start, a message number and a member."""
+    session, printed = pager_session
+    await session.run_line("/pager")
+    printed.clear()
+    outcome = await session.run_line(':press "Vote" on 1 as:bob')
+    assert outcome is not None
+    assert outcome.ok, (outcome, printed)
+    assert any("vote from bob" in text for text in printed), printed
+    assert session.member_name == "alice"  # as: is for that line only
+    outcome = await session.run_line(":press Re on 1")
+    assert outcome is not None
+    assert not outcome.ok
+    assert "could be any of Retry, Remix" in outcome.message
+
+
+async def test_a_form_is_shown_filled_and_submitted_under_its_own_custom_id(
+    pager_session: tuple[Session, list[str]],
+) -> None:
+    """Remix opens a form: its fields are printed, :fill and :submit send it back."""
+    session, printed = pager_session
+    await session.run_line("/pager")
+    printed.clear()
+    outcome = await session.run_line(":press Remix")
+    assert outcome is not None
+    assert outcome.ok, (outcome, printed)
+    form = "\n".join(printed)
+    assert "📝 Form: Remix this video (custom_id t:remix-form:job42)" in form
+    assert "prompt  Prompt (required, up to 100 characters)" in form
+    assert "= a cat on a roof" in form
+    assert "note    Note (optional, up to 20 characters) · Optional" in form
+    assert ":submit sends it" in form
+
+    outcome = await session.run_line(':fill prompt:"a dog on a roof"')
+    assert outcome is not None
+    assert outcome.ok
+    assert "= a dog on a roof" in printed[-1]
+    outcome = await session.run_line(":fill colour:red")
+    assert outcome is not None
+    assert not outcome.ok
+    assert "this form's fields are prompt, note" in outcome.message
+
+    printed.clear()
+    outcome = await session.run_line(":submit Note:quick one")
+    assert outcome is not None
+    assert outcome.ok, (outcome, printed)
+    assert any(
+        "remix t:remix-form:job42: a dog on a roof / quick one" in text for text in printed
+    ), printed
+    outcome = await session.run_line(":submit")
+    assert outcome is not None
+    assert not outcome.ok
+    assert "no form is open" in outcome.message
+
+
+async def test_acting_as_a_korean_member(pager_session: tuple[Session, list[str]]) -> None:
+    """`:as minji ko` adds a member who uses Discord in Korean; :members lists everyone."""
+    session, printed = pager_session
+    await session.run_line("/pager")
+    outcome = await session.run_line(":as minji")
+    assert outcome is not None
+    assert not outcome.ok
+    assert ":as minji ko adds a new member" in outcome.message
+    outcome = await session.run_line(":as minji ko")
+    assert outcome is not None
+    assert outcome.ok
+    assert session.member_name == "minji"
+    printed.clear()
+    await session.run_line(":press Retry")
+    assert any("retry pressed by minji in ko" in text for text in printed), printed
+    await session.run_line(":as bob ja")
+    printed.clear()
+    await session.run_line(":press Retry")
+    assert any("retry pressed by bob in ja" in text for text in printed), printed
+
+    printed.clear()
+    await session.run_line(":members")
+    listed = [line.split()[0] for line in printed]
+    assert listed == ["owner", "alice", "bob", "mod", "minji"]
+    assert "minji    Member · ko" in "\n".join(printed)
+    # Every member a refusal suggests is one :members lists.
+    with pytest.raises(LineError) as caught:
+        parse_line("/credits grant user:carol amount:1", CATALOG, session.directory())
+    assert "try one of owner, alice, bob, mod, minji" in str(caught.value)

@@ -815,3 +815,35 @@ async def test_resume_replays_missed_events_raw(fake: FakeDiscord) -> None:
             await ws.send_json({"op": 6, "d": {"token": "t", "session_id": "nope", "seq": 1}})
             assert await ws.receive_json() == {"op": 9, "d": False}
     assert [c.resumed for c in fake.connections] == [False, True, False]
+
+
+async def test_heartbeat_acks_are_measured_against_the_beat_they_answer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every ACK arrives after discord.py has recorded its beat: latency is the ACK delay, not
+    the whole interval (which, at Discord's 41.25 s, logged "Can't keep up" on every beat)."""
+    fake = FakeDiscord.with_default_guild(heartbeat_interval_ms=400)
+    await fake.start()
+    try:
+        with pointed_at(fake):
+            client = discord.Client(intents=discord.Intents.default())
+            client._connection.guild_ready_timeout = 0.05
+            await client.login("fake-token")
+            task = asyncio.create_task(client.connect())
+            try:
+                async with asyncio.timeout(5):
+                    await client.wait_until_ready()
+                latencies = []
+                for _ in range(6):
+                    # One reading per beat, after its ACK came back.
+                    await asyncio.sleep(0.4)
+                    latencies.append(client.latency)
+            finally:
+                await client.close()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, 5)
+    finally:
+        await fake.stop()
+    assert all(latency < 0.25 for latency in latencies), latencies
+    assert max(latencies) >= fake.heartbeat_ack_delay * 0.9, latencies
+    assert "behind" not in caplog.text

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from bot.i18n import Text, text_of
 from bot.media import DownloadTooLarge, check_image, download, sniff_image_format
 from bot.providers.base import InvalidRequest
 
@@ -49,14 +50,32 @@ def test_non_image_is_refused_with_what_to_attach() -> None:
         check_image(b"hello, I am a text file")
 
 
-def test_too_small_image_is_refused_with_the_allowed_range() -> None:
-    with pytest.raises(InvalidRequest, match=r"200x150 pixels; it must be between 300x300"):
+def test_too_small_image_is_refused_asking_for_a_larger_one() -> None:
+    with pytest.raises(InvalidRequest) as caught:
         check_image(image_bytes("PNG", 200, 150))
+    assert str(caught.value) == (
+        "The image is 200x150 pixels, smaller than the 300x300 minimum. Attach a larger image."
+    )
+    refusal = text_of(caught.value)
+    assert isinstance(refusal, Text)
+    assert refusal.render("ko") == (
+        "이미지가 200x150픽셀로, 최소 크기 300x300보다 작아요. 더 큰 이미지를 첨부해 주세요."
+    )
 
 
-def test_decompression_bomb_is_refused_before_decoding() -> None:
-    with pytest.raises(InvalidRequest, match=r"too large to process.*6000x6000"):
+def test_an_image_too_small_one_way_and_too_large_the_other_says_both_bounds() -> None:
+    with pytest.raises(InvalidRequest, match=r"100x6500 pixels; each side must be 300 to 6000"):
+        check_image(image_bytes("PNG", 100, 6500))
+
+
+def test_decompression_bomb_is_refused_before_decoding_as_too_large() -> None:
+    """A 20000x20000 PNG is an image, only too large: its header says how large."""
+    with pytest.raises(InvalidRequest) as caught:
         check_image(png_header_only(20000, 20000))
+    assert str(caught.value) == (
+        "The image is 20000x20000 pixels, larger than the 6000x6000 maximum. Attach a smaller "
+        "image, or scale this one down."
+    )
 
 
 def test_truncated_image_is_refused_as_damaged() -> None:

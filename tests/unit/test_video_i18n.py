@@ -138,8 +138,11 @@ def test_live_states_and_durations() -> None:
 
 
 def test_history_in_both_languages() -> None:
-    english = history_embed([make_job()], 1)
+    english = history_embed([make_job()], 1, has_older=True)
     assert english.footer.text == "Page 1 · /video history page:2 for older ones"
+    # The last page offers no next one.
+    assert history_embed([make_job()], 1).footer.text == "Page 1 · no older videos"
+    assert history_embed([make_job()], 3, "ko").footer.text == "3페이지 · 더 이전 영상은 없어요"
     assert "· 15 cr ·" in english.description
     assert "[video](https://cdn.example/v.mp4)" in english.description
     assert history_embed([], 2).description == "No older videos."
@@ -171,6 +174,6 @@ def test_refusals_read_english_as_strings_and_translate_as_texts() -> None:
 @pytest.mark.parametrize("locale", ["en-US", "ko"])
 def test_help_fits_discord(locale: str) -> None:
     embed = help_embed(locale)
-    assert len(embed.fields) == 3
+    assert len(embed.fields) == 4
     assert all(len(f.value) <= FIELD_LIMIT for f in embed.fields)
     assert not any(f.value.endswith("…") for f in embed.fields)

@@ -29,6 +29,9 @@ from tests.e2e.harness import BotDatabase
 from tests.operator.support import REPO, clean_env, problems
 from tests.operator.test_config_docs import docker_env_file
 
+# Installing with a cold pip cache takes minutes, and the fixtures count towards each test.
+pytestmark = pytest.mark.timeout(900)
+
 TOKEN = "MTMwMDAwMDAwMDAwMDAwMDEwMA.recipe-test.not-a-real-token"
 INSTALLING = "Installing the bot"
 # The image's user (Dockerfile: useradd --uid 10001).
@@ -66,14 +69,28 @@ def test_every_readme_recipe_is_tested() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+# What a clone never has at its top, for a source tree that is not a git checkout.
+_NOT_IN_A_CLONE = {".git", ".venv", ".env", "data", "sandbox", "build", "dist"}
+
+
 def repository_files() -> list[str]:
     """The files a clone has: tracked ones, plus new ones not ignored (uncommitted work)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+    except (OSError, subprocess.CalledProcessError):
+        return [
+            path.relative_to(REPO).as_posix()
+            for path in REPO.rglob("*")
+            if path.is_file()
+            and path.relative_to(REPO).parts[0] not in _NOT_IN_A_CLONE
+            and not any(p.endswith(("_cache", ".egg-info", ".hypothesis")) for p in path.parts)
+            and "__pycache__" not in path.parts
+        ]
     return [name for name in listed.split("\0") if name and (REPO / name).is_file()]
 
 

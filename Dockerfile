@@ -13,7 +13,10 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 WORKDIR /app
 RUN mkdir -p /data && chown videobot:videobot /data
+# Everything the bot writes goes to the volume: /app is read-only for the bot's user.
+# .env.example leaves these unset so that `--env-file .env` does not replace them.
 ENV DATABASE_PATH=/data/bot.sqlite3 \
+    SANDBOX_DIR=/data/sandbox \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
 USER videobot:videobot

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
+import os
 import signal
+import sqlite3
 import sys
+import tempfile
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 
+import aiohttp
 import discord
 import httpx
 import yarl
@@ -37,6 +43,13 @@ from bot.video_fit import PyAVFitter
 log = logging.getLogger("bot")
 
 SHUTDOWN_GRACE_SECONDS = 5.0
+# A Discord that does not answer the login at all (a black-holed address) fails after this.
+LOGIN_TIMEOUT_SECONDS = 60.0
+DISCORD_API = "https://discord.com/api"
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message names the cause and the fix, on one line."""
 
 
 def build_providers(
@@ -80,14 +93,18 @@ def point_discord_at(settings: Settings) -> None:
         discord.http.Route.BASE = settings.discord_api_base
     if settings.discord_gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    # The bot never joins voice; without this every start logs two warnings about voice libraries.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
 
 
 async def run(settings: Settings, token: str) -> None:
     """Build everything, run until stopped, and close everything in reverse order."""
     clock = time.time
     async with AsyncExitStack() as stack:
-        db = await Database.open(settings.database_path)
+        db = await open_database(settings.database_path)
         stack.push_async_callback(db.close)
+        ensure_writable(settings.data_dir, "DATA_DIR")
         prices = PriceTable.load(settings.pricing_file)
         downloads = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
@@ -164,9 +181,79 @@ async def run(settings: Settings, token: str) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-            await bot.start(token)
+            await log_in(bot, token, settings)
+            await bot.connect()
         # Commands still being handled get a moment to finish before the database closes.
         await drain_tasks(SHUTDOWN_GRACE_SECONDS)
+
+
+async def open_database(path: Path) -> Database:
+    """Open the database, turning a folder or file the bot cannot write into a StartupError."""
+    try:
+        return await Database.open(path)
+    except (OSError, sqlite3.Error) as exc:
+        reason = _reason(exc)
+        raise StartupError(
+            f"the database {str(path)!r} (DATABASE_PATH) cannot be opened: {reason}. "
+            f"Make its folder writable for this user ({_user()}) or set DATABASE_PATH to a file "
+            "in one that is (in Docker: leave it unset, the image keeps it on the /data volume)."
+        ) from None
+
+
+def ensure_writable(folder: Path, variable: str) -> None:
+    """Create `folder` and prove this user can write in it, or raise a StartupError."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # os.access() is not enough: read-only mounts and ACLs only show on a real write.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise StartupError(
+            f"the folder {str(folder)!r} ({variable}) is not writable: {_reason(exc)}. "
+            f"Make it writable for this user ({_user()}) or set {variable} to a folder that is."
+        ) from None
+
+
+async def log_in(bot: VideoBot, token: str, settings: Settings) -> None:
+    """Log in over REST, turning an unreachable or silent Discord into a StartupError."""
+    where = settings.discord_api_base or DISCORD_API
+    fix = (
+        "check DISCORD_API_BASE"
+        if settings.discord_api_base
+        else "check this machine's network, DNS and firewall (outbound HTTPS)"
+    )
+    try:
+        await asyncio.wait_for(bot.login(token), LOGIN_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise StartupError(
+            f"Discord did not answer at {where} within {LOGIN_TIMEOUT_SECONDS:g} s; {fix}."
+        ) from None
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        raise StartupError(f"Discord is unreachable at {where}: {_reason(exc)}; {fix}.") from None
+    except discord.LoginFailure:
+        raise
+    except discord.HTTPException as exc:
+        raise StartupError(
+            f"Discord answered the login with HTTP {exc.status} ({exc.text or exc}); "
+            "if this persists, see https://discordstatus.com."
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The OS or library's own words for `exc`, without a traceback."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _user() -> str:
+    """The user the bot runs as, for messages about file permissions."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "?"
+    return f"{name}, uid {uid}" if uid is not None else name
 
 
 async def drain_tasks(grace: float) -> None:
@@ -187,25 +274,42 @@ def main() -> None:
     # No DISCORD_TOKEN (or --sandbox/--demo): the real bot against a simulated Discord instead.
     from bot.sandbox import cli as sandbox
 
-    if sandbox.wanted(sys.argv[1:]):
-        sandbox.main(sys.argv[1:])
+    argv = sys.argv[1:]
+    if sandbox.wanted(argv) and (argv or _interactive()):
+        sandbox.main(argv)
         return
     try:
         settings = Settings.from_env()
         token = settings.require_discord_token()
     except ConfigError as exc:
-        print(f"Cannot start: {exc}", file=sys.stderr)
+        hint = ""
+        if not os.environ.get("DISCORD_TOKEN", "").strip():
+            # A service or container has no terminal: offering the sandbox there would exit 0
+            # after the demo and a restart policy would run it forever.
+            hint = " To try the bot without Discord, run `python -m bot --demo`."
+        print(f"Cannot start: {exc}{hint}", file=sys.stderr)
         raise SystemExit(2) from None
     secrets = [token, settings.kvid.api_key.value, settings.kling.api_key.value]
     configure_logging(settings.log_level, secrets)
     try:
         asyncio.run(run(settings, token))
     except discord.LoginFailure:
-        log.error("Discord refused DISCORD_TOKEN; check it in the developer portal")
+        log.error(
+            "Cannot start: Discord refused DISCORD_TOKEN (401 Unauthorized). Copy the bot's token "
+            "again from https://discord.com/developers/applications (Bot, Reset Token) into .env."
+        )
         raise SystemExit(1) from None
-    except ConfigError as exc:
+    except (ConfigError, StartupError) as exc:
         log.error("Cannot start: %s", exc)
         raise SystemExit(2) from None
+
+
+def _interactive() -> bool:
+    """Whether someone can type at this process (the sandbox is only offered then)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # stdin closed
+        return False
 
 
 if __name__ == "__main__":

@@ -264,12 +264,21 @@ def failure_from_response(
     if status == 403 and known_code(code) is None:
         # The SDK's rule: a 403 without a known code is a moderation block.
         code = "forbidden"
-    return failure_for_code(
+    failure = failure_for_code(
         code or f"http_{status}",
         http_status=status,
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
         detail=redact(snippet(detail), secret),
     )
+    if failure.member_message in (_TOKEN_BAD, _TOKEN_WRONG_API):
+        # Members are told to ask an admin; the operator needs to know which setting to fix.
+        log.error(
+            "AceData Cloud refused KLING_API_KEY (HTTP %s %s): put a valid token for the Kling "
+            "Videos API from acedata.cloud in KLING_API_KEY and restart the bot",
+            status,
+            failure.code,
+        )
+    return failure
 
 
 def _unexpected(detail: str, http_status: int | None = None) -> ProviderError:

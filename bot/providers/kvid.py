@@ -218,12 +218,21 @@ def failure_from_response(
     else:
         detail = f"HTTP {status} {code or '(no code)'}: {message or '(no message)'}"
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    return failure_for_code(
+    failure = failure_for_code(
         code or f"http_{status}",
         http_status=status,
         retry_after=retry_after,
         detail=redact(snippet(detail), secret),
     )
+    if failure.member_message == _ACCOUNT_BROKEN:
+        # Members are told to ask an admin; the operator needs to know which setting to fix.
+        log.error(
+            "kvidAI refused KVID_API_KEY (HTTP %s %s): put a valid key from kvid.ai in "
+            "KVID_API_KEY and restart the bot",
+            status,
+            failure.code,
+        )
+    return failure
 
 
 # ---------------------------------------------------------------------------------------------

@@ -96,8 +96,8 @@ def check_videos(folder: Path, output: str, clips: list[tuple[str, int]]) -> Non
 
 
 def test_the_demo_runs_when_there_is_no_token(tmp_path: Path) -> None:
-    """`python -m bot` with no token and no terminal: the one line, then the whole demo."""
-    result = run_bot([], tmp_path)
+    """`python -m bot --demo` with no token and no terminal: the one line, then the whole demo."""
+    result = run_bot(["--demo"], tmp_path)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert out.splitlines()[0] == cli.NO_TOKEN_LINE

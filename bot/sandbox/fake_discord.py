@@ -73,6 +73,7 @@ __all__ = [
     "FakeUnhandledRequest",
     "FakeUser",
     "RateLimitRule",
+    "ResponseDelay",
     "guild_upload_limit",
     "snowflake_time",
 ]
@@ -432,6 +433,18 @@ class RateLimitRule:
     remaining: int
     global_: bool = False
     hits: list[float] = field(default_factory=list)
+
+
+@dataclass
+class ResponseDelay:
+    """A live rule holding back answers (the work is done, the caller just hears it late)."""
+
+    method: str
+    pattern: re.Pattern[str]
+    seconds: float
+    remaining: int
+    # Only requests that uploaded a file Discord accepted (a video reaching a message).
+    uploads_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -906,6 +919,7 @@ class FakeDiscord:
         self.requests: list[FakeRequest] = []
         self.unhandled_requests: list[FakeUnhandledRequest] = []
         self.rate_limits: list[RateLimitRule] = []
+        self.response_delays: list[ResponseDelay] = []
         self.internal_errors: list[str] = []
         self.api_errors: list[FakeApiError] = []
 
@@ -1462,6 +1476,24 @@ class FakeDiscord:
         """
         rule = RateLimitRule(method.upper(), re.compile(path_regex), retry_after, count, global_)
         self.rate_limits.append(rule)
+        return rule
+
+    def delay_responses(
+        self,
+        method: str,
+        path_regex: str,
+        seconds: float,
+        *,
+        count: int = 1,
+        uploads_only: bool = False,
+    ) -> ResponseDelay:
+        """Do the next `count` matching requests at once but answer them `seconds` later.
+
+        Opens the window between Discord doing something and the bot hearing of it (a crash
+        there is what a bot must survive). `uploads_only`: only requests that uploaded a file.
+        """
+        rule = ResponseDelay(method.upper(), re.compile(path_regex), seconds, count, uploads_only)
+        self.response_delays.append(rule)
         return rule
 
     def expire_interaction(self, interaction_id: int) -> None:
@@ -2805,7 +2837,10 @@ class FakeDiscord:
                 if auth and not self._token_ok(request.headers.get("Authorization")):
                     await request.read()
                     raise _ApiError(401, 0, "401: Unauthorized")
-                return await handler(request, *match.groups())
+                uploads = len(self._blobs)
+                response = await handler(request, *match.groups())
+                await self._delay_response(request.method, rel, len(self._blobs) > uploads)
+                return response
             body = await request.read()
             self.unhandled_requests.append(
                 FakeUnhandledRequest(now, request.method, rel, request.query_string, body[:2000])
@@ -2821,6 +2856,19 @@ class FakeDiscord:
             return _ApiError(400, 0, f"FakeDiscord internal error: {exc!r}").response()
         finally:
             self._changed()
+
+    async def _delay_response(self, method: str, path: str, uploaded: bool) -> None:
+        for rule in self.response_delays:
+            if (
+                rule.remaining > 0
+                and rule.method == method
+                and rule.pattern.search(path)
+                and (uploaded or not rule.uploads_only)
+            ):
+                rule.remaining -= 1
+                self._changed()  # the work is visible now; only the answer waits
+                await asyncio.sleep(rule.seconds)
+                return
 
     def _record_error(self, now: float, method: str, path: str, exc: _ApiError) -> None:
         record = FakeApiError(now, method, path, exc.status, exc.code, exc.message)

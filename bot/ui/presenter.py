@@ -180,7 +180,19 @@ class DiscordPresenter:
     async def _already_posted(
         self, channel: discord.abc.Messageable, job: Job
     ) -> discord.Message | None:
-        """The bot's outcome message for this job among the channel's recent messages."""
+        """The bot's outcome for this job: on its card, or among the channel's recent messages.
+
+        The card counts: an edit that put the outcome on it may have landed just before the
+        process that sent it died, with nothing recorded, and the card has no nonce to stop a
+        second copy posted as a new message.
+        """
+        if job.card_message_id is not None:
+            try:
+                card = await channel.fetch_message(job.card_message_id)
+            except discord.NotFound:
+                card = None
+            if card is not None and _shows_outcome(card, job.id):
+                return card
         me = self._client.user
         after = discord.Object(job.card_message_id) if job.card_message_id else None
         async for message in channel.history(limit=50, after=after):
@@ -374,6 +386,21 @@ def _names_job(message: discord.Message, job_id: str) -> bool:
             if (getattr(item, "custom_id", None) or "").endswith(suffix):
                 return True
     return False
+
+
+def _shows_outcome(card: discord.Message, job_id: str) -> bool:
+    """Whether a job's card was turned into its outcome.
+
+    Only that edit writes text above the card (every other edit is the embed and buttons) and
+    it takes the Cancel button away.
+    """
+    cancel = f"video:cancel:{job_id}"
+    buttons = [
+        getattr(item, "custom_id", None)
+        for row in card.components
+        for item in getattr(row, "children", ())
+    ]
+    return bool(card.content) and _names_job(card, job_id) and cancel not in buttons
 
 
 def _kind_of(job: Job, message: discord.Message) -> Delivery:

@@ -55,6 +55,34 @@ async def test_bot_killed_mid_job_delivers_once_and_charges_once(stack: Stack) -
     assert len(stack.db.rows("SELECT id FROM ledger")) == rows_before
 
 
+async def test_killed_after_the_video_reached_the_card_posts_it_no_second_time(
+    stack: Stack,
+) -> None:
+    video = make_mp4(320, 240, seconds=1.0)
+    stack.kvid.script(KvidScenario(processing_polls=2, result_bytes=video))
+    interaction = await stack.invoke("video text", {"prompt": "a lighthouse at dawn"})
+    await stack.card(interaction, lambda m: field_value(m, "State") is not None)
+    [row] = stack.job_rows()
+    # Discord puts the video on the card, but the bot dies before it hears so (and records it).
+    stack.discord.delay_responses("PATCH", r"/messages/@original$", 30, uploads_only=True)
+    await stack.card(interaction, lambda m: m.attachment(f"{row['id']}.mp4"), timeout=30)
+    await stack.bot.kill()
+    await stack.start_bot()
+
+    job = await stack.settled_job(timeout=30)
+    assert (job["state"], job["delivery_state"], job["delivery"]) == (
+        "succeeded",
+        "delivered",
+        "attached",
+    )
+    assert job["result_message_id"] == interaction.original.id
+    videos = [a for a in stack.discord.attachments_created if a.filename.endswith(".mp4")]
+    assert [a.data for a in videos] == [video]
+    assert delivered_messages(stack) == []
+    assert len(stack.db.rows("SELECT 1 FROM ledger WHERE kind = 'capture'")) == 1
+    assert stack.db.balance(stack.ids.guild_id, stack.ids.user_id) == (85, 0)
+
+
 async def test_crash_between_submit_and_save_leaves_the_member_uncharged(stack: Stack) -> None:
     # kvidAI accepts the job but its answer is held back; the bot dies before recording it.
     stack.kvid.delay_next("submit", 30)

@@ -63,6 +63,15 @@ EXTENSIONS = (
 )
 
 
+def needed_intents() -> discord.Intents:
+    """Only the gateway events the bot acts on: its servers, and ⭐ reactions on showcase posts.
+
+    Without the message intents Discord does not send the bot every message, including an
+    update event for each card edit it makes itself (measured: most of its gateway traffic).
+    """
+    return discord.Intents(guilds=True, guild_reactions=True)
+
+
 @dataclass(frozen=True)
 class Services:
     """Everything the cogs may call, built by the composition root."""
@@ -83,7 +92,9 @@ class VideoBot(commands.Bot):
     def __init__(self, services: Services, *, intents: discord.Intents | None = None) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=intents or discord.Intents.default(),
+            intents=intents or needed_intents(),
+            # Messages are never read from the gateway (see needed_intents): nothing to cache.
+            max_messages=None,
             tree_cls=AppTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),

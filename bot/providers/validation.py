@@ -9,7 +9,6 @@ from bot.camera import CameraMove, move_named
 from bot.i18n import Text
 from bot.providers.base import InvalidRequest, ModelSpec, VideoRequest
 
-
 # Control, format (zero-width, bidi marks) and separator characters: nothing anyone can read.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 

@@ -70,9 +70,7 @@ async def job_waiting_for_approval(
             await ledger.ensure_member(tx, ids.guild_id, ids.user_id)
             await JobStore(db).insert(tx, job_id, order, PRICE, time.time())
             await ledger.hold(tx, ids.guild_id, ids.user_id, job_id, PRICE)
-            await tx.execute(
-                "UPDATE jobs SET card_message_id = ? WHERE id = ?", (card.id, job_id)
-            )
+            await tx.execute("UPDATE jobs SET card_message_id = ? WHERE id = ?", (card.id, job_id))
             if timeout_seconds is None:
                 await community.on_job_created(
                     tx,

@@ -14,11 +14,12 @@ from discord.ext import commands
 from bot.camera import MOVES
 from bot.credits.quotas import QuotaExceeded
 from bot.i18n import Messages, Text, default_catalogue, text_of, tr
-from bot.jobs.models import Job, JobOrder, JobState
+from bot.jobs.models import DeliveryState, Job, JobOrder, JobState
 from bot.jobs.service import CancelRefused
 from bot.ledger import InsufficientCredits
 from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async
 from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
+from bot.ui.buttons import post_here_view
 from bot.ui.cards import history_embed, insufficient_message, limit_message, models_embed
 from bot.ui.errors import UserError, reply_error
 from bot.ui.permissions import member_role_ids
@@ -223,6 +224,14 @@ class VideoCog(commands.Cog):
                 await self._cog_call("ShowcaseCog", "share_job", interaction, job.id)
             case "report":
                 await self._cog_call("ServerCog", "report_job", interaction, job.id)
+            case "post":
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                assert interaction.channel_id is not None
+                reposted = await self.services.jobs.repost(job.id, interaction.channel_id)
+                key = "buttons.posting" if reposted is not None else "buttons.not_kept"
+                await interaction.followup.send(
+                    tr(interaction.locale, key, job=job.id), ephemeral=True
+                )
             case "delete":
                 await interaction.response.defer(ephemeral=True, thinking=True)
                 if interaction.message is not None:
@@ -370,7 +379,10 @@ class VideoCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self._own_job(interaction, job, moderators_too=True)
         embed, _ = await self.bot.presenter.render(found, str(interaction.locale))
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        # An outcome no channel nor DM took is kept: its owner can have it posted here.
+        kept = found.delivery_state is DeliveryState.PARKED and found.user_id == interaction.user.id
+        view = post_here_view(found, interaction.locale) if kept else discord.utils.MISSING
+        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
     @status.autocomplete("job")
     @cancel.autocomplete("job")

@@ -252,6 +252,15 @@ class JobService:
         """A member's jobs, newest first, a page at a time."""
         return await self._store.for_member(guild_id, user_id, limit, offset=offset)
 
+    async def repost(self, job_id: str, channel_id: int) -> Job | None:
+        """Post a parked outcome (no channel nor DM took it) in another channel; None if not
+        parked. Its credits were captured when it was parked, so posting it charges nothing."""
+        job = await self._store.repost(job_id, channel_id, self._clock())
+        if job is not None:
+            log.info("job %s: its kept outcome will be posted in channel %s", job.id, channel_id)
+            self._wake_runner()
+        return job
+
     async def record_card(self, job_id: str, message_id: int) -> None:
         """Remember which message shows the job's card."""
         await self._store.record_card(job_id, message_id)

@@ -227,6 +227,10 @@ class JobStore:
         """One guarded transition inside a caller's transaction."""
         return await tx.run(partial(transition_in, keep_lease=keep_lease, **cols), job_id, guard)
 
+    async def repost(self, job_id: str, channel_id: int, now: float) -> Job | None:
+        """Deliver a parked outcome again, in `channel_id`, now; None unless it is parked."""
+        return await self._db.run(_repost_in, job_id, channel_id, now)
+
     async def record_card(self, job_id: str, message_id: int) -> None:
         """Remember which message shows the job's card (not a state change: no version bump)."""
         async with self._db.transaction() as tx:
@@ -314,6 +318,17 @@ def _claim_deliveries_in(
         params,
     ).fetchall()
     return [Job.from_row(row) for row in rows]
+
+
+def _repost_in(conn: sqlite3.Connection, job_id: str, channel_id: int, now: float) -> Job | None:
+    # Only a parked outcome (posted nowhere) can be sent again: a second press finds it pending.
+    row = conn.execute(
+        "UPDATE jobs SET channel_id = ?, delivery_state = 'pending', deliver_at = ?, "
+        "delivery_attempts = 0, lease_owner = NULL, version = version + 1 "
+        "WHERE id = ? AND delivery_state = 'parked' RETURNING *",
+        (channel_id, now, job_id),
+    ).fetchone()
+    return Job.from_row(row) if row else None
 
 
 def _renew_in(conn: sqlite3.Connection, owner: str, until: float) -> int:

@@ -12,7 +12,7 @@ from bot.ui.errors import reply_error
 
 # A custom_id is the whole state a button carries: `video:<action>:<job id>`.
 TEMPLATE = (
-    r"video:(?P<action>cancel|retry|remix|extend|share|report|delete):(?P<job_id>[2-9a-z]{8})"
+    r"video:(?P<action>cancel|retry|remix|extend|share|report|delete|post):(?P<job_id>[2-9a-z]{8})"
 )
 
 # Action -> emoji and style; the label is the catalogue's `buttons.<action>`.
@@ -24,6 +24,7 @@ _LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
     "share": ("⭐", discord.ButtonStyle.success),
     "report": ("🚩", discord.ButtonStyle.secondary),
     "delete": ("🗑️", discord.ButtonStyle.danger),
+    "post": ("📤", discord.ButtonStyle.primary),
 }
 
 
@@ -98,4 +99,11 @@ def job_view(
     view = discord.ui.View(timeout=None)
     for action in actions:
         view.add_item(JobButton(action, job.id, job.locale))
+    return view
+
+
+def post_here_view(job: Job, locale: object = None) -> discord.ui.View:
+    """The one button under a kept outcome's card: post it in the channel where it is pressed."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(JobButton("post", job.id, locale))
     return view

@@ -251,11 +251,34 @@ async def test_no_channel_and_no_dm_keeps_the_result_for_video_status(stack: Sta
     # Kept for the member, who pays once for it.
     assert stack.db.balance(stack.ids.guild_id, stack.ids.user_id) == (START - KLING_PRICE, 0)
 
-    status = await stack.invoke("video status", {"job": job["id"]})
+    # The member finds it with /video status (in any channel) and has it posted there.
+    studio = 1300000000000000099
+    stack.discord.add_channel(stack.ids.guild_id, studio, "studio")
+    status = await stack.invoke("video status", {"job": job["id"]}, channel_id=studio)
     shown = await status.wait_for_original(lambda m: m.embeds and not m.loading, timeout=10)
     assert shown.ephemeral
     assert field_value(shown, "State") == "✅ Done"
     assert job["id"] in shown.embed["footer"]["text"]
+    assert "could not be posted in" in (field_value(shown, "Delivery") or "")
+    [post_here] = shown.custom_ids
+    assert post_here == f"video:post:{job['id']}"
+
+    press = await stack.discord.click(shown.id, post_here)
+    assert "will be posted in this channel" in await stack.private_reply(press)
+    [post] = await stack.discord.wait_for(
+        lambda: outcome_posts(stack, studio), 30, description="the kept video posted in #studio"
+    )
+    assert [a.data for a in post.attachments] == [video]
+    assert f"<@{stack.ids.user_id}>" in (post.content or "")
+    reposted = await outcome_recorded(stack)
+    assert (reposted["delivery_state"], reposted["channel_id"]) == ("delivered", studio)
+    # Paid once, when it was kept; posting it later charged nothing more.
+    assert stack.db.balance(stack.ids.guild_id, stack.ids.user_id) == (START - KLING_PRICE, 0)
+    assert len(stack.db.rows("SELECT * FROM ledger WHERE kind = 'capture'")) == 1
+    # A second press finds nothing kept.
+    again = await stack.discord.click(shown.id, post_here)
+    assert "no longer waiting" in await stack.private_reply(again)
+    assert len(outcome_posts(stack, studio)) == 1
 
 
 # -- providers ------------------------------------------------------------------------------------

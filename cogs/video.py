@@ -24,7 +24,7 @@ from bot.jobs.service import CancelRefused
 from bot.ledger import InsufficientCredits
 from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async, size_problem
 from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
-from bot.ui.buttons import repost_view
+from bot.ui.buttons import post_here_view
 from bot.ui.cards import (
     history_embed,
     insufficient_message,
@@ -255,8 +255,8 @@ class VideoCog(commands.Cog):
             case "post":
                 await interaction.response.defer(ephemeral=True, thinking=True)
                 assert interaction.channel_id is not None
-                moved = await self.services.jobs.repost(job.id, interaction.channel_id)
-                key = "video.reposting" if moved is not None else "video.not_parked"
+                reposted = await self.services.jobs.repost(job.id, interaction.channel_id)
+                key = "buttons.posting" if reposted is not None else "buttons.not_kept"
                 await interaction.followup.send(
                     tr(interaction.locale, key, job=job.id), ephemeral=True
                 )
@@ -465,17 +465,10 @@ class VideoCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self._own_job(interaction, job, moderators_too=True)
         embed, _ = await self.bot.presenter.render(found, str(interaction.locale))
-        if found.delivery_state is DeliveryState.PARKED:
-            # Neither its channel nor a direct message took it: offer to post it here.
-            note = tr(interaction.locale, "video.parked", channel=f"<#{found.channel_id}>")
-            await interaction.followup.send(
-                content=note,
-                embed=embed,
-                view=repost_view(found, interaction.locale),
-                ephemeral=True,
-            )
-            return
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        # An outcome no channel nor DM took is kept: its owner can have it posted here.
+        kept = found.delivery_state is DeliveryState.PARKED and found.user_id == interaction.user.id
+        view = post_here_view(found, interaction.locale) if kept else discord.utils.MISSING
+        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
     @status.autocomplete("job")
     @cancel.autocomplete("job")

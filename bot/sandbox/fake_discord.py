@@ -58,6 +58,7 @@ __all__ = [
     "MIB",
     "ChannelKind",
     "DefaultGuild",
+    "ErrorRule",
     "FakeApiError",
     "FakeAttachment",
     "FakeChannel",
@@ -445,6 +446,19 @@ class ResponseDelay:
     remaining: int
     # Only requests that uploaded a file Discord accepted (a video reaching a message).
     uploads_only: bool = False
+
+
+@dataclass
+class ErrorRule:
+    """A live rule answering matching requests with a Discord error; `remaining` counts down."""
+
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    code: int
+    message: str
+    remaining: int
+    hits: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -920,6 +934,7 @@ class FakeDiscord:
         self.unhandled_requests: list[FakeUnhandledRequest] = []
         self.rate_limits: list[RateLimitRule] = []
         self.response_delays: list[ResponseDelay] = []
+        self.error_rules: list[ErrorRule] = []
         self.internal_errors: list[str] = []
         self.api_errors: list[FakeApiError] = []
 
@@ -1495,6 +1510,62 @@ class FakeDiscord:
         rule = ResponseDelay(method.upper(), re.compile(path_regex), seconds, count, uploads_only)
         self.response_delays.append(rule)
         return rule
+
+    def inject_error(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int,
+        code: int,
+        message: str,
+        count: int = 1,
+    ) -> ErrorRule:
+        """Answer the next `count` matching requests with this Discord error (JSON code/message).
+
+        Matched like `inject_rate_limit` (after it); e.g. `inject_error("PATCH", r"/webhooks/",
+        status=404, code=10015, message="Unknown Webhook")`. The answers are recorded in
+        `api_errors` like the fake's own.
+        """
+        rule = ErrorRule(method.upper(), re.compile(path_regex), status, code, message, count)
+        self.error_rules.append(rule)
+        return rule
+
+    def delete_channel(self, channel_id: int) -> None:
+        """Delete a guild channel: it disappears (REST answers 404 10003) and the bot is told."""
+        channel = self._require_channel(channel_id)
+        if channel.guild_id is None:
+            raise ValueError("DM channels cannot be deleted")
+        del self._channels[channel_id]
+        self._emit(
+            "CHANNEL_DELETE",
+            self._channel_payload(channel),
+            intent=INTENT_GUILDS,
+            guild_id=channel.guild_id,
+        )
+        self._changed()
+
+    def set_channel(self, channel_id: int, **changes: Any) -> FakeChannel:
+        """Change a channel (e.g. `bot_permissions`: the bot's permissions there, None: the
+        guild's) and tell the bot; returns the new record."""
+        channel = replace(self._require_channel(channel_id), **changes)
+        self._channels[channel_id] = channel
+        if channel.guild_id is not None:
+            self._emit(
+                "CHANNEL_UPDATE",
+                self._channel_payload(channel),
+                intent=INTENT_GUILDS,
+                guild_id=channel.guild_id,
+            )
+        self._changed()
+        return channel
+
+    def set_user(self, user_id: int, **changes: Any) -> FakeUser:
+        """Change a user (e.g. `accepts_dms=False`: DMs to them answer 403 50007)."""
+        user = replace(self.user(user_id), **changes)
+        self._users[user_id] = user
+        self._changed()
+        return user
 
     def expire_interaction(self, interaction_id: int) -> None:
         """Make every webhook/callback call with this interaction's token return 401 50027."""
@@ -2826,6 +2897,10 @@ class FakeDiscord:
             if rule is not None:
                 await request.read()
                 return self._rate_limited(rule)
+            error = self._match_error(request.method, rel)
+            if error is not None:
+                await request.read()
+                raise _ApiError(error.status, error.code, error.message)
             path_known = False
             for method, pattern, handler, auth in self._routes:
                 match = pattern.fullmatch(rel)
@@ -2880,6 +2955,17 @@ class FakeDiscord:
 
     def _match_rate_limit(self, method: str, path: str) -> RateLimitRule | None:
         for rule in self.rate_limits:
+            if rule.remaining <= 0:
+                continue
+            if rule.method not in ("*", method) or not rule.pattern.search(path):
+                continue
+            rule.remaining -= 1
+            rule.hits.append(time.monotonic())
+            return rule
+        return None
+
+    def _match_error(self, method: str, path: str) -> ErrorRule | None:
+        for rule in self.error_rules:
             if rule.remaining <= 0:
                 continue
             if rule.method not in ("*", method) or not rule.pattern.search(path):

@@ -75,13 +75,6 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLAT
             await reply_error(interaction, error)
 
 
-def repost_view(job: Job, locale: object) -> discord.ui.View:
-    """The one button under a kept outcome: post it in the channel where it is pressed."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(JobButton("post", job.id, locale))
-    return view
-
-
 def job_view(
     job: Job, *, can_extend: bool, can_share: bool = False, can_report: bool = False
 ) -> discord.ui.View | None:
@@ -106,4 +99,11 @@ def job_view(
     view = discord.ui.View(timeout=None)
     for action in actions:
         view.add_item(JobButton(action, job.id, job.locale))
+    return view
+
+
+def post_here_view(job: Job, locale: object = None) -> discord.ui.View:
+    """The one button under a kept outcome's card: post it in the channel where it is pressed."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(JobButton("post", job.id, locale))
     return view

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import discord
 
 from bot.i18n import DEFAULT_LANGUAGE, Messages, failure_text
-from bot.jobs.models import Job, JobState
+from bot.jobs.models import DeliveryState, Job, JobState
 from bot.pricing import PER_SECOND, PriceTable
 from bot.providers.base import Provider
 from bot.ui.credit_cards import insufficient_message as insufficient_message
@@ -146,6 +146,13 @@ def job_card(job: Job, context: CardContext) -> discord.Embed:
     if (note := job.delivery_note_text) is not None:
         embed.add_field(
             name=m("card.field.delivery"), value=_truncate(m.render(note), 1024), inline=False
+        )
+    if job.delivery_state is DeliveryState.PARKED:
+        # No channel nor direct message took the outcome: say so, and how to get it posted.
+        embed.add_field(
+            name=m("card.field.delivery"),
+            value=m("delivery.parked", channel=job.channel_id),
+            inline=False,
         )
     embed.set_footer(text=m("card.footer", job=job.id))
     return embed

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
+from tests.fakes.faults import reset_connection
 from tests.fakes.media import make_mp4, pad_mp4
 
 Outcome = Literal["succeed", "failed"]
@@ -156,6 +157,8 @@ class FakeTask:
     created_mono: float
     lookups: int = 0
     finished_at: float | None = None
+    # time.monotonic() when the outcome was recorded (to time the bot's reaction).
+    finished_mono: float | None = None
     response: dict[str, Any] | None = None
     downloads: int = 0
     aborted_downloads: int = 0
@@ -232,6 +235,8 @@ class _Injection:
     retry_after: str | None
     body: bytes | str | dict[str, Any] | None
     delay_seconds: float
+    # Drop the connection (TCP reset) instead of answering.
+    reset: bool = False
 
 
 class FakeAceData:
@@ -356,6 +361,16 @@ class FakeAceData:
         """Hold back the next answers after doing the work (a submit still creates its task)."""
         self._delays.setdefault(endpoint, deque()).extend([seconds] * times)
 
+    def reset_next(self, endpoint: Endpoint, *, times: int = 1) -> None:
+        """Drop the next `times` connections to `endpoint` with a TCP reset (nothing answered)."""
+        injection = _Injection(200, None, None, "standard", None, None, 0.0, reset=True)
+        self._injections.setdefault(endpoint, deque()).extend([injection] * times)
+
+    @property
+    def pending_injections(self) -> int:
+        """Injected answers (fail_next, respond_next, reset_next) not given yet."""
+        return sum(len(queue) for queue in self._injections.values())
+
     def clear_injected(self) -> None:
         """Forget every pending fail_next/respond_next/delay_next."""
         self._injections.clear()
@@ -424,6 +439,8 @@ class FakeAceData:
             injection = injections.popleft()
             if injection.delay_seconds:
                 await asyncio.sleep(injection.delay_seconds)
+            if injection.reset:
+                return await reset_connection(request)
             return _injected_response(injection)
         response = await handler(request)
         delays = self._delays.get(endpoint or "")
@@ -544,6 +561,7 @@ class FakeAceData:
         if task.done:
             return
         task.finished_at = time.time()
+        task.finished_mono = time.monotonic()
         task.response = self._result_body(task)
         await self._notify()
         url = task.request.get("callback_url")

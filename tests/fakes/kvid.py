@@ -34,6 +34,7 @@ from typing import Any, Literal
 from aiohttp import ClientSession, ClientTimeout, web
 from PIL import Image
 
+from tests.fakes.faults import reset_connection
 from tests.fakes.media import make_mp4, pad_mp4
 
 Edition = Literal["a1", "a2"]
@@ -200,6 +201,8 @@ class _Injection:
     shape: ErrorShape
     body: bytes | str | dict[str, Any] | None
     delay_seconds: float
+    # Drop the connection (TCP reset) instead of answering.
+    reset: bool = False
 
 
 class FakeKvid:
@@ -321,6 +324,16 @@ class FakeKvid:
         """Hold back the next answers after doing the work (a submit still creates its job)."""
         self._delays.setdefault(endpoint, deque()).extend([seconds] * times)
 
+    def reset_next(self, endpoint: Endpoint, *, times: int = 1) -> None:
+        """Drop the next `times` connections to `endpoint` with a TCP reset (nothing answered)."""
+        injection = _Injection(200, None, None, None, "seed", None, 0.0, reset=True)
+        self._injections.setdefault(endpoint, deque()).extend([injection] * times)
+
+    @property
+    def pending_injections(self) -> int:
+        """Injected answers (fail_next, respond_next, reset_next) not given yet."""
+        return sum(len(queue) for queue in self._injections.values())
+
     def clear_injected(self) -> None:
         """Forget every pending fail_next/respond_next/delay_next."""
         self._injections.clear()
@@ -358,6 +371,8 @@ class FakeKvid:
             injection = injections.popleft()
             if injection.delay_seconds:
                 await asyncio.sleep(injection.delay_seconds)
+            if injection.reset:
+                return await reset_connection(request)
             return _injected_response(injection)
         response = await handler(request)
         delays = self._delays.get(endpoint or "")

@@ -60,6 +60,9 @@ class Database:
         # aiosqlite shares one connection between coroutines, so without this lock a second
         # coroutine's statements would run inside (and roll back with) the first one's transaction.
         self._write_lock = asyncio.Lock()
+        # Write transactions waiting for the next group commit (see `run`).
+        self._queued: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -92,11 +95,42 @@ class Database:
             await asyncio.shield(self._writer.commit())
 
     async def run(self, fn: Callable[..., R], *args: Any) -> R:
-        """A whole write transaction `fn(connection, *args)` in one thread hop, behind the lock."""
-        # Cancelling the caller cannot cut `fn` short: it commits or rolls back whole, and the
-        # connection's queue runs it before any transaction that starts after the lock frees.
-        async with self._write_lock:
-            return await _on_connection_thread(self._writer, _in_transaction, fn, *args)
+        """A whole write transaction `fn(connection, *args)`, durable before this returns.
+
+        Calls that arrive while a commit is under way are committed together (group commit):
+        one thread hop and one fsync for the lot, each call in a savepoint of its own, so one
+        that raises is rolled back alone and the others still commit. Cancelling the caller
+        cannot cut `fn` short: it commits or rolls back whole.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        # Read even when the caller was cancelled meanwhile, so no error goes unreported.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._queued.append((fn, args, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued(), name="db-group-commit")
+        return await asyncio.shield(future)  # type: ignore[no-any-return]
+
+    async def _commit_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            calls = [(fn, args) for fn, args, _ in batch]
+            try:
+                async with self._write_lock:
+                    outcomes = await _on_connection_thread(self._writer, _in_group, calls)
+            except BaseException as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
 
     async def read(self, fn: Callable[..., R], *args: Any) -> R:
         """Run `fn(connection, *args)` on the reader: several reads of committed data, one hop.
@@ -133,16 +167,27 @@ def _rollback_if_open(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., R], *args: Any) -> R:
+def _in_group(
+    conn: sqlite3.Connection, calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]
+) -> list[tuple[bool, Any]]:
+    """Run each call in its own savepoint inside one transaction; (ok, result or error) each."""
+    outcomes: list[tuple[bool, Any]] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        result = fn(conn, *args)
+        for fn, args in calls:
+            conn.execute("SAVEPOINT one_call")
+            try:
+                outcomes.append((True, fn(conn, *args)))
+            except Exception as exc:
+                conn.execute("ROLLBACK TO one_call")
+                outcomes.append((False, exc))
+            conn.execute("RELEASE one_call")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return result
+    return outcomes
 
 
 async def _connect(path: Path | str) -> aiosqlite.Connection:

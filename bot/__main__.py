@@ -251,9 +251,11 @@ def _user() -> str:
     uid = os.getuid() if hasattr(os, "getuid") else None
     try:
         name = getpass.getuser()
-    except (KeyError, OSError):
-        name = "?"
-    return f"{name}, uid {uid}" if uid is not None else name
+    except (KeyError, OSError):  # a uid with no account, as in some containers
+        name = ""
+    if uid is None:
+        return name or "unknown"
+    return f"{name}, uid {uid}" if name else f"uid {uid}"
 
 
 async def drain_tasks(grace: float) -> None:

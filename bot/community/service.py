@@ -203,7 +203,7 @@ class Community:
         """Before deferring: the same verdict; a refusal is written to the moderation log."""
         return await self._db.run(
             functools.partial(
-                self._check_in,
+                self.screen_in,
                 parent_channel_id=parent_channel_id,
                 is_manager=is_manager,
                 record_refusal=record_refusal,
@@ -217,7 +217,7 @@ class Community:
             channel_is_age_restricted,
         )
 
-    def _check_in(
+    def screen_in(
         self,
         conn: sqlite3.Connection,
         guild_id: int,
@@ -232,6 +232,7 @@ class Community:
         is_manager: bool,
         record_refusal: bool,
     ) -> Admission:
+        """The verdict on a request, inside a transaction; a refusal goes to the moderation log."""
         admission = self.admission_in(
             conn,
             guild_id,

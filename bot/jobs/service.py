@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
 from bot.community.service import Admission, Community
 from bot.credits.quotas import Quotas
-from bot.db import Database, Transaction
+from bot.db import Database
 from bot.i18n import Text, text_of
+from bot.jobs import store as job_store
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState, new_job_id
 from bot.jobs.store import ACTIVE_STATES, Guard, JobStore, finish_cols
 from bot.ledger import InsufficientCredits, Ledger
@@ -111,51 +113,13 @@ class JobService:
         held. `role_ids` are the member's roles, for tiers and refills (None: unknown).
         """
         quote = self.quote(order)
-        now = self._clock()
-        verdict: Admission | None = None
-        async with self._db.transaction() as tx:
-            existing = await self._store.by_interaction(tx, order.interaction_id)
-            if existing is not None:
-                return existing
-            if self._community is not None:
-                verdict = (
-                    await self._community.admission(
-                        tx,
-                        order.guild_id,
-                        order.channel_id,
-                        order.user_id,
-                        role_ids,
-                        order.member_joined_at,
-                        screened_text(order.request),
-                        order.age_restricted,
-                        parent_channel_id=order.parent_channel_id,
-                        is_manager=order.is_manager,
-                    )
-                ).require()
-                if verdict.force_safety_checker and not order.request.enable_safety_checker:
-                    order = replace(
-                        order, request=replace(order.request, enable_safety_checker=True)
-                    )
-            await self._ledger.ensure_member(tx, order.guild_id, order.user_id)
-            job_id = new_job_id()
-            price = quote.price
-            if self._quotas is not None:
-                # Refill, tier discount and limits, decided in the same transaction as the hold.
-                price = await self._admit(tx, order, role_ids, quote.price, job_id)
-            await self._store.insert(tx, job_id, order, price, now)
-            await self._ledger.hold(tx, order.guild_id, order.user_id, job_id, price)
-            if self._community is not None and verdict is not None and verdict.needs_approval:
-                # Parks the job (no next step) until a moderator approves or denies it.
-                await self._community.on_job_created(
-                    tx,
-                    job_id=job_id,
-                    guild_id=order.guild_id,
-                    user_id=order.user_id,
-                    channel_id=order.channel_id,
-                    reason=verdict.approval_reason or "",
-                )
-            job = await self._store.get_in(tx, job_id)
-        if self._community is not None and verdict is not None and verdict.needs_approval:
+        # One thread hop and one (group) commit for the whole decision: checks, hold, job row.
+        outcome = await self._db.run(self._start_in, order, role_ids, quote.price, self._clock())
+        if isinstance(outcome, Admission):
+            # Refused by the server's rules: committed so the moderation log keeps the attempt.
+            outcome.require()
+        job, parked = outcome
+        if parked and self._community is not None:
             self._community.approvals.notify()
         log.info(
             "job %s created: %s %s %s, %d credits held",
@@ -168,9 +132,63 @@ class JobService:
         self._wake_runner()
         return job
 
-    async def _admit(
+    def _start_in(
         self,
-        tx: Transaction,
+        conn: sqlite3.Connection,
+        order: JobOrder,
+        role_ids: Collection[int] | None,
+        list_price: int,
+        now: float,
+    ) -> tuple[Job, bool] | Admission:
+        """Inside one transaction: (the job, whether it waits for approval), or the refusal."""
+        existing = job_store.by_interaction_in(conn, order.interaction_id)
+        if existing is not None:
+            return existing, False
+        verdict: Admission | None = None
+        if self._community is not None:
+            verdict = self._community.screen_in(
+                conn,
+                order.guild_id,
+                order.channel_id,
+                order.user_id,
+                role_ids,
+                order.member_joined_at,
+                screened_text(order.request),
+                order.age_restricted,
+                parent_channel_id=order.parent_channel_id,
+                is_manager=order.is_manager,
+                record_refusal=True,
+            )
+            if not verdict.allowed:
+                return verdict
+            if verdict.force_safety_checker and not order.request.enable_safety_checker:
+                order = replace(order, request=replace(order.request, enable_safety_checker=True))
+        self._ledger.ensure_member_in(conn, order.guild_id, order.user_id)
+        job_id = new_job_id()
+        price = list_price
+        if self._quotas is not None:
+            # Refill, tier discount and limits, decided in the same transaction as the hold.
+            price = self._admit_in(conn, order, role_ids, list_price, job_id)
+        job_store.insert_in(conn, job_id, order, price, now)
+        self._ledger.hold_in(conn, order.guild_id, order.user_id, job_id, price)
+        parked = verdict is not None and verdict.needs_approval
+        if parked and self._community is not None and verdict is not None:
+            # Parks the job (no next step) until a moderator approves or denies it.
+            self._community.on_job_created_in(
+                conn,
+                job_id=job_id,
+                guild_id=order.guild_id,
+                user_id=order.user_id,
+                channel_id=order.channel_id,
+                reason=verdict.approval_reason or "",
+            )
+        job = job_store.get_in(conn, job_id)
+        assert job is not None
+        return job, parked
+
+    def _admit_in(
+        self,
+        conn: sqlite3.Connection,
         order: JobOrder,
         role_ids: Collection[int] | None,
         list_price: int,
@@ -179,17 +197,17 @@ class JobService:
         """The price to hold after quotas; a member short of credits may draw on the pool."""
         assert self._quotas is not None
         try:
-            admitted = await self._quotas.admit(
-                tx, order.guild_id, order.user_id, role_ids, list_price
+            admitted = self._quotas.admit_in(
+                conn, order.guild_id, order.user_id, role_ids, list_price
             )
         except InsufficientCredits as short:
             shortfall = short.price - short.available
-            if self._community is None or not await self._community.cover_shortfall(
-                tx, order.guild_id, order.user_id, shortfall, job_id
+            if self._community is None or not self._community.pool.cover_in(
+                conn, order.guild_id, order.user_id, shortfall, job_id
             ):
                 raise
-            admitted = await self._quotas.admit(
-                tx, order.guild_id, order.user_id, role_ids, list_price
+            admitted = self._quotas.admit_in(
+                conn, order.guild_id, order.user_id, role_ids, list_price
             )
         return admitted.price
 

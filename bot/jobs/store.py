@@ -107,28 +107,7 @@ class JobStore:
         self, tx: Transaction, job_id: str, order: JobOrder, price: int, now: float
     ) -> None:
         """Record a new queued job."""
-        await tx.execute(
-            "INSERT INTO jobs (id, interaction_id, guild_id, channel_id, user_id, locale, "
-            "provider, request_json, price, state, next_poll_at, created_at, upload_limit, "
-            "callback_token, parent_job_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
-            (
-                job_id,
-                order.interaction_id,
-                order.guild_id,
-                order.channel_id,
-                order.user_id,
-                order.locale,
-                order.provider,
-                request_to_json(order.request),
-                price,
-                now,
-                now,
-                order.upload_limit,
-                secrets.token_urlsafe(24),
-                order.parent_job_id,
-            ),
-        )
+        await tx.run(insert_in, job_id, order, price, now)
 
     async def get(self, job_id: str) -> Job | None:
         """One job by id."""
@@ -243,6 +222,46 @@ class JobStore:
             await tx.execute(
                 "UPDATE jobs SET card_message_id = ? WHERE id = ?", (message_id, job_id)
             )
+
+
+def insert_in(
+    conn: sqlite3.Connection, job_id: str, order: JobOrder, price: int, now: float
+) -> None:
+    """Record a new queued job, due now, inside the caller's transaction."""
+    conn.execute(
+        "INSERT INTO jobs (id, interaction_id, guild_id, channel_id, user_id, locale, "
+        "provider, request_json, price, state, next_poll_at, created_at, upload_limit, "
+        "callback_token, parent_job_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+        (
+            job_id,
+            order.interaction_id,
+            order.guild_id,
+            order.channel_id,
+            order.user_id,
+            order.locale,
+            order.provider,
+            request_to_json(order.request),
+            price,
+            now,
+            now,
+            order.upload_limit,
+            secrets.token_urlsafe(24),
+            order.parent_job_id,
+        ),
+    )
+
+
+def get_in(conn: sqlite3.Connection, job_id: str) -> Job | None:
+    """One job by id, as the caller's transaction sees it."""
+    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return Job.from_row(row) if row else None
+
+
+def by_interaction_in(conn: sqlite3.Connection, interaction_id: int) -> Job | None:
+    """The job an interaction already created, if any."""
+    row = conn.execute("SELECT * FROM jobs WHERE interaction_id = ?", (interaction_id,)).fetchone()
+    return Job.from_row(row) if row else None
 
 
 # -- the approval gate's side of the jobs table (called inside its transactions) ----------

@@ -2,11 +2,12 @@
 
 Jobs of every kind (kvidAI and Kling successes and provider failures, cancellations by command
 and by button, moderators' approvals and denials) are started while the bot process is killed
-at random moments (chosen from a seeded generator, some aimed at the riskiest instants: just
-after a provider accepted a submit, just after Discord accepted a video) and restarted on the
-same database. At the end every job must be final, every success delivered exactly once
-(counted over every file Discord ever accepted, whether on a message, an edit or a followup),
-every failure or cancellation refunded exactly once, and the ledger consistent.
+at random moments (chosen from a seeded generator, some aimed at the riskiest instants: while a
+command is being answered, just after a provider accepted a submit, just after Discord accepted
+a video) and restarted on the same database. At the end every job must be final, every success
+delivered exactly once (counted over every file Discord ever accepted, whether on a message, an
+edit or a followup), every failure or cancellation refunded exactly once, and the ledger
+consistent.
 
 Replay a run with `STORM_SEED=<seed>` (printed first, and in every failure): the seed fixes each
 choice the storm makes (kinds, members, providers, pacing, kill moments, provider scenarios);
@@ -248,12 +249,16 @@ class Storm:
 
     async def kill(self) -> None:
         """SIGKILL the bot at a moment chosen by the seed, then start it on the same database."""
-        how = self.rng.choice(("random", "random", "submit", "upload", "message"))
+        how = self.rng.choice(("random", "random", "command", "submit", "upload", "message"))
         with_timeout = 2.5
         try:
             match how:
                 case "random":
                     await asyncio.sleep(self.rng.uniform(0.0, 1.0))
+                case "command":
+                    # While a command is being answered: before or after its job row exists.
+                    await self.create()
+                    await asyncio.sleep(self.rng.uniform(0.0, 0.03))
                 case "submit":
                     # Right after a provider accepted work the bot may not have recorded yet.
                     kvid = self.stack.kvid.wait_for_submissions(len(self.stack.kvid.jobs) + 1)

@@ -935,6 +935,8 @@ class FakeDiscord:
         self.rate_limits: list[RateLimitRule] = []
         self.response_delays: list[ResponseDelay] = []
         self.error_rules: list[ErrorRule] = []
+        # Requests whose caller hung up before the fake could read them (a killed bot).
+        self.dropped_requests: list[FakeRequest] = []
         self.internal_errors: list[str] = []
         self.api_errors: list[FakeApiError] = []
 
@@ -2926,6 +2928,11 @@ class FakeDiscord:
         except _ApiError as exc:
             self._record_error(now, request.method, rel, exc)
             return exc.response()
+        except ConnectionResetError:
+            # The caller went away mid-request (a killed bot): Discord drops the request too;
+            # nobody is left to answer, and nothing went wrong in the fake.
+            self.dropped_requests.append(FakeRequest(now, request.method, rel))
+            return web.Response(status=400)
         except Exception as exc:  # a bug in the fake: fail fast instead of a retried 500
             self.internal_errors.append(f"{request.method} {rel}: {traceback.format_exc()}")
             return _ApiError(400, 0, f"FakeDiscord internal error: {exc!r}").response()

@@ -36,7 +36,12 @@ class BotDatabase:
         return int(rows[0]["b"]), int(rows[0]["h"])  # type: ignore[arg-type]
 
     def check_invariants(self) -> None:
-        """Cached balances equal the ledger, no hold resolved twice, terminal jobs settled."""
+        """Cached balances equal the ledger, no hold resolved twice, each hold as its job says.
+
+        A job's hold stays open while the job runs and, once it succeeded, until its video is
+        delivered (or parked); a delivered success is captured; a failure or cancellation is
+        released.
+        """
         for member in self.rows("SELECT guild_id, user_id, balance, held FROM members"):
             summed = self.balance(member["guild_id"], member["user_id"])  # type: ignore[arg-type]
             assert summed == (member["balance"], member["held"]), member
@@ -46,8 +51,20 @@ class BotDatabase:
             "GROUP BY job_id HAVING n > 1"
         )
         assert doubles == []
-        unsettled = self.rows(
-            "SELECT j.id FROM jobs j JOIN holds h ON h.job_id = j.id "
-            "WHERE j.state IN ('succeeded', 'failed', 'cancelled') AND h.state = 'open'"
+        wrong = self.rows(
+            "SELECT j.id, j.state, j.delivery_state, h.state AS hold FROM jobs j "
+            "LEFT JOIN holds h ON h.job_id = j.id WHERE h.state IS NOT CASE "
+            "WHEN j.state IN ('failed', 'cancelled') THEN 'released' "
+            "WHEN j.state = 'succeeded' AND j.delivery_state IN ('delivered', 'parked') "
+            "THEN 'captured' ELSE 'open' END"
         )
-        assert unsettled == []
+        assert wrong == [], wrong
+        # The ledger says the same as the holds: one resolving row, of the matching kind.
+        mismatched = self.rows(
+            "SELECT h.job_id, h.state, "
+            "(SELECT GROUP_CONCAT(kind) FROM ledger l WHERE l.job_id = h.job_id "
+            " AND kind IN ('capture', 'release')) AS rows FROM holds h "
+            "WHERE COALESCE(rows, '') IS NOT CASE h.state WHEN 'captured' THEN 'capture' "
+            "WHEN 'released' THEN 'release' ELSE '' END"
+        )
+        assert mismatched == [], mismatched

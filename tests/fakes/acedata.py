@@ -20,7 +20,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -257,6 +257,9 @@ class FakeAceData:
         self.batch_limit = batch_limit
         self.reject_unknown_fields = reject_unknown_fields
         self.default_scenario = KlingScenario()
+        # Picks a task's scenario from its request body (e.g. by prompt) before the script does;
+        # None from it falls through to the scripted queue and the default.
+        self.choose: Callable[[dict[str, Any]], KlingScenario | None] | None = None
         self.tasks: dict[str, FakeTask] = {}
         self.requests: list[RecordedRequest] = []
         self.callbacks: list[CallbackDelivery] = []
@@ -530,7 +533,9 @@ class FakeAceData:
     # -- task lifecycle --------------------------------------------------------------------------
 
     def _new_task(self, body: dict[str, Any]) -> FakeTask:
-        scenario = self._scenarios.popleft() if self._scenarios else self.default_scenario
+        scenario = self.choose(body) if self.choose is not None else None
+        if scenario is None:
+            scenario = self._scenarios.popleft() if self._scenarios else self.default_scenario
         return FakeTask(
             task_id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
             trace_id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),

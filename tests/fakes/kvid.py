@@ -26,7 +26,7 @@ import random
 import string
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -227,6 +227,9 @@ class FakeKvid:
         self.require_https_images = require_https_images
         self.reject_unknown_fields = reject_unknown_fields
         self.default_scenario = KvidScenario()
+        # Picks a submission's scenario from its body (e.g. by prompt) before the script does;
+        # None from it falls through to the scripted queue and the default.
+        self.choose: Callable[[dict[str, Any]], KvidScenario | None] | None = None
         self.jobs: dict[str, FakeJob] = {}
         self.requests: list[RecordedRequest] = []
         self._scenarios: deque[KvidScenario] = deque()
@@ -565,7 +568,9 @@ class FakeKvid:
         return sum(1 for job in self.jobs.values() if not job.terminal)
 
     def _new_job(self, kind: str, body: dict[str, Any]) -> FakeJob:
-        scenario = self._scenarios.popleft() if self._scenarios else self.default_scenario
+        scenario = self.choose(body) if self.choose is not None else None
+        if scenario is None:
+            scenario = self._scenarios.popleft() if self._scenarios else self.default_scenario
         millis = int(time.time() * 1000) + next(self._counter)
         if self.edition == "a2":
             suffix = "".join(self._rng.choices(string.ascii_lowercase + string.digits, k=9))

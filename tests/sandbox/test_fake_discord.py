@@ -847,3 +847,29 @@ async def test_heartbeat_acks_are_measured_against_the_beat_they_answer(
     assert all(latency < 0.25 for latency in latencies), latencies
     assert max(latencies) >= fake.heartbeat_ack_delay * 0.9, latencies
     assert "behind" not in caplog.text
+
+
+async def test_a_caller_dying_mid_upload_is_not_a_fake_error(fake: FakeDiscord) -> None:
+    """A bot killed while uploading leaves a cut-off request: dropped, as Discord would."""
+    assert fake.defaults is not None
+    _, writer = await asyncio.open_connection("127.0.0.1", fake.port)
+    part = (
+        b'--xx\r\nContent-Disposition: form-data; name="files[0]"; filename="a.mp4"\r\n'
+        b"Content-Type: video/mp4\r\n\r\n" + b"x" * 1000
+    )
+    writer.write(
+        f"POST /api/v10/channels/{fake.defaults.channel_id}/messages HTTP/1.1\r\n"
+        "Host: fake\r\nAuthorization: Bot x\r\n"
+        "Content-Type: multipart/form-data; boundary=xx\r\nContent-Length: 100000\r\n\r\n".encode()
+        + part
+    )
+    await writer.drain()
+    await fake.wait_for(lambda: fake.requests, 5)
+    writer.transport.abort()
+    [dropped] = await fake.wait_for(lambda: fake.dropped_requests, 5)
+    assert (dropped.method, dropped.path) == (
+        "POST",
+        f"/channels/{fake.defaults.channel_id}/messages",
+    )
+    assert fake.internal_errors == []
+    assert fake.channel_messages(fake.defaults.channel_id) == []

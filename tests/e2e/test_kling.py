@@ -276,11 +276,11 @@ async def test_providers_and_models_offered_are_the_configured_ones(stack: Stack
     fields = {f["name"]: f["value"] for f in message.embed["fields"]}
     assert set(fields) == {"kvidAI (`kvid`)", "Kling (`kling`)"}
     assert (
-        "**v2** (text/image, auto length) · 1080p: 25, 480p: 10, 720p: 15"
+        "**v2** (text/image, auto length) · 480p: 10, 720p: 15, 1080p: 25"
         in fields["kvidAI (`kvid`)"]
     )
     assert (
-        "**kling-v3** (text/image, 3-15 s) · 4k: 18/s, pro: 9/s, std: 6/s"
+        "**kling-v3** (text/image, 3-15 s) · std: 6/s, pro: 9/s, 4k: 18/s"
         in fields["Kling (`kling`)"]
     )
 

@@ -197,7 +197,8 @@ async def test_help_in_korean_and_in_english(stack: Stack) -> None:
     korean = await private_embed(await stack.invoke("help", locale="ko"))
     assert korean["title"] == "영상 봇 사용법"
     sections = fields(korean)
-    assert list(sections) == ["영상 만들기", "크레딧", "카메라 움직임"]
+    assert list(sections) == ["영상 만들기", "크레딧", "서버, 쇼케이스, 이벤트", "카메라 움직임"]
+    assert "`/쇼케이스 공유`" in sections["서버, 쇼케이스, 이벤트"]
     assert "`/비디오 텍스트`" in sections["영상 만들기"]
     assert "`/크레딧 잔액`" in sections["크레딧"]
     assert "줌 인" in sections["카메라 움직임"]
@@ -206,6 +207,12 @@ async def test_help_in_korean_and_in_english(stack: Stack) -> None:
     english = await private_embed(await stack.invoke("help", locale="en-US"))
     assert english["title"] == "How to use the video bot"
     sections = fields(english)
-    assert list(sections) == ["Making videos", "Credits", "Camera moves"]
+    assert list(sections) == [
+        "Making videos",
+        "Credits",
+        "Servers, showcase and events",
+        "Camera moves",
+    ]
+    assert "`/event enter`" in sections["Servers, showcase and events"]
     assert "`/video text`" in sections["Making videos"]
     assert "Zoom in, Zoom out, Pan left" in sections["Camera moves"]

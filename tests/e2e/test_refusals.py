@@ -9,6 +9,7 @@ from PIL import Image
 
 from tests.e2e.conftest import Stack
 from tests.fakes.media import make_image
+from tests.unit.test_media import png_header_only
 
 
 def assert_nothing_happened(stack: Stack) -> None:
@@ -78,8 +79,24 @@ async def test_too_small_image_is_refused_with_the_allowed_range(stack: Stack) -
     )
 
     reply = await stack.private_reply(interaction)
-    assert "200x150 pixels" in reply
-    assert "between 300x300 and 6000x6000" in reply
+    assert "`tiny.png` is 200x150 pixels, smaller than the 300x300 minimum" in reply
+    assert "Attach a larger image." in reply
+    assert_nothing_happened(stack)
+
+
+async def test_a_huge_image_is_called_too_large_not_not_an_image(stack: Stack) -> None:
+    """Discord cannot measure a 20000x20000 PNG; the bot reads its header and says so."""
+    huge = png_header_only(20000, 20000)
+    interaction = await stack.invoke(
+        "video image",
+        {"image": "huge.png", "prompt": "animate this"},
+        attachments={"image": ("huge.png", huge, "image/png")},
+    )
+
+    reply = await stack.private_reply(interaction)
+    assert "not an image" not in reply
+    assert "20000x20000 pixels, larger than the 6000x6000 maximum" in reply
+    assert "Attach a smaller image" in reply
     assert_nothing_happened(stack)
 
 

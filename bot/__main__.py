@@ -37,6 +37,7 @@ from bot.media import fetch_image
 from bot.pricing import PriceTable
 from bot.providers import kling, kvid
 from bot.providers.base import Provider
+from bot.providers.http import aiohttp_transport
 from bot.providers.local import LocalProvider
 from bot.video_fit import PyAVFitter
 
@@ -58,11 +59,15 @@ def build_providers(
     """One provider per configured key (each with its own HTTP client), plus the local one."""
     providers: dict[str, Provider] = {}
     if settings.kvid.configured:
-        client = kvid.build_client(settings.kvid.base_url, settings.kvid.api_key.value)
+        client = kvid.build_client(
+            settings.kvid.base_url, settings.kvid.api_key.value, transport=aiohttp_transport()
+        )
         stack.push_async_callback(client.aclose)
         providers["kvid"] = kvid.KvidProvider(client, poll_interval=settings.kvid.poll_interval)
     if settings.kling.configured:
-        client = kling.build_client(settings.kling.base_url, settings.kling.api_key.value)
+        client = kling.build_client(
+            settings.kling.base_url, settings.kling.api_key.value, transport=aiohttp_transport()
+        )
         stack.push_async_callback(client.aclose)
         providers["kling"] = kling.KlingProvider(client, poll_interval=settings.kling.poll_interval)
     wants_local = settings.local.mode == "on" or (settings.local.mode == "auto" and not providers)
@@ -107,7 +112,9 @@ async def run(settings: Settings, token: str) -> None:
         ensure_writable(settings.data_dir, "DATA_DIR")
         prices = PriceTable.load(settings.pricing_file)
         downloads = httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            follow_redirects=True,
+            transport=aiohttp_transport(),
         )
         stack.push_async_callback(downloads.aclose)
         providers = build_providers(settings, stack, downloads)

@@ -121,6 +121,7 @@ class Job:
     delivery_state: DeliveryState | None = None
     deliver_at: float | None = None
     delivery_attempts: int = 0
+    may_have_sent: bool = False
     result_fetches: int = 0
 
     @classmethod
@@ -131,6 +132,8 @@ class Job:
         values["request"] = request_from_json(values.pop("request_json"))
         values["state"] = JobState(values["state"])
         values["delivery"] = Delivery(values["delivery"]) if values["delivery"] else None
+        if "may_have_sent" in values:
+            values["may_have_sent"] = bool(values["may_have_sent"])
         if values.get("delivery_state"):
             values["delivery_state"] = DeliveryState(values["delivery_state"])
         return cls(**values)

@@ -639,7 +639,7 @@ class JobRunner:
     async def _post(self, job: Job, video: ResultFile | None) -> None:
         try:
             delivery, message_id = await self._presenter.deliver(
-                job, video, may_have_sent=job.delivery_attempts > 1
+                job, video, may_have_sent=job.may_have_sent
             )
         except asyncio.CancelledError:
             raise
@@ -649,10 +649,13 @@ class JobRunner:
             if job.delivery_attempts < self._settings.delivery_attempts:
                 delay = self._settings.delivery_retry_seconds * 3 ** (job.delivery_attempts - 1)
                 log.info("job %s: outcome not posted (%s); again in %.0fs", job.id, exc, delay)
+                # Discord's own refusal means nothing was posted; any other end (a timeout, a
+                # dropped connection) may hide a post: stay 'delivering' so the next look first.
+                refused = isinstance(exc, DeliveryRefused) and exc.code is not None
                 await self._store.apply(
                     Guard.claimed(job),
                     job.id,
-                    delivery_state=DeliveryState.PENDING,
+                    delivery_state=DeliveryState.PENDING if refused else DeliveryState.DELIVERING,
                     deliver_at=self._clock() + delay,
                 )
                 return

@@ -336,7 +336,10 @@ def _claim_deliveries_in(
         params.append(job_id)
     params.append(limit)
     rows = conn.execute(
-        "UPDATE jobs SET lease_owner = ?, delivery_state = 'delivering', deliver_at = ?, "
+        # The right-hand sides read the row as it was: still 'delivering' means the attempt
+        # before never recorded its end.
+        "UPDATE jobs SET may_have_sent = (delivery_state = 'delivering'), "
+        "lease_owner = ?, delivery_state = 'delivering', deliver_at = ?, "
         "delivery_attempts = delivery_attempts + 1, version = version + 1 "
         f"WHERE id IN (SELECT id FROM jobs WHERE {_DELIVERY_DUE_SQL} AND deliver_at <= ?{only} "
         "ORDER BY deliver_at LIMIT ?) RETURNING *",

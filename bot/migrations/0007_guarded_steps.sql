@@ -11,6 +11,9 @@ ALTER TABLE jobs ADD COLUMN delivery_state TEXT
     CHECK (delivery_state IN ('pending', 'delivering', 'delivered', 'parked'));
 ALTER TABLE jobs ADD COLUMN deliver_at REAL;
 ALTER TABLE jobs ADD COLUMN delivery_attempts INTEGER NOT NULL DEFAULT 0;
+-- Set by the claim when the attempt before may have reached Discord (its process died, or it
+-- ended without Discord's answer): then the bot looks for it before posting again.
+ALTER TABLE jobs ADD COLUMN may_have_sent INTEGER NOT NULL DEFAULT 0;
 -- How often a result that could not be fetched was asked of the provider again.
 ALTER TABLE jobs ADD COLUMN result_fetches INTEGER NOT NULL DEFAULT 0;
 

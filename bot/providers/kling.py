@@ -394,7 +394,11 @@ class BearerAuth(SecretHeaderAuth):
 
 
 def build_client(
-    base_url: str, token: str, *, timeout: httpx.Timeout | None = None
+    base_url: str,
+    token: str,
+    *,
+    timeout: httpx.Timeout | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """One long-lived client for AceData: base URL, Bearer token, JSON headers and timeouts."""
     if not token or not token.strip():
@@ -411,6 +415,7 @@ def build_client(
         },
         timeout=timeout or DEFAULT_TIMEOUT,
         follow_redirects=False,
+        transport=transport,
     )
 
 

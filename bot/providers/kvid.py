@@ -393,7 +393,11 @@ class ApiKeyAuth(SecretHeaderAuth):
 
 
 def build_client(
-    base_url: str, api_key: str, *, timeout: httpx.Timeout | None = None
+    base_url: str,
+    api_key: str,
+    *,
+    timeout: httpx.Timeout | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """One long-lived client for kvid: base URL, api-key, JSON headers and explicit timeouts."""
     if not api_key or not api_key.strip():
@@ -408,6 +412,7 @@ def build_client(
         },
         timeout=timeout or DEFAULT_TIMEOUT,
         follow_redirects=False,
+        transport=transport,
     )
 
 

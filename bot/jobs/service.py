@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
-from bot.community.service import Admission, Community
+from bot.community.service import Admission, Community, CommunityRefusal
 from bot.credits.quotas import Quotas
 from bot.db import Database
 from bot.i18n import Text, text_of
@@ -117,7 +117,7 @@ class JobService:
         outcome = await self._db.run(self._start_in, order, role_ids, quote.price, self._clock())
         if isinstance(outcome, Admission):
             # Refused by the server's rules: committed so the moderation log keeps the attempt.
-            outcome.require()
+            raise CommunityRefusal(outcome)
         job, parked = outcome
         if parked and self._community is not None:
             self._community.approvals.notify()

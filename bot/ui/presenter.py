@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -154,28 +154,20 @@ class DiscordPresenter:
                 finally:
                     self._cards.pop(job.id, None)
         channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        try:
+        with _as_refusal():
             if may_have_sent and (found := await self._already_posted(channel, job)) is not None:
                 log.info("job %s: its outcome was already posted as %s", job.id, found.id)
                 return _kind_of(job, found), found.id
             return await self._deliver_in_channel(job, video, channel, mention=True)
-        except discord.HTTPException as exc:
-            raise _refused(exc) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryRefused(type(exc).__name__) from None
 
     async def deliver_privately(
         self, job: Job, video: ResultFile | None
     ) -> tuple[Delivery, int | None]:
         """Send the outcome to the member directly, when their channel would not take it."""
-        try:
+        with _as_refusal():
             user = self._client.get_user(job.user_id) or await self._client.fetch_user(job.user_id)
             channel = await user.create_dm()
             return await self._deliver_in_channel(job, video, channel, mention=False)
-        except discord.HTTPException as exc:
-            raise _refused(exc) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryRefused(type(exc).__name__) from None
 
     async def _already_posted(
         self, channel: discord.abc.Messageable, job: Job
@@ -371,6 +363,17 @@ class DiscordPresenter:
         if link:
             return Delivery.LINK, who + m("delivery.ready_link", url=link)
         return Delivery.LINK, who + m("delivery.ready_too_large")
+
+
+@contextlib.contextmanager
+def _as_refusal() -> Iterator[None]:
+    """Discord's answers and lost connections, as the runner's DeliveryRefused."""
+    try:
+        yield
+    except discord.HTTPException as exc:
+        raise _refused(exc) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DeliveryRefused(type(exc).__name__) from None
 
 
 def _refused(exc: discord.HTTPException) -> DeliveryRefused:

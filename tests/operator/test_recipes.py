@@ -304,8 +304,10 @@ def test_the_demo(fresh_copy: Path, first_run: subprocess.CompletedProcess[str])
     result = run(["scripts/run", "--demo"], fresh_copy, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == cli.NO_TOKEN_LINE
-    assert "2 files saved in sandbox/videos/" in result.stdout
-    assert len(list((fresh_copy / "sandbox" / "videos").glob("*.mp4"))) == 2
+    # The demo makes three videos: a camera move, its remix, and a Korean member's title card.
+    saved = list((fresh_copy / "sandbox" / "videos").glob("*.mp4"))
+    assert len(saved) == 3
+    assert f"{len(saved)} files saved in sandbox/videos/" in result.stdout
     assert result.stderr == ""
 
 

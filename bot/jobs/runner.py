@@ -42,6 +42,8 @@ from bot.providers.base import (
 log = logging.getLogger(__name__)
 
 FIRST_POLL_MAX_INTERVALS = 6
+# A phase (downloading) is shown on the card only once it has lasted this long.
+SLOW_PHASE_SECONDS = 1.0
 # The failure code every provider uses for a refusal on content grounds.
 CONTENT_POLICY = "content_policy_violation"
 RESTART_DURING_SUBMIT = ProviderFailure(
@@ -612,13 +614,19 @@ class JobRunner:
         video: ResultFile | None = None
         try:
             if job.state is JobState.SUCCEEDED and job.result_url:
+                # Said on the card only when the download takes a while: most results arrive
+                # within a second, and the card then goes straight to the video.
+                phase = None
                 if not job.result_url.startswith("file://"):
-                    await self._show(job, phase="downloading")
+                    phase = asyncio.create_task(self._show_later(job, "downloading"))
                 try:
                     video = await self._fetch_result(job)
                 except ResultMissing as exc:
                     await self._result_missing(job, str(exc))
                     return
+                finally:
+                    if phase is not None:
+                        phase.cancel()
                 if video is not None and video.note:
                     noted = await self._store.apply(
                         Guard.claimed(job),
@@ -823,6 +831,10 @@ class JobRunner:
             poster=poster,
             note=Text("delivery.note_link", size=_mib(size), limit=_mib(limit)),
         )
+
+    async def _show_later(self, job: Job, phase: str) -> None:
+        await asyncio.sleep(SLOW_PHASE_SECONDS)
+        await self._show(job, phase)
 
     async def _show(self, job: Job, phase: str | None = None) -> None:
         try:

@@ -8,7 +8,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.i18n import Messages, Text, localize_choices, text_of
+from bot.i18n import Messages, Text, text_of
+from bot.ui.commands import localize_choices
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class AppTree(app_commands.CommandTree):
     """Routes every command error to one private, human message; commands are translatable."""
 
     def add_command(self, command: Any, /, **kwargs: Any) -> None:
-        """Register a command with its fixed choices made translatable (bot.i18n)."""
+        """Register a command with its fixed choices made translatable (bot.ui.commands)."""
         localize_choices(command)
         super().add_command(command, **kwargs)
 

@@ -32,6 +32,7 @@ from bot.ui.cards import (
     model_label,
     models_embed,
 )
+from bot.ui.channels import is_age_restricted
 from bot.ui.errors import UserError
 from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import member_role_ids
@@ -574,7 +575,7 @@ class VideoCog(commands.Cog):
         provider = self._provider(options.provider)
         model = (options.model or provider.default_model).strip()
         spec = provider.models.get(model)
-        age_restricted = bool(getattr(interaction.channel, "nsfw", False))
+        age_restricted = is_age_restricted(interaction.channel)
         request = VideoRequest(
             kind=kind,
             prompt=options.prompt.strip(),
@@ -653,11 +654,9 @@ def _member_context(interaction: discord.Interaction, owner_ids: frozenset[int])
     """What server rules need to know about the member and the channel they asked in."""
     user, channel = interaction.user, interaction.channel
     joined = user.joined_at if isinstance(user, discord.Member) else None
-    parent = getattr(channel, "parent", None)
     return {
         "member_joined_at": joined.timestamp() if joined else None,
-        # A thread is as age-restricted as the channel it belongs to.
-        "age_restricted": bool(getattr(channel, "nsfw", False) or getattr(parent, "nsfw", False)),
+        "age_restricted": is_age_restricted(channel),
         "is_manager": interaction.user.id in owner_ids or interaction.permissions.manage_guild,
         "parent_channel_id": getattr(channel, "parent_id", None),
     }

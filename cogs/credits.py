@@ -11,9 +11,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.credits.rules import MAX_TIER_NAME, RuleError
+from bot.credits.rules import MAX_TIER_NAME
 from bot.credits.usage import NO_ROLE, PERIOD_LABELS, usage_csv
-from bot.i18n import Messages, Text, text_of
+from bot.i18n import Messages, Text
 from bot.ledger import Ledger, LedgerError, LedgerPage
 from bot.ui.credit_cards import (
     allowance_embed,
@@ -213,12 +213,7 @@ class CreditsCog(commands.Cog):
             "daily_spend_cap": daily_cap,
         }
         if reset or any(v is not None for v in changes.values()):
-            try:
-                allowance = await rules.configure(
-                    guild_id, interaction.user.id, reset=reset, **changes
-                )
-            except RuleError as exc:
-                raise UserError(text_of(exc)) from None
+            allowance = await rules.configure(guild_id, interaction.user.id, reset=reset, **changes)
             await self._audit(interaction, "credit settings", _described(changes, reset=reset))
             note = Messages(interaction.locale)("credits.settings_saved")
         else:
@@ -300,12 +295,9 @@ class CreditsCog(commands.Cog):
             "discount_percent": discount,
             "max_concurrent_jobs": max_jobs,
         }
-        try:
-            saved = await rules.set_tier(guild_id, interaction.user.id, name, **changes)
-            if role is not None:
-                await rules.link_role(guild_id, role.id, saved.name)
-        except RuleError as exc:
-            raise UserError(text_of(exc)) from None
+        saved = await rules.set_tier(guild_id, interaction.user.id, name, **changes)
+        if role is not None:
+            await rules.link_role(guild_id, role.id, saved.name)
         linked = f" and role {role.id}" if role else ""
         await self._audit(interaction, "credit tier", f"{saved}{linked}")
         m = Messages(interaction.locale)
@@ -327,10 +319,7 @@ class CreditsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = self._guild(interaction)
-        try:
-            linked = await self.services.quotas.rules.link_role(guild_id, role.id, tier)
-        except RuleError as exc:
-            raise UserError(text_of(exc)) from None
+        linked = await self.services.quotas.rules.link_role(guild_id, role.id, tier)
         await self._audit(interaction, "credit tier role", f"role {role.id} -> {tier}")
         m = Messages(interaction.locale)
         text = (
@@ -351,10 +340,7 @@ class CreditsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = self._guild(interaction)
-        try:
-            given = await self.services.quotas.rules.assign(guild_id, user.id, tier)
-        except RuleError as exc:
-            raise UserError(text_of(exc)) from None
+        given = await self.services.quotas.rules.assign(guild_id, user.id, tier)
         await self._audit(interaction, "credit tier member", f"member {user.id} -> {tier}")
         m = Messages(interaction.locale)
         text = (
@@ -373,10 +359,7 @@ class CreditsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = self._guild(interaction)
-        try:
-            removed = await self.services.quotas.rules.remove_tier(guild_id, name)
-        except RuleError as exc:
-            raise UserError(text_of(exc)) from None
+        removed = await self.services.quotas.rules.remove_tier(guild_id, name)
         if not removed:
             raise UserError(Text("credits.no_tier", tier=name))
         await self._audit(interaction, "credit tier removed", name)

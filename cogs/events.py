@@ -12,11 +12,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.community.events import MAX_PRIZE, MAX_THEME, EventError, EventResult, parse_duration
+from bot.community.events import MAX_PRIZE, MAX_THEME, EventResult, parse_duration
 from bot.jobs.models import JobState
 from bot.ui.community import entry_embed, event_embed, event_result_embed, events_embed
-from bot.ui.community_views import NO_MENTIONS, find_channel, run_safely
-from bot.ui.errors import UserError
+from bot.ui.community_views import NO_MENTIONS, find_channel
+from bot.ui.errors import UserError, reply_error
 from bot.ui.permissions import require_manager
 
 if TYPE_CHECKING:
@@ -57,7 +57,10 @@ class EventVoteButton(
         return cls(int(match["entry_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await run_safely(interaction, lambda: self._vote(interaction), "event vote")
+        try:
+            await self._vote(interaction)
+        except Exception as error:
+            await reply_error(interaction, error)
 
     async def _vote(self, interaction: discord.Interaction) -> None:
         events = _community(interaction.client).events
@@ -65,10 +68,7 @@ class EventVoteButton(
         event = await events.event(entry.event_id) if entry else None
         if entry is None or event is None or event.guild_id != interaction.guild_id:
             raise UserError("That entry is not from this server.")
-        try:
-            outcome = await events.vote(self.entry_id, interaction.user.id)
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        outcome = await events.vote(self.entry_id, interaction.user.id)
         await interaction.response.edit_message(view=entry_view(self.entry_id, outcome.votes))
         if not outcome.voted:
             text = "Your vote was taken back."
@@ -159,17 +159,11 @@ class EventsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         assert interaction.guild_id is not None
         assert interaction.channel_id is not None
-        try:
-            seconds = parse_duration(ends_in)
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        seconds = parse_duration(ends_in)
         target = channel.id if channel is not None else interaction.channel_id
-        try:
-            event = await self.community.events.start(
-                interaction.guild_id, target, interaction.user.id, theme, seconds, prize
-            )
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        event = await self.community.events.start(
+            interaction.guild_id, target, interaction.user.id, theme, seconds, prize
+        )
         self._poke.set()
         embed = event_embed(event)
         if target == interaction.channel_id:
@@ -190,10 +184,7 @@ class EventsCog(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         events = self.community.events
-        try:
-            entry = await events.enter(interaction.guild_id, interaction.user.id, job)
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        entry = await events.enter(interaction.guild_id, interaction.user.id, job)
         event = await events.event(entry.event_id)
         shown = await self.community.showcase.job(entry.job_id)
         assert event is not None
@@ -244,10 +235,7 @@ class EventsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            result = await self.community.events.close(interaction.guild_id, interaction.user.id)
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        result = await self.community.events.close(interaction.guild_id, interaction.user.id)
         await self._announce(result)
         paid = f", {result.paid} credits paid from the pool" if result.paid else ""
         await interaction.followup.send(

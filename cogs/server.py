@@ -13,10 +13,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.community.approval import ApprovalError, ApprovalRequest
-from bot.community.moderation import MAX_NAME_CHARS, MAX_PATTERN_CHARS, ModerationError, TermError
+from bot.community.approval import ApprovalRequest
+from bot.community.moderation import MAX_NAME_CHARS, MAX_PATTERN_CHARS
 from bot.community.pool import PoolError
-from bot.community.settings import ApprovalMode, SettingsError
+from bot.community.settings import ApprovalMode
 from bot.credits.usage import PERIOD_LABELS
 from bot.i18n import Messages
 from bot.ui.community import (
@@ -32,9 +32,8 @@ from bot.ui.community_views import (
     find_channel,
     is_moderator,
     owner_ids_of,
-    run_safely,
 )
-from bot.ui.errors import UserError
+from bot.ui.errors import UserError, reply_error
 from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import require_manager
 
@@ -96,16 +95,16 @@ class ApproveButton(
         return cls(match["job_id"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await run_safely(interaction, lambda: self._approve(interaction), "approve")
+        try:
+            await self._approve(interaction)
+        except Exception as error:
+            await reply_error(interaction, error)
 
     async def _approve(self, interaction: discord.Interaction) -> None:
         request = await _checked_request(interaction, self.job_id)
-        try:
-            decision = await _community(interaction.client).approvals.decide(
-                request.job_id, approve=True, actor_id=interaction.user.id
-            )
-        except ApprovalError as exc:
-            raise UserError(str(exc)) from None
+        decision = await _community(interaction.client).approvals.decide(
+            request.job_id, approve=True, actor_id=interaction.user.id
+        )
         embed = await _request_embed(interaction.client, decision.request)
         await interaction.response.edit_message(embed=embed, view=None)
         if not decision.changed:
@@ -138,15 +137,15 @@ class DenyButton(
         return cls(match["job_id"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        async def open_form() -> None:
+        try:
             request = await _checked_request(interaction, self.job_id)
             if request.state != "pending":
                 embed = await _request_embed(interaction.client, request)
                 await interaction.response.edit_message(embed=embed, view=None)
                 return
             await interaction.response.send_modal(deny_form(self.job_id))
-
-        await run_safely(interaction, open_form, "deny")
+        except Exception as error:
+            await reply_error(interaction, error)
 
 
 # The Deny form names the request it decides; it is routed by this pattern (bot.ui.forms).
@@ -171,25 +170,19 @@ async def on_deny_form(
     """A Deny form was submitted: deny the request its id names, if still pending."""
     job_id = match["job_id"]
 
-    async def deny() -> None:
-        request = await _checked_request(interaction, job_id)
-        try:
-            decision = await _community(interaction.client).approvals.decide(
-                request.job_id,
-                approve=False,
-                actor_id=interaction.user.id,
-                reason=values.get("reason", ""),
-            )
-        except ApprovalError as exc:
-            raise UserError(str(exc)) from None
-        embed = await _request_embed(interaction.client, decision.request)
-        await _show_decided(interaction, embed)
-        if not decision.changed:
-            await interaction.followup.send(
-                already_decided(interaction, decision.state), ephemeral=True
-            )
-
-    await run_safely(interaction, deny, "deny reason")
+    request = await _checked_request(interaction, job_id)
+    decision = await _community(interaction.client).approvals.decide(
+        request.job_id,
+        approve=False,
+        actor_id=interaction.user.id,
+        reason=values.get("reason", ""),
+    )
+    embed = await _request_embed(interaction.client, decision.request)
+    await _show_decided(interaction, embed)
+    if not decision.changed:
+        await interaction.followup.send(
+            already_decided(interaction, decision.state), ephemeral=True
+        )
 
 
 async def _show_decided(interaction: discord.Interaction, embed: discord.Embed) -> None:
@@ -251,7 +244,10 @@ class ReportButton(
         return cls(match["action"], int(match["report_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await run_safely(interaction, lambda: self._resolve(interaction), "report")
+        try:
+            await self._resolve(interaction)
+        except Exception as error:
+            await reply_error(interaction, error)
 
     async def _resolve(self, interaction: discord.Interaction) -> None:
         if not is_moderator(interaction, owner_ids_of(interaction.client)):
@@ -261,10 +257,7 @@ class ReportButton(
         if report is None or report.guild_id != interaction.guild_id:
             raise UserError("That report is not from this server.")
         outcome = "deleted" if self.action == "delete" else "dismissed"
-        try:
-            closed = await community.reports.resolve(self.report_id, interaction.user.id, outcome)
-        except ModerationError as exc:
-            raise UserError(str(exc)) from None
+        closed = await community.reports.resolve(self.report_id, interaction.user.id, outcome)
         if not closed:
             raise UserError("That report was already handled.")
         note = f"Dismissed by {interaction.user.mention}."
@@ -453,16 +446,13 @@ class ServerCog(commands.Cog):
         """Admin: the approval mode."""
         self._require(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            saved = await self.community.settings.configure(
-                self._guild(interaction),
-                interaction.user.id,
-                approval_mode=mode.value if mode else None,
-                new_member_days=days,
-                approval_timeout_hours=timeout_hours,
-            )
-        except SettingsError as exc:
-            raise UserError(str(exc)) from None
+        saved = await self.community.settings.configure(
+            self._guild(interaction),
+            interaction.user.id,
+            approval_mode=mode.value if mode else None,
+            new_member_days=days,
+            approval_timeout_hours=timeout_hours,
+        )
         text = f"Approval: {approval_line(saved)}."
         if saved.approval_mode is not ApprovalMode.OFF and saved.moderators_channel_id is None:
             text += (
@@ -494,16 +484,13 @@ class ServerCog(commands.Cog):
         """Admin: add a blocked term."""
         self._require(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            rule = await self.community.terms.add(
-                self._guild(interaction),
-                interaction.user.id,
-                kind.value if kind else "word",
-                term,
-                name,
-            )
-        except TermError as exc:
-            raise UserError(str(exc)) from None
+        rule = await self.community.terms.add(
+            self._guild(interaction),
+            interaction.user.id,
+            kind.value if kind else "word",
+            term,
+            name,
+        )
         self.poke()
         await interaction.followup.send(
             f"Blocked: prompts matching this {rule.kind} are refused with the rule name "
@@ -636,12 +623,9 @@ class ServerCog(commands.Cog):
         a link, and Delete / Dismiss buttons.
         """
         assert interaction.guild_id is not None
-        try:
-            _, created = await self.community.reports.report(
-                interaction.guild_id, job_id, interaction.user.id, reason
-            )
-        except ModerationError as exc:
-            raise UserError(str(exc)) from None
+        _, created = await self.community.reports.report(
+            interaction.guild_id, job_id, interaction.user.id, reason
+        )
         self.poke()
         text = (
             "Thank you: the moderators have been told."
@@ -788,17 +772,14 @@ class ServerCog(commands.Cog):
         self._require(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         if add is not None or remove is not None or clear:
-            try:
-                await self.community.settings.change_list(
-                    self._guild(interaction),
-                    interaction.user.id,
-                    what,
-                    add=add.id if add is not None else None,
-                    remove=remove.id if remove is not None else None,
-                    clear=clear,
-                )
-            except SettingsError as exc:
-                raise UserError(str(exc)) from None
+            await self.community.settings.change_list(
+                self._guild(interaction),
+                interaction.user.id,
+                what,
+                add=add.id if add is not None else None,
+                remove=remove.id if remove is not None else None,
+                clear=clear,
+            )
             self.poke()
             note = "Saved."
         else:

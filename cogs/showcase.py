@@ -21,9 +21,8 @@ from bot.ui.community_views import (
     find_channel,
     is_moderator,
     owner_ids_of,
-    run_safely,
 )
-from bot.ui.errors import UserError
+from bot.ui.errors import UserError, reply_error
 from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import require_manager
 
@@ -71,17 +70,17 @@ class VoteButton(
         return cls(int(match["share_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await run_safely(interaction, lambda: self._vote(interaction), "showcase vote")
+        try:
+            await self._vote(interaction)
+        except Exception as error:
+            await reply_error(interaction, error)
 
     async def _vote(self, interaction: discord.Interaction) -> None:
         showcase = _community(interaction.client).showcase
         share = await showcase.get(self.share_id)
         if share is None or share.guild_id != interaction.guild_id:
             raise UserError("That video is not in this server's showcase.")
-        try:
-            outcome = await showcase.vote(self.share_id, interaction.user.id)
-        except ShowcaseError as exc:
-            raise UserError(str(exc)) from None
+        outcome = await showcase.vote(self.share_id, interaction.user.id)
         await interaction.response.edit_message(view=share_view(self.share_id, outcome.votes))
         text = "Your vote is counted." if outcome.voted else "Your vote was taken back."
         await interaction.followup.send(text, ephemeral=True)
@@ -119,14 +118,14 @@ class ShareReviewButton(
         return cls(match["action"], int(match["share_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        async def act() -> None:
+        try:
             share = await _checked_share(interaction, self.share_id)
             if self.action == "deny" and share.state == "pending":
                 await interaction.response.send_modal(share_deny_form(self.share_id))
                 return
             await _decide_share(interaction, self.share_id, self.action == "approve", None)
-
-        await run_safely(interaction, act, "share review")
+        except Exception as error:
+            await reply_error(interaction, error)
 
 
 # The Deny share form names the share it decides; it is routed by this pattern (bot.ui.forms).
@@ -151,11 +150,8 @@ async def on_share_deny_form(
     """A Deny share form was submitted: deny the share its id names, if still pending."""
     share_id = int(match["share_id"])
 
-    async def deny() -> None:
-        await _checked_share(interaction, share_id)
-        await _decide_share(interaction, share_id, False, values.get("reason", ""))
-
-    await run_safely(interaction, deny, "share denial")
+    await _checked_share(interaction, share_id)
+    await _decide_share(interaction, share_id, False, values.get("reason", ""))
 
 
 async def _checked_share(interaction: discord.Interaction, share_id: int) -> Share:
@@ -315,12 +311,9 @@ class ShowcaseCog(commands.Cog):
             settings.approval_needed(joined.timestamp() if joined else None, self.community.now())
             is not None
         )
-        try:
-            outcome = await self.community.showcase.share(
-                guild_id, job_id, interaction.user.id, needs_approval=needs
-            )
-        except ShowcaseError as exc:
-            raise UserError(str(exc)) from None
+        outcome = await self.community.showcase.share(
+            guild_id, job_id, interaction.user.id, needs_approval=needs
+        )
         share = outcome.share
         if share.state == "pending":
             if outcome.created:

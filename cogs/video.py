@@ -20,7 +20,6 @@ from bot.credits.quotas import QuotaExceeded
 from bot.i18n import Messages, Text, default_catalogue, text_of, tr
 from bot.jobs.lineage import extension_count
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState
-from bot.jobs.service import CancelRefused
 from bot.ledger import InsufficientCredits
 from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async, size_problem
 from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
@@ -282,12 +281,9 @@ class VideoCog(commands.Cog):
         await getattr(cog, method)(interaction, job_id)
 
     async def _cancel(self, interaction: discord.Interaction, job_id: str) -> str:
-        try:
-            result = await self.services.jobs.cancel(
-                job_id, interaction.user.id, moderator=interaction.permissions.manage_messages
-            )
-        except CancelRefused as exc:
-            raise UserError(text_of(exc)) from None
+        result = await self.services.jobs.cancel(
+            job_id, interaction.user.id, moderator=interaction.permissions.manage_messages
+        )
         m = Messages(interaction.locale)
         message = m("cancel.done", job=result.job.id, refunded=result.refunded)
         if result.provider_stopped is False:
@@ -625,11 +621,8 @@ class VideoCog(commands.Cog):
         # and a busy bot must never miss it. A refusal below is shown privately all the same.
         if not interaction.response.is_done():
             await interaction.response.defer(thinking=True)
-        try:
-            # Local checks first, so a bad request downloads nothing.
-            jobs.quote(order)
-        except InvalidRequest as exc:
-            raise UserError(text_of(exc)) from None
+        # Local checks first, so a bad request downloads nothing.
+        jobs.quote(order)
         for attachment in images:
             try:
                 await check_image_async(await attachment.read())
@@ -643,8 +636,6 @@ class VideoCog(commands.Cog):
             raise UserError(insufficient_message(exc, interaction.locale)) from None
         except QuotaExceeded as exc:
             raise UserError(limit_message(exc, interaction.locale)) from None
-        except InvalidRequest as exc:
-            raise UserError(text_of(exc)) from None
         message_id = await self.bot.presenter.show_card(job, interaction)
         if message_id is not None:
             await jobs.record_card(job.id, message_id)

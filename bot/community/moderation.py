@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.community.log import ModerationLog
 from bot.db import Database
+from bot.errors import UserError
 
 try:  # Python 3.11+: the parser behind `re` (sre_parse is its deprecated alias).
     import re._constants as _sre
@@ -51,11 +52,11 @@ _REFUSED = {
 _INVISIBLE = {"Cf"}
 
 
-class TermError(Exception):
+class TermError(UserError):
     """A blocked term or pattern was refused; the message says what to change."""
 
 
-class ModerationError(Exception):
+class ModerationError(UserError):
     """A moderation action was refused; the message says why."""
 
 

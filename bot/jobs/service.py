@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from bot.community.service import Admission, Community
 from bot.credits.quotas import Quotas
 from bot.db import Database, Transaction
+from bot.errors import UserError
 from bot.i18n import Text, text_of
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState, new_job_id
 from bot.jobs.store import ACTIVE_STATES, Guard, JobStore, finish_cols
@@ -30,7 +31,7 @@ def screened_text(request: VideoRequest) -> str:
     return "\n".join(part for part in (request.prompt, request.negative_prompt) if part)
 
 
-class CancelRefused(Exception):
+class CancelRefused(UserError):
     """The job cannot be cancelled by this member (not theirs, or already finished).
 
     Raised with a `Text` (`cancel.*`): `str(exc)` is English; the cog shows the member's language.

@@ -93,10 +93,7 @@ class Pool:
 
     def ensure_in(self, conn: sqlite3.Connection, guild_id: int) -> None:
         """Open the pool's ledger account (with no welcome grant) if it does not exist."""
-        conn.execute(
-            "INSERT OR IGNORE INTO members (guild_id, user_id, created_at) VALUES (?, ?, ?)",
-            (guild_id, POOL_USER_ID, self._clock()),
-        )
+        self._ledger.open_account_in(conn, guild_id, POOL_USER_ID)
 
     def status_in(self, conn: sqlite3.Connection, guild_id: int) -> PoolStatus:
         """Balance, prizes promised and the daily limit, as this transaction sees them."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +70,52 @@ def test_the_probe_sees_discord_when_it_is_imported() -> None:
         timeout=60,
     )
     assert "discord" in json.loads(result.stdout)["discord"]
+
+
+# Each of these tables is written by one module only (migrations aside: they own the schema).
+OWNERS = {
+    "jobs": "bot/jobs/store.py",
+    "members": "bot/ledger.py",
+    "holds": "bot/ledger.py",
+    "ledger": "bot/ledger.py",
+}
+_WRITE = re.compile(
+    r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
+    r"\s+(\w+)\b",
+    re.IGNORECASE,
+)
+
+
+def _sql_strings(path: Path) -> list[str]:
+    """Every string literal in a module; an f-string's fixed parts joined around `?`."""
+    strings = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.JoinedStr):
+            strings.append(
+                "".join(
+                    part.value if isinstance(part, ast.Constant) else "?" for part in node.values
+                )
+            )
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            strings.append(node.value)
+    return strings
+
+
+def _writes() -> dict[str, set[str]]:
+    """Table -> the modules (under bot/ and cogs/) whose SQL writes it."""
+    found: dict[str, set[str]] = {}
+    for folder in ("bot", "cogs"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            module = str(path.relative_to(ROOT))
+            for sql in _sql_strings(path):
+                for table in _WRITE.findall(sql):
+                    found.setdefault(table.lower(), set()).add(module)
+    return found
+
+
+def test_each_owned_table_is_written_by_its_owner_only() -> None:
+    writes = _writes()
+    for table, owner in OWNERS.items():
+        # The scan finds the owner's own writes, so an empty result elsewhere means something.
+        assert owner in writes.get(table, set()), f"no write to {table} found in {owner}"
+        assert writes[table] == {owner}, f"{table} is written outside {owner}: {writes[table]}"

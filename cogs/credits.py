@@ -15,6 +15,7 @@ from bot.credits.rules import MAX_TIER_NAME
 from bot.credits.usage import NO_ROLE, PERIOD_LABELS, usage_csv
 from bot.i18n import Messages, Text
 from bot.ledger import Ledger, LedgerError, LedgerPage
+from bot.ui.commands import guild_only
 from bot.ui.credit_cards import (
     allowance_embed,
     balance_embed,
@@ -99,7 +100,9 @@ def history_view(user_id: int, page: LedgerPage, locale: object) -> discord.ui.V
 class CreditsCog(commands.Cog):
     """Thin layer over the ledger, the quotas and the usage reports."""
 
-    credits = app_commands.Group(name="credits", description="Your video credits", guild_only=True)
+    credits = app_commands.Group(
+        name="credits", description="Your video credits", allowed_contexts=guild_only()
+    )
     tier = app_commands.Group(
         name="tier",
         description="Credit tiers for roles and members (Manage Server)",
@@ -128,9 +131,8 @@ class CreditsCog(commands.Cog):
         standing = await self.services.quotas.standing(
             interaction.guild_id, interaction.user.id, member_role_ids(interaction)
         )
-        await interaction.followup.send(
-            embed=balance_embed(standing, interaction.user.display_name, interaction.locale),
-            ephemeral=True,
+        await interaction.edit_original_response(
+            embed=balance_embed(standing, interaction.user.display_name, interaction.locale)
         )
 
     @credits.command(name="history", description="Your credit movements (only you can see this)")
@@ -146,9 +148,9 @@ class CreditsCog(commands.Cog):
         embed = ledger_embed(shown, interaction.locale)
         if shown.pages > 1:
             view = history_view(interaction.user.id, shown, interaction.locale)
-            await interaction.followup.send(embed=embed, view=view, ephemeral=True, wait=True)
+            await interaction.edit_original_response(embed=embed, view=view)
         else:
-            await interaction.followup.send(embed=embed, ephemeral=True)
+            await interaction.edit_original_response(embed=embed)
 
     # -- admins: credits -------------------------------------------------------------------------
 
@@ -219,8 +221,8 @@ class CreditsCog(commands.Cog):
         else:
             allowance = await rules.allowance(guild_id)
             note = None
-        await interaction.followup.send(
-            note, embed=allowance_embed(allowance, interaction.locale), ephemeral=True
+        await interaction.edit_original_response(
+            content=note, embed=allowance_embed(allowance, interaction.locale)
         )
 
     @credits.command(name="usage", description="What this server spent (Manage Server)")
@@ -257,10 +259,9 @@ class CreditsCog(commands.Cog):
             ),
             locale=interaction.locale,
         )
-        await interaction.followup.send(
+        await interaction.edit_original_response(
             embed=embed,
-            file=discord.File(io.BytesIO(table.encode()), filename=f"usage-{chosen}.csv"),
-            ephemeral=True,
+            attachments=[discord.File(io.BytesIO(table.encode()), filename=f"usage-{chosen}.csv")],
         )
 
     # -- admins: tiers ---------------------------------------------------------------------------
@@ -301,12 +302,11 @@ class CreditsCog(commands.Cog):
         linked = f" and role {role.id}" if role else ""
         await self._audit(interaction, "credit tier", f"{saved}{linked}")
         m = Messages(interaction.locale)
-        await interaction.followup.send(
-            m("credits.tier_saved_for_role", tier=saved.name, role=role.mention)
+        await interaction.edit_original_response(
+            content=m("credits.tier_saved_for_role", tier=saved.name, role=role.mention)
             if role
             else m("credits.tier_saved", tier=saved.name),
             embed=tiers_embed(await rules.tiers(guild_id), interaction.locale),
-            ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -327,8 +327,8 @@ class CreditsCog(commands.Cog):
             if linked
             else m("credits.tier_role_unlinked", role=role.mention)
         )
-        await interaction.followup.send(
-            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        await interaction.edit_original_response(
+            content=text, allowed_mentions=discord.AllowedMentions.none()
         )
 
     @tier.command(name="member", description="Give one member a tier (Manage Server)")
@@ -348,8 +348,8 @@ class CreditsCog(commands.Cog):
             if given
             else m("credits.tier_member_cleared", member=user.mention)
         )
-        await interaction.followup.send(
-            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        await interaction.edit_original_response(
+            content=text, allowed_mentions=discord.AllowedMentions.none()
         )
 
     @tier.command(name="remove", description="Delete a tier (Manage Server)")
@@ -363,8 +363,8 @@ class CreditsCog(commands.Cog):
         if not removed:
             raise UserError(Text("credits.no_tier", tier=name))
         await self._audit(interaction, "credit tier removed", name)
-        await interaction.followup.send(
-            Messages(interaction.locale)("credits.tier_deleted", tier=name), ephemeral=True
+        await interaction.edit_original_response(
+            content=Messages(interaction.locale)("credits.tier_deleted", tier=name)
         )
 
     @tier.command(name="list", description="This server's tiers (Manage Server)")
@@ -373,9 +373,8 @@ class CreditsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         await interaction.response.defer(ephemeral=True, thinking=True)
         tiers = await self.services.quotas.rules.tiers(self._guild(interaction))
-        await interaction.followup.send(
+        await interaction.edit_original_response(
             embed=tiers_embed(tiers, interaction.locale),
-            ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -429,15 +428,14 @@ class CreditsCog(commands.Cog):
             interaction.guild_id,
             interaction.user.id,
         )
-        await interaction.followup.send(
-            Messages(interaction.locale)(
+        await interaction.edit_original_response(
+            content=Messages(interaction.locale)(
                 "credits.gave" if grant else "credits.took",
                 amount=amount,
                 member=user.mention,
                 available=balance.available,
                 held=balance.held,
             ),
-            ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 

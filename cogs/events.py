@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.community.events import MAX_PRIZE, MAX_THEME, EventResult, parse_duration
 from bot.jobs.models import JobState
+from bot.ui.commands import guild_only
 from bot.ui.community import entry_embed, event_embed, event_result_embed, events_embed
 from bot.ui.community_views import NO_MENTIONS, find_channel
 from bot.ui.errors import UserError, reply_error
@@ -105,7 +106,9 @@ def entry_view(entry_id: int, votes: int) -> discord.ui.View:
 class EventsCog(commands.Cog):
     """Thin layer over bot.community.events, plus the end-of-event announcer."""
 
-    event = app_commands.Group(name="event", description="Themed video events", guild_only=True)
+    event = app_commands.Group(
+        name="event", description="Themed video events", allowed_contexts=guild_only()
+    )
 
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
@@ -173,7 +176,7 @@ class EventsCog(commands.Cog):
         posted = await find_channel(self.bot, target)
         if posted is not None:
             await posted.send(embed=embed, allowed_mentions=NO_MENTIONS)
-        await interaction.followup.send(f"Event started in <#{target}>.", ephemeral=True)
+        await interaction.edit_original_response(content=f"Event started in <#{target}>.")
 
     @event.command(name="enter", description="Enter one of your videos in the open event")
     @app_commands.describe(job="Your video's id (made since the event started)")
@@ -202,8 +205,8 @@ class EventsCog(commands.Cog):
                 link = f" {message.jump_url}"
             except discord.HTTPException as exc:
                 log.warning("could not post entry %s: %s", entry.id, exc)
-        await interaction.followup.send(
-            f'Your video `{entry.job_id}` is entered in "{event.theme}".{link}', ephemeral=True
+        await interaction.edit_original_response(
+            content=f'Your video `{entry.job_id}` is entered in "{event.theme}".{link}'
         )
 
     @enter.autocomplete("job")
@@ -225,7 +228,7 @@ class EventsCog(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         events = await self.community.events.recent(interaction.guild_id)
-        await interaction.followup.send(embed=events_embed(events), ephemeral=True)
+        await interaction.edit_original_response(embed=events_embed(events))
 
     @event.command(
         name="close", description="Close the open event now and pay the prize (Manage Server)"
@@ -238,10 +241,9 @@ class EventsCog(commands.Cog):
         result = await self.community.events.close(interaction.guild_id, interaction.user.id)
         await self._announce(result)
         paid = f", {result.paid} credits paid from the pool" if result.paid else ""
-        await interaction.followup.send(
-            f'"{result.event.theme}" is closed{paid}. The result is posted in '
-            f"<#{result.event.channel_id}>.",
-            ephemeral=True,
+        await interaction.edit_original_response(
+            content=f'"{result.event.theme}" is closed{paid}. The result is posted in '
+            f"<#{result.event.channel_id}>."
         )
 
     # -- the announcer ---------------------------------------------------------------------------

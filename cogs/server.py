@@ -19,6 +19,7 @@ from bot.community.pool import PoolError
 from bot.community.settings import ApprovalMode
 from bot.credits.usage import PERIOD_LABELS
 from bot.i18n import Messages
+from bot.ui.commands import MANAGE_SERVER, guild_only
 from bot.ui.community import (
     approval_line,
     approval_request_embed,
@@ -314,7 +315,8 @@ class ServerCog(commands.Cog):
     server = app_commands.Group(
         name="server",
         description="Community settings and moderation (Manage Server)",
-        guild_only=True,
+        allowed_contexts=guild_only(),
+        default_permissions=MANAGE_SERVER,
     )
 
     def __init__(self, bot: VideoBot) -> None:
@@ -460,7 +462,7 @@ class ServerCog(commands.Cog):
                 "set one with `/server moderators`."
             )
         self.poke()
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.edit_original_response(content=text)
 
     @server.command(name="block", description="Refuse prompts with a word or pattern")
     @app_commands.describe(
@@ -492,10 +494,9 @@ class ServerCog(commands.Cog):
             name,
         )
         self.poke()
-        await interaction.followup.send(
-            f"Blocked: prompts matching this {rule.kind} are refused with the rule name "
-            f"**{rule.name}**.",
-            ephemeral=True,
+        await interaction.edit_original_response(
+            content=f"Blocked: prompts matching this {rule.kind} are refused with the rule name "
+            f"**{rule.name}**."
         )
 
     @server.command(name="unblock", description="Remove a blocked-terms rule by its name")
@@ -512,7 +513,7 @@ class ServerCog(commands.Cog):
         if removed is None:
             raise UserError(f"There is no rule named `{name}`. `/server settings` lists them.")
         self.poke()
-        await interaction.followup.send(f"Rule **{removed.name}** removed.", ephemeral=True)
+        await interaction.edit_original_response(content=f"Rule **{removed.name}** removed.")
 
     @unblock.autocomplete("name")
     async def _complete_rule(
@@ -547,7 +548,7 @@ class ServerCog(commands.Cog):
             if new
             else f"{user.mention} was already banned; the reason was updated."
         )
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
 
     @server.command(name="unban", description="Let a member make videos again")
     @app_commands.describe(user="The member")
@@ -561,8 +562,8 @@ class ServerCog(commands.Cog):
         if not lifted:
             raise UserError(f"{user.mention} is not banned from making videos.")
         self.poke()
-        await interaction.followup.send(
-            f"{user.mention} can make videos again.", ephemeral=True, allowed_mentions=NO_MENTIONS
+        await interaction.edit_original_response(
+            content=f"{user.mention} can make videos again.", allowed_mentions=NO_MENTIONS
         )
 
     @server.command(name="pool", description="The server credit pool: add, remove, limit, report")
@@ -605,10 +606,9 @@ class ServerCog(commands.Cog):
             self.poke()
         chosen = period.value if period else "30d"
         report = await pool.report(guild_id, chosen)
-        await interaction.followup.send(
-            " ".join(notes) or None,
+        await interaction.edit_original_response(
+            content=" ".join(notes) or None,
             embed=pool_embed(report, POOL_PERIODS[chosen]),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -757,8 +757,9 @@ class ServerCog(commands.Cog):
             await community.pool.status(guild_id),
             len(await community.approvals.pending(guild_id)),
         )
-        await interaction.followup.send(
-            note, embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+        # Every caller deferred: the settings are the answer to that deferral.
+        await interaction.edit_original_response(
+            content=note, embed=embed, allowed_mentions=NO_MENTIONS
         )
 
     async def _change_list(

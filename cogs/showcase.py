@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.community.showcase import PERIOD_LABELS, Share, ShowcaseError
 from bot.i18n import Messages
 from bot.jobs.models import JobState
+from bot.ui.commands import guild_only
 from bot.ui.community import board_embed, share_embed, share_review_embed
 from bot.ui.community_views import (
     NO_MENTIONS,
@@ -216,7 +217,7 @@ class ShowcaseCog(commands.Cog):
     """Thin layer over bot.community.showcase."""
 
     showcase = app_commands.Group(
-        name="showcase", description="Share videos and vote on them", guild_only=True
+        name="showcase", description="Share videos and vote on them", allowed_contexts=guild_only()
     )
 
     def __init__(self, bot: VideoBot) -> None:
@@ -285,7 +286,7 @@ class ShowcaseCog(commands.Cog):
         assert interaction.guild_id is not None
         chosen = period.value if period else "7d"
         lines = await self.community.showcase.top(interaction.guild_id, chosen)
-        await interaction.followup.send(
+        await interaction.edit_original_response(
             embed=board_embed(lines, chosen), allowed_mentions=NO_MENTIONS
         )
 
@@ -331,7 +332,7 @@ class ShowcaseCog(commands.Cog):
                 if fresh is not None and fresh.state == "posted"
                 else "Shared; it will appear in the showcase shortly."
             )
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.edit_original_response(content=text)
 
     # -- reactions -------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from bot.ui.cards import (
     models_embed,
 )
 from bot.ui.channels import is_age_restricted
+from bot.ui.commands import guild_only
 from bot.ui.errors import UserError
 from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import member_role_ids
@@ -103,7 +104,9 @@ class GenerationOptions:
 class VideoCog(commands.Cog):
     """Thin layer: parse options, call the job service, render the answer."""
 
-    video = app_commands.Group(name="video", description="Make AI videos", guild_only=True)
+    video = app_commands.Group(
+        name="video", description="Make AI videos", allowed_contexts=guild_only()
+    )
 
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
@@ -210,7 +213,7 @@ class VideoCog(commands.Cog):
     async def cancel(self, interaction: discord.Interaction, job: str) -> None:
         """Cancel a job that has not finished."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await interaction.followup.send(await self._cancel(interaction, job), ephemeral=True)
+        await interaction.edit_original_response(content=await self._cancel(interaction, job))
 
     # -- buttons on cards and results -------------------------------------------------------
 
@@ -233,8 +236,8 @@ class VideoCog(commands.Cog):
         match action:
             case "cancel":
                 await interaction.response.defer(ephemeral=True, thinking=True)
-                await interaction.followup.send(
-                    await self._cancel(interaction, job.id), ephemeral=True
+                await interaction.edit_original_response(
+                    content=await self._cancel(interaction, job.id)
                 )
             case "retry":
                 await self._retry(interaction, job)
@@ -257,8 +260,8 @@ class VideoCog(commands.Cog):
                 assert interaction.channel_id is not None
                 reposted = await self.services.jobs.repost(job.id, interaction.channel_id)
                 key = "buttons.posting" if reposted is not None else "buttons.not_kept"
-                await interaction.followup.send(
-                    tr(interaction.locale, key, job=job.id), ephemeral=True
+                await interaction.edit_original_response(
+                    content=tr(interaction.locale, key, job=job.id)
                 )
             case "delete":
                 await interaction.response.defer(ephemeral=True, thinking=True)
@@ -267,8 +270,8 @@ class VideoCog(commands.Cog):
                 if moderator and job.user_id != interaction.user.id:
                     # A moderator's delete also removes the card and any showcase post.
                     await delete_result(self.bot, job.id)
-                await interaction.followup.send(
-                    tr(interaction.locale, "buttons.deleted", job=job.id), ephemeral=True
+                await interaction.edit_original_response(
+                    content=tr(interaction.locale, "buttons.deleted", job=job.id)
                 )
 
     async def _cog_call(
@@ -465,7 +468,7 @@ class VideoCog(commands.Cog):
         # An outcome no channel nor DM took is kept: its owner can have it posted here.
         kept = found.delivery_state is DeliveryState.PARKED and found.user_id == interaction.user.id
         view = post_here_view(found, interaction.locale) if kept else discord.utils.MISSING
-        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
+        await interaction.edit_original_response(embed=embed, view=view)
 
     @status.autocomplete("job")
     @cancel.autocomplete("job")
@@ -492,7 +495,7 @@ class VideoCog(commands.Cog):
         embed = history_embed(
             jobs[:HISTORY_PAGE], page, interaction.locale, has_older=len(jobs) > HISTORY_PAGE
         )
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        await interaction.edit_original_response(embed=embed)
 
     @video.command(name="models", description="Video services, their models, options and prices")
     async def models(self, interaction: discord.Interaction) -> None:

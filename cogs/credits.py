@@ -65,7 +65,7 @@ class PageButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> PageButton:
         """Rebuild the button from a pressed custom_id (also after a restart)."""
         return cls(int(match["user_id"]), int(match["page"]))

@@ -91,7 +91,7 @@ class ApproveButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ApproveButton:
         return cls(match["job_id"])
 
@@ -133,7 +133,7 @@ class DenyButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> DenyButton:
         return cls(match["job_id"])
 
@@ -155,7 +155,7 @@ DENY_FORM = r"approval:reason:(?P<job_id>[0-9a-z]{1,32})"
 
 def deny_form(job_id: str) -> discord.ui.Modal:
     """The reason for a denial; the member is told it."""
-    reason = discord.ui.TextInput(
+    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
         custom_id="reason", style=discord.TextStyle.paragraph, min_length=3, max_length=300
     )
     return build_form(
@@ -240,7 +240,7 @@ class ReportButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ReportButton:
         return cls(match["action"], int(match["report_id"]))
 
@@ -801,7 +801,7 @@ class ServerCog(commands.Cog):
                 self._guild(interaction),
                 interaction.user.id,
                 column,
-                None if clear else channel.id,
+                None if clear or channel is None else channel.id,
             )
             self.poke()
             note = "Saved."

@@ -66,7 +66,7 @@ class VoteButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> VoteButton:
         return cls(int(match["share_id"]))
 
@@ -114,7 +114,7 @@ class ShareReviewButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ShareReviewButton:
         return cls(match["action"], int(match["share_id"]))
 
@@ -135,7 +135,7 @@ SHARE_DENY_FORM = r"share:reason:(?P<share_id>[0-9]{1,18})"
 
 def share_deny_form(share_id: int) -> discord.ui.Modal:
     """The reason a share is denied."""
-    reason = discord.ui.TextInput(
+    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
         custom_id="reason", style=discord.TextStyle.paragraph, min_length=3, max_length=300
     )
     return build_form(

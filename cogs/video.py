@@ -660,7 +660,7 @@ def remix_form(job: Job, locale: object = None) -> discord.ui.Modal:
     """A form pre-filled with an earlier job's prompt and settings, in the member's language."""
     m = Messages(locale)
     request = job.request
-    inputs = [
+    inputs: list[tuple[str, discord.ui.TextInput[Any]]] = [
         (
             m("remix.prompt"),
             discord.ui.TextInput(
@@ -698,7 +698,7 @@ def remix_form(job: Job, locale: object = None) -> discord.ui.Modal:
 def extend_form(job: Job, extensions: int, locale: object = None) -> discord.ui.Modal:
     """Asks what happens next; the id records how often the video was extended when opened."""
     m = Messages(locale)
-    prompt = discord.ui.TextInput(
+    prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
         style=discord.TextStyle.paragraph, max_length=2500, custom_id="prompt"
     )
     return build_form(

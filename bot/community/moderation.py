@@ -10,6 +10,11 @@ prompt, and every rule is compiled once and cached.
 from __future__ import annotations
 
 import re
+
+# The parser behind `re` (Python 3.11+; sre_parse is its deprecated alias). typeshed has no
+# stubs for these private modules.
+import re._constants as _sre  # type: ignore[import-not-found]
+import re._parser as _sre_parse  # type: ignore[import-not-found]
 import sqlite3
 import unicodedata
 from collections.abc import Callable
@@ -18,13 +23,6 @@ from dataclasses import dataclass
 from bot.community.log import ModerationLog
 from bot.db import Database
 from bot.errors import UserError
-
-try:  # Python 3.11+: the parser behind `re` (sre_parse is its deprecated alias).
-    import re._constants as _sre
-    import re._parser as _sre_parse
-except ImportError:  # pragma: no cover - older Pythons are not supported by the bot anyway
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 MAX_TERM_CHARS = 100
 MAX_PATTERN_CHARS = 100

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 
-# The parser behind `re` (Python 3.11+; sre_parse is its deprecated alias). typeshed has no
-# stubs for these private modules.
+# `re`'s own parser (3.11+; sre_parse is its deprecated alias); typeshed has no stubs for it.
 import re._constants as _sre  # type: ignore[import-not-found]
 import re._parser as _sre_parse  # type: ignore[import-not-found]
 import sqlite3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import getpass
 import logging
 import os
@@ -28,6 +29,7 @@ from bot.credits.quotas import Quotas
 from bot.credits.rules import CreditRules, allowance_defaults
 from bot.credits.usage import UsageReports
 from bot.db import Database
+from bot.jobs.models import Job
 from bot.jobs.runner import JobRunner, RunnerSettings
 from bot.jobs.service import JobService
 from bot.jobs.store import JobStore
@@ -36,7 +38,7 @@ from bot.logs import configure_logging
 from bot.media import fetch_image
 from bot.pricing import PriceTable
 from bot.providers import kling, kvid
-from bot.providers.base import Provider
+from bot.providers.base import Provider, ProviderFailure
 from bot.providers.http import aiohttp_transport
 from bot.providers.local import LocalProvider
 from bot.video_fit import PyAVFitter
@@ -168,14 +170,7 @@ async def run(settings: Settings, token: str) -> None:
             work_dir=settings.data_dir / "tmp",
             wake=new_work,
             fitter=PyAVFitter(),
-            on_refused=lambda job, failure: community.log.record(
-                job.guild_id,
-                None,
-                "content refused",
-                f"{job.provider} refused the prompt: {failure.code}",
-                target_user_id=job.user_id,
-                job_id=job.id,
-            ),
+            on_refused=functools.partial(_log_refusal, community),
         )
         bot.attach_runner(runner)
         if settings.callbacks.enabled:
@@ -192,6 +187,18 @@ async def run(settings: Settings, token: str) -> None:
             await bot.connect()
         # Commands still being handled get a moment to finish before the database closes.
         await drain_tasks(SHUTDOWN_GRACE_SECONDS)
+
+
+async def _log_refusal(community: Community, job: Job, failure: ProviderFailure) -> None:
+    """Put a provider's content refusal in the server's moderation log."""
+    await community.log.record(
+        job.guild_id,
+        None,
+        "content refused",
+        f"{job.provider} refused the prompt: {failure.code}",
+        target_user_id=job.user_id,
+        job_id=job.id,
+    )
 
 
 async def open_database(path: Path) -> Database:

@@ -16,12 +16,12 @@ from bot.config import Settings
 from bot.credits.quotas import Quotas
 from bot.credits.usage import UsageReports
 from bot.db import Database
-from bot.i18n import CatalogueTranslator
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
 from bot.ledger import Ledger
 from bot.providers.base import Provider
 from bot.ui.buttons import JobActions, JobButton
+from bot.ui.commands import CatalogueTranslator
 from bot.ui.errors import AppTree
 from bot.ui.forms import FormRouter
 from bot.ui.presenter import DiscordPresenter

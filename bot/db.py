@@ -108,7 +108,7 @@ class Database:
         self._queued.append((fn, args, future))
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_queued(), name="db-group-commit")
-        return await asyncio.shield(future)  # type: ignore[no-any-return]
+        return await asyncio.shield(future)
 
     async def _commit_queued(self) -> None:
         while self._queued:

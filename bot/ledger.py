@@ -93,16 +93,21 @@ class Ledger:
 
     def ensure_member_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> bool:
         """Create the member on first sight with the server's starting grant; True if new."""
-        created = conn.execute(
-            "INSERT OR IGNORE INTO members (guild_id, user_id, created_at) VALUES (?, ?, ?)",
-            (guild_id, user_id, self._clock()),
-        ).rowcount
-        if not created:
+        if not self.open_account_in(conn, guild_id, user_id):
             return False
         starting = self.starting_credits_in(conn, guild_id)
         if starting:
             self.post_in(conn, guild_id, user_id, "grant", starting, 0, None, WELCOME_REASON)
         return True
+
+    def open_account_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> bool:
+        """Create an account with no starting grant (the server pool's); True if new."""
+        return bool(
+            conn.execute(
+                "INSERT OR IGNORE INTO members (guild_id, user_id, created_at) VALUES (?, ?, ?)",
+                (guild_id, user_id, self._clock()),
+            ).rowcount
+        )
 
     def starting_credits_in(self, conn: sqlite3.Connection, guild_id: int) -> int:
         """The server's own starting grant, or the operator's default."""
@@ -120,6 +125,25 @@ class Ledger:
             (guild_id, user_id),
         ).fetchone()
         return Balance(balance=row[0], held=row[1]) if row else Balance(0, 0)
+
+    def open_holds_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> int:
+        """How many of the member's holds are still open (one per job not yet settled)."""
+        row = conn.execute(
+            "SELECT COUNT(*) FROM holds WHERE guild_id = ? AND user_id = ? AND state = 'open'",
+            (guild_id, user_id),
+        ).fetchone()
+        return int(row[0])
+
+    def committed_since_in(self, conn: sqlite3.Connection, guild_id: int, since: float) -> int:
+        """Credits the server's members spent or have on hold, in holds made since `since`."""
+        # Open holds count as spent: they will be unless the job fails.
+        row = conn.execute(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'captured' THEN COALESCE(captured, amount) "
+            "ELSE amount END), 0) FROM holds "
+            "WHERE guild_id = ? AND created_at >= ? AND state IN ('open', 'captured')",
+            (guild_id, since),
+        ).fetchone()
+        return int(row[0])
 
     def hold_in(
         self, conn: sqlite3.Connection, guild_id: int, user_id: int, job_id: str, amount: int

@@ -220,7 +220,8 @@ def _encode(
             if time.monotonic() > deadline:
                 raise _DeadlineExceeded
             for frame in packet.decode():
-                if packet.stream is in_video:
+                # The video stream decodes to VideoFrames and the audio one to AudioFrames.
+                if packet.stream is in_video and isinstance(frame, av.VideoFrame):
                     if frame.pts is None:
                         frame.pts = round(index * frame_step)
                         frame.time_base = ctx.time_base
@@ -228,7 +229,7 @@ def _encode(
                     if (frame.width, frame.height, frame.format.name) != (width, height, "yuv420p"):
                         frame = frame.reformat(width, height, "yuv420p", interpolation="AREA")
                     target.mux(video.encode(frame))
-                elif audio is not None:
+                elif audio is not None and isinstance(frame, av.AudioFrame):
                     # The encoder regroups samples into AAC frames; its own counter is exact.
                     frame.pts = None
                     target.mux(audio.encode(frame))

@@ -11,10 +11,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.credits.rules import MAX_TIER_NAME, RuleError
+from bot.credits.rules import MAX_TIER_NAME
 from bot.credits.usage import NO_ROLE, PERIOD_LABELS, usage_csv
-from bot.i18n import Messages, Text, text_of
+from bot.i18n import Messages, Text
 from bot.ledger import Ledger, LedgerError, LedgerPage
+from bot.ui.commands import guild_only
 from bot.ui.credit_cards import (
     allowance_embed,
     balance_embed,
@@ -64,7 +65,7 @@ class PageButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> PageButton:
         """Rebuild the button from a pressed custom_id (also after a restart)."""
         return cls(int(match["user_id"]), int(match["page"]))
@@ -99,7 +100,9 @@ def history_view(user_id: int, page: LedgerPage, locale: object) -> discord.ui.V
 class CreditsCog(commands.Cog):
     """Thin layer over the ledger, the quotas and the usage reports."""
 
-    credits = app_commands.Group(name="credits", description="Your video credits", guild_only=True)
+    credits = app_commands.Group(
+        name="credits", description="Your video credits", allowed_contexts=guild_only()
+    )
     tier = app_commands.Group(
         name="tier",
         description="Credit tiers for roles and members (Manage Server)",
@@ -128,9 +131,8 @@ class CreditsCog(commands.Cog):
         standing = await self.services.quotas.standing(
             interaction.guild_id, interaction.user.id, member_role_ids(interaction)
         )
-        await interaction.followup.send(
-            embed=balance_embed(standing, interaction.user.display_name, interaction.locale),
-            ephemeral=True,
+        await interaction.edit_original_response(
+            embed=balance_embed(standing, interaction.user.display_name, interaction.locale)
         )
 
     @credits.command(name="history", description="Your credit movements (only you can see this)")
@@ -146,9 +148,9 @@ class CreditsCog(commands.Cog):
         embed = ledger_embed(shown, interaction.locale)
         if shown.pages > 1:
             view = history_view(interaction.user.id, shown, interaction.locale)
-            await interaction.followup.send(embed=embed, view=view, ephemeral=True, wait=True)
+            await interaction.edit_original_response(embed=embed, view=view)
         else:
-            await interaction.followup.send(embed=embed, ephemeral=True)
+            await interaction.edit_original_response(embed=embed)
 
     # -- admins: credits -------------------------------------------------------------------------
 
@@ -213,19 +215,14 @@ class CreditsCog(commands.Cog):
             "daily_spend_cap": daily_cap,
         }
         if reset or any(v is not None for v in changes.values()):
-            try:
-                allowance = await rules.configure(
-                    guild_id, interaction.user.id, reset=reset, **changes
-                )
-            except RuleError as exc:
-                raise UserError(text_of(exc)) from None
+            allowance = await rules.configure(guild_id, interaction.user.id, reset=reset, **changes)
             await self._audit(interaction, "credit settings", _described(changes, reset=reset))
             note = Messages(interaction.locale)("credits.settings_saved")
         else:
             allowance = await rules.allowance(guild_id)
             note = None
-        await interaction.followup.send(
-            note, embed=allowance_embed(allowance, interaction.locale), ephemeral=True
+        await interaction.edit_original_response(
+            content=note, embed=allowance_embed(allowance, interaction.locale)
         )
 
     @credits.command(name="usage", description="What this server spent (Manage Server)")
@@ -262,10 +259,9 @@ class CreditsCog(commands.Cog):
             ),
             locale=interaction.locale,
         )
-        await interaction.followup.send(
+        await interaction.edit_original_response(
             embed=embed,
-            file=discord.File(io.BytesIO(table.encode()), filename=f"usage-{chosen}.csv"),
-            ephemeral=True,
+            attachments=[discord.File(io.BytesIO(table.encode()), filename=f"usage-{chosen}.csv")],
         )
 
     # -- admins: tiers ---------------------------------------------------------------------------
@@ -300,21 +296,17 @@ class CreditsCog(commands.Cog):
             "discount_percent": discount,
             "max_concurrent_jobs": max_jobs,
         }
-        try:
-            saved = await rules.set_tier(guild_id, interaction.user.id, name, **changes)
-            if role is not None:
-                await rules.link_role(guild_id, role.id, saved.name)
-        except RuleError as exc:
-            raise UserError(text_of(exc)) from None
+        saved = await rules.set_tier(guild_id, interaction.user.id, name, **changes)
+        if role is not None:
+            await rules.link_role(guild_id, role.id, saved.name)
         linked = f" and role {role.id}" if role else ""
         await self._audit(interaction, "credit tier", f"{saved}{linked}")
         m = Messages(interaction.locale)
-        await interaction.followup.send(
-            m("credits.tier_saved_for_role", tier=saved.name, role=role.mention)
+        await interaction.edit_original_response(
+            content=m("credits.tier_saved_for_role", tier=saved.name, role=role.mention)
             if role
             else m("credits.tier_saved", tier=saved.name),
             embed=tiers_embed(await rules.tiers(guild_id), interaction.locale),
-            ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -327,10 +319,7 @@ class CreditsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = self._guild(interaction)
-        try:
-            linked = await self.services.quotas.rules.link_role(guild_id, role.id, tier)
-        except RuleError as exc:
-            raise UserError(text_of(exc)) from None
+        linked = await self.services.quotas.rules.link_role(guild_id, role.id, tier)
         await self._audit(interaction, "credit tier role", f"role {role.id} -> {tier}")
         m = Messages(interaction.locale)
         text = (
@@ -338,8 +327,8 @@ class CreditsCog(commands.Cog):
             if linked
             else m("credits.tier_role_unlinked", role=role.mention)
         )
-        await interaction.followup.send(
-            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        await interaction.edit_original_response(
+            content=text, allowed_mentions=discord.AllowedMentions.none()
         )
 
     @tier.command(name="member", description="Give one member a tier (Manage Server)")
@@ -351,10 +340,7 @@ class CreditsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = self._guild(interaction)
-        try:
-            given = await self.services.quotas.rules.assign(guild_id, user.id, tier)
-        except RuleError as exc:
-            raise UserError(text_of(exc)) from None
+        given = await self.services.quotas.rules.assign(guild_id, user.id, tier)
         await self._audit(interaction, "credit tier member", f"member {user.id} -> {tier}")
         m = Messages(interaction.locale)
         text = (
@@ -362,8 +348,8 @@ class CreditsCog(commands.Cog):
             if given
             else m("credits.tier_member_cleared", member=user.mention)
         )
-        await interaction.followup.send(
-            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        await interaction.edit_original_response(
+            content=text, allowed_mentions=discord.AllowedMentions.none()
         )
 
     @tier.command(name="remove", description="Delete a tier (Manage Server)")
@@ -373,15 +359,12 @@ class CreditsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = self._guild(interaction)
-        try:
-            removed = await self.services.quotas.rules.remove_tier(guild_id, name)
-        except RuleError as exc:
-            raise UserError(text_of(exc)) from None
+        removed = await self.services.quotas.rules.remove_tier(guild_id, name)
         if not removed:
             raise UserError(Text("credits.no_tier", tier=name))
         await self._audit(interaction, "credit tier removed", name)
-        await interaction.followup.send(
-            Messages(interaction.locale)("credits.tier_deleted", tier=name), ephemeral=True
+        await interaction.edit_original_response(
+            content=Messages(interaction.locale)("credits.tier_deleted", tier=name)
         )
 
     @tier.command(name="list", description="This server's tiers (Manage Server)")
@@ -390,9 +373,8 @@ class CreditsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         await interaction.response.defer(ephemeral=True, thinking=True)
         tiers = await self.services.quotas.rules.tiers(self._guild(interaction))
-        await interaction.followup.send(
+        await interaction.edit_original_response(
             embed=tiers_embed(tiers, interaction.locale),
-            ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -446,15 +428,14 @@ class CreditsCog(commands.Cog):
             interaction.guild_id,
             interaction.user.id,
         )
-        await interaction.followup.send(
-            Messages(interaction.locale)(
+        await interaction.edit_original_response(
+            content=Messages(interaction.locale)(
                 "credits.gave" if grant else "credits.took",
                 amount=amount,
                 member=user.mention,
                 available=balance.available,
                 held=balance.held,
             ),
-            ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 

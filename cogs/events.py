@@ -6,17 +6,18 @@ import asyncio
 import contextlib
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.community.events import MAX_PRIZE, MAX_THEME, EventError, EventResult, parse_duration
+from bot.community.events import MAX_PRIZE, MAX_THEME, EventResult, parse_duration
 from bot.jobs.models import JobState
+from bot.ui.commands import guild_only
 from bot.ui.community import entry_embed, event_embed, event_result_embed, events_embed
-from bot.ui.community_views import NO_MENTIONS, find_channel, run_safely
-from bot.ui.errors import UserError
+from bot.ui.community_views import NO_MENTIONS, find_channel
+from bot.ui.errors import UserError, reply_error
 from bot.ui.permissions import require_manager
 
 if TYPE_CHECKING:
@@ -52,12 +53,15 @@ class EventVoteButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> EventVoteButton:
         return cls(int(match["entry_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await run_safely(interaction, lambda: self._vote(interaction), "event vote")
+        try:
+            await self._vote(interaction)
+        except Exception as error:
+            await reply_error(interaction, error)
 
     async def _vote(self, interaction: discord.Interaction) -> None:
         events = _community(interaction.client).events
@@ -65,10 +69,7 @@ class EventVoteButton(
         event = await events.event(entry.event_id) if entry else None
         if entry is None or event is None or event.guild_id != interaction.guild_id:
             raise UserError("That entry is not from this server.")
-        try:
-            outcome = await events.vote(self.entry_id, interaction.user.id)
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        outcome = await events.vote(self.entry_id, interaction.user.id)
         await interaction.response.edit_message(view=entry_view(self.entry_id, outcome.votes))
         if not outcome.voted:
             text = "Your vote was taken back."
@@ -105,7 +106,9 @@ def entry_view(entry_id: int, votes: int) -> discord.ui.View:
 class EventsCog(commands.Cog):
     """Thin layer over bot.community.events, plus the end-of-event announcer."""
 
-    event = app_commands.Group(name="event", description="Themed video events", guild_only=True)
+    event = app_commands.Group(
+        name="event", description="Themed video events", allowed_contexts=guild_only()
+    )
 
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
@@ -159,17 +162,11 @@ class EventsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         assert interaction.guild_id is not None
         assert interaction.channel_id is not None
-        try:
-            seconds = parse_duration(ends_in)
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        seconds = parse_duration(ends_in)
         target = channel.id if channel is not None else interaction.channel_id
-        try:
-            event = await self.community.events.start(
-                interaction.guild_id, target, interaction.user.id, theme, seconds, prize
-            )
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        event = await self.community.events.start(
+            interaction.guild_id, target, interaction.user.id, theme, seconds, prize
+        )
         self._poke.set()
         embed = event_embed(event)
         if target == interaction.channel_id:
@@ -179,7 +176,7 @@ class EventsCog(commands.Cog):
         posted = await find_channel(self.bot, target)
         if posted is not None:
             await posted.send(embed=embed, allowed_mentions=NO_MENTIONS)
-        await interaction.followup.send(f"Event started in <#{target}>.", ephemeral=True)
+        await interaction.edit_original_response(content=f"Event started in <#{target}>.")
 
     @event.command(name="enter", description="Enter one of your videos in the open event")
     @app_commands.describe(job="Your video's id (made since the event started)")
@@ -190,10 +187,7 @@ class EventsCog(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         events = self.community.events
-        try:
-            entry = await events.enter(interaction.guild_id, interaction.user.id, job)
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        entry = await events.enter(interaction.guild_id, interaction.user.id, job)
         event = await events.event(entry.event_id)
         shown = await self.community.showcase.job(entry.job_id)
         assert event is not None
@@ -211,8 +205,8 @@ class EventsCog(commands.Cog):
                 link = f" {message.jump_url}"
             except discord.HTTPException as exc:
                 log.warning("could not post entry %s: %s", entry.id, exc)
-        await interaction.followup.send(
-            f'Your video `{entry.job_id}` is entered in "{event.theme}".{link}', ephemeral=True
+        await interaction.edit_original_response(
+            content=f'Your video `{entry.job_id}` is entered in "{event.theme}".{link}'
         )
 
     @enter.autocomplete("job")
@@ -234,7 +228,7 @@ class EventsCog(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         events = await self.community.events.recent(interaction.guild_id)
-        await interaction.followup.send(embed=events_embed(events), ephemeral=True)
+        await interaction.edit_original_response(embed=events_embed(events))
 
     @event.command(
         name="close", description="Close the open event now and pay the prize (Manage Server)"
@@ -244,16 +238,12 @@ class EventsCog(commands.Cog):
         require_manager(interaction, self.services.settings.bot_owner_ids)
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            result = await self.community.events.close(interaction.guild_id, interaction.user.id)
-        except EventError as exc:
-            raise UserError(str(exc)) from None
+        result = await self.community.events.close(interaction.guild_id, interaction.user.id)
         await self._announce(result)
         paid = f", {result.paid} credits paid from the pool" if result.paid else ""
-        await interaction.followup.send(
-            f'"{result.event.theme}" is closed{paid}. The result is posted in '
-            f"<#{result.event.channel_id}>.",
-            ephemeral=True,
+        await interaction.edit_original_response(
+            content=f'"{result.event.theme}" is closed{paid}. The result is posted in '
+            f"<#{result.event.channel_id}>."
         )
 
     # -- the announcer ---------------------------------------------------------------------------

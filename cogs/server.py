@@ -13,12 +13,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.community.approval import ApprovalError, ApprovalRequest
-from bot.community.moderation import MAX_NAME_CHARS, MAX_PATTERN_CHARS, ModerationError, TermError
+from bot.community.approval import ApprovalRequest
+from bot.community.moderation import MAX_NAME_CHARS, MAX_PATTERN_CHARS
 from bot.community.pool import PoolError
-from bot.community.settings import ApprovalMode, SettingsError
+from bot.community.settings import ApprovalMode
 from bot.credits.usage import PERIOD_LABELS
 from bot.i18n import Messages
+from bot.ui.commands import MANAGE_SERVER, guild_only
 from bot.ui.community import (
     approval_line,
     approval_request_embed,
@@ -32,9 +33,8 @@ from bot.ui.community_views import (
     find_channel,
     is_moderator,
     owner_ids_of,
-    run_safely,
 )
-from bot.ui.errors import UserError
+from bot.ui.errors import UserError, reply_error
 from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import require_manager
 
@@ -91,21 +91,21 @@ class ApproveButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ApproveButton:
         return cls(match["job_id"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await run_safely(interaction, lambda: self._approve(interaction), "approve")
+        try:
+            await self._approve(interaction)
+        except Exception as error:
+            await reply_error(interaction, error)
 
     async def _approve(self, interaction: discord.Interaction) -> None:
         request = await _checked_request(interaction, self.job_id)
-        try:
-            decision = await _community(interaction.client).approvals.decide(
-                request.job_id, approve=True, actor_id=interaction.user.id
-            )
-        except ApprovalError as exc:
-            raise UserError(str(exc)) from None
+        decision = await _community(interaction.client).approvals.decide(
+            request.job_id, approve=True, actor_id=interaction.user.id
+        )
         embed = await _request_embed(interaction.client, decision.request)
         await interaction.response.edit_message(embed=embed, view=None)
         if not decision.changed:
@@ -133,20 +133,20 @@ class DenyButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> DenyButton:
         return cls(match["job_id"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        async def open_form() -> None:
+        try:
             request = await _checked_request(interaction, self.job_id)
             if request.state != "pending":
                 embed = await _request_embed(interaction.client, request)
                 await interaction.response.edit_message(embed=embed, view=None)
                 return
             await interaction.response.send_modal(deny_form(self.job_id))
-
-        await run_safely(interaction, open_form, "deny")
+        except Exception as error:
+            await reply_error(interaction, error)
 
 
 # The Deny form names the request it decides; it is routed by this pattern (bot.ui.forms).
@@ -155,7 +155,7 @@ DENY_FORM = r"approval:reason:(?P<job_id>[0-9a-z]{1,32})"
 
 def deny_form(job_id: str) -> discord.ui.Modal:
     """The reason for a denial; the member is told it."""
-    reason = discord.ui.TextInput(
+    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
         custom_id="reason", style=discord.TextStyle.paragraph, min_length=3, max_length=300
     )
     return build_form(
@@ -171,25 +171,19 @@ async def on_deny_form(
     """A Deny form was submitted: deny the request its id names, if still pending."""
     job_id = match["job_id"]
 
-    async def deny() -> None:
-        request = await _checked_request(interaction, job_id)
-        try:
-            decision = await _community(interaction.client).approvals.decide(
-                request.job_id,
-                approve=False,
-                actor_id=interaction.user.id,
-                reason=values.get("reason", ""),
-            )
-        except ApprovalError as exc:
-            raise UserError(str(exc)) from None
-        embed = await _request_embed(interaction.client, decision.request)
-        await _show_decided(interaction, embed)
-        if not decision.changed:
-            await interaction.followup.send(
-                already_decided(interaction, decision.state), ephemeral=True
-            )
-
-    await run_safely(interaction, deny, "deny reason")
+    request = await _checked_request(interaction, job_id)
+    decision = await _community(interaction.client).approvals.decide(
+        request.job_id,
+        approve=False,
+        actor_id=interaction.user.id,
+        reason=values.get("reason", ""),
+    )
+    embed = await _request_embed(interaction.client, decision.request)
+    await _show_decided(interaction, embed)
+    if not decision.changed:
+        await interaction.followup.send(
+            already_decided(interaction, decision.state), ephemeral=True
+        )
 
 
 async def _show_decided(interaction: discord.Interaction, embed: discord.Embed) -> None:
@@ -246,12 +240,15 @@ class ReportButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ReportButton:
         return cls(match["action"], int(match["report_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await run_safely(interaction, lambda: self._resolve(interaction), "report")
+        try:
+            await self._resolve(interaction)
+        except Exception as error:
+            await reply_error(interaction, error)
 
     async def _resolve(self, interaction: discord.Interaction) -> None:
         if not is_moderator(interaction, owner_ids_of(interaction.client)):
@@ -261,10 +258,7 @@ class ReportButton(
         if report is None or report.guild_id != interaction.guild_id:
             raise UserError("That report is not from this server.")
         outcome = "deleted" if self.action == "delete" else "dismissed"
-        try:
-            closed = await community.reports.resolve(self.report_id, interaction.user.id, outcome)
-        except ModerationError as exc:
-            raise UserError(str(exc)) from None
+        closed = await community.reports.resolve(self.report_id, interaction.user.id, outcome)
         if not closed:
             raise UserError("That report was already handled.")
         note = f"Dismissed by {interaction.user.mention}."
@@ -321,7 +315,8 @@ class ServerCog(commands.Cog):
     server = app_commands.Group(
         name="server",
         description="Community settings and moderation (Manage Server)",
-        guild_only=True,
+        allowed_contexts=guild_only(),
+        default_permissions=MANAGE_SERVER,
     )
 
     def __init__(self, bot: VideoBot) -> None:
@@ -453,16 +448,13 @@ class ServerCog(commands.Cog):
         """Admin: the approval mode."""
         self._require(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            saved = await self.community.settings.configure(
-                self._guild(interaction),
-                interaction.user.id,
-                approval_mode=mode.value if mode else None,
-                new_member_days=days,
-                approval_timeout_hours=timeout_hours,
-            )
-        except SettingsError as exc:
-            raise UserError(str(exc)) from None
+        saved = await self.community.settings.configure(
+            self._guild(interaction),
+            interaction.user.id,
+            approval_mode=mode.value if mode else None,
+            new_member_days=days,
+            approval_timeout_hours=timeout_hours,
+        )
         text = f"Approval: {approval_line(saved)}."
         if saved.approval_mode is not ApprovalMode.OFF and saved.moderators_channel_id is None:
             text += (
@@ -470,7 +462,7 @@ class ServerCog(commands.Cog):
                 "set one with `/server moderators`."
             )
         self.poke()
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.edit_original_response(content=text)
 
     @server.command(name="block", description="Refuse prompts with a word or pattern")
     @app_commands.describe(
@@ -494,21 +486,17 @@ class ServerCog(commands.Cog):
         """Admin: add a blocked term."""
         self._require(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            rule = await self.community.terms.add(
-                self._guild(interaction),
-                interaction.user.id,
-                kind.value if kind else "word",
-                term,
-                name,
-            )
-        except TermError as exc:
-            raise UserError(str(exc)) from None
+        rule = await self.community.terms.add(
+            self._guild(interaction),
+            interaction.user.id,
+            kind.value if kind else "word",
+            term,
+            name,
+        )
         self.poke()
-        await interaction.followup.send(
-            f"Blocked: prompts matching this {rule.kind} are refused with the rule name "
-            f"**{rule.name}**.",
-            ephemeral=True,
+        await interaction.edit_original_response(
+            content=f"Blocked: prompts matching this {rule.kind} are refused with the rule name "
+            f"**{rule.name}**."
         )
 
     @server.command(name="unblock", description="Remove a blocked-terms rule by its name")
@@ -525,7 +513,7 @@ class ServerCog(commands.Cog):
         if removed is None:
             raise UserError(f"There is no rule named `{name}`. `/server settings` lists them.")
         self.poke()
-        await interaction.followup.send(f"Rule **{removed.name}** removed.", ephemeral=True)
+        await interaction.edit_original_response(content=f"Rule **{removed.name}** removed.")
 
     @unblock.autocomplete("name")
     async def _complete_rule(
@@ -560,7 +548,7 @@ class ServerCog(commands.Cog):
             if new
             else f"{user.mention} was already banned; the reason was updated."
         )
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
 
     @server.command(name="unban", description="Let a member make videos again")
     @app_commands.describe(user="The member")
@@ -574,8 +562,8 @@ class ServerCog(commands.Cog):
         if not lifted:
             raise UserError(f"{user.mention} is not banned from making videos.")
         self.poke()
-        await interaction.followup.send(
-            f"{user.mention} can make videos again.", ephemeral=True, allowed_mentions=NO_MENTIONS
+        await interaction.edit_original_response(
+            content=f"{user.mention} can make videos again.", allowed_mentions=NO_MENTIONS
         )
 
     @server.command(name="pool", description="The server credit pool: add, remove, limit, report")
@@ -618,10 +606,9 @@ class ServerCog(commands.Cog):
             self.poke()
         chosen = period.value if period else "30d"
         report = await pool.report(guild_id, chosen)
-        await interaction.followup.send(
-            " ".join(notes) or None,
+        await interaction.edit_original_response(
+            content=" ".join(notes) or None,
             embed=pool_embed(report, POOL_PERIODS[chosen]),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -636,12 +623,9 @@ class ServerCog(commands.Cog):
         a link, and Delete / Dismiss buttons.
         """
         assert interaction.guild_id is not None
-        try:
-            _, created = await self.community.reports.report(
-                interaction.guild_id, job_id, interaction.user.id, reason
-            )
-        except ModerationError as exc:
-            raise UserError(str(exc)) from None
+        _, created = await self.community.reports.report(
+            interaction.guild_id, job_id, interaction.user.id, reason
+        )
         self.poke()
         text = (
             "Thank you: the moderators have been told."
@@ -773,8 +757,9 @@ class ServerCog(commands.Cog):
             await community.pool.status(guild_id),
             len(await community.approvals.pending(guild_id)),
         )
-        await interaction.followup.send(
-            note, embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+        # Every caller deferred: the settings are the answer to that deferral.
+        await interaction.edit_original_response(
+            content=note, embed=embed, allowed_mentions=NO_MENTIONS
         )
 
     async def _change_list(
@@ -788,17 +773,14 @@ class ServerCog(commands.Cog):
         self._require(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         if add is not None or remove is not None or clear:
-            try:
-                await self.community.settings.change_list(
-                    self._guild(interaction),
-                    interaction.user.id,
-                    what,
-                    add=add.id if add is not None else None,
-                    remove=remove.id if remove is not None else None,
-                    clear=clear,
-                )
-            except SettingsError as exc:
-                raise UserError(str(exc)) from None
+            await self.community.settings.change_list(
+                self._guild(interaction),
+                interaction.user.id,
+                what,
+                add=add.id if add is not None else None,
+                remove=remove.id if remove is not None else None,
+                clear=clear,
+            )
             self.poke()
             note = "Saved."
         else:
@@ -819,7 +801,7 @@ class ServerCog(commands.Cog):
                 self._guild(interaction),
                 interaction.user.id,
                 column,
-                None if clear else channel.id,
+                None if clear or channel is None else channel.id,
             )
             self.poke()
             note = "Saved."

@@ -15,15 +15,15 @@ from discord.ext import commands
 from bot.community.showcase import PERIOD_LABELS, Share, ShowcaseError
 from bot.i18n import Messages
 from bot.jobs.models import JobState
+from bot.ui.commands import guild_only
 from bot.ui.community import board_embed, share_embed, share_review_embed
 from bot.ui.community_views import (
     NO_MENTIONS,
     find_channel,
     is_moderator,
     owner_ids_of,
-    run_safely,
 )
-from bot.ui.errors import UserError
+from bot.ui.errors import UserError, reply_error
 from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import require_manager
 
@@ -66,22 +66,22 @@ class VoteButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> VoteButton:
         return cls(int(match["share_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await run_safely(interaction, lambda: self._vote(interaction), "showcase vote")
+        try:
+            await self._vote(interaction)
+        except Exception as error:
+            await reply_error(interaction, error)
 
     async def _vote(self, interaction: discord.Interaction) -> None:
         showcase = _community(interaction.client).showcase
         share = await showcase.get(self.share_id)
         if share is None or share.guild_id != interaction.guild_id:
             raise UserError("That video is not in this server's showcase.")
-        try:
-            outcome = await showcase.vote(self.share_id, interaction.user.id)
-        except ShowcaseError as exc:
-            raise UserError(str(exc)) from None
+        outcome = await showcase.vote(self.share_id, interaction.user.id)
         await interaction.response.edit_message(view=share_view(self.share_id, outcome.votes))
         text = "Your vote is counted." if outcome.voted else "Your vote was taken back."
         await interaction.followup.send(text, ephemeral=True)
@@ -114,19 +114,19 @@ class ShareReviewButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ShareReviewButton:
         return cls(match["action"], int(match["share_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        async def act() -> None:
+        try:
             share = await _checked_share(interaction, self.share_id)
             if self.action == "deny" and share.state == "pending":
                 await interaction.response.send_modal(share_deny_form(self.share_id))
                 return
             await _decide_share(interaction, self.share_id, self.action == "approve", None)
-
-        await run_safely(interaction, act, "share review")
+        except Exception as error:
+            await reply_error(interaction, error)
 
 
 # The Deny share form names the share it decides; it is routed by this pattern (bot.ui.forms).
@@ -135,7 +135,7 @@ SHARE_DENY_FORM = r"share:reason:(?P<share_id>[0-9]{1,18})"
 
 def share_deny_form(share_id: int) -> discord.ui.Modal:
     """The reason a share is denied."""
-    reason = discord.ui.TextInput(
+    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
         custom_id="reason", style=discord.TextStyle.paragraph, min_length=3, max_length=300
     )
     return build_form(
@@ -151,11 +151,8 @@ async def on_share_deny_form(
     """A Deny share form was submitted: deny the share its id names, if still pending."""
     share_id = int(match["share_id"])
 
-    async def deny() -> None:
-        await _checked_share(interaction, share_id)
-        await _decide_share(interaction, share_id, False, values.get("reason", ""))
-
-    await run_safely(interaction, deny, "share denial")
+    await _checked_share(interaction, share_id)
+    await _decide_share(interaction, share_id, False, values.get("reason", ""))
 
 
 async def _checked_share(interaction: discord.Interaction, share_id: int) -> Share:
@@ -220,7 +217,7 @@ class ShowcaseCog(commands.Cog):
     """Thin layer over bot.community.showcase."""
 
     showcase = app_commands.Group(
-        name="showcase", description="Share videos and vote on them", guild_only=True
+        name="showcase", description="Share videos and vote on them", allowed_contexts=guild_only()
     )
 
     def __init__(self, bot: VideoBot) -> None:
@@ -289,7 +286,7 @@ class ShowcaseCog(commands.Cog):
         assert interaction.guild_id is not None
         chosen = period.value if period else "7d"
         lines = await self.community.showcase.top(interaction.guild_id, chosen)
-        await interaction.followup.send(
+        await interaction.edit_original_response(
             embed=board_embed(lines, chosen), allowed_mentions=NO_MENTIONS
         )
 
@@ -315,12 +312,9 @@ class ShowcaseCog(commands.Cog):
             settings.approval_needed(joined.timestamp() if joined else None, self.community.now())
             is not None
         )
-        try:
-            outcome = await self.community.showcase.share(
-                guild_id, job_id, interaction.user.id, needs_approval=needs
-            )
-        except ShowcaseError as exc:
-            raise UserError(str(exc)) from None
+        outcome = await self.community.showcase.share(
+            guild_id, job_id, interaction.user.id, needs_approval=needs
+        )
         share = outcome.share
         if share.state == "pending":
             if outcome.created:
@@ -338,7 +332,7 @@ class ShowcaseCog(commands.Cog):
                 if fresh is not None and fresh.state == "posted"
                 else "Shared; it will appear in the showcase shortly."
             )
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.edit_original_response(content=text)
 
     # -- reactions -------------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from bot.credits.quotas import QuotaExceeded
 from bot.i18n import Messages, Text, default_catalogue, text_of, tr
 from bot.jobs.lineage import extension_count
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState
-from bot.jobs.service import CancelRefused
 from bot.ledger import InsufficientCredits
 from bot.media import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE, check_image_async, size_problem
 from bot.providers.base import InvalidRequest, ModelSpec, Provider, VideoRequest
@@ -32,6 +31,8 @@ from bot.ui.cards import (
     model_label,
     models_embed,
 )
+from bot.ui.channels import is_age_restricted
+from bot.ui.commands import guild_only
 from bot.ui.errors import UserError
 from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import member_role_ids
@@ -103,7 +104,9 @@ class GenerationOptions:
 class VideoCog(commands.Cog):
     """Thin layer: parse options, call the job service, render the answer."""
 
-    video = app_commands.Group(name="video", description="Make AI videos", guild_only=True)
+    video = app_commands.Group(
+        name="video", description="Make AI videos", allowed_contexts=guild_only()
+    )
 
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
@@ -210,7 +213,7 @@ class VideoCog(commands.Cog):
     async def cancel(self, interaction: discord.Interaction, job: str) -> None:
         """Cancel a job that has not finished."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await interaction.followup.send(await self._cancel(interaction, job), ephemeral=True)
+        await interaction.edit_original_response(content=await self._cancel(interaction, job))
 
     # -- buttons on cards and results -------------------------------------------------------
 
@@ -233,8 +236,8 @@ class VideoCog(commands.Cog):
         match action:
             case "cancel":
                 await interaction.response.defer(ephemeral=True, thinking=True)
-                await interaction.followup.send(
-                    await self._cancel(interaction, job.id), ephemeral=True
+                await interaction.edit_original_response(
+                    content=await self._cancel(interaction, job.id)
                 )
             case "retry":
                 await self._retry(interaction, job)
@@ -257,8 +260,8 @@ class VideoCog(commands.Cog):
                 assert interaction.channel_id is not None
                 reposted = await self.services.jobs.repost(job.id, interaction.channel_id)
                 key = "buttons.posting" if reposted is not None else "buttons.not_kept"
-                await interaction.followup.send(
-                    tr(interaction.locale, key, job=job.id), ephemeral=True
+                await interaction.edit_original_response(
+                    content=tr(interaction.locale, key, job=job.id)
                 )
             case "delete":
                 await interaction.response.defer(ephemeral=True, thinking=True)
@@ -267,8 +270,8 @@ class VideoCog(commands.Cog):
                 if moderator and job.user_id != interaction.user.id:
                     # A moderator's delete also removes the card and any showcase post.
                     await delete_result(self.bot, job.id)
-                await interaction.followup.send(
-                    tr(interaction.locale, "buttons.deleted", job=job.id), ephemeral=True
+                await interaction.edit_original_response(
+                    content=tr(interaction.locale, "buttons.deleted", job=job.id)
                 )
 
     async def _cog_call(
@@ -281,12 +284,9 @@ class VideoCog(commands.Cog):
         await getattr(cog, method)(interaction, job_id)
 
     async def _cancel(self, interaction: discord.Interaction, job_id: str) -> str:
-        try:
-            result = await self.services.jobs.cancel(
-                job_id, interaction.user.id, moderator=interaction.permissions.manage_messages
-            )
-        except CancelRefused as exc:
-            raise UserError(text_of(exc)) from None
+        result = await self.services.jobs.cancel(
+            job_id, interaction.user.id, moderator=interaction.permissions.manage_messages
+        )
         m = Messages(interaction.locale)
         message = m("cancel.done", job=result.job.id, refunded=result.refunded)
         if result.provider_stopped is False:
@@ -468,7 +468,7 @@ class VideoCog(commands.Cog):
         # An outcome no channel nor DM took is kept: its owner can have it posted here.
         kept = found.delivery_state is DeliveryState.PARKED and found.user_id == interaction.user.id
         view = post_here_view(found, interaction.locale) if kept else discord.utils.MISSING
-        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
+        await interaction.edit_original_response(embed=embed, view=view)
 
     @status.autocomplete("job")
     @cancel.autocomplete("job")
@@ -495,7 +495,7 @@ class VideoCog(commands.Cog):
         embed = history_embed(
             jobs[:HISTORY_PAGE], page, interaction.locale, has_older=len(jobs) > HISTORY_PAGE
         )
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        await interaction.edit_original_response(embed=embed)
 
     @video.command(name="models", description="Video services, their models, options and prices")
     async def models(self, interaction: discord.Interaction) -> None:
@@ -574,7 +574,7 @@ class VideoCog(commands.Cog):
         provider = self._provider(options.provider)
         model = (options.model or provider.default_model).strip()
         spec = provider.models.get(model)
-        age_restricted = bool(getattr(interaction.channel, "nsfw", False))
+        age_restricted = is_age_restricted(interaction.channel)
         request = VideoRequest(
             kind=kind,
             prompt=options.prompt.strip(),
@@ -624,11 +624,8 @@ class VideoCog(commands.Cog):
         # and a busy bot must never miss it. A refusal below is shown privately all the same.
         if not interaction.response.is_done():
             await interaction.response.defer(thinking=True)
-        try:
-            # Local checks first, so a bad request downloads nothing.
-            jobs.quote(order)
-        except InvalidRequest as exc:
-            raise UserError(text_of(exc)) from None
+        # Local checks first, so a bad request downloads nothing.
+        jobs.quote(order)
         for attachment in images:
             try:
                 await check_image_async(await attachment.read())
@@ -642,8 +639,6 @@ class VideoCog(commands.Cog):
             raise UserError(insufficient_message(exc, interaction.locale)) from None
         except QuotaExceeded as exc:
             raise UserError(limit_message(exc, interaction.locale)) from None
-        except InvalidRequest as exc:
-            raise UserError(text_of(exc)) from None
         message_id = await self.bot.presenter.show_card(job, interaction)
         if message_id is not None:
             await jobs.record_card(job.id, message_id)
@@ -653,11 +648,9 @@ def _member_context(interaction: discord.Interaction, owner_ids: frozenset[int])
     """What server rules need to know about the member and the channel they asked in."""
     user, channel = interaction.user, interaction.channel
     joined = user.joined_at if isinstance(user, discord.Member) else None
-    parent = getattr(channel, "parent", None)
     return {
         "member_joined_at": joined.timestamp() if joined else None,
-        # A thread is as age-restricted as the channel it belongs to.
-        "age_restricted": bool(getattr(channel, "nsfw", False) or getattr(parent, "nsfw", False)),
+        "age_restricted": is_age_restricted(channel),
         "is_manager": interaction.user.id in owner_ids or interaction.permissions.manage_guild,
         "parent_channel_id": getattr(channel, "parent_id", None),
     }
@@ -667,7 +660,7 @@ def remix_form(job: Job, locale: object = None) -> discord.ui.Modal:
     """A form pre-filled with an earlier job's prompt and settings, in the member's language."""
     m = Messages(locale)
     request = job.request
-    inputs = [
+    inputs: list[tuple[str, discord.ui.TextInput[Any]]] = [
         (
             m("remix.prompt"),
             discord.ui.TextInput(
@@ -705,7 +698,7 @@ def remix_form(job: Job, locale: object = None) -> discord.ui.Modal:
 def extend_form(job: Job, extensions: int, locale: object = None) -> discord.ui.Modal:
     """Asks what happens next; the id records how often the video was extended when opened."""
     m = Messages(locale)
-    prompt = discord.ui.TextInput(
+    prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
         style=discord.TextStyle.paragraph, max_length=2500, custom_id="prompt"
     )
     return build_form(

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from bot.community.log import ModerationLog
 from bot.db import Database
+from bot.errors import UserError
 from bot.jobs import store as job_store
 from bot.ledger import Ledger
 
@@ -29,7 +30,7 @@ DENIED_CODE = "approval_denied"
 EXPIRED_CODE = "approval_expired"
 
 
-class ApprovalError(Exception):
+class ApprovalError(UserError):
     """An approval action was refused; the message says why."""
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from bot.community.log import ModerationLog
 from bot.community.pool import Pool
 from bot.db import Database
+from bot.errors import UserError
 
 MIN_DURATION = 60
 MAX_DURATION = 90 * 86_400
@@ -27,7 +28,7 @@ _DURATION_PART = re.compile(
 )
 
 
-class EventError(Exception):
+class EventError(UserError):
     """An event action was refused; the message says why."""
 
 

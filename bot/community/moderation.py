@@ -10,6 +10,10 @@ prompt, and every rule is compiled once and cached.
 from __future__ import annotations
 
 import re
+
+# `re`'s own parser (3.11+; sre_parse is its deprecated alias); typeshed has no stubs for it.
+import re._constants as _sre  # type: ignore[import-not-found]
+import re._parser as _sre_parse  # type: ignore[import-not-found]
 import sqlite3
 import unicodedata
 from collections.abc import Callable
@@ -17,13 +21,7 @@ from dataclasses import dataclass
 
 from bot.community.log import ModerationLog
 from bot.db import Database
-
-try:  # Python 3.11+: the parser behind `re` (sre_parse is its deprecated alias).
-    import re._constants as _sre
-    import re._parser as _sre_parse
-except ImportError:  # pragma: no cover - older Pythons are not supported by the bot anyway
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+from bot.errors import UserError
 
 MAX_TERM_CHARS = 100
 MAX_PATTERN_CHARS = 100
@@ -51,11 +49,11 @@ _REFUSED = {
 _INVISIBLE = {"Cf"}
 
 
-class TermError(Exception):
+class TermError(UserError):
     """A blocked term or pattern was refused; the message says what to change."""
 
 
-class ModerationError(Exception):
+class ModerationError(UserError):
     """A moderation action was refused; the message says why."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.community.log import ModerationLog
 from bot.db import Database
+from bot.errors import UserError
 from bot.ledger import Balance, Ledger, LedgerError
 
 # The ledger account of a server's pool. Discord ids are positive, so 0 is never a member.
@@ -25,7 +26,7 @@ MAX_AMOUNT = 1_000_000_000
 PERIODS: dict[str, int | None] = {"today": None, "7d": 7 * DAY, "30d": 30 * DAY, "all": None}
 
 
-class PoolError(Exception):
+class PoolError(UserError):
     """A pool movement was refused; the message says why."""
 
 
@@ -92,10 +93,7 @@ class Pool:
 
     def ensure_in(self, conn: sqlite3.Connection, guild_id: int) -> None:
         """Open the pool's ledger account (with no welcome grant) if it does not exist."""
-        conn.execute(
-            "INSERT OR IGNORE INTO members (guild_id, user_id, created_at) VALUES (?, ?, ?)",
-            (guild_id, POOL_USER_ID, self._clock()),
-        )
+        self._ledger.open_account_in(conn, guild_id, POOL_USER_ID)
 
     def status_in(self, conn: sqlite3.Connection, guild_id: int) -> PoolStatus:
         """Balance, prizes promised and the daily limit, as this transaction sees them."""

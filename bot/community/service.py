@@ -116,11 +116,11 @@ class Community:
         force = not channel_is_age_restricted
         ban = self.bans.get_in(conn, guild_id, user_id)
         if ban is not None:
-            why = f" Reason: {ban.reason}" if ban.reason else ""
+            reason = f" Reason: {ban.reason}" if ban.reason else ""
             return Admission(
                 False,
                 BANNED,
-                "A moderator has stopped you from making videos on this server." + why,
+                "A moderator has stopped you from making videos on this server." + reason,
                 force_safety_checker=force,
             )
         if not is_manager:
@@ -151,9 +151,14 @@ class Community:
                 force_safety_checker=force,
                 rule=rule,
             )
-        why = None if is_manager else settings.approval_needed(_timestamp(joined_at), self._clock())
+        waits = (
+            None if is_manager else settings.approval_needed(_timestamp(joined_at), self._clock())
+        )
         return Admission(
-            True, needs_approval=why is not None, approval_reason=why, force_safety_checker=force
+            True,
+            needs_approval=waits is not None,
+            approval_reason=waits,
+            force_safety_checker=force,
         )
 
     async def admission(

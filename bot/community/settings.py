@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from bot.community.log import ModerationLog
 from bot.db import Database
+from bot.errors import UserError
 
 DAY = 86_400
 HOUR = 3_600
@@ -29,7 +30,7 @@ CHANNEL_LABELS = {
 }
 
 
-class SettingsError(Exception):
+class SettingsError(UserError):
     """An admin's change was refused; the message says what to change."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.community.log import ModerationLog
 from bot.db import Database
+from bot.errors import UserError
 
 DAY = 86_400
 # The same keys and words as /credits usage: 7d, 30d, all ("week" and "month" also accepted).
@@ -21,7 +22,7 @@ PERIOD_LABELS = {"7d": "the last 7 days", "30d": "the last 30 days", "all": "all
 ALIASES = {"week": "7d", "month": "30d"}
 
 
-class ShowcaseError(Exception):
+class ShowcaseError(UserError):
     """A share or vote was refused; the message says why."""
 
 

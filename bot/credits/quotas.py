@@ -183,7 +183,7 @@ class Quotas:
             terms=terms,
             next_refill_at=terms.next_refill_at(now),
             refilled=refilled,
-            open_jobs=_open_holds(conn, guild_id, user_id),
+            open_jobs=self._ledger.open_holds_in(conn, guild_id, user_id),
         )
 
     def _check_in(
@@ -206,7 +206,7 @@ class Quotas:
         limit = terms.max_concurrent_jobs
         if not limit:
             return
-        running = _open_holds(conn, guild_id, user_id)
+        running = self._ledger.open_holds_in(conn, guild_id, user_id)
         if running >= limit:
             raise QuotaExceeded(
                 CONCURRENT_JOBS, Text("quota.concurrent", count=running, limit=limit), None
@@ -219,26 +219,13 @@ class Quotas:
         if not cap:
             return
         today = day_start(now)
-        # Open holds count as spent: they will be unless the job fails.
-        spent = conn.execute(
-            "SELECT COALESCE(SUM(CASE WHEN state = 'captured' THEN COALESCE(captured, amount) "
-            "ELSE amount END), 0) FROM holds "
-            "WHERE guild_id = ? AND created_at >= ? AND state IN ('open', 'captured')",
-            (guild_id, today),
-        ).fetchone()[0]
+        spent = self._ledger.committed_since_in(conn, guild_id, today)
         if spent + price > cap:
             raise QuotaExceeded(
                 DAILY_SPEND,
                 Text("quota.daily_spend", cap=cap, spent=spent, price=price),
                 today + DAY,
             )
-
-
-def _open_holds(conn: sqlite3.Connection, guild_id: int, user_id: int) -> int:
-    return conn.execute(
-        "SELECT COUNT(*) FROM holds WHERE guild_id = ? AND user_id = ? AND state = 'open'",
-        (guild_id, user_id),
-    ).fetchone()[0]
 
 
 def _refill_reason(terms: Terms) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.credits.terms import Allowance, Terms, Tier, resolve_terms
 from bot.db import Database
+from bot.errors import UserError
 from bot.i18n import Text
 
 # What admins may set, per setting: (lowest, highest). Checked here as well as by Discord.
@@ -44,7 +45,7 @@ def allowance_defaults(settings: Settings) -> Allowance:
     )
 
 
-class RuleError(Exception):
+class RuleError(UserError):
     """An admin's change was refused; the message (a Text) says what to change."""
 
 

@@ -3,8 +3,10 @@
 - `tr(locale, key, **params)` or `Messages(locale)(key, **params)`: a message in the reader's
   language (`interaction.locale`; anything but Korean reads English).
 - `Text(key, **params)`: a message rendered later, in whoever reads it (raise it in an error).
-- `CatalogueTranslator`: slash-command names, descriptions, options and choices in every
-  catalogue language (`bot.ui.errors.AppTree` makes fixed choices translatable).
+
+Slash-command names, descriptions, options and choices are translated from the same catalogues
+by the Discord layer (`bot.ui.commands.CatalogueTranslator`): this package never imports
+discord, so the domain can use `Text` without loading it.
 
 The catalogues are `bot/i18n/<language>.toml`; see the comment at the top of `en.toml`.
 """
@@ -17,19 +19,16 @@ from bot.i18n.catalogue import (
     language_of,
     placeholders,
 )
-from bot.i18n.commands import CatalogueTranslator, localize_choices
 from bot.i18n.messages import Messages, failure_text, render, text_of, tr
 
 __all__ = [
     "DEFAULT_LANGUAGE",
     "Catalogue",
-    "CatalogueTranslator",
     "Messages",
     "Text",
     "default_catalogue",
     "failure_text",
     "language_of",
-    "localize_choices",
     "placeholders",
     "render",
     "text_of",

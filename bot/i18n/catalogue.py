@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import string
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -108,7 +109,9 @@ class Catalogue:
     def load(cls, directory: Path | None = None) -> Catalogue:
         """Read every `<language>.toml` in `directory` (default: the packaged catalogues)."""
         if directory is None:
-            files = [f for f in resources.files(__package__).iterdir() if f.name.endswith(".toml")]
+            files: Sequence[Traversable] = [
+                f for f in resources.files(__package__).iterdir() if f.name.endswith(".toml")
+            ]
         else:
             files = sorted(directory.glob("*.toml"))
         languages: dict[str, dict[str, Message]] = {}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from bot.community.service import Admission, Community, CommunityRefusal
 from bot.credits.quotas import Quotas
 from bot.db import Database
+from bot.errors import UserError
 from bot.i18n import Text, text_of
 from bot.jobs import store as job_store
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState, new_job_id
@@ -32,7 +33,7 @@ def screened_text(request: VideoRequest) -> str:
     return "\n".join(part for part in (request.prompt, request.negative_prompt) if part)
 
 
-class CancelRefused(Exception):
+class CancelRefused(UserError):
     """The job cannot be cancelled by this member (not theirs, or already finished).
 
     Raised with a `Text` (`cancel.*`): `str(exc)` is English; the cog shows the member's language.

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from bot.errors import UserError
+
 # "extend" continues a video the provider made earlier (VideoRequest.extend_video_id).
 JobKind = Literal["text", "image", "extend"]
 UpdateState = Literal["pending", "succeeded", "failed"]
@@ -101,7 +103,7 @@ class ProviderError(Exception):
         self.failure = failure
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(UserError, ValueError):
     """The member asked for something the chosen model does not support."""
 
 

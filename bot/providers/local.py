@@ -220,6 +220,8 @@ class LocalProvider:
     def _spec(self, request: VideoRequest, image: bytes | None) -> RenderSpec:
         width, height = frame_size(request.resolution, request.aspect_ratio or DEFAULT_ASPECT)
         spec = self.models[request.model]
+        # validate() refused "extend": no model here lists it.
+        assert request.kind != "extend"
         return RenderSpec(
             kind=request.kind,
             width=width,

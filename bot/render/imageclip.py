@@ -37,7 +37,8 @@ _MAX_DECODE_SIDE: Final = 4096
 
 def decode(data: bytes, frame: tuple[int, int]) -> Image.Image:
     """The picture upright, in RGB, decoded no larger than the clip can use."""
-    image = Image.open(io.BytesIO(data))
+    # Image.open gives an ImageFile; the steps below make plain Images of it.
+    image: Image.Image = Image.open(io.BytesIO(data))
     # JPEG can decode at 1/2, 1/4 or 1/8 size directly: much faster for large photos.
     want = 2 * max(frame)
     image.draft("RGB", (want, want))

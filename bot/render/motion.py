@@ -246,7 +246,7 @@ def _covers(
     frame: tuple[int, int],
     plane: Plane,
     size: tuple[int, int],
-    times: Sequence[float],
+    times: Sequence[float] | np.ndarray,
 ) -> bool:
     """Whether every sampled frame's corners fall inside a layer of `size` pixels."""
     corners = _corners(*frame)
@@ -265,7 +265,7 @@ def cover_zoom(
     frame: tuple[int, int],
     plane: Plane,
     size: tuple[int, int],
-    times: Sequence[float],
+    times: Sequence[float] | np.ndarray,
     limit: float = 2.0,
 ) -> CameraPath:
     """The path pushed in just enough that a layer of `size` pixels fills every frame."""

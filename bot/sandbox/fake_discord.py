@@ -731,7 +731,7 @@ def _probe_media(data: bytes, content_type: str) -> tuple[int | None, int | None
         try:
             import av
 
-            with av.open(io.BytesIO(data)) as container:
+            with av.open(io.BytesIO(data), "r") as container:
                 stream = container.streams.video[0]
                 duration = container.duration / 1_000_000 if container.duration else None
                 return stream.codec_context.width, stream.codec_context.height, duration
@@ -2785,7 +2785,7 @@ class FakeDiscord:
 
     def _request_members(self, session: _Session, data: JSON) -> None:
         raw_ids = data.get("guild_id")
-        guild_ids = raw_ids if isinstance(raw_ids, list) else [raw_ids]
+        guild_ids: list[Any] = raw_ids if isinstance(raw_ids, list) else [raw_ids]
         for raw in guild_ids:
             gid = int(raw)
             if gid not in self._guilds:
@@ -3424,7 +3424,7 @@ class FakeDiscord:
                 raise _form_error(
                     ("attachments", i), "DICT_TYPE_CONVERT", "Only dictionaries may be used."
                 )
-            raw_id = item.get("id")
+            raw_id: Any = item.get("id")
             try:
                 ident = int(raw_id)
             except (TypeError, ValueError):
@@ -3434,8 +3434,8 @@ class FakeDiscord:
             if ident in by_id and ident not in uploads:
                 out.append(by_id[ident])
                 continue
-            upload = uploads.get(ident)
-            if upload is None:
+            found = uploads.get(ident)
+            if found is None:
                 raise _form_error(
                     ("attachments", i, "id"),
                     "ATTACHMENT_NOT_FOUND",
@@ -3444,7 +3444,7 @@ class FakeDiscord:
             used.add(ident)
             out.append(
                 await self._attachment_from_upload(
-                    channel_id, upload, item.get("filename"), item.get("description"), ephemeral
+                    channel_id, found, item.get("filename"), item.get("description"), ephemeral
                 )
             )
         if meta is None:
@@ -3610,7 +3610,7 @@ class FakeDiscord:
 
     async def _h_create_dm(self, request: web.Request) -> web.Response:
         body = await self._read_body(request)
-        raw = body.json.get("recipient_id")
+        raw: Any = body.json.get("recipient_id")
         try:
             user_id = int(raw)
         except (TypeError, ValueError):

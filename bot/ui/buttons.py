@@ -56,7 +56,7 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLAT
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: Any
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
     ) -> JobButton:
         """Rebuild the button from a pressed custom_id."""
         return cls(match["action"], match["job_id"])

@@ -1,14 +1,11 @@
-"""Discord glue shared by the community cogs: who moderates, safe callbacks, channel lookup."""
+"""Discord glue shared by the community cogs: who moderates, channel lookup."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
-
-from bot.ui.errors import UserError, send_private
 
 log = logging.getLogger(__name__)
 
@@ -27,29 +24,6 @@ def owner_ids_of(client: discord.Client) -> frozenset[int]:
     """BOT_OWNER_IDS of the running bot."""
     services = getattr(client, "services", None)
     return services.settings.bot_owner_ids if services is not None else frozenset()
-
-
-async def run_safely(
-    interaction: discord.Interaction, action: Callable[[], Awaitable[Any]], what: str
-) -> None:
-    """Run a component callback; a UserError is told privately, anything else logged once."""
-    try:
-        await action()
-    except UserError as exc:
-        # `message` may be a translatable Text (bot.i18n) where the project has it.
-        await _tell(interaction, getattr(exc, "message", None) or str(exc))
-    except discord.HTTPException as exc:
-        log.warning("%s failed on Discord's side (interaction %s): %s", what, interaction.id, exc)
-    except Exception:
-        log.exception("%s failed (interaction %s)", what, interaction.id)
-        await _tell(interaction, "Something went wrong on our side; please try again.")
-
-
-async def _tell(interaction: discord.Interaction, message: Any) -> None:
-    try:
-        await send_private(interaction, message)
-    except discord.HTTPException:
-        log.warning("could not answer interaction %s", interaction.id)
 
 
 async def find_channel(client: discord.Client, channel_id: int | None) -> Any | None:

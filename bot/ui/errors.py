@@ -8,21 +8,13 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.i18n import Messages, Text, localize_choices, text_of
+from bot.errors import UserError
+from bot.i18n import Messages, Text, text_of
+from bot.ui.commands import localize_choices
 
 log = logging.getLogger(__name__)
 
-
-class UserError(Exception):
-    """Something the member can fix; the message says what to change.
-
-    Give it a `Text` (`UserError(Text("credits.no_tier", tier=name))`) to answer in the
-    member's language; a plain string is shown as it is.
-    """
-
-    def __init__(self, message: str | Text) -> None:
-        super().__init__(message)
-        self.message = message
+__all__ = ["AppTree", "UserError", "reply_error", "send_private"]
 
 
 async def send_private(interaction: discord.Interaction, message: str | Text) -> None:
@@ -65,7 +57,7 @@ class AppTree(app_commands.CommandTree):
     """Routes every command error to one private, human message; commands are translatable."""
 
     def add_command(self, command: Any, /, **kwargs: Any) -> None:
-        """Register a command with its fixed choices made translatable (bot.i18n)."""
+        """Register a command with its fixed choices made translatable (bot.ui.commands)."""
         localize_choices(command)
         super().add_command(command, **kwargs)
 

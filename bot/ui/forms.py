@@ -83,7 +83,7 @@ class FormRouter:
         """Route one interaction if it is a form submission (an `on_interaction` listener)."""
         if interaction.type is not discord.InteractionType.modal_submit:
             return
-        data: Mapping[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        data: Mapping[str, Any] = interaction.data or {}
         custom_id = str(data.get("custom_id", ""))
         for pattern, handler in list(self._routes.values()):
             match = pattern.fullmatch(custom_id)

@@ -324,7 +324,7 @@ class DiscordPresenter:
                 embed=_with_poster(embed, job, video),
                 files=_files(job, video),
                 view=view or discord.utils.MISSING,
-                reference=reference,
+                reference=reference,  # type: ignore[arg-type]  # None is allowed at runtime
                 # discord.py sends it with enforce_nonce: a repeat within Discord's window
                 # returns the first message instead of posting a second one.
                 nonce=f"job-{job.id}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.e2e.conftest import Stack, field_value
@@ -79,3 +81,19 @@ async def test_status_and_history_show_the_members_jobs(stack: Stack) -> None:
     embed = await private_embed(stack, history)
     assert job["id"] in embed["description"]
     assert "a red balloon over Seoul" in embed["description"]
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [("credits balance", None), ("credits history", None), ("video history", None)],
+)
+async def test_a_deferred_command_is_answered_by_editing_its_reply(
+    stack: Stack, command: str, options: dict | None
+) -> None:
+    # Discord's documented way: PATCH the original response; a first followup that happens to
+    # replace the "thinking" reply is deprecated.
+    interaction = await stack.invoke(command, options)
+    await private_embed(stack, interaction)
+    token = re.escape(interaction.token)
+    assert stack.discord.requests_matching("PATCH", rf"/webhooks/\d+/{token}/messages/@original$")
+    assert stack.discord.requests_matching("POST", rf"/webhooks/\d+/{token}$") == []

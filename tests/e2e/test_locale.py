@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.i18n import tr
-from bot.i18n.commands import MAX_DESCRIPTION, name_problem
+from bot.ui.commands import MAX_DESCRIPTION, name_problem
 from tests.e2e.conftest import Stack
 from tests.fakes.kvid import KvidScenario
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import discord
+import pytest
+
 from tests.e2e.community_helpers import (
     AUDIT_CHANNEL,
     MODS_CHANNEL,
@@ -24,7 +27,28 @@ COMMUNITY_TABLES = (
 )
 
 
+def _let_everyone_see(stack: Stack, command: str) -> None:
+    """What a server admin can do in Server Settings > Integrations: show `command` to all."""
+    # The fake keeps no per-server overrides, so its registered command is changed in place.
+    stack.discord._find_command(command, stack.ids.guild_id)["default_member_permissions"] = None
+
+
+async def test_discord_hides_server_from_members_and_dms(stack: Stack) -> None:
+    registered = next(c for c in stack.discord.registered_commands if c["name"] == "server")
+    manage_server = discord.Permissions(manage_guild=True).value
+    assert registered["default_member_permissions"] == str(manage_server)
+    assert registered["contexts"] == [0]  # servers only, through interaction contexts
+    for user in (stack.ids.user_id, stack.ids.moderator_id):
+        with pytest.raises(PermissionError, match="needs permissions"):
+            await stack.invoke("server settings", user_id=user)
+    answer = await as_owner(stack, "server settings")
+    assert "Manage Server" not in text_of(answer)
+
+
 async def test_a_member_is_refused_on_every_server_command(stack: Stack) -> None:
+    # Discord hides /server from them by default; the code refuses them even when an admin
+    # has shown it to everyone.
+    _let_everyone_see(stack, "server")
     ids = stack.ids
     attempts = {
         "server settings": None,
@@ -167,6 +191,7 @@ async def test_blocked_terms_are_configured_by_name(stack: Stack) -> None:
         "server unblock", {}, "name", user_id=stack.ids.owner_id
     )
     assert [c["value"] for c in choices] == ["Scams", "word rule 2"]
+    _let_everyone_see(stack, "server")
     assert await stack.discord.autocomplete("server unblock", {}, "name") == []  # members
 
     removed = await as_owner(stack, "server unblock", {"name": "scams"})

@@ -20,7 +20,6 @@ from bot.credits.usage import PERIOD_LABELS
 from bot.i18n import (
     DEFAULT_LANGUAGE,
     Catalogue,
-    CatalogueTranslator,
     Messages,
     Text,
     default_catalogue,
@@ -31,10 +30,16 @@ from bot.i18n import (
     tr,
 )
 from bot.i18n.catalogue import plural_form, required_plural_forms
-from bot.i18n.commands import MAX_CHOICE_NAME, MAX_DESCRIPTION, keys_for, name_problem
 from bot.jobs import runner
 from bot.ledger import InsufficientCredits
 from bot.providers import kling, kvid, local
+from bot.ui.commands import (
+    MAX_CHOICE_NAME,
+    MAX_DESCRIPTION,
+    CatalogueTranslator,
+    keys_for,
+    name_problem,
+)
 from bot.ui.credit_cards import insufficient_message, limit_message
 from bot.ui.errors import UserError
 

@@ -39,6 +39,18 @@ _OPTION_TEXT = {Where.parameter_name: "name", Where.parameter_description: "desc
 AnyCommand = app_commands.Command | app_commands.Group | app_commands.ContextMenu
 
 
+def guild_only() -> app_commands.AppCommandContext:
+    """Interaction contexts for a command used in servers only (not DMs or group DMs)."""
+    # Discord's `contexts` replaces the deprecated `dm_permission` that discord.py's
+    # `guild_only=True` still sends (it leaves `contexts` unset).
+    return app_commands.AppCommandContext(guild=True, dm_channel=False, private_channel=False)
+
+
+# Discord hides a top-level command declaring this from members without Manage Server (an
+# admin can still grant it in Server Settings > Integrations, so the code checks as well).
+MANAGE_SERVER = discord.Permissions(manage_guild=True)
+
+
 def command_path(command: AnyCommand) -> str:
     """`credits tier set` → `credits.tier.set`."""
     return command.qualified_name.replace(" ", ".")

@@ -288,6 +288,11 @@ class Ledger:
         """Create the member on first sight, with the starting grant."""
         await tx.run(self.ensure_member_in, guild_id, user_id)
 
+    async def captured(self, job_id: str) -> bool:
+        """Whether the job's hold was captured (the member paid for it)."""
+        row = await self._db.fetchone("SELECT state FROM holds WHERE job_id = ?", (job_id,))
+        return row is not None and row["state"] == "captured"
+
     async def balance(self, guild_id: int, user_id: int) -> Balance:
         """The member's balance; a member never seen gets the starting grant on first use."""
         row = await self._db.fetchone(

@@ -747,7 +747,7 @@ class JobRunner:
                 deliver_at=self._clock() + delay,
             )
             return
-        if await self._already_charged(job.id):
+        if await self._ledger.captured(job.id):
             # A kept outcome sent again with "Post here" was paid for when it was kept: calling
             # it failed now would promise a refund that cannot happen. Keep it again instead.
             log.warning("job %s: kept result could not be fetched again (%s)", job.id, reason)
@@ -765,10 +765,6 @@ class JobRunner:
         )
         if failed is not None:
             await self._deliver_now(job.id)
-
-    async def _already_charged(self, job_id: str) -> bool:
-        row = await self._db.fetchone("SELECT state FROM holds WHERE job_id = ?", (job_id,))
-        return row is not None and row["state"] == "captured"
 
     async def _fetch_result(self, job: Job) -> ResultFile | None:
         """Fetch the result; re-encode it when over the upload limit; None: link only.

@@ -4421,7 +4421,7 @@ async def serve(host: str = "127.0.0.1", port: int = 8787) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command-line entry point: python -m bot.sandbox.fake_discord [--port N]."""
+    """Command-line entry point: python -m simulator.fake_discord [--port N]."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)

@@ -294,8 +294,7 @@ class MessagesMixin:
     async def _h_edit_message(
         self, request: web.Request, channel_id: str, message_id: str
     ) -> web.Response:
-        channel = self._api_channel(channel_id)
-        msg = self._api_message(channel, message_id)
+        channel, msg = self._api_channel_message(channel_id, message_id)
         body = await self._read_body(request)
         if msg.author_id != self.bot_user_id:
             only_flags = set(body.json) <= {"flags"} and not body.files
@@ -309,8 +308,7 @@ class MessagesMixin:
     async def _h_delete_message(
         self, request: web.Request, channel_id: str, message_id: str
     ) -> web.Response:
-        channel = self._api_channel(channel_id)
-        msg = self._api_message(channel, message_id)
+        channel, msg = self._api_channel_message(channel_id, message_id)
         if (
             msg.author_id != self.bot_user_id
             and not self.bot_permissions(channel.id) & MANAGE_MESSAGES
@@ -324,8 +322,7 @@ class MessagesMixin:
     async def _h_add_reaction(
         self, request: web.Request, channel_id: str, message_id: str, emoji: str
     ) -> web.Response:
-        channel = self._api_channel(channel_id)
-        msg = self._api_message(channel, message_id)
+        channel, msg = self._api_channel_message(channel_id, message_id)
         users = msg.reactions.get(emoji)
         if users is None and not self.bot_permissions(channel.id) & ADD_REACTIONS:
             raise _ApiError(403, 50013, "Missing Permissions")
@@ -342,8 +339,7 @@ class MessagesMixin:
     async def _h_remove_reaction(
         self, request: web.Request, channel_id: str, message_id: str, emoji: str, who: str
     ) -> web.Response:
-        channel = self._api_channel(channel_id)
-        msg = self._api_message(channel, message_id)
+        channel, msg = self._api_channel_message(channel_id, message_id)
         user_id = self.bot_user_id if who == "@me" else int(who)
         if user_id != self.bot_user_id and not self.bot_permissions(channel.id) & MANAGE_MESSAGES:
             raise _ApiError(403, 50013, "Missing Permissions")
@@ -359,8 +355,7 @@ class MessagesMixin:
     async def _h_get_reactions(
         self, request: web.Request, channel_id: str, message_id: str, emoji: str
     ) -> web.Response:
-        channel = self._api_channel(channel_id)
-        msg = self._api_message(channel, message_id)
+        _, msg = self._api_channel_message(channel_id, message_id)
         if emoji not in msg.reactions:
             raise _ApiError(404, 10014, "Unknown Emoji")
         users = [self._users[u] for u in msg.reactions[emoji] if u in self._users]
@@ -372,8 +367,7 @@ class MessagesMixin:
     async def _h_clear_reactions(
         self, request: web.Request, channel_id: str, message_id: str, emoji: str | None
     ) -> web.Response:
-        channel = self._api_channel(channel_id)
-        msg = self._api_message(channel, message_id)
+        channel, msg = self._api_channel_message(channel_id, message_id)
         if not self.bot_permissions(channel.id) & MANAGE_MESSAGES:
             raise _ApiError(403, 50013, "Missing Permissions")
         if emoji is None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import Any
 
 from aiohttp import web
 
 from .constants import _ALLOWED_CALLBACKS, EPHEMERAL, JSON, LOADING
 from .errors import _ApiError, _form_error, _json_response
 from .interactions import FakeInteraction
-from .records import FakeResponse, _Body, _Msg
+from .records import FakeChannel, FakeResponse, _Body, _Msg
 from .rest import _truthy_param
 
 
@@ -83,30 +84,14 @@ class ResponsesMixin:
         resource: JSON = {"type": rtype}
         channel = self._channels[inter.channel_id]
         if rtype == 4:
-            msg = await self._new_message(
-                _Body(data, body.files),
-                channel,
-                author_id=self.bot_user_id,
-                limit=inter.attachment_size_limit,
-                interaction=inter,
-                allow_ephemeral=True,
+            original = _Body(data, body.files)
+            resource["message"] = await self._original(
+                inter, channel, original, allow_ephemeral=True
             )
-            inter._original_id = msg.id
-            self._store_message(msg)
-            resource["message"] = self._message_payload(msg)
         elif rtype == 5:
             flags = LOADING | (int(data.get("flags") or 0) & EPHEMERAL)
-            msg = await self._new_message(
-                _Body({}, []),
-                channel,
-                author_id=self.bot_user_id,
-                limit=inter.attachment_size_limit,
-                interaction=inter,
-                extra_flags=flags,
-            )
-            inter._original_id = msg.id
-            self._store_message(msg)
-            resource["message"] = self._message_payload(msg)
+            loading = _Body({}, [])
+            resource["message"] = await self._original(inter, channel, loading, extra_flags=flags)
         elif rtype in (6, 7):
             assert inter.message_id is not None
             target = self._msgs.get(inter.message_id)
@@ -152,6 +137,22 @@ class ResponsesMixin:
                 )
             inter._modal = copy.deepcopy(data)
         return resource
+
+    async def _original(
+        self, inter: FakeInteraction, channel: FakeChannel, body: _Body, **options: Any
+    ) -> JSON:
+        """Post an interaction's original response (a message or a loading one): its payload."""
+        msg = await self._new_message(
+            body,
+            channel,
+            author_id=self.bot_user_id,
+            limit=inter.attachment_size_limit,
+            interaction=inter,
+            **options,
+        )
+        inter._original_id = msg.id
+        self._store_message(msg)
+        return self._message_payload(msg)
 
     def _webhook_target(self, inter: FakeInteraction, message_ref: str) -> _Msg:
         if message_ref == "@original":

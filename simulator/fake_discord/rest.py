@@ -219,6 +219,11 @@ class RestMixin:
             raise _ApiError(404, 10008, "Unknown Message")
         return msg
 
+    def _api_channel_message(self, channel_id: str, message_id: str) -> tuple[FakeChannel, _Msg]:
+        """The channel and the message a /channels/{id}/messages/{id} route names."""
+        channel = self._api_channel(channel_id)
+        return channel, self._api_message(channel, message_id)
+
     async def _h_gateway(self, request: web.Request) -> web.Response:
         return _json_response({"url": f"ws://{self._host}:{self._port}"})
 

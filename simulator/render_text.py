@@ -169,8 +169,8 @@ def embed_lines(embed: Mapping[str, Any], names: Names, now: float | None = None
         lines.extend(markup(str(description), names, moment).splitlines())
     lines.extend(_fields(embed.get("fields") or [], names, moment))
     for key in ("image", "thumbnail"):
-        if url := (embed.get(key) or {}).get("url"):
-            lines.append(f"[{key}: {url}]")
+        if link := (embed.get(key) or {}).get("url"):
+            lines.append(f"[{key}: {link}]")
     if footer := (embed.get("footer") or {}).get("text"):
         lines.append("— " + markup(str(footer), names, moment))
     return [BAR + line for line in lines]

@@ -66,7 +66,7 @@ def _probe_media(data: bytes, content_type: str) -> tuple[int | None, int | None
         try:
             import av
 
-            with av.open(io.BytesIO(data)) as container:
+            with av.open(io.BytesIO(data), "r") as container:
                 stream = container.streams.video[0]
                 duration = container.duration / 1_000_000 if container.duration else None
                 return stream.codec_context.width, stream.codec_context.height, duration
@@ -383,7 +383,7 @@ class ContentMixin:
                 raise _form_error(
                     ("attachments", i), "DICT_TYPE_CONVERT", "Only dictionaries may be used."
                 )
-            raw_id = item.get("id")
+            raw_id: Any = item.get("id")
             try:
                 ident = int(raw_id)
             except (TypeError, ValueError):
@@ -393,8 +393,8 @@ class ContentMixin:
             if ident in by_id and ident not in uploads:
                 out.append(by_id[ident])
                 continue
-            upload = uploads.get(ident)
-            if upload is None:
+            found = uploads.get(ident)
+            if found is None:
                 raise _form_error(
                     ("attachments", i, "id"),
                     "ATTACHMENT_NOT_FOUND",
@@ -403,7 +403,7 @@ class ContentMixin:
             used.add(ident)
             out.append(
                 await self._attachment_from_upload(
-                    channel_id, upload, item.get("filename"), item.get("description"), ephemeral
+                    channel_id, found, item.get("filename"), item.get("description"), ephemeral
                 )
             )
         if meta is None:

@@ -11,6 +11,7 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -347,7 +348,7 @@ class GatewayMixin:
 
     def _request_members(self, session: _Session, data: JSON) -> None:
         raw_ids = data.get("guild_id")
-        guild_ids = raw_ids if isinstance(raw_ids, list) else [raw_ids]
+        guild_ids: list[Any] = raw_ids if isinstance(raw_ids, list) else [raw_ids]
         for raw in guild_ids:
             gid = int(raw)
             if gid not in self._guilds:

@@ -7,6 +7,7 @@ import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 
@@ -252,7 +253,7 @@ class RestMixin:
 
     async def _h_create_dm(self, request: web.Request) -> web.Response:
         body = await self._read_body(request)
-        raw = body.json.get("recipient_id")
+        raw: Any = body.json.get("recipient_id")
         try:
             user_id = int(raw)
         except (TypeError, ValueError):

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.sandbox.fake_discord import FakeDiscord  # noqa: E402
+from simulator.fake_discord import FakeDiscord  # noqa: E402
 from tests.e2e.harness import BotProcess, bot_env  # noqa: E402
 from tests.fakes.kvid import FakeKvid, KvidScenario  # noqa: E402
 

@@ -12,6 +12,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -49,6 +50,8 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 # A Discord that does not answer the login at all (a black-holed address) fails after this.
 LOGIN_TIMEOUT_SECONDS = 60.0
 DISCORD_API = "https://discord.com/api"
+# Flags that ask for the offline sandbox (the `simulator` package) even with a token set.
+SANDBOX_FLAGS = frozenset({"--sandbox", "--demo", "--script"})
 
 
 class StartupError(Exception):
@@ -288,10 +291,11 @@ def main() -> None:
     # The .env of the directory the bot is started from; real environment variables win.
     load_dotenv(find_dotenv(usecwd=True))
     # No DISCORD_TOKEN (or --sandbox/--demo): the real bot against a simulated Discord instead.
-    from bot.sandbox import cli as sandbox
-
     argv = sys.argv[1:]
-    if sandbox.wanted(argv) and (argv or _interactive()):
+    if sandbox_wanted(argv) and (argv or _interactive()):
+        # Imported only here: the simulator is not part of the running bot.
+        from simulator import cli as sandbox
+
         sandbox.main(argv)
         return
     try:
@@ -318,6 +322,13 @@ def main() -> None:
     except (ConfigError, StartupError) as exc:
         log.error("Cannot start: %s", exc)
         raise SystemExit(2) from None
+
+
+def sandbox_wanted(argv: Sequence[str], env: Mapping[str, str] | None = None) -> bool:
+    """Whether `python -m bot` should run the offline sandbox: asked for, or no DISCORD_TOKEN."""
+    environ = os.environ if env is None else env
+    asked = any(arg.split("=", 1)[0] in SANDBOX_FLAGS for arg in argv)
+    return asked or not environ.get("DISCORD_TOKEN", "").strip()
 
 
 def _interactive() -> bool:

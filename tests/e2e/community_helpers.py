@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox.fake_discord import FakeInteraction, FakeMessage
+from simulator.fake_discord import FakeInteraction, FakeMessage
 from tests.e2e.conftest import Stack
 from tests.fakes.kvid import KvidScenario
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.fake_discord import DefaultGuild, FakeDiscord, FakeInteraction, FakeMessage
+from simulator.fake_discord import DefaultGuild, FakeDiscord, FakeInteraction, FakeMessage
 from tests.e2e.harness import BotDatabase, BotProcess, bot_env
 from tests.fakes.acedata import FakeAceData
 from tests.fakes.kvid import FakeKvid

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 # The process launcher ships with the product (the offline sandbox uses it too).
-from bot.sandbox.process import BotProcess, bot_env
+from simulator.process import BotProcess, bot_env
 
 __all__ = ["BotDatabase", "BotProcess", "bot_env"]
 

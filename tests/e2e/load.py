@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from bot.sandbox.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
+from simulator.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
 from tests.e2e.harness import BotDatabase, BotProcess, bot_env
 from tests.fakes.kvid import FakeKvid, KvidScenario
 from tests.fakes.media import make_mp4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.sandbox.fake_discord import FakeInteraction
+from simulator.fake_discord import FakeInteraction
 from tests.e2e.conftest import Stack
 from tests.fakes.kvid import KvidScenario
 

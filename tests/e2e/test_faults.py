@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import pytest
 
-from bot.sandbox.fake_discord import (
+from simulator.fake_discord import (
     DEFAULT_BOT_PERMISSIONS,
     SEND_MESSAGES,
     VIEW_CHANNEL,

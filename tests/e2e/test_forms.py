@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.fake_discord import FakeInteraction, FakeMessage
+from simulator.fake_discord import FakeInteraction, FakeMessage
 from tests.e2e.community_helpers import (
     MODS_CHANNEL,
     add_community_channels,

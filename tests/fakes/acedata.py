@@ -19,16 +19,20 @@ import json
 import random
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
-from tests.fakes.faults import reset_connection
 from tests.fakes.media import make_mp4, pad_mp4
+from tests.fakes.scripted import (
+    Injection,
+    ScriptedServer,
+    shaped_response,
+    stream_video,
+)
 
 Outcome = Literal["succeed", "failed"]
 Endpoint = Literal["videos", "tasks", "cdn"]
@@ -46,7 +50,6 @@ ErrorShape = Literal[
 VIDEOS_PATH = "/kling/videos"
 TASKS_PATH = "/kling/tasks"
 CDN_PREFIX = "/cdn/kling/"
-CHUNK_SIZE = 64 * 1024
 API_ID = "29187cb2-1acb-43b8-baf5-3f3f709292eb"
 
 # (HTTP status, error.code) -> error.message, exactly as the OpenAPI examples give them.
@@ -199,23 +202,6 @@ class FakeTask:
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    """One request the fake received, with the token replaced."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    json: Any
-    authorized: bool
-    at: float = field(default_factory=time.monotonic)
-
-    @property
-    def action(self) -> str | None:
-        """The body's `action`, if any."""
-        return self.json.get("action") if isinstance(self.json, dict) else None
-
-
-@dataclass(frozen=True)
 class CallbackDelivery:
     """One callback the fake sent (or refused to send to a non-loopback address)."""
 
@@ -226,21 +212,10 @@ class CallbackDelivery:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class _Injection:
-    status: int
-    code: str | None
-    message: str | None
-    shape: ErrorShape
-    retry_after: str | None
-    body: bytes | str | dict[str, Any] | None
-    delay_seconds: float
-    # Drop the connection (TCP reset) instead of answering.
-    reset: bool = False
-
-
-class FakeAceData:
+class FakeAceData(ScriptedServer[KlingScenario]):
     """A controllable AceData Kling server for tests; runs in the test's event loop."""
+
+    default_shape = "standard"
 
     def __init__(
         self,
@@ -250,45 +225,65 @@ class FakeAceData:
         batch_limit: int | None = None,
         reject_unknown_fields: bool = False,
     ) -> None:
+        super().__init__(KlingScenario())
         self.token = token
         # How long a synchronous submit blocks when its scenario counts polls, not seconds.
         self.sync_seconds = sync_seconds
         # Cut retrieve_batch answers to this many items (a paging server); None: no limit.
         self.batch_limit = batch_limit
         self.reject_unknown_fields = reject_unknown_fields
-        self.default_scenario = KlingScenario()
-        # Picks a task's scenario from its request body (e.g. by prompt) before the script does;
-        # None from it falls through to the scripted queue and the default.
-        self.choose: Callable[[dict[str, Any]], KlingScenario | None] | None = None
         self.tasks: dict[str, FakeTask] = {}
-        self.requests: list[RecordedRequest] = []
         self.callbacks: list[CallbackDelivery] = []
-        self._scenarios: deque[KlingScenario] = deque()
-        self._injections: dict[str, deque[_Injection]] = {}
-        self._delays: dict[str, deque[float]] = {}
-        self._changed = asyncio.Condition()
         self._rng = random.Random(0)
         self._background: set[asyncio.Task[None]] = set()
         self._session: ClientSession | None = None
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
 
-    # -- lifecycle ----------------------------------------------------------------------------
+    # -- the scripted server's hooks --------------------------------------------------------------
 
-    async def start(self) -> FakeAceData:
-        """Listen on a free 127.0.0.1 port."""
-        app = web.Application(middlewares=[self._middleware])
-        app.router.add_post(VIDEOS_PATH, self._videos)
-        app.router.add_post(TASKS_PATH, self._tasks)
-        app.router.add_get(CDN_PREFIX + "{task_id}.mp4", self._cdn)
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post(VIDEOS_PATH, self._videos)
+        router.add_post(TASKS_PATH, self._tasks)
+        router.add_get(CDN_PREFIX + "{task_id}.mp4", self._cdn)
+
+    def endpoint_of(self, path: str) -> Endpoint | None:
+        if path == VIDEOS_PATH:
+            return "videos"
+        if path == TASKS_PATH:
+            return "tasks"
+        if path.startswith(CDN_PREFIX):
+            return "cdn"
+        return None
+
+    def is_authorized(self, request: web.Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.token}"
+
+    def refuse(
+        self, request: web.Request, endpoint: str | None, authorized: bool
+    ) -> web.StreamResponse | None:
+        if endpoint in ("videos", "tasks") and not authorized:
+            if not request.headers.get("authorization"):
+                return error_response(400, "no_token")
+            return error_response(401, "invalid_token")
+        return None
+
+    def redact(self, name: str, value: str) -> str:
+        # Keep the scheme, so a test can see "Bearer", but never the token itself.
+        return f"{value.split(' ', 1)[0]} [redacted]" if name == "authorization" else value
+
+    def injected_error(self, injection: Injection) -> web.Response:
+        return error_response(
+            injection.status,
+            injection.code,
+            injection.message,
+            shape=injection.shape,
+            retry_after=injection.retry_after,
         )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self._base_url = f"http://{host}:{port}"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> Self:
+        """Listen on a free 127.0.0.1 port, with a client for the callbacks."""
+        await super().start()
         self._session = ClientSession(timeout=ClientTimeout(total=5))
         return self
 
@@ -302,36 +297,13 @@ class FakeAceData:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
-    async def __aenter__(self) -> FakeAceData:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """http://127.0.0.1:PORT, valid after start()."""
-        if self._base_url is None:
-            raise RuntimeError("FakeAceData.start() has not been awaited")
-        return self._base_url
+    # -- control --------------------------------------------------------------------------------
 
     def cdn_url(self, task_id: str) -> str:
         """Where the fake serves a task's video."""
         return f"{self.base_url}{CDN_PREFIX}{task_id}.mp4"
-
-    # -- control --------------------------------------------------------------------------------
-
-    def script(self, *scenarios: KlingScenario) -> None:
-        """Queue scenarios for the next submissions, in order; later ones use the default."""
-        self._scenarios.extend(scenarios)
-
-    def set_default(self, scenario: KlingScenario) -> None:
-        """The scenario for submissions when the queue is empty."""
-        self.default_scenario = scenario
 
     def fail_next(
         self,
@@ -351,46 +323,12 @@ class FakeAceData:
         The message defaults to the documented text for (status, code). `body` overrides the
         shape entirely. The request is not processed: a failed submit creates no task.
         """
-        injection = _Injection(status, code, message, shape, retry_after, body, delay_seconds)
-        self._injections.setdefault(endpoint, deque()).extend([injection] * times)
-
-    def respond_next(
-        self, endpoint: Endpoint, body: dict[str, Any] | str | bytes, *, status: int = 200
-    ) -> None:
-        """Answer the next call to `endpoint` with exactly this body."""
-        self.fail_next(endpoint, status=status, code=None, body=body)
-
-    def delay_next(self, endpoint: Endpoint, seconds: float, *, times: int = 1) -> None:
-        """Hold back the next answers after doing the work (a submit still creates its task)."""
-        self._delays.setdefault(endpoint, deque()).extend([seconds] * times)
-
-    def reset_next(self, endpoint: Endpoint, *, times: int = 1) -> None:
-        """Drop the next `times` connections to `endpoint` with a TCP reset (nothing answered)."""
-        injection = _Injection(200, None, None, "standard", None, None, 0.0, reset=True)
-        self._injections.setdefault(endpoint, deque()).extend([injection] * times)
-
-    @property
-    def pending_injections(self) -> int:
-        """Injected answers (fail_next, respond_next, reset_next) not given yet."""
-        return sum(len(queue) for queue in self._injections.values())
-
-    def clear_injected(self) -> None:
-        """Forget every pending fail_next/respond_next/delay_next."""
-        self._injections.clear()
-        self._delays.clear()
+        injection = Injection(status, code, message, shape, retry_after, body, delay_seconds)
+        self.inject(endpoint, injection, times=times)
 
     async def complete(self, task_id: str) -> None:
         """Finish a task now with its scenario's outcome (sending its callback)."""
         await self._finish(self.tasks[task_id])
-
-    def requests_to(self, path: str, action: str | None = None) -> list[RecordedRequest]:
-        """Recorded requests to `path` (a prefix), optionally only with this body `action`."""
-        return [
-            r
-            for r in self.requests
-            if (r.path == path or r.path.startswith(path))
-            and (action is None or r.action == action)
-        ]
 
     @property
     def tasks_requests(self) -> int:
@@ -404,52 +342,18 @@ class FakeAceData:
 
     async def wait_for_submissions(self, n: int, timeout: float = 5.0) -> list[FakeTask]:
         """Wait until at least `n` tasks exist; return them all."""
-        await self._wait(lambda: len(self.tasks) >= n, timeout)
+        await self.wait_until(lambda: len(self.tasks) >= n, timeout)
         return self.submissions
 
     async def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> list[CallbackDelivery]:
         """Wait until at least `n` callbacks were attempted; return them all."""
-        await self._wait(lambda: len(self.callbacks) >= n, timeout)
+        await self.wait_until(lambda: len(self.callbacks) >= n, timeout)
         return list(self.callbacks)
 
     async def wait_for_done(self, task_id: str, timeout: float = 5.0) -> FakeTask:
         """Wait until a task has its outcome."""
-        await self._wait(lambda: task_id in self.tasks and self.tasks[task_id].done, timeout)
+        await self.wait_until(lambda: task_id in self.tasks and self.tasks[task_id].done, timeout)
         return self.tasks[task_id]
-
-    async def _wait(self, predicate: Any, timeout: float) -> None:
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(predicate)
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
-
-    # -- middleware: record, authenticate, inject -----------------------------------------------
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        header = request.headers.get("authorization")
-        authorized = header == f"Bearer {self.token}"
-        self.requests.append(await _record(request, authorized))
-        endpoint = _endpoint_of(request.path)
-        if endpoint in ("videos", "tasks") and not authorized:
-            if not header:
-                return error_response(400, "no_token")
-            return error_response(401, "invalid_token")
-        injections = self._injections.get(endpoint or "")
-        if injections:
-            injection = injections.popleft()
-            if injection.delay_seconds:
-                await asyncio.sleep(injection.delay_seconds)
-            if injection.reset:
-                return await reset_connection(request)
-            return _injected_response(injection)
-        response = await handler(request)
-        delays = self._delays.get(endpoint or "")
-        if delays:
-            await asyncio.sleep(delays.popleft())
-        return response
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -462,7 +366,7 @@ class FakeAceData:
             return error_response(400, "bad_request", refusal)
         task = self._new_task(body)
         self.tasks[task.task_id] = task
-        await self._notify()
+        await self.changed()
         if task.mode != "sync":
             if task.scenario.seconds_until_done is not None:
                 self._spawn(self._finish_later(task, task.scenario.seconds_until_done))
@@ -510,32 +414,13 @@ class FakeAceData:
         task = self.tasks.get(request.match_info["task_id"])
         if task is None or not task.done or task.scenario.outcome != "succeed":
             return web.Response(status=404, text="Not Found")
-        task.downloads += 1
         payload = self._video_bytes(task)
-        response = web.StreamResponse(
-            headers={"Content-Type": "video/mp4", "Accept-Ranges": "none"}
-        )
-        response.content_length = len(payload)
-        await response.prepare(request)
-        if request.method == "HEAD":
-            return response
-        try:
-            for start in range(0, len(payload), CHUNK_SIZE):
-                await response.write(payload[start : start + CHUNK_SIZE])
-                if task.scenario.chunk_delay:
-                    await asyncio.sleep(task.scenario.chunk_delay)
-            await response.write_eof()
-        except ConnectionResetError:
-            # A client that stops reading at its size cap hangs up mid-file; that is expected.
-            task.aborted_downloads += 1
-        return response
+        return await stream_video(request, task, payload, task.scenario.chunk_delay)
 
     # -- task lifecycle --------------------------------------------------------------------------
 
     def _new_task(self, body: dict[str, Any]) -> FakeTask:
-        scenario = self.choose(body) if self.choose is not None else None
-        if scenario is None:
-            scenario = self._scenarios.popleft() if self._scenarios else self.default_scenario
+        scenario = self.next_scenario(body)
         return FakeTask(
             task_id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
             trace_id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
@@ -568,7 +453,7 @@ class FakeAceData:
         task.finished_at = time.time()
         task.finished_mono = time.monotonic()
         task.response = self._result_body(task)
-        await self._notify()
+        await self.changed()
         url = task.request.get("callback_url")
         if isinstance(url, str) and url and task.scenario.send_callback:
             self._spawn(self._send_callbacks(task, url))
@@ -620,7 +505,7 @@ class FakeAceData:
             except (ClientError, TimeoutError) as exc:
                 delivery = CallbackDelivery(task.task_id, url, body, None, type(exc).__name__)
             self.callbacks.append(delivery)
-        await self._notify()
+        await self.changed()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -747,12 +632,12 @@ def error_response(
 ) -> web.Response:
     """An error answer in one of the shapes AceData is seen to use."""
     text = message if message is not None else DOCUMENTED_ERRORS.get((status, code or ""), "error")
-    headers = {"Retry-After": retry_after} if retry_after is not None else {}
     trace_id = str(uuid.uuid4())
     error = {"code": code, "message": text}
+    body: Any = None
     match shape:
         case "standard":
-            body: Any = {"error": error, "trace_id": trace_id}
+            body = {"error": error, "trace_id": trace_id}
         case "success_false":
             body = {"success": False, "error": error, "trace_id": trace_id}
         case "with_task_id":
@@ -768,40 +653,7 @@ def error_response(
             body = {"code": code, "detail": text}
         case "code_only":
             body = {"code": code}
-        case "text":
-            return web.Response(status=status, text=text, headers=headers)
-        case "empty":
-            return web.Response(status=status, headers=headers)
-    return web.json_response(body, status=status, headers=headers)
-
-
-def _injected_response(injection: _Injection) -> web.Response:
-    headers = {"Retry-After": injection.retry_after} if injection.retry_after is not None else {}
-    match injection.body:
-        case None:
-            return error_response(
-                injection.status,
-                injection.code,
-                injection.message,
-                shape=injection.shape,
-                retry_after=injection.retry_after,
-            )
-        case dict():
-            return web.json_response(injection.body, status=injection.status, headers=headers)
-        case bytes():
-            return web.Response(status=injection.status, body=injection.body, headers=headers)
-        case _:
-            return web.Response(status=injection.status, text=injection.body, headers=headers)
-
-
-def _endpoint_of(path: str) -> Endpoint | None:
-    if path == VIDEOS_PATH:
-        return "videos"
-    if path == TASKS_PATH:
-        return "tasks"
-    if path.startswith(CDN_PREFIX):
-        return "cdn"
-    return None
+    return shaped_response(status, body, text, shape, retry_after)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | None:
@@ -810,17 +662,3 @@ async def _json_object(request: web.Request) -> dict[str, Any] | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     return body if isinstance(body, dict) else None
-
-
-async def _record(request: web.Request, authorized: bool) -> RecordedRequest:
-    # Keep the scheme, so a test can see "Bearer", but never the token itself.
-    headers = {
-        k.lower(): (f"{v.split(' ', 1)[0]} [redacted]" if k.lower() == "authorization" else v)
-        for k, v in request.headers.items()
-    }
-    body: Any = None
-    if request.can_read_body:
-        raw = await request.read()  # cached by aiohttp, so the handler can read it again
-        with contextlib.suppress(ValueError):
-            body = json.loads(raw) if raw else None
-    return RecordedRequest(request.method, request.path, headers, body, authorized)

@@ -18,15 +18,13 @@ and answer a wrong or missing `api-key` with 403 and no code.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import itertools
 import json
 import random
 import string
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -34,8 +32,13 @@ from typing import Any, Literal
 from aiohttp import ClientSession, ClientTimeout, web
 from PIL import Image
 
-from tests.fakes.faults import reset_connection
 from tests.fakes.media import make_mp4, pad_mp4
+from tests.fakes.scripted import (
+    Injection,
+    ScriptedServer,
+    shaped_response,
+    stream_video,
+)
 
 Edition = Literal["a1", "a2"]
 Outcome = Literal["completed", "failed", "canceled"]
@@ -50,7 +53,6 @@ SUBMIT_PATHS = {
 STATUS_PATH = "/ai/generation/status"
 RESULT_PATH = "/ai/generation/result"
 CDN_PREFIX = "/cdn/videos/"
-CHUNK_SIZE = 64 * 1024
 
 # The seed's own wording (its 설명 column), used when a test injects an error without a message.
 SEED_MESSAGES: Mapping[str, str] = {
@@ -177,36 +179,10 @@ class FakeJob:
         return width, height
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request the fake received, with the api-key value replaced."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    json: Any
-    authorized: bool
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass(frozen=True)
-class _Injection:
-    """A canned answer that replaces the normal one for the next call(s) to an endpoint."""
-
-    status: int
-    error: str | None
-    message: str | None
-    retry_after: str | None
-    shape: ErrorShape
-    body: bytes | str | dict[str, Any] | None
-    delay_seconds: float
-    # Drop the connection (TCP reset) instead of answering.
-    reset: bool = False
-
-
-class FakeKvid:
+class FakeKvid(ScriptedServer[KvidScenario]):
     """A controllable kvidAI server for tests; runs in the test's event loop."""
+
+    default_shape = "seed"
 
     def __init__(
         self,
@@ -218,6 +194,7 @@ class FakeKvid:
         require_https_images: bool = False,
         reject_unknown_fields: bool = False,
     ) -> None:
+        super().__init__(KvidScenario())
         self.api_key = api_key
         self.edition = edition
         # Jobs that have not yet reported their outcome count against this limit (a 429).
@@ -226,74 +203,60 @@ class FakeKvid:
         self.inspect_images = inspect_images
         self.require_https_images = require_https_images
         self.reject_unknown_fields = reject_unknown_fields
-        self.default_scenario = KvidScenario()
-        # Picks a submission's scenario from its body (e.g. by prompt) before the script does;
-        # None from it falls through to the scripted queue and the default.
-        self.choose: Callable[[dict[str, Any]], KvidScenario | None] | None = None
         self.jobs: dict[str, FakeJob] = {}
-        self.requests: list[RecordedRequest] = []
-        self._scenarios: deque[KvidScenario] = deque()
-        self._injections: dict[str, deque[_Injection]] = {}
-        self._delays: dict[str, deque[float]] = {}
-        self._submitted = asyncio.Condition()
         self._counter = itertools.count(1)
         self._rng = random.Random(0)
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
 
-    # -- lifecycle ----------------------------------------------------------------------------
+    # -- the scripted server's hooks --------------------------------------------------------------
 
-    async def start(self) -> FakeKvid:
-        """Listen on a free 127.0.0.1 port."""
-        app = web.Application(middlewares=[self._middleware])
+    def add_routes(self, router: web.UrlDispatcher) -> None:
         for path in SUBMIT_PATHS:
-            app.router.add_post(path, self._submit)
-        app.router.add_get(STATUS_PATH, self._status)
-        app.router.add_get(RESULT_PATH, self._result)
-        app.router.add_get(CDN_PREFIX + "{job_id}.mp4", self._cdn)
-        # Cancel handlers whose client hung up (a timed-out poll) and don't wait long on stop().
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+            router.add_post(path, self._submit)
+        router.add_get(STATUS_PATH, self._status)
+        router.add_get(RESULT_PATH, self._result)
+        router.add_get(CDN_PREFIX + "{job_id}.mp4", self._cdn)
+
+    def endpoint_of(self, path: str) -> Endpoint | None:
+        if path in SUBMIT_PATHS:
+            return "submit"
+        if path == STATUS_PATH:
+            return "status"
+        if path == RESULT_PATH:
+            return "result"
+        if path.startswith(CDN_PREFIX):
+            return "cdn"
+        return None
+
+    def is_authorized(self, request: web.Request) -> bool:
+        return request.headers.get("api-key") == self.api_key
+
+    def refuse(
+        self, request: web.Request, endpoint: str | None, authorized: bool
+    ) -> web.StreamResponse | None:
+        if endpoint != "cdn" and not authorized:
+            # Both editions document a bare 403 for a bad key, with no error code.
+            return web.json_response(
+                {"success": False, "message": "Invalid or missing api-key"}, status=403
+            )
+        return None
+
+    def redact(self, name: str, value: str) -> str:
+        return "[redacted]" if name == "api-key" else value
+
+    def injected_error(self, injection: Injection) -> web.Response:
+        return error_response(
+            injection.status,
+            injection.code,
+            injection.message,
+            retry_after=injection.retry_after,
+            shape=injection.shape,
         )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self._base_url = f"http://{host}:{port}"
-        return self
 
-    async def stop(self) -> None:
-        """Stop listening and drop open connections."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeKvid:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """http://127.0.0.1:PORT, valid after start()."""
-        if self._base_url is None:
-            raise RuntimeError("FakeKvid.start() has not been awaited")
-        return self._base_url
+    # -- control --------------------------------------------------------------------------------
 
     def cdn_url(self, job_id: str) -> str:
         """Where the fake serves a job's video."""
         return f"{self.base_url}{CDN_PREFIX}{job_id}.mp4"
-
-    # -- control --------------------------------------------------------------------------------
-
-    def script(self, *scenarios: KvidScenario) -> None:
-        """Queue scenarios for the next submissions, in order; later ones use the default."""
-        self._scenarios.extend(scenarios)
-
-    def set_default(self, scenario: KvidScenario) -> None:
-        """The scenario for submissions when the queue is empty."""
-        self.default_scenario = scenario
 
     def fail_next(
         self,
@@ -314,37 +277,8 @@ class FakeKvid:
         (`detail: [{loc, msg, type}]`), "text" (plain-text body), "no_code" (`success`/`message`
         only, like the 403), "empty" (no body). `body` overrides the shape entirely.
         """
-        injection = _Injection(status, error, message, retry_after, shape, body, delay_seconds)
-        self._injections.setdefault(endpoint, deque()).extend([injection] * times)
-
-    def respond_next(
-        self, endpoint: Endpoint, body: dict[str, Any] | str | bytes, *, status: int = 200
-    ) -> None:
-        """Answer the next call to `endpoint` with exactly this body (e.g. an odd status word)."""
-        self.fail_next(endpoint, status=status, error=None, body=body)
-
-    def delay_next(self, endpoint: Endpoint, seconds: float, *, times: int = 1) -> None:
-        """Hold back the next answers after doing the work (a submit still creates its job)."""
-        self._delays.setdefault(endpoint, deque()).extend([seconds] * times)
-
-    def reset_next(self, endpoint: Endpoint, *, times: int = 1) -> None:
-        """Drop the next `times` connections to `endpoint` with a TCP reset (nothing answered)."""
-        injection = _Injection(200, None, None, None, "seed", None, 0.0, reset=True)
-        self._injections.setdefault(endpoint, deque()).extend([injection] * times)
-
-    @property
-    def pending_injections(self) -> int:
-        """Injected answers (fail_next, respond_next, reset_next) not given yet."""
-        return sum(len(queue) for queue in self._injections.values())
-
-    def clear_injected(self) -> None:
-        """Forget every pending fail_next/respond_next/delay_next."""
-        self._injections.clear()
-        self._delays.clear()
-
-    def requests_to(self, path: str) -> list[RecordedRequest]:
-        """Recorded requests whose path equals or starts with `path`."""
-        return [r for r in self.requests if r.path == path or r.path.startswith(path)]
+        injection = Injection(status, error, message, shape, retry_after, body, delay_seconds)
+        self.inject(endpoint, injection, times=times)
 
     @property
     def submissions(self) -> list[FakeJob]:
@@ -353,35 +287,8 @@ class FakeKvid:
 
     async def wait_for_submissions(self, n: int, timeout: float = 5.0) -> list[FakeJob]:
         """Wait until at least `n` jobs were accepted; return them all."""
-        async with asyncio.timeout(timeout), self._submitted:
-            await self._submitted.wait_for(lambda: len(self.jobs) >= n)
+        await self.wait_until(lambda: len(self.jobs) >= n, timeout)
         return self.submissions
-
-    # -- middleware: record, authenticate, inject -----------------------------------------------
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        authorized = request.headers.get("api-key") == self.api_key
-        self.requests.append(await _record(request, authorized))
-        endpoint = _endpoint_of(request.path)
-        if endpoint != "cdn" and not authorized:
-            # Both editions document a bare 403 for a bad key, with no error code.
-            return web.json_response(
-                {"success": False, "message": "Invalid or missing api-key"}, status=403
-            )
-        injections = self._injections.get(endpoint or "")
-        if injections:
-            injection = injections.popleft()
-            if injection.delay_seconds:
-                await asyncio.sleep(injection.delay_seconds)
-            if injection.reset:
-                return await reset_connection(request)
-            return _injected_response(injection)
-        response = await handler(request)
-        delays = self._delays.get(endpoint or "")
-        if delays:
-            await asyncio.sleep(delays.popleft())
-        return response
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -402,9 +309,8 @@ class FakeKvid:
         job = self._new_job(kind, body)
         estimated = job.scenario.estimated_time or ("2-5min" if self.edition == "a2" else "30s")
         message = "Video generation job queued." if self.edition == "a2" else "Job submitted"
-        async with self._submitted:
-            self.jobs[job.job_id] = job
-            self._submitted.notify_all()
+        self.jobs[job.job_id] = job
+        await self.changed()
         return web.json_response(
             {
                 "success": True,
@@ -472,25 +378,7 @@ class FakeKvid:
         job = self.jobs.get(request.match_info["job_id"])
         if job is None or not (job.terminal and job.scenario.outcome == "completed"):
             return web.Response(status=404, text="Not Found")
-        job.downloads += 1
-        payload = self._video_bytes(job)
-        response = web.StreamResponse(
-            headers={"Content-Type": "video/mp4", "Accept-Ranges": "none"}
-        )
-        response.content_length = len(payload)
-        await response.prepare(request)
-        if request.method == "HEAD":
-            return response
-        try:
-            for start in range(0, len(payload), CHUNK_SIZE):
-                await response.write(payload[start : start + CHUNK_SIZE])
-                if job.scenario.chunk_delay:
-                    await asyncio.sleep(job.scenario.chunk_delay)
-            await response.write_eof()
-        except ConnectionResetError:
-            # A client that stops reading at its size cap hangs up mid-file; that is expected.
-            job.aborted_downloads += 1
-        return response
+        return await stream_video(request, job, self._video_bytes(job), job.scenario.chunk_delay)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -568,9 +456,7 @@ class FakeKvid:
         return sum(1 for job in self.jobs.values() if not job.terminal)
 
     def _new_job(self, kind: str, body: dict[str, Any]) -> FakeJob:
-        scenario = self.choose(body) if self.choose is not None else None
-        if scenario is None:
-            scenario = self._scenarios.popleft() if self._scenarios else self.default_scenario
+        scenario = self.next_scenario(body)
         millis = int(time.time() * 1000) + next(self._counter)
         if self.edition == "a2":
             suffix = "".join(self._rng.choices(string.ascii_lowercase + string.digits, k=9))
@@ -602,10 +488,10 @@ def error_response(
 ) -> web.Response:
     """An error answer in one of the shapes kvid (or the fal upstream it relays) is seen to use."""
     text = message if message is not None else SEED_MESSAGES.get(error or "", "error")
-    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    body: Any = None
     match shape:
         case "seed":
-            body: Any = {
+            body = {
                 "success": False,
                 "error": error,
                 "message": text,
@@ -617,54 +503,4 @@ def error_response(
             body = {"detail": [{"loc": ["body", "image_url"], "msg": text, "type": error}]}
         case "no_code":
             body = {"success": False, "message": text}
-        case "text":
-            return web.Response(status=status, text=text, headers=headers)
-        case "empty":
-            return web.Response(status=status, headers=headers)
-    return web.json_response(body, status=status, headers=headers)
-
-
-def _injected_response(injection: _Injection) -> web.Response:
-    headers = {"Retry-After": injection.retry_after} if injection.retry_after is not None else {}
-    match injection.body:
-        case None:
-            return error_response(
-                injection.status,
-                injection.error,
-                injection.message,
-                retry_after=injection.retry_after,
-                shape=injection.shape,
-            )
-        case dict():
-            return web.json_response(injection.body, status=injection.status, headers=headers)
-        case bytes():
-            return web.Response(status=injection.status, body=injection.body, headers=headers)
-        case _:
-            return web.Response(status=injection.status, text=injection.body, headers=headers)
-
-
-def _endpoint_of(path: str) -> Endpoint | None:
-    if path in SUBMIT_PATHS:
-        return "submit"
-    if path == STATUS_PATH:
-        return "status"
-    if path == RESULT_PATH:
-        return "result"
-    if path.startswith(CDN_PREFIX):
-        return "cdn"
-    return None
-
-
-async def _record(request: web.Request, authorized: bool) -> RecordedRequest:
-    headers = {
-        k.lower(): ("[redacted]" if k.lower() == "api-key" else v)
-        for k, v in request.headers.items()
-    }
-    body: Any = None
-    if request.can_read_body:
-        raw = await request.read()  # cached by aiohttp, so the handler can read it again
-        with contextlib.suppress(ValueError):
-            body = json.loads(raw) if raw else None
-    return RecordedRequest(
-        request.method, request.path, dict(request.query), headers, body, authorized
-    )
+    return shaped_response(status, body, text, shape, retry_after)

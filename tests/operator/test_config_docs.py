@@ -21,7 +21,7 @@ _EXAMPLE_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]+)=", re.MULTILINE)
 def variables_read() -> set[str]:
     """Every variable name the bot's code reads, by scanning its source."""
     names: set[str] = set()
-    for folder in ("bot", "cogs"):
+    for folder in ("bot", "cogs", "simulator"):
         for path in (REPO / folder).rglob("*.py"):
             names.update(_READ.findall(path.read_text(encoding="utf-8")))
     return names

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox import cli
-from bot.sandbox.fake_discord import FakeDiscord
+from simulator import cli
+from simulator.fake_discord import FakeDiscord
 from tests.e2e.harness import BotDatabase
 from tests.operator.support import REPO, clean_env, problems
 from tests.operator.test_config_docs import docker_env_file

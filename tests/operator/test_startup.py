@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from bot.providers import kling
-from bot.sandbox import cli
-from bot.sandbox.fake_discord import FakeDiscord
-from bot.sandbox.process import BotProcess, start_and_wait
+from simulator import cli
+from simulator.fake_discord import FakeDiscord
+from simulator.process import BotProcess, start_and_wait
 from tests.e2e.harness import BotDatabase
 from tests.fakes.kvid import FakeKvid
 from tests.operator.support import REPO, clean_env, closed_port, problems

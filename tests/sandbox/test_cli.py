@@ -22,8 +22,9 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from PIL import Image
 
-from bot.sandbox import cli
-from bot.sandbox.commands import (
+from bot.__main__ import sandbox_wanted
+from simulator import cli
+from simulator.commands import (
     Catalog,
     Directory,
     LineError,
@@ -31,9 +32,9 @@ from bot.sandbox.commands import (
     SlashCommand,
     parse_line,
 )
-from bot.sandbox.fake_discord import FakeAttachment, FakeDiscord, FakeMessage
-from bot.sandbox.render_text import Names, card_state, render_message
-from bot.sandbox.session import Session
+from simulator.fake_discord import FakeAttachment, FakeDiscord, FakeMessage
+from simulator.render_text import Names, card_state, render_message
+from simulator.session import Session
 from tests.render.helpers import probe
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,7 +102,7 @@ def test_the_demo_runs_when_there_is_no_token(tmp_path: Path) -> None:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert out.splitlines()[0] == cli.NO_TOKEN_LINE
-    demo = (REPO / "bot" / "sandbox" / "demo.txt").read_text(encoding="utf-8")
+    demo = (REPO / "simulator" / "demo.txt").read_text(encoding="utf-8")
     for command in ("/credits balance", "/video models", "/video history", "/credits history"):
         assert f"alice> {command}" in out
     assert "Credits of alice" in out
@@ -211,14 +212,14 @@ def test_the_sandboxed_bot_gets_a_token_and_no_real_services(tmp_path: Path) -> 
         env = cli.sandbox_env(fake, tmp_path)
     finally:
         del os.environ["KVID_API_KEY"]
-    assert not cli.wanted([], env)
+    assert not sandbox_wanted([], env)
     assert env["KVID_API_KEY"] == ""
     assert env["KLING_API_KEY"] == ""
     assert env["LOCAL_PROVIDER"] == "on"
     assert env["DATABASE_PATH"] == str(tmp_path / cli.DATABASE_NAME)
-    assert cli.wanted([], {})
-    assert cli.wanted(["--demo"], {"DISCORD_TOKEN": "t"})
-    assert not cli.wanted([], {"DISCORD_TOKEN": "t"})
+    assert sandbox_wanted([], {})
+    assert sandbox_wanted(["--demo"], {"DISCORD_TOKEN": "t"})
+    assert not sandbox_wanted([], {"DISCORD_TOKEN": "t"})
 
 
 # ---------------------------------------------------------------------------------------------

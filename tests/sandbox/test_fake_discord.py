@@ -24,7 +24,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from PIL import Image
 
-from bot.sandbox.fake_discord import EPHEMERAL, LOADING, FakeDiscord, FakeMessage
+from simulator.fake_discord import EPHEMERAL, LOADING, FakeDiscord, FakeMessage
 
 STYLES = ("cinematic", "anime", "claymation", "documentary")
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from bot.sandbox.fake_discord import FakeDiscord
+from simulator.fake_discord import FakeDiscord
 
 
 class BotStartError(Exception):

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from bot.i18n import default_catalogue
-from bot.sandbox.fake_discord import FakeAttachment, FakeMessage
+from simulator.fake_discord import FakeAttachment, FakeMessage
 
 JSON = dict[str, Any]
 

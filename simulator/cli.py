@@ -15,24 +15,23 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Final
 
-from bot.sandbox.console import Console
-from bot.sandbox.fake_discord import FakeDiscord
-from bot.sandbox.process import BotProcess, BotStartError, bot_env, start_and_wait
-from bot.sandbox.sample_photo import ensure_sample_photo
-from bot.sandbox.session import BotGone, Session
-from bot.sandbox.transcript import display_path
+from simulator.console import Console
+from simulator.fake_discord import FakeDiscord
+from simulator.process import BotProcess, BotStartError, bot_env, start_and_wait
+from simulator.sample_photo import ensure_sample_photo
+from simulator.session import BotGone, Session
+from simulator.transcript import display_path
 
 NO_TOKEN_LINE: Final = (
     "DISCORD_TOKEN is not set, so the bot runs in the offline sandbox against a simulated "
     "Discord; set DISCORD_TOKEN in .env to run it on Discord"
 )
-SANDBOX_FLAGS: Final = frozenset({"--sandbox", "--demo", "--script"})
 # Any token works with the fake; the child must have one so it runs the bot, not the sandbox.
 CHILD_TOKEN: Final = "c2FuZGJveA.offline-sandbox.not-a-real-token"
 DATABASE_NAME: Final = "sandbox.sqlite3"
@@ -58,13 +57,6 @@ class Options:
     keep_data: bool
     job_timeout: float
     start_timeout: float
-
-
-def wanted(argv: Sequence[str], env: Mapping[str, str] | None = None) -> bool:
-    """Whether `python -m bot` should run the sandbox: asked for, or no DISCORD_TOKEN."""
-    environ = os.environ if env is None else env
-    asked = any(arg.split("=", 1)[0] in SANDBOX_FLAGS for arg in argv)
-    return asked or not environ.get("DISCORD_TOKEN", "").strip()
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -156,7 +148,7 @@ def read_script(options: Options) -> tuple[list[str], Path | None] | None:
         path = Path(options.script).expanduser()
         return path.read_text(encoding="utf-8").splitlines(), path.resolve().parent
     if options.demo or not sys.stdin.isatty():
-        demo = resources.files("bot.sandbox").joinpath("demo.txt")
+        demo = resources.files("simulator").joinpath("demo.txt")
         return demo.read_text(encoding="utf-8").splitlines(), None
     return None
 

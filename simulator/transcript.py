@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.sandbox.fake_discord import FakeAttachment, FakeDiscord, FakeMessage
-from bot.sandbox.render_text import CardState, Names, card_line, card_state, render_message
+from simulator.fake_discord import FakeAttachment, FakeDiscord, FakeMessage
+from simulator.render_text import CardState, Names, card_line, card_state, render_message
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from bot.sandbox.commands import (
+from simulator.commands import (
     Catalog,
     Directory,
     LineError,
@@ -18,10 +18,10 @@ from bot.sandbox.commands import (
     SlashCommand,
     parse_line,
 )
-from bot.sandbox.fake_discord import DefaultGuild, FakeDiscord, FakeInteraction, FakeMessage
-from bot.sandbox.forms import find_field, form_fields, form_text, select_value
-from bot.sandbox.render_text import Names, button_label, card_state, render_message
-from bot.sandbox.transcript import Transcript, display_path
+from simulator.fake_discord import DefaultGuild, FakeDiscord, FakeInteraction, FakeMessage
+from simulator.forms import find_field, form_fields, form_text, select_value
+from simulator.render_text import Names, button_label, card_state, render_message
+from simulator.transcript import Transcript, display_path
 
 # Commands whose answer is a job card; without one, the bot refused the request.
 JOB_COMMANDS: Final = frozenset({"video text", "video image", "video extend"})

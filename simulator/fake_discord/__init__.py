@@ -1,0 +1,182 @@
+"""A loopback fake of Discord (REST, gateway and CDN) that a real, unmodified bot can talk to.
+
+The bot is pointed at the fake with two settings and nothing else::
+
+    discord.http.Route.BASE = fake.api_base                    # "http://127.0.0.1:PORT/api/v10"
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)  # "ws://127.0.0.1:PORT/gateway"
+
+The fake speaks raw JSON (it never imports discord.py or the bot), keeps all of its state across
+gateway connections (the bot may be killed and restarted), and records every REST call, message,
+interaction and gateway connection so tests can assert on them. Typical use::
+
+    fake = FakeDiscord.with_default_guild()
+    await fake.start()
+    ...  # start the bot with the two hooks above
+    await fake.wait_until_connected()
+    await fake.wait_for_commands(names={"video"})
+    inter = await fake.invoke("video text", {"prompt": "a cat"})
+    card = await inter.wait_for_original(lambda m: m.attachments)
+    assert fake.unhandled_requests == [] and fake.internal_errors == []
+
+Discord rules it enforces: the 3 s initial-response deadline (404 10062), one initial response
+(400 40060), token lifetime and `expire_interaction` (401 50027), unknown tokens (404 10015),
+per-file upload limits (413 40005), message/embed/component limits (400 50035), empty messages
+(400 50006), bot permissions in channels (403 50013), enforce_nonce, and command visibility
+(default_member_permissions, contexts, nsfw) when a test invokes a command.
+
+One class, `FakeDiscord` (server.py), is made of a mixin per concern, each in its own module:
+
+    state         the guild model (users, guilds, channels, roles, members), queries and waits
+    permissions   permission bits and computed permissions, command visibility
+    rest          route table, authentication, request bodies, CDN, read-only routes
+    gateway       identify, resume, heartbeats, dispatched events
+    interactions  what a test sends the bot (commands, autocomplete, clicks, modals)
+    options       command options and resolved objects
+    responses     the bot's interaction callbacks, follow-ups and webhook edits
+    app_commands  the bot's command registrations
+    messages      messages, reactions and threads
+    content       limits and normalization of content, embeds, components and files
+    payloads      Discord's JSON for all of the above
+    faults        rate limits, slow answers and errors a test injects
+    records       the frozen records tests read (FakeMessage, FakeChannel, ...)
+"""
+
+from .constants import (
+    API_PREFIX_RE,
+    DISCORD_EPOCH_MS,
+    EPHEMERAL,
+    HEARTBEAT_ACK_DELAY,
+    INTENT_DIRECT_MESSAGE_REACTIONS,
+    INTENT_DIRECT_MESSAGES,
+    INTENT_GUILD_MEMBERS,
+    INTENT_GUILD_MESSAGE_REACTIONS,
+    INTENT_GUILD_MESSAGES,
+    INTENT_GUILD_PRESENCES,
+    INTENT_GUILDS,
+    INTENT_MESSAGE_CONTENT,
+    IS_COMPONENTS_V2,
+    LOADING,
+    MIB,
+    PRIVILEGED_INTENTS,
+    SUPPRESS_EMBEDS,
+    SUPPRESS_NOTIFICATIONS,
+    ChannelKind,
+)
+from .faults import (
+    ErrorRule,
+    RateLimitRule,
+    ResponseDelay,
+)
+from .interactions import (
+    FakeInteraction,
+)
+from .permissions import (
+    ADD_REACTIONS,
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    ATTACH_FILES,
+    CHANGE_NICKNAME,
+    CONNECT,
+    CREATE_INSTANT_INVITE,
+    CREATE_PUBLIC_THREADS,
+    DEFAULT_BOT_PERMISSIONS,
+    DEFAULT_EVERYONE_PERMISSIONS,
+    EMBED_LINKS,
+    MANAGE_CHANNELS,
+    MANAGE_GUILD,
+    MANAGE_MESSAGES,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    SEND_MESSAGES_IN_THREADS,
+    SPEAK,
+    USE_APPLICATION_COMMANDS,
+    USE_EXTERNAL_EMOJIS,
+    VIEW_CHANNEL,
+)
+from .records import (
+    DefaultGuild,
+    FakeApiError,
+    FakeAttachment,
+    FakeChannel,
+    FakeGatewayConnection,
+    FakeGuild,
+    FakeMember,
+    FakeMessage,
+    FakeRequest,
+    FakeResponse,
+    FakeRole,
+    FakeUnhandledRequest,
+    FakeUser,
+    guild_upload_limit,
+    snowflake_time,
+)
+from .server import (
+    FakeDiscord,
+    main,
+    serve,
+)
+
+__all__ = [
+    "ADD_REACTIONS",
+    "ADMINISTRATOR",
+    "ALL_PERMISSIONS",
+    "API_PREFIX_RE",
+    "ATTACH_FILES",
+    "CHANGE_NICKNAME",
+    "CONNECT",
+    "CREATE_INSTANT_INVITE",
+    "CREATE_PUBLIC_THREADS",
+    "DEFAULT_BOT_PERMISSIONS",
+    "DEFAULT_EVERYONE_PERMISSIONS",
+    "DISCORD_EPOCH_MS",
+    "EMBED_LINKS",
+    "EPHEMERAL",
+    "HEARTBEAT_ACK_DELAY",
+    "INTENT_DIRECT_MESSAGES",
+    "INTENT_DIRECT_MESSAGE_REACTIONS",
+    "INTENT_GUILDS",
+    "INTENT_GUILD_MEMBERS",
+    "INTENT_GUILD_MESSAGES",
+    "INTENT_GUILD_MESSAGE_REACTIONS",
+    "INTENT_GUILD_PRESENCES",
+    "INTENT_MESSAGE_CONTENT",
+    "IS_COMPONENTS_V2",
+    "LOADING",
+    "MANAGE_CHANNELS",
+    "MANAGE_GUILD",
+    "MANAGE_MESSAGES",
+    "MIB",
+    "PRIVILEGED_INTENTS",
+    "READ_MESSAGE_HISTORY",
+    "SEND_MESSAGES",
+    "SEND_MESSAGES_IN_THREADS",
+    "SPEAK",
+    "SUPPRESS_EMBEDS",
+    "SUPPRESS_NOTIFICATIONS",
+    "USE_APPLICATION_COMMANDS",
+    "USE_EXTERNAL_EMOJIS",
+    "VIEW_CHANNEL",
+    "ChannelKind",
+    "DefaultGuild",
+    "ErrorRule",
+    "FakeApiError",
+    "FakeAttachment",
+    "FakeChannel",
+    "FakeDiscord",
+    "FakeGatewayConnection",
+    "FakeGuild",
+    "FakeInteraction",
+    "FakeMember",
+    "FakeMessage",
+    "FakeRequest",
+    "FakeResponse",
+    "FakeRole",
+    "FakeUnhandledRequest",
+    "FakeUser",
+    "RateLimitRule",
+    "ResponseDelay",
+    "guild_upload_limit",
+    "main",
+    "serve",
+    "snowflake_time",
+]

@@ -12,10 +12,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.background import run_passes
 from bot.community.events import MAX_PRIZE, MAX_THEME, EventError, EventResult, parse_duration
+from bot.i18n import Messages, Text, text_of, tr
 from bot.jobs.models import JobState
 from bot.ui.community import entry_embed, event_embed, event_result_embed, events_embed
-from bot.ui.community_views import NO_MENTIONS, find_channel, run_safely
+from bot.ui.community_views import NO_MENTIONS, find_channel, guild_locale, run_safely
 from bot.ui.errors import UserError
 from bot.ui.permissions import require_manager
 
@@ -39,10 +41,10 @@ class EventVoteButton(
 ):
     """A member's one vote in an event: here, moved here, or taken back."""
 
-    def __init__(self, entry_id: int, votes: int = 0) -> None:
+    def __init__(self, entry_id: int, votes: int = 0, locale: object = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label=f"Vote · {votes}",
+                label=tr(locale, "events.vote", votes=votes),
                 emoji="🗳️",
                 style=discord.ButtonStyle.primary,
                 custom_id=f"event:vote:{entry_id}",
@@ -64,19 +66,20 @@ class EventVoteButton(
         entry = await events.entry(self.entry_id)
         event = await events.event(entry.event_id) if entry else None
         if entry is None or event is None or event.guild_id != interaction.guild_id:
-            raise UserError("That entry is not from this server.")
+            raise UserError(Text("events.entry_not_here"))
         try:
             outcome = await events.vote(self.entry_id, interaction.user.id)
         except EventError as exc:
-            raise UserError(str(exc)) from None
-        await interaction.response.edit_message(view=entry_view(self.entry_id, outcome.votes))
+            raise UserError(text_of(exc)) from None
+        view = entry_view(self.entry_id, outcome.votes, interaction.guild_locale)
+        await interaction.response.edit_message(view=view)
         if not outcome.voted:
-            text = "Your vote was taken back."
+            key = "events.unvoted"
         elif outcome.moved_from is not None:
-            text = "Your vote moved to this entry (one vote per member per event)."
+            key = "events.vote_moved"
         else:
-            text = "Your vote is counted (one vote per member per event)."
-        await interaction.followup.send(text, ephemeral=True)
+            key = "events.voted"
+        await interaction.followup.send(tr(interaction.locale, key), ephemeral=True)
         if outcome.moved_from is not None:
             await _refresh_entry(interaction.client, outcome.moved_from)
 
@@ -91,14 +94,14 @@ async def _refresh_entry(client: discord.Client, entry_id: int) -> None:
         return
     with contextlib.suppress(discord.HTTPException):
         await channel.get_partial_message(entry.message_id).edit(
-            view=entry_view(entry.id, entry.votes)
+            view=entry_view(entry.id, entry.votes, guild_locale(channel))
         )
 
 
-def entry_view(entry_id: int, votes: int) -> discord.ui.View:
+def entry_view(entry_id: int, votes: int, locale: object = None) -> discord.ui.View:
     """The vote button under an entry."""
     view = discord.ui.View(timeout=None)
-    view.add_item(EventVoteButton(entry_id, votes))
+    view.add_item(EventVoteButton(entry_id, votes, locale))
     return view
 
 
@@ -128,7 +131,18 @@ class EventsCog(commands.Cog):
     async def on_ready(self) -> None:
         """Start the background work once connected (once, whatever reconnects follow)."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="community-events")
+            self._task = asyncio.create_task(
+                run_passes(
+                    "event announcer",
+                    self.run_once,
+                    self._poke,
+                    idle=IDLE_SECONDS,
+                    next_due=self.community.events.next_end,
+                    clock=self.community.now,
+                    floor=0.05,
+                ),
+                name="community-events",
+            )
 
     async def cog_unload(self) -> None:
         """Stop the announcer."""
@@ -162,14 +176,14 @@ class EventsCog(commands.Cog):
         try:
             seconds = parse_duration(ends_in)
         except EventError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         target = channel.id if channel is not None else interaction.channel_id
         try:
             event = await self.community.events.start(
                 interaction.guild_id, target, interaction.user.id, theme, seconds, prize
             )
         except EventError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         self._poke.set()
         embed = event_embed(event)
         if target == interaction.channel_id:
@@ -179,7 +193,9 @@ class EventsCog(commands.Cog):
         posted = await find_channel(self.bot, target)
         if posted is not None:
             await posted.send(embed=embed, allowed_mentions=NO_MENTIONS)
-        await interaction.followup.send(f"Event started in <#{target}>.", ephemeral=True)
+        await interaction.followup.send(
+            tr(interaction.locale, "events.started_in", channel=f"<#{target}>"), ephemeral=True
+        )
 
     @event.command(name="enter", description="Enter one of your videos in the open event")
     @app_commands.describe(job="Your video's id (made since the event started)")
@@ -193,7 +209,7 @@ class EventsCog(commands.Cog):
         try:
             entry = await events.enter(interaction.guild_id, interaction.user.id, job)
         except EventError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         event = await events.event(entry.event_id)
         shown = await self.community.showcase.job(entry.job_id)
         assert event is not None
@@ -204,7 +220,7 @@ class EventsCog(commands.Cog):
             try:
                 message = await channel.send(
                     embed=entry_embed(event, entry, shown, self._provider_name(shown.provider)),
-                    view=entry_view(entry.id, 0),
+                    view=entry_view(entry.id, 0, guild_locale(channel)),
                     allowed_mentions=NO_MENTIONS,
                 )
                 await events.mark_entry_posted(entry.id, channel.id, message.id)
@@ -212,7 +228,8 @@ class EventsCog(commands.Cog):
             except discord.HTTPException as exc:
                 log.warning("could not post entry %s: %s", entry.id, exc)
         await interaction.followup.send(
-            f'Your video `{entry.job_id}` is entered in "{event.theme}".{link}', ephemeral=True
+            tr(interaction.locale, "events.entered", job=entry.job_id, theme=event.theme) + link,
+            ephemeral=True,
         )
 
     @enter.autocomplete("job")
@@ -247,32 +264,18 @@ class EventsCog(commands.Cog):
         try:
             result = await self.community.events.close(interaction.guild_id, interaction.user.id)
         except EventError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(text_of(exc)) from None
         await self._announce(result)
-        paid = f", {result.paid} credits paid from the pool" if result.paid else ""
-        await interaction.followup.send(
-            f'"{result.event.theme}" is closed{paid}. The result is posted in '
-            f"<#{result.event.channel_id}>.",
-            ephemeral=True,
+        m = Messages(interaction.locale)
+        closed = {"theme": result.event.theme, "channel": f"<#{result.event.channel_id}>"}
+        text = (
+            m("events.closed_paid", paid=result.paid, **closed)
+            if result.paid
+            else m("events.closed", **closed)
         )
+        await interaction.followup.send(text, ephemeral=True)
 
     # -- the announcer ---------------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        while True:
-            self._poke.clear()
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event announcer pass failed; continuing")
-            timeout = IDLE_SECONDS
-            due = await self.community.events.next_end()
-            if due is not None:
-                timeout = min(timeout, max(0.05, due - self.community.now()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), timeout=timeout)
 
     async def run_once(self) -> None:
         """Close events whose time is up (paying prizes) and post unannounced results."""
@@ -294,9 +297,10 @@ class EventsCog(commands.Cog):
         message_id = None
         if channel is not None:
             winners = " ".join(f"<@{p.user_id}>" for p in result.winners)
+            ended = tr(guild_locale(channel), "events.ended", theme=event.theme)
             try:
                 message = await channel.send(
-                    f'🏁 "{event.theme}" has ended. {winners}'.strip(),
+                    f"{ended} {winners}".strip(),
                     embed=event_result_embed(result),
                     allowed_mentions=WINNERS_ONLY,
                 )

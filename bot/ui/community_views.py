@@ -1,4 +1,5 @@
-"""Discord glue shared by the community cogs: who moderates, safe callbacks, channel lookup."""
+"""Discord glue shared by the community cogs: who moderates, safe callbacks, channel lookup,
+and removing a result's messages."""
 
 from __future__ import annotations
 
@@ -69,3 +70,38 @@ async def find_channel(client: discord.Client, channel_id: int | None) -> Any | 
 
 
 NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def guild_locale(channel: object) -> object:
+    """The language of the bot's own posts in a server: its community locale, if known."""
+    return getattr(getattr(channel, "guild", None), "preferred_locale", None)
+
+
+async def delete_result(client: discord.Client, job_id: str) -> int:
+    """Delete a job's result and card messages, and its showcase post; return how many.
+
+    A moderator's Delete on a result, and Delete under a report, both remove all of them.
+    """
+    showcase = client.services.community.showcase  # type: ignore[attr-defined]
+    job = await showcase.job(job_id)
+    targets: list[tuple[int | None, int | None]] = []
+    if job is not None:
+        targets += [(job.channel_id, job.result_message_id), (job.channel_id, job.card_message_id)]
+    share = await showcase.by_job(job_id)
+    if share is not None:
+        targets.append((share.channel_id, share.message_id))
+    removed = 0
+    for channel_id, message_id in dict.fromkeys(targets):
+        if not channel_id or not message_id:
+            continue
+        channel = await find_channel(client, channel_id)
+        if channel is None:
+            continue
+        try:
+            await channel.get_partial_message(message_id).delete()
+            removed += 1
+        except discord.NotFound:
+            pass
+        except discord.HTTPException as exc:
+            log.warning("could not delete message %s of job %s: %s", message_id, job_id, exc)
+    return removed

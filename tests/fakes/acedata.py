@@ -417,6 +417,12 @@ class FakeAceData:
         await self._wait(lambda: task_id in self.tasks and self.tasks[task_id].done, timeout)
         return self.tasks[task_id]
 
+    async def wait_until_quiet(self, timeout: float = 5.0) -> None:
+        """Wait until nothing the fake started on its own (callbacks, timed finishes) is left."""
+        async with asyncio.timeout(timeout):
+            while self._background:
+                await asyncio.gather(*list(self._background), return_exceptions=True)
+
     async def _wait(self, predicate: Any, timeout: float) -> None:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(predicate)

@@ -185,7 +185,7 @@ class EventsCog(commands.Cog):
         except EventError as exc:
             raise UserError(text_of(exc)) from None
         self._poke.set()
-        embed = event_embed(event)
+        embed = event_embed(event, locale=interaction.guild_locale)
         if target == interaction.channel_id:
             await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
             return
@@ -219,7 +219,13 @@ class EventsCog(commands.Cog):
         if channel is not None:
             try:
                 message = await channel.send(
-                    embed=entry_embed(event, entry, shown, self._provider_name(shown.provider)),
+                    embed=entry_embed(
+                        event,
+                        entry,
+                        shown,
+                        self._provider_name(shown.provider),
+                        guild_locale(channel),
+                    ),
                     view=entry_view(entry.id, 0, guild_locale(channel)),
                     allowed_mentions=NO_MENTIONS,
                 )
@@ -251,7 +257,9 @@ class EventsCog(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         events = await self.community.events.recent(interaction.guild_id)
-        await interaction.followup.send(embed=events_embed(events), ephemeral=True)
+        await interaction.followup.send(
+            embed=events_embed(events, interaction.locale), ephemeral=True
+        )
 
     @event.command(
         name="close", description="Close the open event now and pay the prize (Manage Server)"
@@ -301,7 +309,7 @@ class EventsCog(commands.Cog):
             try:
                 message = await channel.send(
                     f"{ended} {winners}".strip(),
-                    embed=event_result_embed(result),
+                    embed=event_result_embed(result, guild_locale(channel)),
                     allowed_mentions=WINNERS_ONLY,
                 )
                 message_id = message.id

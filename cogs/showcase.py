@@ -152,7 +152,7 @@ async def _outcome(interaction: discord.Interaction, share: Share, *, changed: b
         note = m("showcase.denied_by", user=f"<@{share.decided_by}>", reason=reason)
     else:
         note = m("showcase.approved_by", user=f"<@{share.decided_by}>")
-    embed = share_review_embed(share.id, job, share.state, note)
+    embed = share_review_embed(share.id, job, share.state, note, interaction.guild_locale)
     pending = share.state == "pending"
     return Outcome(embed, share.state, pending=pending, changed=changed, subject=share)
 
@@ -236,7 +236,7 @@ class ShowcaseCog(commands.Cog):
         chosen = period.value if period else "7d"
         lines = await self.community.showcase.top(interaction.guild_id, chosen)
         await interaction.followup.send(
-            embed=board_embed(lines, chosen), allowed_mentions=NO_MENTIONS
+            embed=board_embed(lines, chosen, interaction.guild_locale), allowed_mentions=NO_MENTIONS
         )
 
     # -- a result's Share button -------------------------------------------------------------------
@@ -343,7 +343,7 @@ class ShowcaseCog(commands.Cog):
             if channel is None or job is None:
                 return
             message = await channel.send(
-                embed=share_review_embed(share.id, job, share.state),
+                embed=share_review_embed(share.id, job, share.state, locale=guild_locale(channel)),
                 view=decide_view(SUBJECT, share.id, guild_locale(channel)),
                 allowed_mentions=NO_MENTIONS,
             )
@@ -364,7 +364,8 @@ class ShowcaseCog(commands.Cog):
             if channel is None or job is None:
                 return
             provider = self.services.providers.get(job.provider)
-            embed = share_embed(job, provider.display_name if provider else job.provider)
+            name = provider.display_name if provider else job.provider
+            embed = share_embed(job, name, guild_locale(channel))
             view = share_view(share.id, share.votes, guild_locale(channel))
             message: Any
             if isinstance(channel, discord.ForumChannel):

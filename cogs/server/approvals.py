@@ -27,15 +27,17 @@ def _community(client: discord.Client) -> Community:
     return client.services.community  # type: ignore[attr-defined]
 
 
-async def request_embed(client: discord.Client, request: ApprovalRequest) -> discord.Embed:
+async def request_embed(
+    client: discord.Client, request: ApprovalRequest, locale: object
+) -> discord.Embed:
     """A request as the moderators see it, with the job's prompt, model and price."""
     job = await client.services.jobs.get(request.job_id)  # type: ignore[attr-defined]
     if job is None:
-        return approval_request_embed(request, "(job not found)", "?", "?", 0)
+        return approval_request_embed(request, "?", "?", "?", 0, locale)
     providers = client.services.providers  # type: ignore[attr-defined]
     provider = providers[job.provider].display_name if job.provider in providers else job.provider
     return approval_request_embed(
-        request, job.request.prompt, provider, job.request.model, job.price
+        request, job.request.prompt, provider, job.request.model, job.price, locale
     )
 
 
@@ -47,7 +49,7 @@ class Approvals(Subject):
     async def current(self, interaction: discord.Interaction, object_id: str) -> Outcome:
         """The request as it stands."""
         request = await self._request(interaction, object_id)
-        embed = await request_embed(interaction.client, request)
+        embed = await request_embed(interaction.client, request, interaction.guild_locale)
         return Outcome(embed, request.state, pending=request.state == "pending", changed=False)
 
     async def decide(
@@ -61,7 +63,7 @@ class Approvals(Subject):
             )
         except ApprovalError as exc:
             raise UserError(text_of(exc)) from None
-        embed = await request_embed(interaction.client, decision.request)
+        embed = await request_embed(interaction.client, decision.request, interaction.guild_locale)
         return Outcome(embed, decision.state, changed=decision.changed)
 
     @staticmethod
@@ -79,7 +81,7 @@ async def post_request(client: discord.Client, request: ApprovalRequest) -> None
     channel = await find_channel(client, settings.moderators_channel_id)
     if channel is None:
         return  # posted once a moderators' channel exists; expires meanwhile
-    embed = await request_embed(client, request)
+    embed = await request_embed(client, request, guild_locale(channel))
     view = decide_view(SUBJECT, request.job_id, guild_locale(channel))
     try:
         message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
@@ -96,7 +98,7 @@ async def show_decision(client: discord.Client, request: ApprovalRequest) -> Non
     channel = await find_channel(client, request.message_channel_id)
     if channel is None:
         return
-    embed = await request_embed(client, request)
+    embed = await request_embed(client, request, guild_locale(channel))
     try:
         await channel.get_partial_message(request.message_id).edit(embed=embed, view=None)
     except discord.HTTPException as exc:

@@ -157,7 +157,7 @@ class ServerCog(commands.Cog):
         except SettingsError as exc:
             raise UserError(text_of(exc)) from None
         m = Messages(interaction.locale)
-        text = m("server.approval_set", approval=approval_line(saved))
+        text = m("server.approval_set", approval=approval_line(saved, interaction.locale))
         if saved.approval_mode is not ApprovalMode.OFF and saved.moderators_channel_id is None:
             text += "\n" + m("server.no_moderators_channel")
         self.poke()
@@ -316,7 +316,7 @@ class ServerCog(commands.Cog):
         report = await pool.report(guild_id, chosen)
         await interaction.followup.send(
             " ".join(notes) or None,
-            embed=pool_embed(report, POOL_PERIODS[chosen]),
+            embed=pool_embed(report, chosen, interaction.locale),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -349,6 +349,7 @@ class ServerCog(commands.Cog):
             await community.bans.all(guild_id),
             await community.pool.status(guild_id),
             len(await community.approvals.pending(guild_id)),
+            interaction.locale,
         )
         await interaction.followup.send(
             note, embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS

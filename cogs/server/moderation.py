@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.background import run_passes
 from bot.ui.community import log_line_text
-from bot.ui.community_views import NO_MENTIONS, find_channel
+from bot.ui.community_views import NO_MENTIONS, find_channel, guild_locale
 from cogs.server.approvals import Approvals, post_request, show_decision
 from cogs.server.reports import ReportButton, post_report, report_job
 
@@ -100,7 +100,9 @@ class ModerationCog(commands.Cog):
                 await self.community.log.mark_relayed(line.id, "channel not found")
                 continue
             try:
-                await channel.send(log_line_text(line), allowed_mentions=NO_MENTIONS)
+                await channel.send(
+                    log_line_text(line, guild_locale(channel)), allowed_mentions=NO_MENTIONS
+                )
             except discord.HTTPException as exc:
                 log.warning("could not relay moderation log line %s: %s", line.id, exc)
                 await self.community.log.mark_relayed(line.id, str(exc))

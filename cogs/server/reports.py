@@ -87,7 +87,9 @@ async def resolve_report(interaction: discord.Interaction, report_id: int, actio
     job = await community.showcase.job(report.job_id)
     resolved = await community.reports.get(report_id)
     assert resolved is not None
-    await interaction.response.edit_message(embed=report_embed(resolved, job, note), view=None)
+    await interaction.response.edit_message(
+        embed=report_embed(resolved, job, note, interaction.guild_locale), view=None
+    )
 
 
 def report_view(report_id: int, locale: object = None) -> discord.ui.View:
@@ -131,7 +133,7 @@ async def post_report(client: discord.Client, report: Report) -> None:
     job = await community.showcase.job(report.job_id)
     try:
         message = await channel.send(
-            embed=report_embed(report, job),
+            embed=report_embed(report, job, locale=guild_locale(channel)),
             view=report_view(report.id, guild_locale(channel)),
             allowed_mentions=NO_MENTIONS,
         )

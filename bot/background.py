@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -61,3 +62,52 @@ async def run_passes(
         except Exception:
             log.exception("%s pass failed; continuing", what)
         await wait_or_timeout(wake, timeout, floor=floor)
+
+
+class BackgroundLoop:
+    """One named background loop (see run_passes): started once, poked, stopped on unload.
+
+    A cog starts it when connected (`on_ready` may fire again on reconnects: it starts once)
+    and stops it when unloaded; anything that changed what a pass would do calls `poke`.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        one_pass: Callable[[], Awaitable[object]],
+        *,
+        idle: float,
+        next_due: Callable[[], Awaitable[float | None]] | None = None,
+        clock: Callable[[], float] = time.time,
+        floor: float = MIN_WAIT,
+    ) -> None:
+        self.what = what
+        self.wake = asyncio.Event()
+        self._run = functools.partial(
+            run_passes,
+            what,
+            one_pass,
+            self.wake,
+            idle=idle,
+            next_due=next_due,
+            clock=clock,
+            floor=floor,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the loop, unless it is running already."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.what)
+
+    def poke(self) -> None:
+        """Make a pass now rather than at the next deadline."""
+        self.wake.set()
+
+    async def stop(self) -> None:
+        """Cancel the loop and wait until it has stopped."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

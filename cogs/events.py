@@ -12,12 +12,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.background import run_passes
+from bot.background import BackgroundLoop
 from bot.community.events import MAX_PRIZE, MAX_THEME, EventError, EventResult, parse_duration
 from bot.i18n import Messages, Text, text_of, tr
-from bot.jobs.models import JobState
 from bot.ui.community import entry_embed, event_embed, event_result_embed, events_embed
-from bot.ui.community_views import NO_MENTIONS, find_channel, guild_locale, run_safely
+from bot.ui.community_views import (
+    NO_MENTIONS,
+    community_of,
+    find_channel,
+    finished_job_choices,
+    guild_locale,
+    run_safely,
+    vote_button,
+)
 from bot.ui.errors import UserError
 from bot.ui.permissions import require_manager
 
@@ -31,10 +38,6 @@ IDLE_SECONDS = 30.0
 WINNERS_ONLY = discord.AllowedMentions(everyone=False, roles=False, users=True)
 
 
-def _community(client: discord.Client) -> Community:
-    return client.services.community  # type: ignore[attr-defined]
-
-
 class EventVoteButton(
     discord.ui.DynamicItem[discord.ui.Button],
     template=r"event:vote:(?P<entry_id>[0-9]{1,18})",
@@ -42,14 +45,8 @@ class EventVoteButton(
     """A member's one vote in an event: here, moved here, or taken back."""
 
     def __init__(self, entry_id: int, votes: int = 0, locale: object = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=tr(locale, "events.vote", votes=votes),
-                emoji="🗳️",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"event:vote:{entry_id}",
-            )
-        )
+        label = tr(locale, "events.vote", votes=votes)
+        super().__init__(vote_button(f"event:vote:{entry_id}", "🗳️", label))
         self.entry_id = entry_id
 
     @classmethod
@@ -62,7 +59,7 @@ class EventVoteButton(
         await run_safely(interaction, lambda: self._vote(interaction), "event vote")
 
     async def _vote(self, interaction: discord.Interaction) -> None:
-        events = _community(interaction.client).events
+        events = community_of(interaction.client).events
         entry = await events.entry(self.entry_id)
         event = await events.event(entry.event_id) if entry else None
         if entry is None or event is None or event.guild_id != interaction.guild_id:
@@ -86,7 +83,7 @@ class EventVoteButton(
 
 async def _refresh_entry(client: discord.Client, entry_id: int) -> None:
     """Show an entry's new count after a vote moved away from it."""
-    entry = await _community(client).events.entry(entry_id)
+    entry = await community_of(client).events.entry(entry_id)
     if entry is None or entry.message_id is None:
         return
     channel = await find_channel(client, entry.channel_id)
@@ -114,9 +111,15 @@ class EventsCog(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.community: Community = bot.services.community
-        self._poke = asyncio.Event()
         self._announcing = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._announcer = BackgroundLoop(
+            "event announcer",
+            self.run_once,
+            idle=IDLE_SECONDS,
+            next_due=self.community.events.next_end,
+            clock=self.community.now,
+            floor=0.05,
+        )
 
     def _provider_name(self, provider: str) -> str:
         """A provider's display name (its id if it is no longer configured)."""
@@ -130,27 +133,12 @@ class EventsCog(commands.Cog):
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         """Start the background work once connected (once, whatever reconnects follow)."""
-        if self._task is None:
-            self._task = asyncio.create_task(
-                run_passes(
-                    "event announcer",
-                    self.run_once,
-                    self._poke,
-                    idle=IDLE_SECONDS,
-                    next_due=self.community.events.next_end,
-                    clock=self.community.now,
-                    floor=0.05,
-                ),
-                name="community-events",
-            )
+        self._announcer.start()
 
     async def cog_unload(self) -> None:
         """Stop the announcer."""
         self.bot.remove_dynamic_items(EventVoteButton)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._announcer.stop()
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -184,7 +172,7 @@ class EventsCog(commands.Cog):
             )
         except EventError as exc:
             raise UserError(text_of(exc)) from None
-        self._poke.set()
+        self._announcer.poke()
         embed = event_embed(event, locale=interaction.guild_locale)
         if target == interaction.channel_id:
             await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
@@ -242,14 +230,7 @@ class EventsCog(commands.Cog):
     async def _complete_job(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        jobs = await self.services.jobs.recent(interaction.guild_id, interaction.user.id, 25)
-        return [
-            app_commands.Choice(name=f"{j.id} · {j.request.prompt}"[:100], value=j.id)
-            for j in jobs
-            if j.state is JobState.SUCCEEDED and current.lower() in j.id
-        ]
+        return await finished_job_choices(interaction, current)
 
     @event.command(name="list", description="The open event and recent results")
     async def list_events(self, interaction: discord.Interaction) -> None:

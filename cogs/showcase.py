@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.background import run_passes
-from bot.community.showcase import PERIOD_LABELS, Share, ShowcaseError
+from bot.background import BackgroundLoop
+from bot.community.showcase import PERIOD_LABELS, Share, SharedJob, ShowcaseError
 from bot.i18n import Messages, Text, text_of, tr
-from bot.jobs.models import JobState
 from bot.ui.community import board_embed, share_embed, share_review_embed
-from bot.ui.community_views import NO_MENTIONS, find_channel, guild_locale, run_safely
+from bot.ui.community_views import (
+    NO_MENTIONS,
+    community_of,
+    find_channel,
+    finished_job_choices,
+    guild_locale,
+    run_safely,
+    vote_button,
+)
 from bot.ui.decide import Outcome, Subject, decide_view
 from bot.ui.errors import UserError
 from bot.ui.permissions import require_manager
@@ -36,10 +42,6 @@ SUBJECT = "share"
 SHARE = ("share",)
 
 
-def _community(client: discord.Client) -> Community:
-    return client.services.community  # type: ignore[attr-defined]
-
-
 class VoteButton(
     discord.ui.DynamicItem[discord.ui.Button],
     template=r"showcase:vote:(?P<share_id>[0-9]{1,18})",
@@ -47,14 +49,8 @@ class VoteButton(
     """A vote for a shared video; clicking again takes it back."""
 
     def __init__(self, share_id: int, votes: int = 0, locale: object = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=tr(locale, "showcase.vote", votes=votes),
-                emoji=VOTE_EMOJI,
-                style=discord.ButtonStyle.primary,
-                custom_id=f"showcase:vote:{share_id}",
-            )
-        )
+        label = tr(locale, "showcase.vote", votes=votes)
+        super().__init__(vote_button(f"showcase:vote:{share_id}", VOTE_EMOJI, label))
         self.share_id = share_id
 
     @classmethod
@@ -67,7 +63,7 @@ class VoteButton(
         await run_safely(interaction, lambda: self._vote(interaction), "showcase vote")
 
     async def _vote(self, interaction: discord.Interaction) -> None:
-        showcase = _community(interaction.client).showcase
+        showcase = community_of(interaction.client).showcase
         share = await showcase.get(self.share_id)
         if share is None or share.guild_id != interaction.guild_id:
             raise UserError(Text("showcase.not_in_showcase"))
@@ -106,7 +102,7 @@ class Shares(Subject):
     ) -> Outcome:
         """Approve (it is posted) or deny (with a reason), once."""
         share = await _checked_share(interaction, int(object_id))
-        share, changed = await _community(interaction.client).showcase.decide(
+        share, changed = await community_of(interaction.client).showcase.decide(
             share.id, approve=approve, actor_id=interaction.user.id, reason=reason
         )
         return await _outcome(interaction, share, changed=changed)
@@ -117,7 +113,7 @@ class Shares(Subject):
         if not outcome.changed or outcome.state != "denied":
             return
         share: Share = outcome.subject  # type: ignore[assignment]
-        job = await _community(interaction.client).showcase.job(share.job_id)
+        job = await community_of(interaction.client).showcase.job(share.job_id)
         channel = await find_channel(interaction.client, job.channel_id if job else None)
         if job is None or channel is None:
             return
@@ -135,14 +131,14 @@ class Shares(Subject):
 
 
 async def _checked_share(interaction: discord.Interaction, share_id: int) -> Share:
-    share = await _community(interaction.client).showcase.get(share_id)
+    share = await community_of(interaction.client).showcase.get(share_id)
     if share is None or share.guild_id != interaction.guild_id:
         raise UserError(Text("decide.share.not_here"))
     return share
 
 
 async def _outcome(interaction: discord.Interaction, share: Share, *, changed: bool) -> Outcome:
-    job = await _community(interaction.client).showcase.job(share.job_id)
+    job = await community_of(interaction.client).showcase.job(share.job_id)
     assert job is not None
     m = Messages(interaction.guild_locale)
     if share.state == "pending":
@@ -168,9 +164,9 @@ class ShowcaseCog(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.community: Community = bot.services.community
-        self._poke = asyncio.Event()
         self._posting: set[int] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._poster = BackgroundLoop("showcase posting", self.run_once, idle=IDLE_SECONDS)
+        self.poke = self._poster.poke
 
     async def cog_load(self) -> None:
         """Register the buttons it owns (posting starts once connected)."""
@@ -181,25 +177,14 @@ class ShowcaseCog(commands.Cog):
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         """Start the background work once connected (once, whatever reconnects follow)."""
-        if self._task is None:
-            self._task = asyncio.create_task(
-                run_passes("showcase posting", self.run_once, self._poke, idle=IDLE_SECONDS),
-                name="community-showcase",
-            )
+        self._poster.start()
 
     async def cog_unload(self) -> None:
         """Stop posting."""
         self.bot.remove_dynamic_items(VoteButton)
         self.bot.decisions.remove(SUBJECT)
         self.bot.job_actions.remove(SHARE)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def poke(self) -> None:
-        """Post what is ready now rather than at the next pass."""
-        self._poke.set()
+        await self._poster.stop()
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -213,14 +198,7 @@ class ShowcaseCog(commands.Cog):
     async def _complete_job(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        jobs = await self.services.jobs.recent(interaction.guild_id, interaction.user.id, 25)
-        return [
-            app_commands.Choice(name=f"{j.id} · {j.request.prompt}"[:100], value=j.id)
-            for j in jobs
-            if j.state is JobState.SUCCEEDED and current.lower() in j.id
-        ]
+        return await finished_job_choices(interaction, current)
 
     @showcase.command(name="top", description="The most voted shared videos")
     @app_commands.describe(period="Which period")
@@ -333,62 +311,65 @@ class ShowcaseCog(commands.Cog):
             await self._post_share(share)
 
     async def _post_review(self, share: Share) -> None:
+        await self._post(share, "moderators_channel_id", "for review", self._send_review)
+
+    async def _post_share(self, share: Share) -> None:
+        await self._post(share, "showcase_channel_id", "to the showcase", self._send_share)
+
+    async def _post(
+        self,
+        share: Share,
+        channel_setting: str,
+        what: str,
+        send: Callable[[Share, SharedJob, Any], Awaitable[None]],
+    ) -> None:
+        """Post a share in the channel a server setting names, once at a time per share."""
         if share.id in self._posting:
             return
         self._posting.add(share.id)
         try:
             settings = await self.community.settings.get(share.guild_id)
-            channel = await find_channel(self.bot, settings.moderators_channel_id)
+            channel = await find_channel(self.bot, getattr(settings, channel_setting))
             job = await self.community.showcase.job(share.job_id)
-            if channel is None or job is None:
-                return
-            message = await channel.send(
-                embed=share_review_embed(share.id, job, share.state, locale=guild_locale(channel)),
-                view=decide_view(SUBJECT, share.id, guild_locale(channel)),
-                allowed_mentions=NO_MENTIONS,
-            )
-            await self.community.showcase.mark_review_posted(share.id, channel.id, message.id)
+            if channel is not None and job is not None:
+                await send(share, job, channel)
         except discord.HTTPException as exc:
-            log.warning("could not post share %s for review: %s", share.id, exc)
+            log.warning("could not post share %s %s: %s", share.id, what, exc)
         finally:
             self._posting.discard(share.id)
 
-    async def _post_share(self, share: Share) -> None:
-        if share.id in self._posting:
-            return
-        self._posting.add(share.id)
-        try:
-            settings = await self.community.settings.get(share.guild_id)
-            channel = await find_channel(self.bot, settings.showcase_channel_id)
-            job = await self.community.showcase.job(share.job_id)
-            if channel is None or job is None:
-                return
-            provider = self.services.providers.get(job.provider)
-            name = provider.display_name if provider else job.provider
-            embed = share_embed(job, name, guild_locale(channel))
-            view = share_view(share.id, share.votes, guild_locale(channel))
-            message: Any
-            if isinstance(channel, discord.ForumChannel):
-                title = (job.prompt.splitlines()[0] if job.prompt else "")[:90] or job.id
-                tags = [t for t in channel.available_tags if t.name.lower() == "video"][:1]
-                created = await channel.create_thread(
-                    name=f"{title} · {job.id}"[:100],
-                    embed=embed,
-                    view=view,
-                    applied_tags=tags,
-                    allowed_mentions=NO_MENTIONS,
-                )
-                message, where = created.message, created.thread.id
-            else:
-                message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-                where = channel.id
-            await self.community.showcase.mark_posted(share.id, where, message.id)
-            with contextlib.suppress(discord.HTTPException):
-                await message.add_reaction(VOTE_EMOJI)
-        except discord.HTTPException as exc:
-            log.warning("could not post share %s to the showcase: %s", share.id, exc)
-        finally:
-            self._posting.discard(share.id)
+    async def _send_review(self, share: Share, job: SharedJob, channel: Any) -> None:
+        locale = guild_locale(channel)
+        message = await channel.send(
+            embed=share_review_embed(share.id, job, share.state, locale=locale),
+            view=decide_view(SUBJECT, share.id, locale),
+            allowed_mentions=NO_MENTIONS,
+        )
+        await self.community.showcase.mark_review_posted(share.id, channel.id, message.id)
+
+    async def _send_share(self, share: Share, job: SharedJob, channel: Any) -> None:
+        provider = self.services.providers.get(job.provider)
+        name = provider.display_name if provider else job.provider
+        embed = share_embed(job, name, guild_locale(channel))
+        view = share_view(share.id, share.votes, guild_locale(channel))
+        message: Any
+        if isinstance(channel, discord.ForumChannel):
+            title = (job.prompt.splitlines()[0] if job.prompt else "")[:90] or job.id
+            tags = [t for t in channel.available_tags if t.name.lower() == "video"][:1]
+            created = await channel.create_thread(
+                name=f"{title} · {job.id}"[:100],
+                embed=embed,
+                view=view,
+                applied_tags=tags,
+                allowed_mentions=NO_MENTIONS,
+            )
+            message, where = created.message, created.thread.id
+        else:
+            message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+            where = channel.id
+        await self.community.showcase.mark_posted(share.id, where, message.id)
+        with contextlib.suppress(discord.HTTPException):
+            await message.add_reaction(VOTE_EMOJI)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -11,20 +11,16 @@ import discord
 from bot.community.approval import ApprovalError, ApprovalRequest
 from bot.i18n import Text, text_of
 from bot.ui.community import approval_request_embed
-from bot.ui.community_views import NO_MENTIONS, find_channel, guild_locale
+from bot.ui.community_views import NO_MENTIONS, community_of, find_channel, guild_locale
 from bot.ui.decide import Outcome, Subject, decide_view
 from bot.ui.errors import UserError
 
 if TYPE_CHECKING:
-    from bot.community import Community
+    pass
 
 log = logging.getLogger(__name__)
 
 SUBJECT = "approval"
-
-
-def _community(client: discord.Client) -> Community:
-    return client.services.community  # type: ignore[attr-defined]
 
 
 async def request_embed(
@@ -58,7 +54,7 @@ class Approvals(Subject):
         """Approve or deny the request, once."""
         request = await self._request(interaction, object_id)
         try:
-            decision = await _community(interaction.client).approvals.decide(
+            decision = await community_of(interaction.client).approvals.decide(
                 request.job_id, approve=approve, actor_id=interaction.user.id, reason=reason
             )
         except ApprovalError as exc:
@@ -68,7 +64,7 @@ class Approvals(Subject):
 
     @staticmethod
     async def _request(interaction: discord.Interaction, job_id: str) -> ApprovalRequest:
-        request = await _community(interaction.client).approvals.get(job_id)
+        request = await community_of(interaction.client).approvals.get(job_id)
         if request is None or request.guild_id != interaction.guild_id:
             raise UserError(Text("decide.approval.not_here", job=job_id))
         return request
@@ -76,7 +72,7 @@ class Approvals(Subject):
 
 async def post_request(client: discord.Client, request: ApprovalRequest) -> None:
     """Post a new request with its buttons (once a moderators' channel exists)."""
-    community = _community(client)
+    community = community_of(client)
     settings = await community.settings.get(request.guild_id)
     channel = await find_channel(client, settings.moderators_channel_id)
     if channel is None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
-from bot.background import run_passes
+from bot.background import BackgroundLoop
 from bot.ui.community import log_line_text
 from bot.ui.community_views import NO_MENTIONS, find_channel, guild_locale
 from cogs.server.approvals import Approvals, post_request, show_decision
@@ -32,8 +30,16 @@ class ModerationCog(commands.Cog):
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         self.community: Community = bot.services.community
-        self._poke = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._pass = BackgroundLoop(
+            "community moderation",
+            self.run_once,
+            idle=IDLE_SECONDS,
+            next_due=self.community.approvals.next_expiry,
+            clock=self.community.now,
+            floor=0.05,
+        )
+        # Post new requests, reports and log lines now rather than at the next pass.
+        self.poke = self._pass.poke
         # Requests decided since then (e.g. withdrawn by a cancel) get their message updated.
         self._refreshed_at = 0.0
 
@@ -42,38 +48,19 @@ class ModerationCog(commands.Cog):
         self.bot.add_dynamic_items(ReportButton)
         self.bot.decisions.add(Approvals())
         self.bot.job_actions.add(REPORT, self._report_job)
-        self.community.approvals.subscribe(self._poke.set)
+        self.community.approvals.subscribe(self.poke)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         """Start the background work once connected (once, whatever reconnects follow)."""
-        if self._task is None:
-            self._task = asyncio.create_task(
-                run_passes(
-                    "community moderation",
-                    self.run_once,
-                    self._poke,
-                    idle=IDLE_SECONDS,
-                    next_due=self.community.approvals.next_expiry,
-                    clock=self.community.now,
-                    floor=0.05,
-                ),
-                name="community-moderation",
-            )
+        self._pass.start()
 
     async def cog_unload(self) -> None:
         """Stop the background work and release the buttons."""
         self.bot.remove_dynamic_items(ReportButton)
         self.bot.decisions.remove(Approvals.name)
         self.bot.job_actions.remove(REPORT)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def poke(self) -> None:
-        """Post new requests, reports and log lines now rather than at the next pass."""
-        self._poke.set()
+        await self._pass.stop()
 
     async def _report_job(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
         await report_job(interaction, action, job_id)

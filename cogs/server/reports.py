@@ -13,6 +13,7 @@ from bot.i18n import Messages, Text, text_of, tr
 from bot.ui.community import report_embed
 from bot.ui.community_views import (
     NO_MENTIONS,
+    community_of,
     delete_result,
     find_channel,
     guild_locale,
@@ -22,13 +23,9 @@ from bot.ui.community_views import (
 from bot.ui.errors import UserError, reply_error
 
 if TYPE_CHECKING:
-    from bot.community import Community
+    pass
 
 log = logging.getLogger(__name__)
-
-
-def _community(client: discord.Client) -> Community:
-    return client.services.community  # type: ignore[attr-defined]
 
 
 class ReportButton(
@@ -68,7 +65,7 @@ async def resolve_report(interaction: discord.Interaction, report_id: int, actio
     """A moderator deletes the reported result (every message of it) or dismisses the report."""
     if not is_moderator(interaction, owner_ids_of(interaction.client)):
         raise UserError(Text("decide.moderators_only"))
-    community = _community(interaction.client)
+    community = community_of(interaction.client)
     report = await community.reports.get(report_id)
     if report is None or report.guild_id != interaction.guild_id:
         raise UserError(Text("reports.not_here"))
@@ -108,7 +105,7 @@ async def report_job(interaction: discord.Interaction, _action: str, job_id: str
     """
     if interaction.guild_id is None:
         raise UserError(Text("errors.guild_only"))
-    community = _community(interaction.client)
+    community = community_of(interaction.client)
     try:
         _, created = await community.reports.report(
             interaction.guild_id, job_id, interaction.user.id, None
@@ -125,7 +122,7 @@ async def report_job(interaction: discord.Interaction, _action: str, job_id: str
 
 async def post_report(client: discord.Client, report: Report) -> None:
     """Post a new report with its buttons in the moderators' channel (once there is one)."""
-    community = _community(client)
+    community = community_of(client)
     settings = await community.settings.get(report.guild_id)
     channel = await find_channel(client, settings.moderators_channel_id)
     if channel is None:

@@ -47,9 +47,9 @@ CAMERA_MOVES = [
     app_commands.Choice(name=info.label, value=move.value) for move, info in MOVES.items()
 ]
 SEED_MAX = 2**31 - 1
-# Forms carry the job they act on (and, for Extend, how often it was extended when opened).
 # The job buttons this cog handles (share belongs to /showcase, report to moderation).
 JOB_ACTIONS = ("cancel", "retry", "remix", "extend", "post", "delete")
+# Forms carry the job they act on (and, for Extend, how often it was extended when opened).
 REMIX_FORM = r"video:remix-form:(?P<job_id>[2-9a-z]{8})"
 EXTEND_FORM = r"video:extend-form:(?P<job_id>[2-9a-z]{8}):(?P<seen>[0-9]{1,6})"
 HISTORY_PAGE = 10

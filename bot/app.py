@@ -22,6 +22,7 @@ from bot.ledger import Ledger
 from bot.providers.base import Provider
 from bot.ui.buttons import JobActions, JobButton
 from bot.ui.commands import CatalogueTranslator
+from bot.ui.decide import DecideButton, Decisions
 from bot.ui.errors import AppTree
 from bot.ui.forms import FormRouter
 from bot.ui.presenter import DiscordPresenter
@@ -104,11 +105,13 @@ class VideoBot(commands.Bot):
             self, services.providers, services.jobs, services.community
         )
         self.runner: JobRunner | None = None
-        # Set by the /video cog: handles presses of job buttons, including ones on messages
-        # sent before a restart (JobButton rebuilds itself from its custom_id).
-        self.job_actions: JobActions | None = None
+        # Presses of job buttons, including ones on messages sent before a restart (JobButton
+        # rebuilds itself from its custom_id); each cog adds the actions it owns when loaded.
+        self.job_actions = JobActions()
         # Submitted forms, routed by their custom_id (cogs add their patterns when loaded).
         self.forms = FormRouter()
+        # Approve / Deny-with-a-reason under what moderators decide (cogs add their subjects).
+        self.decisions = Decisions(self.forms)
 
     def attach_runner(self, runner: JobRunner) -> None:
         """The runner needs the presenter, which needs this client: wired after construction."""
@@ -121,7 +124,7 @@ class VideoBot(commands.Bot):
         self.add_listener(self.forms.dispatch, "on_interaction")
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(JobButton)
+        self.add_dynamic_items(JobButton, DecideButton)
         if self.services.settings.sync_commands:
             await self._sync_commands_if_changed()
         if self.runner is not None:

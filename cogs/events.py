@@ -12,11 +12,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.background import BackgroundLoop
 from bot.community.events import MAX_PRIZE, MAX_THEME, EventResult, parse_duration
-from bot.jobs.models import JobState
+from bot.i18n import Messages, Text, tr
 from bot.ui.commands import guild_only
 from bot.ui.community import entry_embed, event_embed, event_result_embed, events_embed
-from bot.ui.community_views import NO_MENTIONS, find_channel
+from bot.ui.community_views import (
+    NO_MENTIONS,
+    community_of,
+    find_channel,
+    finished_job_choices,
+    guild_locale,
+    vote_button,
+)
 from bot.ui.errors import UserError, reply_error
 from bot.ui.permissions import require_manager
 
@@ -30,25 +38,15 @@ IDLE_SECONDS = 30.0
 WINNERS_ONLY = discord.AllowedMentions(everyone=False, roles=False, users=True)
 
 
-def _community(client: discord.Client) -> Community:
-    return client.services.community  # type: ignore[attr-defined]
-
-
 class EventVoteButton(
     discord.ui.DynamicItem[discord.ui.Button],
     template=r"event:vote:(?P<entry_id>[0-9]{1,18})",
 ):
     """A member's one vote in an event: here, moved here, or taken back."""
 
-    def __init__(self, entry_id: int, votes: int = 0) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=f"Vote · {votes}",
-                emoji="🗳️",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"event:vote:{entry_id}",
-            )
-        )
+    def __init__(self, entry_id: int, votes: int = 0, locale: object = None) -> None:
+        label = tr(locale, "events.vote", votes=votes)
+        super().__init__(vote_button(f"event:vote:{entry_id}", "🗳️", label))
         self.entry_id = entry_id
 
     @classmethod
@@ -64,27 +62,28 @@ class EventVoteButton(
             await reply_error(interaction, error)
 
     async def _vote(self, interaction: discord.Interaction) -> None:
-        events = _community(interaction.client).events
+        events = community_of(interaction.client).events
         entry = await events.entry(self.entry_id)
         event = await events.event(entry.event_id) if entry else None
         if entry is None or event is None or event.guild_id != interaction.guild_id:
-            raise UserError("That entry is not from this server.")
+            raise UserError(Text("events.entry_not_here"))
         outcome = await events.vote(self.entry_id, interaction.user.id)
-        await interaction.response.edit_message(view=entry_view(self.entry_id, outcome.votes))
+        view = entry_view(self.entry_id, outcome.votes, interaction.guild_locale)
+        await interaction.response.edit_message(view=view)
         if not outcome.voted:
-            text = "Your vote was taken back."
+            key = "events.unvoted"
         elif outcome.moved_from is not None:
-            text = "Your vote moved to this entry (one vote per member per event)."
+            key = "events.vote_moved"
         else:
-            text = "Your vote is counted (one vote per member per event)."
-        await interaction.followup.send(text, ephemeral=True)
+            key = "events.voted"
+        await interaction.followup.send(tr(interaction.locale, key), ephemeral=True)
         if outcome.moved_from is not None:
             await _refresh_entry(interaction.client, outcome.moved_from)
 
 
 async def _refresh_entry(client: discord.Client, entry_id: int) -> None:
     """Show an entry's new count after a vote moved away from it."""
-    entry = await _community(client).events.entry(entry_id)
+    entry = await community_of(client).events.entry(entry_id)
     if entry is None or entry.message_id is None:
         return
     channel = await find_channel(client, entry.channel_id)
@@ -92,14 +91,14 @@ async def _refresh_entry(client: discord.Client, entry_id: int) -> None:
         return
     with contextlib.suppress(discord.HTTPException):
         await channel.get_partial_message(entry.message_id).edit(
-            view=entry_view(entry.id, entry.votes)
+            view=entry_view(entry.id, entry.votes, guild_locale(channel))
         )
 
 
-def entry_view(entry_id: int, votes: int) -> discord.ui.View:
+def entry_view(entry_id: int, votes: int, locale: object = None) -> discord.ui.View:
     """The vote button under an entry."""
     view = discord.ui.View(timeout=None)
-    view.add_item(EventVoteButton(entry_id, votes))
+    view.add_item(EventVoteButton(entry_id, votes, locale))
     return view
 
 
@@ -114,9 +113,15 @@ class EventsCog(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.community: Community = bot.services.community
-        self._poke = asyncio.Event()
         self._announcing = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._announcer = BackgroundLoop(
+            "event announcer",
+            self.run_once,
+            idle=IDLE_SECONDS,
+            next_due=self.community.events.next_end,
+            clock=self.community.now,
+            floor=0.05,
+        )
 
     def _provider_name(self, provider: str) -> str:
         """A provider's display name (its id if it is no longer configured)."""
@@ -130,16 +135,12 @@ class EventsCog(commands.Cog):
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         """Start the background work once connected (once, whatever reconnects follow)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="community-events")
+        self._announcer.start()
 
     async def cog_unload(self) -> None:
         """Stop the announcer."""
         self.bot.remove_dynamic_items(EventVoteButton)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._announcer.stop()
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -167,8 +168,8 @@ class EventsCog(commands.Cog):
         event = await self.community.events.start(
             interaction.guild_id, target, interaction.user.id, theme, seconds, prize
         )
-        self._poke.set()
-        embed = event_embed(event)
+        self._announcer.poke()
+        embed = event_embed(event, locale=interaction.guild_locale)
         if target == interaction.channel_id:
             await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
             return
@@ -176,7 +177,9 @@ class EventsCog(commands.Cog):
         posted = await find_channel(self.bot, target)
         if posted is not None:
             await posted.send(embed=embed, allowed_mentions=NO_MENTIONS)
-        await interaction.edit_original_response(content=f"Event started in <#{target}>.")
+        await interaction.edit_original_response(
+            content=tr(interaction.locale, "events.started_in", channel=f"<#{target}>")
+        )
 
     @event.command(name="enter", description="Enter one of your videos in the open event")
     @app_commands.describe(job="Your video's id (made since the event started)")
@@ -197,8 +200,14 @@ class EventsCog(commands.Cog):
         if channel is not None:
             try:
                 message = await channel.send(
-                    embed=entry_embed(event, entry, shown, self._provider_name(shown.provider)),
-                    view=entry_view(entry.id, 0),
+                    embed=entry_embed(
+                        event,
+                        entry,
+                        shown,
+                        self._provider_name(shown.provider),
+                        guild_locale(channel),
+                    ),
+                    view=entry_view(entry.id, 0, guild_locale(channel)),
                     allowed_mentions=NO_MENTIONS,
                 )
                 await events.mark_entry_posted(entry.id, channel.id, message.id)
@@ -206,21 +215,15 @@ class EventsCog(commands.Cog):
             except discord.HTTPException as exc:
                 log.warning("could not post entry %s: %s", entry.id, exc)
         await interaction.edit_original_response(
-            content=f'Your video `{entry.job_id}` is entered in "{event.theme}".{link}'
+            content=tr(interaction.locale, "events.entered", job=entry.job_id, theme=event.theme)
+            + link
         )
 
     @enter.autocomplete("job")
     async def _complete_job(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        jobs = await self.services.jobs.recent(interaction.guild_id, interaction.user.id, 25)
-        return [
-            app_commands.Choice(name=f"{j.id} · {j.request.prompt}"[:100], value=j.id)
-            for j in jobs
-            if j.state is JobState.SUCCEEDED and current.lower() in j.id
-        ]
+        return await finished_job_choices(interaction, current)
 
     @event.command(name="list", description="The open event and recent results")
     async def list_events(self, interaction: discord.Interaction) -> None:
@@ -228,7 +231,7 @@ class EventsCog(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         events = await self.community.events.recent(interaction.guild_id)
-        await interaction.edit_original_response(embed=events_embed(events))
+        await interaction.edit_original_response(embed=events_embed(events, interaction.locale))
 
     @event.command(
         name="close", description="Close the open event now and pay the prize (Manage Server)"
@@ -240,29 +243,16 @@ class EventsCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.community.events.close(interaction.guild_id, interaction.user.id)
         await self._announce(result)
-        paid = f", {result.paid} credits paid from the pool" if result.paid else ""
-        await interaction.edit_original_response(
-            content=f'"{result.event.theme}" is closed{paid}. The result is posted in '
-            f"<#{result.event.channel_id}>."
+        m = Messages(interaction.locale)
+        closed = {"theme": result.event.theme, "channel": f"<#{result.event.channel_id}>"}
+        text = (
+            m("events.closed_paid", paid=result.paid, **closed)
+            if result.paid
+            else m("events.closed", **closed)
         )
+        await interaction.edit_original_response(content=text)
 
     # -- the announcer ---------------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        while True:
-            self._poke.clear()
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event announcer pass failed; continuing")
-            timeout = IDLE_SECONDS
-            due = await self.community.events.next_end()
-            if due is not None:
-                timeout = min(timeout, max(0.05, due - self.community.now()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), timeout=timeout)
 
     async def run_once(self) -> None:
         """Close events whose time is up (paying prizes) and post unannounced results."""
@@ -284,10 +274,11 @@ class EventsCog(commands.Cog):
         message_id = None
         if channel is not None:
             winners = " ".join(f"<@{p.user_id}>" for p in result.winners)
+            ended = tr(guild_locale(channel), "events.ended", theme=event.theme)
             try:
                 message = await channel.send(
-                    f'🏁 "{event.theme}" has ended. {winners}'.strip(),
-                    embed=event_result_embed(result),
+                    f"{ended} {winners}".strip(),
+                    embed=event_result_embed(result, guild_locale(channel)),
                     allowed_mentions=WINNERS_ONLY,
                 )
                 message_id = message.id

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.community.showcase import PERIOD_LABELS, Share, ShowcaseError
-from bot.i18n import Messages
-from bot.jobs.models import JobState
+from bot.background import BackgroundLoop
+from bot.community.showcase import PERIOD_LABELS, Share, SharedJob, ShowcaseError
+from bot.i18n import Messages, Text, tr
 from bot.ui.commands import guild_only
 from bot.ui.community import board_embed, share_embed, share_review_embed
 from bot.ui.community_views import (
     NO_MENTIONS,
+    community_of,
     find_channel,
-    is_moderator,
-    owner_ids_of,
+    finished_job_choices,
+    guild_locale,
+    vote_button,
 )
+from bot.ui.decide import Outcome, Subject, decide_view
 from bot.ui.errors import UserError, reply_error
-from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import require_manager
 
 if TYPE_CHECKING:
@@ -36,15 +38,8 @@ log = logging.getLogger(__name__)
 VOTE_EMOJI = "⭐"
 IDLE_SECONDS = 5.0
 JOB_ID = app_commands.Range[str, 1, 32]
-
-
-def _community(client: discord.Client) -> Community:
-    return client.services.community  # type: ignore[attr-defined]
-
-
-def _cog(client: discord.Client) -> ShowcaseCog | None:
-    cog = client.get_cog("ShowcaseCog") if isinstance(client, commands.Bot) else None
-    return cog if isinstance(cog, ShowcaseCog) else None
+SUBJECT = "share"
+SHARE = ("share",)
 
 
 class VoteButton(
@@ -53,15 +48,9 @@ class VoteButton(
 ):
     """A vote for a shared video; clicking again takes it back."""
 
-    def __init__(self, share_id: int, votes: int = 0) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=f"Vote · {votes}",
-                emoji=VOTE_EMOJI,
-                style=discord.ButtonStyle.primary,
-                custom_id=f"showcase:vote:{share_id}",
-            )
-        )
+    def __init__(self, share_id: int, votes: int = 0, locale: object = None) -> None:
+        label = tr(locale, "showcase.vote", votes=votes)
+        super().__init__(vote_button(f"showcase:vote:{share_id}", VOTE_EMOJI, label))
         self.share_id = share_id
 
     @classmethod
@@ -77,140 +66,91 @@ class VoteButton(
             await reply_error(interaction, error)
 
     async def _vote(self, interaction: discord.Interaction) -> None:
-        showcase = _community(interaction.client).showcase
+        showcase = community_of(interaction.client).showcase
         share = await showcase.get(self.share_id)
         if share is None or share.guild_id != interaction.guild_id:
-            raise UserError("That video is not in this server's showcase.")
+            raise UserError(Text("showcase.not_in_showcase"))
         outcome = await showcase.vote(self.share_id, interaction.user.id)
-        await interaction.response.edit_message(view=share_view(self.share_id, outcome.votes))
-        text = "Your vote is counted." if outcome.voted else "Your vote was taken back."
-        await interaction.followup.send(text, ephemeral=True)
+        view = share_view(self.share_id, outcome.votes, interaction.guild_locale)
+        await interaction.response.edit_message(view=view)
+        key = "showcase.voted" if outcome.voted else "showcase.unvoted"
+        await interaction.followup.send(tr(interaction.locale, key), ephemeral=True)
 
 
-def share_view(share_id: int, votes: int) -> discord.ui.View:
+def share_view(share_id: int, votes: int, locale: object = None) -> discord.ui.View:
     """The vote button under a shared video."""
     view = discord.ui.View(timeout=None)
-    view.add_item(VoteButton(share_id, votes))
+    view.add_item(VoteButton(share_id, votes, locale))
     return view
 
 
-class ShareReviewButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"share:(?P<action>approve|deny):(?P<share_id>[0-9]{1,18})",
-):
-    """A moderator lets a share into the showcase, or keeps it out (with a reason)."""
+class Shares(Subject):
+    """A share waiting for review: a moderator lets it into the showcase or keeps it out."""
 
-    def __init__(self, action: str, share_id: int) -> None:
-        approve = action == "approve"
-        super().__init__(
-            discord.ui.Button(
-                label="Approve share" if approve else "Deny share",
-                style=discord.ButtonStyle.success if approve else discord.ButtonStyle.danger,
-                custom_id=f"share:{action}:{share_id}",
-            )
+    name = SUBJECT
+
+    def __init__(self, poke: Callable[[], None]) -> None:
+        self._poke = poke
+
+    async def current(self, interaction: discord.Interaction, object_id: str) -> Outcome:
+        """The share as it stands."""
+        share = await _checked_share(interaction, int(object_id))
+        return await _outcome(interaction, share, changed=False)
+
+    async def decide(
+        self, interaction: discord.Interaction, object_id: str, approve: bool, reason: str | None
+    ) -> Outcome:
+        """Approve (it is posted) or deny (with a reason), once."""
+        share = await _checked_share(interaction, int(object_id))
+        share, changed = await community_of(interaction.client).showcase.decide(
+            share.id, approve=approve, actor_id=interaction.user.id, reason=reason
         )
-        self.action = action
-        self.share_id = share_id
+        return await _outcome(interaction, share, changed=changed)
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> ShareReviewButton:
-        return cls(match["action"], int(match["share_id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            share = await _checked_share(interaction, self.share_id)
-            if self.action == "deny" and share.state == "pending":
-                await interaction.response.send_modal(share_deny_form(self.share_id))
-                return
-            await _decide_share(interaction, self.share_id, self.action == "approve", None)
-        except Exception as error:
-            await reply_error(interaction, error)
-
-
-# The Deny share form names the share it decides; it is routed by this pattern (bot.ui.forms).
-SHARE_DENY_FORM = r"share:reason:(?P<share_id>[0-9]{1,18})"
-
-
-def share_deny_form(share_id: int) -> discord.ui.Modal:
-    """The reason a share is denied."""
-    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        custom_id="reason", style=discord.TextStyle.paragraph, min_length=3, max_length=300
-    )
-    return build_form(
-        form_id("share", "reason", share_id),
-        "Keep this video out of the showcase",
-        [("Reason (the member will see it)", reason)],
-    )
-
-
-async def on_share_deny_form(
-    interaction: discord.Interaction, match: re.Match[str], values: FormValues
-) -> None:
-    """A Deny share form was submitted: deny the share its id names, if still pending."""
-    share_id = int(match["share_id"])
-
-    await _checked_share(interaction, share_id)
-    await _decide_share(interaction, share_id, False, values.get("reason", ""))
+    async def decided(self, interaction: discord.Interaction, outcome: Outcome) -> None:
+        """Post an approved share now; tell the member why a denied one stays out."""
+        self._poke()
+        if not outcome.changed or outcome.state != "denied":
+            return
+        share: Share = outcome.subject
+        job = await community_of(interaction.client).showcase.job(share.job_id)
+        channel = await find_channel(interaction.client, job.channel_id if job else None)
+        if job is None or channel is None:
+            return
+        with contextlib.suppress(discord.HTTPException):
+            await channel.send(
+                tr(
+                    guild_locale(channel),
+                    "showcase.kept_out",
+                    user=f"<@{job.user_id}>",
+                    job=job.id,
+                    reason=share.decision_reason,
+                ),
+                allowed_mentions=discord.AllowedMentions(users=True),
+            )
 
 
 async def _checked_share(interaction: discord.Interaction, share_id: int) -> Share:
-    if not is_moderator(interaction, owner_ids_of(interaction.client)):
-        raise UserError("Only moderators (Manage Messages or Manage Server) can decide this.")
-    share = await _community(interaction.client).showcase.get(share_id)
+    share = await community_of(interaction.client).showcase.get(share_id)
     if share is None or share.guild_id != interaction.guild_id:
-        raise UserError("That share is not from this server.")
+        raise UserError(Text("decide.share.not_here"))
     return share
 
 
-async def _decide_share(
-    interaction: discord.Interaction, share_id: int, approve: bool, reason: str | None
-) -> None:
-    community = _community(interaction.client)
-    share, changed = await community.showcase.decide(
-        share_id, approve=approve, actor_id=interaction.user.id, reason=reason
-    )
-    job = await community.showcase.job(share.job_id)
+async def _outcome(interaction: discord.Interaction, share: Share, *, changed: bool) -> Outcome:
+    job = await community_of(interaction.client).showcase.job(share.job_id)
     assert job is not None
-    if share.state == "denied":
-        note = f"Denied by <@{share.decided_by}>: {share.decision_reason or 'no reason given'}"
+    m = Messages(interaction.guild_locale)
+    if share.state == "pending":
+        note = ""
+    elif share.state == "denied":
+        reason = share.decision_reason or m("showcase.no_reason")
+        note = m("showcase.denied_by", user=f"<@{share.decided_by}>", reason=reason)
     else:
-        note = f"Approved by <@{share.decided_by}>"
-    if not changed:
-        note = f"Already decided. {note}"
-    embed = share_review_embed(share.id, job, share.state, note)
-    if interaction.message is not None:
-        await interaction.response.edit_message(embed=embed, view=None)
-    else:
-        await interaction.response.defer(ephemeral=True)
-    if not changed:
-        # Someone decided first (or the form was stale): the moderator hears so privately.
-        m = Messages(interaction.locale)
-        await interaction.followup.send(
-            m("forms.share_decided", state=m(f"forms.state.{share.state}")), ephemeral=True
-        )
-    cog = _cog(interaction.client)
-    if cog is not None:
-        cog.poke()
-    if changed and not approve:
-        # The member hears why in the channel of their video.
-        channel = await find_channel(interaction.client, job.channel_id)
-        if channel is not None:
-            with contextlib.suppress(discord.HTTPException):
-                await channel.send(
-                    f"<@{job.user_id}>, a moderator kept your video `{job.id}` out of the "
-                    f"showcase: {share.decision_reason}",
-                    allowed_mentions=discord.AllowedMentions(users=True),
-                )
-
-
-def review_view(share_id: int) -> discord.ui.View:
-    """Approve / Deny under a share waiting for a moderator."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(ShareReviewButton("approve", share_id))
-    view.add_item(ShareReviewButton("deny", share_id))
-    return view
+        note = m("showcase.approved_by", user=f"<@{share.decided_by}>")
+    embed = share_review_embed(share.id, job, share.state, note, interaction.guild_locale)
+    pending = share.state == "pending"
+    return Outcome(embed, share.state, pending=pending, changed=changed, subject=share)
 
 
 class ShowcaseCog(commands.Cog):
@@ -224,33 +164,27 @@ class ShowcaseCog(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.community: Community = bot.services.community
-        self._poke = asyncio.Event()
         self._posting: set[int] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._poster = BackgroundLoop("showcase posting", self.run_once, idle=IDLE_SECONDS)
+        self.poke = self._poster.poke
 
     async def cog_load(self) -> None:
-        """Register the persistent buttons (posting starts once connected)."""
-        self.bot.add_dynamic_items(VoteButton, ShareReviewButton)
-        self.bot.forms.add(SHARE_DENY_FORM, on_share_deny_form)
+        """Register the buttons it owns (posting starts once connected)."""
+        self.bot.add_dynamic_items(VoteButton)
+        self.bot.decisions.add(Shares(self.poke))
+        self.bot.job_actions.add(SHARE, self._share_button)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         """Start the background work once connected (once, whatever reconnects follow)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="community-showcase")
+        self._poster.start()
 
     async def cog_unload(self) -> None:
         """Stop posting."""
-        self.bot.remove_dynamic_items(VoteButton, ShareReviewButton)
-        self.bot.forms.remove(SHARE_DENY_FORM)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def poke(self) -> None:
-        """Post what is ready now rather than at the next pass."""
-        self._poke.set()
+        self.bot.remove_dynamic_items(VoteButton)
+        self.bot.decisions.remove(SUBJECT)
+        self.bot.job_actions.remove(SHARE)
+        await self._poster.stop()
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -264,14 +198,7 @@ class ShowcaseCog(commands.Cog):
     async def _complete_job(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        jobs = await self.services.jobs.recent(interaction.guild_id, interaction.user.id, 25)
-        return [
-            app_commands.Choice(name=f"{j.id} · {j.request.prompt}"[:100], value=j.id)
-            for j in jobs
-            if j.state is JobState.SUCCEEDED and current.lower() in j.id
-        ]
+        return await finished_job_choices(interaction, current)
 
     @showcase.command(name="top", description="The most voted shared videos")
     @app_commands.describe(period="Which period")
@@ -287,10 +214,15 @@ class ShowcaseCog(commands.Cog):
         chosen = period.value if period else "7d"
         lines = await self.community.showcase.top(interaction.guild_id, chosen)
         await interaction.edit_original_response(
-            embed=board_embed(lines, chosen), allowed_mentions=NO_MENTIONS
+            embed=board_embed(lines, chosen, interaction.guild_locale), allowed_mentions=NO_MENTIONS
         )
 
-    # -- the seam for result buttons ---------------------------------------------------------------
+    # -- a result's Share button -------------------------------------------------------------------
+
+    async def _share_button(
+        self, interaction: discord.Interaction, _action: str, job_id: str
+    ) -> None:
+        await self.share_job(interaction, job_id)
 
     async def share_job(self, interaction: discord.Interaction, job_id: str) -> None:
         """Share the member's video (the `/showcase share` command, or a result's Share button).
@@ -301,10 +233,7 @@ class ShowcaseCog(commands.Cog):
         guild_id = interaction.guild_id
         settings = await self.community.settings.get(guild_id)
         if settings.showcase_channel_id is None:
-            raise UserError(
-                "This server has no showcase channel yet; an admin sets one with "
-                "`/server showcase`."
-            )
+            raise UserError(Text("showcase.no_channel"))
         if not interaction.response.is_done():
             await interaction.response.defer(ephemeral=True, thinking=True)
         joined = getattr(interaction.user, "joined_at", None)
@@ -316,21 +245,23 @@ class ShowcaseCog(commands.Cog):
             guild_id, job_id, interaction.user.id, needs_approval=needs
         )
         share = outcome.share
+        m = Messages(interaction.locale)
         if share.state == "pending":
             if outcome.created:
                 await self._post_review(share)
-            text = "A moderator reviews shares first; it is posted once approved."
+            text = m("showcase.reviewed_first")
         elif share.state == "denied":
-            text = f"A moderator kept this video out of the showcase: {share.decision_reason}"
+            text = m("showcase.was_kept_out", reason=share.decision_reason)
         elif share.state == "posted":
-            text = f"Already in the showcase: {self._link(share)}"
+            text = m("showcase.already_shared", link=self._link(share, m))
         else:
             await self._post_share(share)
             fresh = await self.community.showcase.get(share.id)
+            posted = fresh is not None and fresh.state == "posted"
             text = (
-                f"Shared: {self._link(fresh)}"
-                if fresh is not None and fresh.state == "posted"
-                else "Shared; it will appear in the showcase shortly."
+                m("showcase.shared", link=self._link(fresh, m))
+                if posted
+                else m("showcase.shared_soon")
             )
         await interaction.edit_original_response(content=text)
 
@@ -364,82 +295,78 @@ class ShowcaseCog(commands.Cog):
         if channel is not None:
             with contextlib.suppress(discord.HTTPException):
                 await channel.get_partial_message(payload.message_id).edit(
-                    view=share_view(share.id, outcome.votes)
+                    view=share_view(share.id, outcome.votes, guild_locale(channel))
                 )
 
     # -- posting ---------------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        while True:
-            self._poke.clear()
-            try:
-                for share in await self.community.showcase.to_review():
-                    await self._post_review(share)
-                for share in await self.community.showcase.to_post():
-                    await self._post_share(share)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("showcase posting pass failed; continuing")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), timeout=IDLE_SECONDS)
+    async def run_once(self) -> None:
+        """Post shares waiting for review, and shares ready for the showcase."""
+        for share in await self.community.showcase.to_review():
+            await self._post_review(share)
+        for share in await self.community.showcase.to_post():
+            await self._post_share(share)
 
     async def _post_review(self, share: Share) -> None:
+        await self._post(share, "moderators_channel_id", "for review", self._send_review)
+
+    async def _post_share(self, share: Share) -> None:
+        await self._post(share, "showcase_channel_id", "to the showcase", self._send_share)
+
+    async def _post(
+        self,
+        share: Share,
+        channel_setting: str,
+        what: str,
+        send: Callable[[Share, SharedJob, Any], Awaitable[None]],
+    ) -> None:
+        """Post a share in the channel a server setting names, once at a time per share."""
         if share.id in self._posting:
             return
         self._posting.add(share.id)
         try:
             settings = await self.community.settings.get(share.guild_id)
-            channel = await find_channel(self.bot, settings.moderators_channel_id)
+            channel = await find_channel(self.bot, getattr(settings, channel_setting))
             job = await self.community.showcase.job(share.job_id)
-            if channel is None or job is None:
-                return
-            message = await channel.send(
-                embed=share_review_embed(share.id, job, share.state),
-                view=review_view(share.id),
-                allowed_mentions=NO_MENTIONS,
-            )
-            await self.community.showcase.mark_review_posted(share.id, channel.id, message.id)
+            if channel is not None and job is not None:
+                await send(share, job, channel)
         except discord.HTTPException as exc:
-            log.warning("could not post share %s for review: %s", share.id, exc)
+            log.warning("could not post share %s %s: %s", share.id, what, exc)
         finally:
             self._posting.discard(share.id)
 
-    async def _post_share(self, share: Share) -> None:
-        if share.id in self._posting:
-            return
-        self._posting.add(share.id)
-        try:
-            settings = await self.community.settings.get(share.guild_id)
-            channel = await find_channel(self.bot, settings.showcase_channel_id)
-            job = await self.community.showcase.job(share.job_id)
-            if channel is None or job is None:
-                return
-            provider = self.services.providers.get(job.provider)
-            embed = share_embed(job, provider.display_name if provider else job.provider)
-            view = share_view(share.id, share.votes)
-            message: Any
-            if isinstance(channel, discord.ForumChannel):
-                title = (job.prompt.splitlines()[0] if job.prompt else "")[:90] or job.id
-                tags = [t for t in channel.available_tags if t.name.lower() == "video"][:1]
-                created = await channel.create_thread(
-                    name=f"{title} · {job.id}"[:100],
-                    embed=embed,
-                    view=view,
-                    applied_tags=tags,
-                    allowed_mentions=NO_MENTIONS,
-                )
-                message, where = created.message, created.thread.id
-            else:
-                message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-                where = channel.id
-            await self.community.showcase.mark_posted(share.id, where, message.id)
-            with contextlib.suppress(discord.HTTPException):
-                await message.add_reaction(VOTE_EMOJI)
-        except discord.HTTPException as exc:
-            log.warning("could not post share %s to the showcase: %s", share.id, exc)
-        finally:
-            self._posting.discard(share.id)
+    async def _send_review(self, share: Share, job: SharedJob, channel: Any) -> None:
+        locale = guild_locale(channel)
+        message = await channel.send(
+            embed=share_review_embed(share.id, job, share.state, locale=locale),
+            view=decide_view(SUBJECT, share.id, locale),
+            allowed_mentions=NO_MENTIONS,
+        )
+        await self.community.showcase.mark_review_posted(share.id, channel.id, message.id)
+
+    async def _send_share(self, share: Share, job: SharedJob, channel: Any) -> None:
+        provider = self.services.providers.get(job.provider)
+        name = provider.display_name if provider else job.provider
+        embed = share_embed(job, name, guild_locale(channel))
+        view = share_view(share.id, share.votes, guild_locale(channel))
+        message: Any
+        if isinstance(channel, discord.ForumChannel):
+            title = (job.prompt.splitlines()[0] if job.prompt else "")[:90] or job.id
+            tags = [t for t in channel.available_tags if t.name.lower() == "video"][:1]
+            created = await channel.create_thread(
+                name=f"{title} · {job.id}"[:100],
+                embed=embed,
+                view=view,
+                applied_tags=tags,
+                allowed_mentions=NO_MENTIONS,
+            )
+            message, where = created.message, created.thread.id
+        else:
+            message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+            where = channel.id
+        await self.community.showcase.mark_posted(share.id, where, message.id)
+        with contextlib.suppress(discord.HTTPException):
+            await message.add_reaction(VOTE_EMOJI)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -451,9 +378,9 @@ class ShowcaseCog(commands.Cog):
         return True
 
     @staticmethod
-    def _link(share: Share | None) -> str:
+    def _link(share: Share | None, m: Messages) -> str:
         if share is None or not share.message_id or not share.channel_id:
-            return "(no link yet)"
+            return m("showcase.no_link")
         return (
             f"https://discord.com/channels/{share.guild_id}/{share.channel_id}/{share.message_id}"
         )

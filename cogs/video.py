@@ -33,10 +33,10 @@ from bot.ui.cards import (
 )
 from bot.ui.channels import is_age_restricted
 from bot.ui.commands import guild_only
+from bot.ui.community_views import delete_result
 from bot.ui.errors import UserError
 from bot.ui.forms import FormValues, build_form, form_id
 from bot.ui.permissions import member_role_ids
-from cogs.server import delete_result
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -48,6 +48,8 @@ CAMERA_MOVES = [
     app_commands.Choice(name=info.label, value=move.value) for move, info in MOVES.items()
 ]
 SEED_MAX = 2**31 - 1
+# The job buttons this cog handles (share belongs to /showcase, report to moderation).
+JOB_ACTIONS = ("cancel", "retry", "remix", "extend", "post", "delete")
 # Forms carry the job they act on (and, for Extend, how often it was extended when opened).
 REMIX_FORM = r"video:remix-form:(?P<job_id>[2-9a-z]{8})"
 EXTEND_FORM = r"video:extend-form:(?P<job_id>[2-9a-z]{8}):(?P<seen>[0-9]{1,6})"
@@ -117,14 +119,14 @@ class VideoCog(commands.Cog):
         )
 
     async def cog_load(self) -> None:
-        """Take over job button presses and the Remix and Extend forms."""
-        self.bot.job_actions = self
+        """Take over its job buttons and the Remix and Extend forms."""
+        self.bot.job_actions.add(JOB_ACTIONS, self.on_job_button)
         self.bot.forms.add(REMIX_FORM, self.on_remix_form)
         self.bot.forms.add(EXTEND_FORM, self.on_extend_form)
 
     async def cog_unload(self) -> None:
-        """Release job button presses and the forms."""
-        self.bot.job_actions = None
+        """Release its job buttons and the forms."""
+        self.bot.job_actions.remove(JOB_ACTIONS)
         self.bot.forms.remove(REMIX_FORM)
         self.bot.forms.remove(EXTEND_FORM)
 
@@ -225,11 +227,9 @@ class VideoCog(commands.Cog):
         moderator = interaction.permissions.manage_messages
         if job is None or job.guild_id != interaction.guild_id:
             raise UserError(Text("buttons.job_gone"))
-        # Anyone may report a video; moderators may also cancel or delete someone else's.
-        allowed = (
-            job.user_id == interaction.user.id
-            or action == "report"
-            or (moderator and action in ("cancel", "delete"))
+        # Moderators may also cancel or delete someone else's video.
+        allowed = job.user_id == interaction.user.id or (
+            moderator and action in ("cancel", "delete")
         )
         if not allowed:
             raise UserError(Text("buttons.not_yours"))
@@ -251,10 +251,6 @@ class VideoCog(commands.Cog):
                 await interaction.response.send_modal(
                     extend_form(job, extensions, interaction.locale)
                 )
-            case "share":
-                await self._cog_call("ShowcaseCog", "share_job", interaction, job.id)
-            case "report":
-                await self._cog_call("ServerCog", "report_job", interaction, job.id)
             case "post":
                 await interaction.response.defer(ephemeral=True, thinking=True)
                 assert interaction.channel_id is not None
@@ -273,15 +269,6 @@ class VideoCog(commands.Cog):
                 await interaction.edit_original_response(
                     content=tr(interaction.locale, "buttons.deleted", job=job.id)
                 )
-
-    async def _cog_call(
-        self, cog_name: str, method: str, interaction: discord.Interaction, job_id: str
-    ) -> None:
-        """Hand a button to the community cog that owns it (showcase, moderation)."""
-        cog = self.bot.get_cog(cog_name)
-        if cog is None:
-            raise UserError(Text("buttons.unavailable"))
-        await getattr(cog, method)(interaction, job_id)
 
     async def _cancel(self, interaction: discord.Interaction, job_id: str) -> str:
         result = await self.services.jobs.cancel(

@@ -17,6 +17,7 @@ from typing import Protocol
 from bot.community.log import ModerationLog
 from bot.db import Database
 from bot.errors import UserError
+from bot.i18n import Text
 from bot.jobs import store as job_store
 from bot.ledger import Ledger
 
@@ -236,7 +237,7 @@ class ApprovalQueue:
     ) -> Decision:
         """Approve or deny a pending request, once; a repeated decision changes nothing."""
         if not approve and not (reason and reason.strip()):
-            raise ApprovalError("A denial needs a reason; the member is told it.")
+            raise ApprovalError(Text("community.approval.needs_reason"))
         decision = await self._db.run(
             self._decide_in, job_id, APPROVED if approve else DENIED, actor_id, reason
         )
@@ -266,7 +267,7 @@ class ApprovalQueue:
     ) -> Decision:
         request = self.get_in(conn, job_id)
         if request is None:
-            raise ApprovalError(f"Video `{job_id}` is not waiting for approval.")
+            raise ApprovalError(Text("community.approval.not_pending", job=job_id))
         if request.state != PENDING:
             return Decision(request, changed=False)
         now = self._clock()
@@ -291,7 +292,7 @@ class ApprovalQueue:
             (final, now, actor_id, reason, job_id),
         ).rowcount
         if not changed:  # pragma: no cover - the write lock makes this unreachable
-            raise ApprovalError("That request was decided at the same moment.")
+            raise ApprovalError(Text("community.approval.raced"))
         words = {
             APPROVED: "approved",
             DENIED: "denied",

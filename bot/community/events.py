@@ -17,6 +17,7 @@ from bot.community.log import ModerationLog
 from bot.community.pool import Pool
 from bot.db import Database
 from bot.errors import UserError
+from bot.i18n import Text
 
 MIN_DURATION = 60
 MAX_DURATION = 90 * 86_400
@@ -41,12 +42,10 @@ def parse_duration(text: str) -> int:
         parts = _DURATION_PART.findall(raw)
         leftover = _DURATION_PART.sub("", raw).replace(",", "").replace("and", "").strip()
         if not parts or leftover:
-            raise EventError(
-                f"`{text}` is not a duration; write it like `3d`, `12h`, `1d 12h` or `90m`."
-            )
+            raise EventError(Text("community.events.bad_duration", text=text))
         seconds = sum(int(n) * _UNITS[unit[0]] for n, unit in parts)
     if not MIN_DURATION <= seconds <= MAX_DURATION:
-        raise EventError("An event lasts from 1 minute to 90 days.")
+        raise EventError(Text("community.events.duration_range"))
     return seconds
 
 
@@ -158,11 +157,11 @@ class Events:
         """Open an event; its prize must be in the pool now (it is then promised to it)."""
         theme = " ".join(theme.split())
         if not 1 <= len(theme) <= MAX_THEME:
-            raise EventError(f"A theme is 1 to {MAX_THEME} characters.")
+            raise EventError(Text("community.events.theme_length", most=MAX_THEME))
         if not MIN_DURATION <= duration_seconds <= MAX_DURATION:
-            raise EventError("An event lasts from 1 minute to 90 days.")
+            raise EventError(Text("community.events.duration_range"))
         if not 0 <= prize <= MAX_PRIZE:
-            raise EventError(f"A prize is from 0 to {MAX_PRIZE} credits.")
+            raise EventError(Text("community.events.prize_range", most=MAX_PRIZE))
         return await self._db.run(
             self._start_in, guild_id, channel_id, actor_id, theme, duration_seconds, prize
         )
@@ -180,16 +179,18 @@ class Events:
         current = self._open_in(conn, guild_id)
         if current is not None:
             raise EventError(
-                f'The event "{current.theme}" is still open '
-                f"(it ends <t:{int(current.ends_at)}:R>). "
-                "Close it with `/event close` first."
+                Text("community.events.still_open", theme=current.theme, at=int(current.ends_at))
             )
         if prize:
             status = self._pool.status_in(conn, guild_id)
             if status.available < prize:
                 raise EventError(
-                    f"The server pool has {status.available} credits, not enough for a prize of "
-                    f"{prize}. Add credits with `/server pool add:{prize - status.available}`."
+                    Text(
+                        "community.events.pool_short",
+                        available=status.available,
+                        prize=prize,
+                        missing=prize - status.available,
+                    )
                 )
         now = self._clock()
         event_id = conn.execute(
@@ -222,26 +223,26 @@ class Events:
         event = self._open_in(conn, guild_id)
         now = self._clock()
         if event is None or now >= event.ends_at:
-            raise EventError("There is no open event on this server right now (`/event list`).")
+            raise EventError(Text("community.events.none_open_now"))
         job = conn.execute(
             "SELECT guild_id, user_id, state, created_at FROM jobs WHERE id = ?", (job_id,)
         ).fetchone()
         if job is None or job[0] != guild_id:
-            raise EventError(f"There is no video `{job_id}` here. `/video history` lists yours.")
+            raise EventError(Text("community.no_video", job=job_id))
         if job[1] != user_id:
-            raise EventError(f"Video `{job_id}` is not yours; enter one of your own.")
+            raise EventError(Text("community.events.not_yours", job=job_id))
         if job[2] != "succeeded":
-            raise EventError(f"Video `{job_id}` is not finished; enter it once it is.")
+            raise EventError(Text("community.events.not_finished", job=job_id))
         if job[3] < event.created_at:
-            raise EventError(
-                f'Video `{job_id}` was made before "{event.theme}" started; make one for it.'
-            )
+            raise EventError(Text("community.events.too_old", job=job_id, theme=event.theme))
         mine = conn.execute(
             "SELECT job_id FROM event_entries WHERE event_id = ? AND user_id = ?",
             (event.id, user_id),
         ).fetchone()
         if mine is not None:
-            raise EventError(f'You already entered video `{mine[0]}` in "{event.theme}".')
+            raise EventError(
+                Text("community.events.already_entered", job=mine[0], theme=event.theme)
+            )
         entry_id = conn.execute(
             "INSERT INTO event_entries (event_id, job_id, user_id, created_at) VALUES (?, ?, ?, ?)",
             (event.id, job_id, user_id, now),
@@ -265,13 +266,13 @@ class Events:
     def _vote_in(self, conn: sqlite3.Connection, entry_id: int, user_id: int) -> EventVote:
         entry = self._entry_in(conn, entry_id)
         if entry is None:
-            raise EventError("That entry no longer exists.")
+            raise EventError(Text("community.events.entry_gone"))
         event = self._event_in(conn, entry.event_id)
         assert event is not None
         if event.state != "open" or self._clock() >= event.ends_at:
-            raise EventError(f'Voting on "{event.theme}" has ended.')
+            raise EventError(Text("community.events.voting_ended", theme=event.theme))
         if entry.user_id == user_id:
-            raise EventError("You cannot vote for your own entry.")
+            raise EventError(Text("community.events.own_entry"))
         current = conn.execute(
             "SELECT entry_id FROM event_votes WHERE event_id = ? AND user_id = ?",
             (event.id, user_id),
@@ -302,7 +303,7 @@ class Events:
         """Close the server's open event now (an admin's `/event close`)."""
         event = await self.current(guild_id)
         if event is None:
-            raise EventError("There is no open event on this server.")
+            raise EventError(Text("community.events.none_open"))
         return await self._db.run(self._close_in, event.id, actor_id)
 
     async def close_due(self) -> list[EventResult]:
@@ -371,7 +372,7 @@ class Events:
         """An event with its ranking and the payouts recorded when it closed."""
         event = self._event_in(conn, event_id)
         if event is None:
-            raise EventError("That event does not exist.")
+            raise EventError(Text("community.events.gone"))
         payouts = tuple(
             Payout(*row)
             for row in conn.execute(

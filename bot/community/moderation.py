@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from bot.community.log import ModerationLog
 from bot.db import Database
 from bot.errors import UserError
+from bot.i18n import Text
 
 MAX_TERM_CHARS = 100
 MAX_PATTERN_CHARS = 100
@@ -114,11 +115,11 @@ def normalize_word(term: str) -> str:
     words = normalize(term).split()
     word = " ".join(words)
     if not word:
-        raise TermError("A blocked word cannot be empty.")
+        raise TermError(Text("community.terms.word_empty"))
     if len(word) > MAX_TERM_CHARS:
-        raise TermError(f"A blocked word or phrase can be at most {MAX_TERM_CHARS} characters.")
+        raise TermError(Text("community.terms.word_long", most=MAX_TERM_CHARS))
     if not re.search(r"\w", word):
-        raise TermError("A blocked word must contain at least one letter or digit.")
+        raise TermError(Text("community.terms.word_no_letter"))
     return word
 
 
@@ -133,22 +134,19 @@ def word_regex(word: str) -> re.Pattern[str]:
 def check_pattern(pattern: str) -> re.Pattern[str]:
     """Compile an admin's pattern if it is in the safe subset, or raise TermError saying why."""
     if not pattern.strip():
-        raise TermError("A blocked pattern cannot be empty.")
+        raise TermError(Text("community.terms.pattern_empty"))
     if len(pattern) > MAX_PATTERN_CHARS:
-        raise TermError(f"A blocked pattern can be at most {MAX_PATTERN_CHARS} characters.")
+        raise TermError(Text("community.terms.pattern_long", most=MAX_PATTERN_CHARS))
     try:
         parsed = _sre_parse.parse(pattern, re.IGNORECASE)
         compiled = re.compile(pattern, re.IGNORECASE)
     except (re.error, OverflowError, RecursionError) as exc:
-        raise TermError(f"That is not a valid regular expression: {exc}.") from None
+        raise TermError(Text("community.terms.bad_regex", error=str(exc))) from None
     cost = _cost(list(parsed), inside_repeat=False)
     if cost > _MAX_COST:
-        raise TermError(
-            "That pattern could take too long on a long prompt: use at most one unbounded "
-            "repeat (`*`, `+`, `{n,}`) and keep other repeats small, e.g. `free\\s*money`."
-        )
+        raise TermError(Text("community.terms.too_slow"))
     if compiled.search(""):
-        raise TermError("That pattern matches an empty prompt, so it would block everything.")
+        raise TermError(Text("community.terms.matches_empty"))
     return compiled
 
 
@@ -157,7 +155,7 @@ def _cost(items: list, *, inside_repeat: bool) -> int:
     total = 1
     for op, av in items:
         if op in _REFUSED:
-            raise TermError(f"Patterns cannot use {_REFUSED[op]}; write the term more simply.")
+            raise TermError(Text("community.terms.refused_feature", feature=_REFUSED[op]))
         if op in _SINGLE_CHAR or op is _sre.AT:
             continue
         if op is _sre.SUBPATTERN:
@@ -166,27 +164,19 @@ def _cost(items: list, *, inside_repeat: bool) -> int:
             total *= _cost(list(av), inside_repeat=inside_repeat)
         elif op is _sre.BRANCH:
             if inside_repeat:
-                raise TermError(
-                    "A repeated group cannot contain alternatives (`(a|b)+`); use a character "
-                    "class like `[ab]+` instead."
-                )
+                raise TermError(Text("community.terms.repeated_alternatives"))
             total *= sum(_cost(list(alt), inside_repeat=False) for alt in av[1])
         elif op in _REPEATS:
             low, high, body = av
             if inside_repeat:
-                raise TermError(
-                    "Patterns cannot nest repeats (like `(a+)+`); that can run forever."
-                )
+                raise TermError(Text("community.terms.nested_repeats"))
             _cost(list(body), inside_repeat=True)
             if not _fixed_width(list(body)):
-                raise TermError(
-                    "Only single characters, classes or plain groups of them may be repeated "
-                    "(`\\s+`, `[a-z]{2,5}`, `(ab)+`)."
-                )
+                raise TermError(Text("community.terms.repeat_what"))
             span = _WIDE_COST if high == _sre.MAXREPEAT or high - low > _WIDE_SPAN else high - low
             total *= span + 1
         else:
-            raise TermError("That pattern uses a feature blocked patterns do not support.")
+            raise TermError(Text("community.terms.unsupported"))
     return min(total, _MAX_COST * 10)
 
 
@@ -265,10 +255,10 @@ class BlockedTerms:
             term = term.strip()
             check_pattern(term)
         else:
-            raise TermError("A blocked term is a `word` or a `pattern`.")
+            raise TermError(Text("community.terms.kind"))
         clean_name = " ".join((name or "").split())
         if len(clean_name) > MAX_NAME_CHARS:
-            raise TermError(f"A rule's name can be at most {MAX_NAME_CHARS} characters.")
+            raise TermError(Text("community.terms.name_long", most=MAX_NAME_CHARS))
         return await self._db.run(self._add_in, guild_id, actor_id, kind, term, clean_name)
 
     def _add_in(
@@ -284,13 +274,13 @@ class BlockedTerms:
             "SELECT COUNT(*) FROM blocked_terms WHERE guild_id = ?", (guild_id,)
         ).fetchone()[0]
         if count >= MAX_RULES:
-            raise TermError(f"A server can have at most {MAX_RULES} blocked terms.")
+            raise TermError(Text("community.terms.too_many", most=MAX_RULES))
         same = conn.execute(
             "SELECT name FROM blocked_terms WHERE guild_id = ? AND kind = ? AND term = ?",
             (guild_id, kind, term),
         ).fetchone()
         if same:
-            raise TermError(f'That {kind} is already blocked, by the rule named "{same[0]}".')
+            raise TermError(Text("community.terms.duplicate", rule=same[0]))
         if not name:
             number = count + 1
             while conn.execute(
@@ -302,7 +292,7 @@ class BlockedTerms:
         elif conn.execute(
             "SELECT 1 FROM blocked_terms WHERE guild_id = ? AND name = ?", (guild_id, name)
         ).fetchone():
-            raise TermError(f'There is already a rule named "{name}"; choose another name.')
+            raise TermError(Text("community.terms.name_taken", rule=name))
         rule_id = conn.execute(
             "INSERT INTO blocked_terms (guild_id, kind, term, name, created_at, created_by) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -461,7 +451,7 @@ class Reports:
     ) -> tuple[Report, bool]:
         job = conn.execute("SELECT guild_id, user_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if job is None or job[0] != guild_id:
-            raise ModerationError(f"There is no video `{job_id}` on this server.")
+            raise ModerationError(Text("community.reports.no_video", job=job_id))
         cursor = conn.execute(
             "INSERT OR IGNORE INTO job_reports (guild_id, job_id, reporter_id, reason, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -513,7 +503,7 @@ class Reports:
         Returns the reports this closed; empty if the report was already resolved.
         """
         if outcome not in ("deleted", "dismissed"):
-            raise ModerationError("A report is resolved by deleting the result or dismissing it.")
+            raise ModerationError(Text("community.reports.outcome"))
         return await self._db.run(self._resolve_in, report_id, actor_id, outcome)
 
     def _resolve_in(
@@ -523,7 +513,7 @@ class Reports:
             f"SELECT {_REPORT_COLUMNS} FROM job_reports WHERE id = ?", (report_id,)
         ).fetchone()
         if row is None:
-            raise ModerationError("That report no longer exists.")
+            raise ModerationError(Text("community.reports.gone"))
         report = Report(*row)
         scope = "job_id = ?" if outcome == "deleted" else "id = ?"
         key = report.job_id if outcome == "deleted" else report.id

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bot.community.log import ModerationLog
 from bot.db import Database
 from bot.errors import UserError
+from bot.i18n import Text
 from bot.ledger import Balance, Ledger, LedgerError
 
 # The ledger account of a server's pool. Discord ids are positive, so 0 is never a member.
@@ -262,12 +263,14 @@ class Pool:
         self.ensure_in(conn, guild_id)
         status = self.status_in(conn, guild_id)
         if amount > status.available:
-            promised = (
-                f" ({status.committed} are promised as event prizes)" if status.committed else ""
-            )
             raise PoolError(
-                f"The pool has {status.available} credits that can be removed{promised}; "
-                f"remove at most {status.available}."
+                Text(
+                    "community.pool.remove_promised"
+                    if status.committed
+                    else "community.pool.remove_most",
+                    available=status.available,
+                    promised=status.committed,
+                )
             )
         try:
             row = self._ledger.take_in(
@@ -284,7 +287,7 @@ class Pool:
     async def set_daily_limit(self, guild_id: int, actor_id: int | None, limit: int) -> PoolStatus:
         """Change how much one member may draw per UTC day (0: no drawing)."""
         if not 0 <= limit <= 1_000_000:
-            raise PoolError("The daily limit must be from 0 to 1000000 credits.")
+            raise PoolError(Text("community.pool.limit_range", most=1_000_000))
         return await self._db.run(self._set_limit_in, guild_id, actor_id, limit)
 
     def _set_limit_in(
@@ -319,7 +322,7 @@ class Pool:
     async def report(self, guild_id: int, period: str = "30d") -> PoolReport:
         """Who put credits in and who drew or won what over a period."""
         if period not in PERIODS:
-            raise PoolError(f"Choose a period among {', '.join(PERIODS)}.")
+            raise PoolError(Text("community.period", periods=", ".join(PERIODS)))
         now = self._clock()
         reach = PERIODS[period]
         if period == "today":
@@ -364,4 +367,4 @@ class Pool:
 
 def _check_amount(amount: int) -> None:
     if not 1 <= amount <= MAX_AMOUNT:
-        raise PoolError(f"The amount must be from 1 to {MAX_AMOUNT} credits.")
+        raise PoolError(Text("community.pool.amount_range", most=MAX_AMOUNT))

@@ -21,6 +21,7 @@ from bot.community.pool import Pool
 from bot.community.settings import CommunitySettings, SettingsStore
 from bot.community.showcase import Showcase
 from bot.db import Database, Transaction
+from bot.i18n import Text
 from bot.ledger import Ledger
 from bot.providers.base import InvalidRequest
 
@@ -36,7 +37,7 @@ class Admission:
 
     allowed: bool
     reason_key: str | None = None  # BANNED, CHANNEL, ROLE or BLOCKED_TERM when refused
-    message: str | None = None  # what to tell the member (privately) when refused
+    message: Text | None = None  # what to tell the member (privately) when refused
     needs_approval: bool = False
     approval_reason: str | None = None  # why, for the moderators' request
     force_safety_checker: bool = True  # outside age-restricted channels: always on
@@ -53,7 +54,7 @@ class CommunityRefusal(InvalidRequest):
     """A request the community rules refuse; an InvalidRequest, so it is shown privately."""
 
     def __init__(self, admission: Admission) -> None:
-        super().__init__(admission.message or "This server does not allow that video.")
+        super().__init__(admission.message or Text("community.refused.other"))
         self.admission = admission
 
 
@@ -116,11 +117,12 @@ class Community:
         force = not channel_is_age_restricted
         ban = self.bans.get_in(conn, guild_id, user_id)
         if ban is not None:
-            reason = f" Reason: {ban.reason}" if ban.reason else ""
             return Admission(
                 False,
                 BANNED,
-                "A moderator has stopped you from making videos on this server." + reason,
+                Text("community.refused.banned_why", reason=ban.reason)
+                if ban.reason
+                else Text("community.refused.banned"),
                 force_safety_checker=force,
             )
         if not is_manager:
@@ -129,7 +131,7 @@ class Community:
                 return Admission(
                     False,
                     CHANNEL,
-                    f"Videos cannot be made in this channel. Use {where}.",
+                    Text("community.refused.channel", channels=where),
                     force_safety_checker=force,
                 )
             if not settings.role_allowed(role_ids or ()):
@@ -137,8 +139,7 @@ class Community:
                 return Admission(
                     False,
                     ROLE,
-                    "On this server only members with one of these roles can make videos: "
-                    f"{roles}.",
+                    Text("community.refused.role", roles=roles),
                     force_safety_checker=force,
                 )
         rule = self.terms.match_in(conn, guild_id, prompt)
@@ -146,8 +147,7 @@ class Community:
             return Admission(
                 False,
                 BLOCKED_TERM,
-                f'Your prompt breaks this server\'s rule "{rule.name}", so it was refused and '
-                "nothing was charged. Change the prompt and try again.",
+                Text("community.refused.blocked_term", rule=rule.name),
                 force_safety_checker=force,
                 rule=rule,
             )

@@ -10,6 +10,7 @@ from enum import StrEnum
 from bot.community.log import ModerationLog
 from bot.db import Database
 from bot.errors import UserError
+from bot.i18n import Text
 
 DAY = 86_400
 HOUR = 3_600
@@ -153,7 +154,7 @@ class SettingsStore:
     ) -> CommunitySettings:
         """Set (or with None, clear) the moderators', audit-log or showcase channel."""
         if column not in CHANNEL_COLUMNS:
-            raise SettingsError(f"`{column}` is not a channel setting.")
+            raise SettingsError(Text("community.settings.not_channel", name=column))
         return await self._db.run(self._set_channel_in, guild_id, actor_id, column, channel_id)
 
     def _set_channel_in(
@@ -186,16 +187,18 @@ class SettingsStore:
         wanted: dict[str, object] = {k: v for k, v in changes.items() if v is not None}
         for name, value in wanted.items():
             if name not in RANGES:
-                raise SettingsError(f"`{name}` is not a setting that can be changed here.")
+                raise SettingsError(Text("community.settings.not_here", name=name))
             low, high = RANGES[name]
             if not low <= int(value) <= high:  # type: ignore[call-overload]
-                raise SettingsError(f"`{name}` must be from {low} to {high}, not {value}.")
+                raise SettingsError(
+                    Text("community.settings.range", name=name, low=low, high=high, value=value)
+                )
         if approval_mode is not None:
             try:
                 wanted["approval_mode"] = ApprovalMode(approval_mode).value
             except ValueError:
                 raise SettingsError(
-                    f"Approval mode must be one of {', '.join(m.value for m in ApprovalMode)}."
+                    Text("community.settings.mode", modes=", ".join(m.value for m in ApprovalMode))
                 ) from None
         return await self._db.run(self._configure_in, guild_id, actor_id, wanted)
 
@@ -225,7 +228,7 @@ class SettingsStore:
     ) -> CommunitySettings:
         """Add to, remove from or clear the allowed `channels` or `roles`."""
         if what not in ("channels", "roles"):
-            raise SettingsError(f"`{what}` is not a list setting.")
+            raise SettingsError(Text("community.settings.not_list", name=what))
         return await self._db.run(
             self._change_list_in, guild_id, actor_id, what, add, remove, clear
         )
@@ -254,14 +257,14 @@ class SettingsStore:
                 f"DELETE FROM {table} WHERE guild_id = ? AND {column} = ?", (guild_id, remove)
             ).rowcount
             if not gone and not clear:
-                raise SettingsError(f"<{mark}{remove}> is not in the list.")
+                raise SettingsError(Text("community.settings.not_listed", item=f"<{mark}{remove}>"))
             changes.append(f"removed <{mark}{remove}> from allowed {what}")
         if add is not None:
             count = conn.execute(
                 f"SELECT COUNT(*) FROM {table} WHERE guild_id = ?", (guild_id,)
             ).fetchone()[0]
             if count >= limit:
-                raise SettingsError(f"At most {limit} {what} can be listed.")
+                raise SettingsError(Text("community.settings.list_full", most=limit, name=what))
             conn.execute(
                 f"INSERT OR IGNORE INTO {table} (guild_id, {column}) VALUES (?, ?)", (guild_id, add)
             )

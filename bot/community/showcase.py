@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.community.log import ModerationLog
 from bot.db import Database
 from bot.errors import UserError
+from bot.i18n import Text
 
 DAY = 86_400
 # The same keys and words as /credits usage: 7d, 30d, all ("week" and "month" also accepted).
@@ -134,13 +135,11 @@ class Showcase:
             "SELECT guild_id, user_id, state FROM jobs WHERE id = ?", (job_id,)
         ).fetchone()
         if row is None or row[0] != guild_id:
-            raise ShowcaseError(f"There is no video `{job_id}` here. `/video history` lists yours.")
+            raise ShowcaseError(Text("community.no_video", job=job_id))
         if row[1] != user_id:
-            raise ShowcaseError(f"Video `{job_id}` is not yours; only its author can share it.")
+            raise ShowcaseError(Text("community.showcase.not_yours", job=job_id))
         if row[2] != "succeeded":
-            raise ShowcaseError(
-                f"Video `{job_id}` is not finished, so there is nothing to share yet."
-            )
+            raise ShowcaseError(Text("community.showcase.not_finished", job=job_id))
         existing = self._get_in(conn, "s.job_id = ?", job_id)
         if existing is not None:
             return ShareOutcome(existing, created=False)
@@ -170,7 +169,7 @@ class Showcase:
     ) -> tuple[Share, bool]:
         share = self._get_in(conn, "s.id = ?", share_id)
         if share is None:
-            raise ShowcaseError("That share no longer exists.")
+            raise ShowcaseError(Text("community.showcase.gone"))
         changed = conn.execute(
             "UPDATE showcase_shares SET state = ?, decided_by = ?, decision_reason = ? "
             "WHERE id = ? AND state = 'pending'",
@@ -253,9 +252,9 @@ class Showcase:
     ) -> VoteOutcome:
         share = self._get_in(conn, "s.id = ?", share_id)
         if share is None or share.state != "posted":
-            raise ShowcaseError("That video is not in the showcase.")
+            raise ShowcaseError(Text("community.showcase.not_shared"))
         if share.user_id == user_id:
-            raise ShowcaseError("You cannot vote for your own video.")
+            raise ShowcaseError(Text("community.showcase.own_video"))
         has = conn.execute(
             "SELECT 1 FROM showcase_votes WHERE share_id = ? AND user_id = ?", (share_id, user_id)
         ).fetchone()
@@ -283,7 +282,7 @@ class Showcase:
         """Posted shares of the period (by when they were posted), most votes first."""
         period = ALIASES.get(period, period)
         if period not in PERIODS:
-            raise ShowcaseError(f"Choose a period among {', '.join(PERIODS)}.")
+            raise ShowcaseError(Text("community.period", periods=", ".join(PERIODS)))
         reach = PERIODS[period]
         since = 0.0 if reach is None else self._clock() - reach
         shares = await self._select(

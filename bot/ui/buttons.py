@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import discord
 
-from bot.i18n import tr
+from bot.i18n import Text, tr
 from bot.jobs.models import Job, JobState
-from bot.ui.errors import reply_error
+from bot.ui.errors import UserError, reply_error
 
 # A custom_id is the whole state a button carries: `video:<action>:<job id>`.
 TEMPLATE = (
@@ -28,14 +29,37 @@ _LOOK: dict[str, tuple[str, discord.ButtonStyle]] = {
 }
 
 
-class JobActions(Protocol):
-    """Whoever handles a pressed job button (the /video cog)."""
+JobAction = Callable[[discord.Interaction, str, str], Awaitable[None]]
 
-    async def on_job_button(
-        self, interaction: discord.Interaction, action: str, job_id: str
-    ) -> None:
-        """Act on a button press."""
-        ...
+
+class JobActions:
+    """Who handles each job button: each feature adds its own actions when its cog loads.
+
+    /video handles cancel, retry, remix, extend, post and delete; /showcase adds share and the
+    moderation side of /server adds report.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, JobAction] = {}
+
+    def add(self, actions: Iterable[str], handler: JobAction) -> None:
+        """Hand presses of these actions to `handler(interaction, action, job_id)`."""
+        for action in actions:
+            if action not in _LOOK:
+                raise ValueError(f"no job button {action!r}")
+            self._handlers[action] = handler
+
+    def remove(self, actions: Iterable[str]) -> None:
+        """Stop handling these actions (their cog was unloaded)."""
+        for action in actions:
+            self._handlers.pop(action, None)
+
+    async def dispatch(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
+        """Act on a press; a feature that is not loaded says so."""
+        handler = self._handlers.get(action)
+        if handler is None:
+            raise UserError(Text("buttons.unavailable"))
+        await handler(interaction, action, job_id)
 
 
 class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
@@ -63,14 +87,11 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLAT
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the press to the registered handler."""
-        handler: JobActions | None = getattr(interaction.client, "job_actions", None)
-        if handler is None:
-            await interaction.response.send_message(
-                tr(interaction.locale, "buttons.unavailable"), ephemeral=True
-            )
-            return
         try:
-            await handler.on_job_button(interaction, self.action, self.job_id)
+            actions = getattr(interaction.client, "job_actions", None)
+            if not isinstance(actions, JobActions):
+                raise UserError(Text("buttons.unavailable"))
+            await actions.dispatch(interaction, self.action, self.job_id)
         except Exception as error:
             await reply_error(interaction, error)
 

@@ -1,4 +1,8 @@
-"""Pure renderers for the community features: settings, requests, shares, boards, events."""
+"""Pure renderers for the community features: settings, requests, shares, boards, events.
+
+Each takes the reader's locale (`interaction.locale` for a private answer, the server's
+`guild_locale` for what the bot posts in a channel) and reads in English or Korean.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,16 @@ from bot.community.moderation import Ban, BlockedRule, Report
 from bot.community.pool import PoolReport, PoolStatus
 from bot.community.settings import ApprovalMode, CommunitySettings
 from bot.community.showcase import PERIOD_LABELS, BoardLine, SharedJob
+from bot.i18n import Messages
 from bot.ui.cards import model_label
 from bot.ui.links import web_url
 
 MAX_FIELD = 1024
-_STATE_WORDS = {
-    "approved": ("✅ Approved", discord.Colour.green()),
-    "denied": ("⛔ Denied", discord.Colour.red()),
-    "expired": ("⌛ Expired undecided (credits released)", discord.Colour.dark_grey()),
-    "withdrawn": ("🚫 Closed: the video had already ended", discord.Colour.dark_grey()),
+_STATE_LOOK = {
+    "approved": ("✅", discord.Colour.green()),
+    "denied": ("⛔", discord.Colour.red()),
+    "expired": ("⌛", discord.Colour.dark_grey()),
+    "withdrawn": ("🚫", discord.Colour.dark_grey()),
 }
 
 
@@ -45,20 +50,21 @@ def _join(lines: Sequence[str], empty: str) -> str:
     return _clip(text, MAX_FIELD)
 
 
-def _channel(channel_id: int | None) -> str:
-    return f"<#{channel_id}>" if channel_id else "not set"
+def _channel(m: Messages, channel_id: int | None) -> str:
+    return f"<#{channel_id}>" if channel_id else m("embed.settings.not_set")
 
 
-def approval_line(settings: CommunitySettings) -> str:
+def approval_line(settings: CommunitySettings, locale: object = None) -> str:
     """The approval mode in words."""
+    m = Messages(locale)
     if settings.approval_mode is ApprovalMode.OFF:
-        return "off"
+        return m("embed.approval.off")
     who = (
-        "every video"
+        m("embed.approval.everyone")
         if settings.approval_mode is ApprovalMode.EVERYONE
-        else f"videos of members who joined less than {settings.new_member_days} days ago"
+        else m("embed.approval.new_members", days=settings.new_member_days)
     )
-    return f"{who}; undecided after {settings.approval_timeout_hours} h: released"
+    return m("embed.approval.line", who=who, hours=settings.approval_timeout_hours)
 
 
 def settings_embed(
@@ -67,128 +73,170 @@ def settings_embed(
     bans: Sequence[Ban],
     pool: PoolStatus,
     pending: int,
+    locale: object = None,
 ) -> discord.Embed:
     """Everything `/server settings` shows."""
-    embed = discord.Embed(title="Community settings of this server", colour=discord.Colour.teal())
-    channels = ", ".join(f"<#{c}>" for c in sorted(settings.channel_ids)) or "all channels"
-    roles = ", ".join(f"<@&{r}>" for r in sorted(settings.role_ids)) or "everyone"
-    embed.add_field(name="Where videos can be made", value=_clip(channels, MAX_FIELD), inline=False)
-    embed.add_field(name="Who can make videos", value=_clip(roles, MAX_FIELD), inline=False)
-    embed.add_field(name="Moderators' channel", value=_channel(settings.moderators_channel_id))
-    embed.add_field(name="Audit-log channel", value=_channel(settings.audit_channel_id))
-    embed.add_field(name="Showcase channel", value=_channel(settings.showcase_channel_id))
-    approval = approval_line(settings)
+    m = Messages(locale)
+    embed = discord.Embed(title=m("embed.settings.title"), colour=discord.Colour.teal())
+    channels = ", ".join(f"<#{c}>" for c in sorted(settings.channel_ids))
+    roles = ", ".join(f"<@&{r}>" for r in sorted(settings.role_ids))
+    embed.add_field(
+        name=m("embed.settings.where"),
+        value=_clip(channels or m("embed.settings.all_channels"), MAX_FIELD),
+        inline=False,
+    )
+    embed.add_field(
+        name=m("embed.settings.who"),
+        value=_clip(roles or m("embed.settings.everyone"), MAX_FIELD),
+        inline=False,
+    )
+    embed.add_field(
+        name=m("embed.settings.moderators"), value=_channel(m, settings.moderators_channel_id)
+    )
+    embed.add_field(name=m("embed.settings.audit"), value=_channel(m, settings.audit_channel_id))
+    embed.add_field(
+        name=m("embed.settings.showcase"), value=_channel(m, settings.showcase_channel_id)
+    )
+    approval = approval_line(settings, locale)
     if pending:
-        approval += f" · {pending} waiting now"
-    embed.add_field(name="Approval", value=approval, inline=False)
+        approval += m("embed.settings.waiting", count=pending)
+    embed.add_field(name=m("embed.settings.approval"), value=approval, inline=False)
     embed.add_field(
-        name=f"Blocked terms ({len(rules)})",
+        name=m("embed.settings.rules", count=len(rules)),
         value=_join(
-            [f"**{r.name}** · {r.kind} `{r.term.replace('`', 'ˋ')}`" for r in rules], "none"
+            [f"**{r.name}** · {r.kind} `{r.term.replace('`', 'ˋ')}`" for r in rules],
+            m("embed.settings.none"),
         ),
         inline=False,
     )
     embed.add_field(
-        name=f"Banned from generating ({len(bans)})",
+        name=m("embed.settings.bans", count=len(bans)),
         value=_join(
-            [f"<@{b.user_id}>" + (f" · {b.reason}" if b.reason else "") for b in bans], "nobody"
+            [f"<@{b.user_id}>" + (f" · {b.reason}" if b.reason else "") for b in bans],
+            m("embed.settings.nobody"),
         ),
         inline=False,
     )
-    limit = f"{pool.daily_limit} per member per day" if pool.daily_limit else "drawing off"
-    promised = f" ({pool.committed} promised as prizes)" if pool.committed else ""
-    embed.add_field(
-        name="Server pool", value=f"{pool.balance} credits{promised} · {limit}", inline=False
+    limit = (
+        m("embed.settings.pool_limit", amount=pool.daily_limit)
+        if pool.daily_limit
+        else m("embed.pool.drawing_off")
     )
-    embed.set_footer(text="Members see the rule's name when a prompt is refused, never the term.")
+    promised = " " + m("embed.settings.promised", amount=pool.committed) if pool.committed else ""
+    embed.add_field(
+        name=m("embed.settings.pool"),
+        value=m("embed.settings.pool_line", balance=pool.balance, promised=promised, limit=limit),
+        inline=False,
+    )
+    embed.set_footer(text=m("embed.settings.footer"))
     return embed
 
 
 def approval_request_embed(
-    request: ApprovalRequest, prompt: str, provider: str, model: str, price: int
+    request: ApprovalRequest,
+    prompt: str,
+    provider: str,
+    model: str,
+    price: int,
+    locale: object = None,
 ) -> discord.Embed:
     """A job waiting in the moderators' channel (or, once decided, how it was decided)."""
+    m = Messages(locale)
     embed = discord.Embed(
-        title=f"Approval needed · video `{request.job_id}`",
+        title=m("embed.request.title", job=request.job_id),
         description=_clip(prompt, 2000),
         colour=discord.Colour.orange(),
     )
-    embed.add_field(name="Member", value=f"<@{request.user_id}>")
-    embed.add_field(name="Channel", value=f"<#{request.channel_id}>")
-    embed.add_field(name="Model", value=model_label(provider, model))
-    embed.add_field(name="Credits on hold", value=str(price))
-    embed.add_field(name="Why", value=_clip(request.reason, MAX_FIELD), inline=False)
+    embed.add_field(name=m("embed.member"), value=f"<@{request.user_id}>")
+    embed.add_field(name=m("embed.request.channel"), value=f"<#{request.channel_id}>")
+    embed.add_field(name=m("embed.model"), value=model_label(provider, model))
+    embed.add_field(name=m("embed.request.held"), value=str(price))
+    embed.add_field(
+        name=m("embed.request.why"), value=_clip(request.reason, MAX_FIELD), inline=False
+    )
     if request.state == "pending":
-        embed.add_field(name="Decide by", value=f"<t:{int(request.expires_at)}:R>", inline=False)
+        embed.add_field(
+            name=m("embed.request.decide_by"),
+            value=f"<t:{int(request.expires_at)}:R>",
+            inline=False,
+        )
     else:
-        words, colour = _STATE_WORDS.get(request.state, (request.state, discord.Colour.default()))
-        by = f" by <@{request.decided_by}>" if request.decided_by else ""
+        emoji, colour = _STATE_LOOK.get(request.state, ("", discord.Colour.default()))
+        key = f"embed.state.{request.state}"
+        words = f"{emoji} {m(key)}".strip() if emoji else request.state
+        by = (
+            " " + m("embed.request.by", user=f"<@{request.decided_by}>")
+            if request.decided_by
+            else ""
+        )
         reason = f": {request.decision_reason}" if request.decision_reason else ""
-        embed.add_field(name="Decision", value=_clip(words + by + reason, MAX_FIELD), inline=False)
+        embed.add_field(
+            name=m("embed.decision"), value=_clip(words + by + reason, MAX_FIELD), inline=False
+        )
         embed.colour = colour
     return embed
 
 
-def share_review_embed(share_id: int, job: SharedJob, state: str, note: str = "") -> discord.Embed:
+def share_review_embed(
+    share_id: int, job: SharedJob, state: str, note: str = "", locale: object = None
+) -> discord.Embed:
     """A share waiting for a moderator before it goes to the showcase."""
+    m = Messages(locale)
     embed = discord.Embed(
-        title=f"Showcase share · video `{job.id}`",
+        title=m("embed.share.review_title", job=job.id),
         description=_clip(job.prompt, 2000),
         colour=discord.Colour.orange() if state == "pending" else discord.Colour.green(),
     )
-    embed.add_field(name="Member", value=f"<@{job.user_id}>")
+    embed.add_field(name=m("embed.member"), value=f"<@{job.user_id}>")
     link = job_link(job)
     if link:
-        embed.add_field(name="Video", value=f"[open]({link})")
+        embed.add_field(name=m("embed.video"), value=m("embed.open", url=link))
     if note:
-        embed.add_field(name="Decision", value=_clip(note, MAX_FIELD), inline=False)
-    embed.set_footer(text=f"share {share_id}")
+        embed.add_field(name=m("embed.decision"), value=_clip(note, MAX_FIELD), inline=False)
+    embed.set_footer(text=m("embed.share.review_footer", share=share_id))
     return embed
 
 
-def share_embed(job: SharedJob, provider_name: str) -> discord.Embed:
+def share_embed(job: SharedJob, provider_name: str, locale: object = None) -> discord.Embed:
     """A shared video as posted in the showcase: the prompt once (its first line as the title,
     the whole of it below only when it does not fit there)."""
+    m = Messages(locale)
     prompt = job.prompt.strip()
     first = prompt.splitlines()[0] if prompt else ""
-    title = _clip(first or f"Video {job.id}", 256)
+    title = _clip(first or m("embed.share.untitled", job=job.id), 256)
     embed = discord.Embed(
         title=title,
         description=_clip(prompt, 2000) if prompt and prompt != title else None,
         colour=discord.Colour.gold(),
     )
-    embed.add_field(name="By", value=f"<@{job.user_id}>")
+    embed.add_field(name=m("embed.by"), value=f"<@{job.user_id}>")
     embed.add_field(
-        name="Model", value=f"{model_label(provider_name, job.model)} · {job.resolution}"
+        name=m("embed.model"), value=f"{model_label(provider_name, job.model)} · {job.resolution}"
     )
     link = job_link(job)
     if link:
-        embed.add_field(name="Original", value=f"[jump to the result]({link})")
+        embed.add_field(name=m("embed.share.original"), value=m("embed.jump", url=link))
     # Only web addresses: a render on the bot's machine (file://) is the attached result.
     if download := web_url(job.result_url):
-        embed.add_field(name="Video file", value=f"[download]({download})")
-    embed.set_footer(text=f"video {job.id} · vote with ⭐ or the button")
+        embed.add_field(name=m("embed.share.file"), value=m("embed.share.download", url=download))
+    embed.set_footer(text=m("embed.share.footer", job=job.id))
     return embed
 
 
-def board_embed(lines: Sequence[BoardLine], period: str) -> discord.Embed:
+def board_embed(lines: Sequence[BoardLine], period: str, locale: object = None) -> discord.Embed:
     """A showcase leaderboard."""
-    embed = discord.Embed(
-        title=f"Showcase top · {PERIOD_LABELS.get(period, period)}",
-        colour=discord.Colour.gold(),
-    )
+    m = Messages(locale)
+    label = m(f"choices.period.{period}") if period in PERIOD_LABELS else period
+    embed = discord.Embed(title=m("embed.board.title", period=label), colour=discord.Colour.gold())
     if not lines:
-        embed.description = (
-            "Nothing has been shared in this period yet. Share one of your videos with "
-            "`/showcase share`."
-        )
+        embed.description = m("embed.board.empty")
         return embed
     rows = []
     for line in lines:
         message = line.share.message_id
         channel = line.share.channel_id
         link = (
-            f" · [view]({jump_url(line.share.guild_id, channel, message)})"
+            " · " + m("embed.view", url=jump_url(line.share.guild_id, channel, message))
             if message and channel
             else ""
         )
@@ -201,149 +249,178 @@ def board_embed(lines: Sequence[BoardLine], period: str) -> discord.Embed:
     return embed
 
 
-def event_embed(event: Event, *, title: str | None = None) -> discord.Embed:
+def event_embed(event: Event, *, title: str | None = None, locale: object = None) -> discord.Embed:
     """An event's announcement and state."""
-    embed = discord.Embed(title=title or f"🎬 Event: {event.theme}", colour=discord.Colour.purple())
+    m = Messages(locale)
+    embed = discord.Embed(
+        title=title or m("embed.event.title", theme=event.theme), colour=discord.Colour.purple()
+    )
     lines = []
     if event.state == "open":
-        lines.append(f"Ends <t:{int(event.ends_at)}:R> (<t:{int(event.ends_at)}:f>).")
-        lines.append("Make a video for the theme, then enter it with `/event enter`.")
+        lines.append(m("embed.event.ends", at=int(event.ends_at)))
+        lines.append(m("embed.event.how_to_enter"))
     else:
-        lines.append(f"Closed <t:{int(event.closed_at or event.ends_at)}:R>.")
-    lines.append(f"Prize: **{event.prize} credits** from the server pool" if event.prize else "")
-    lines.append(f"Entries: {event.entries}")
+        lines.append(m("embed.event.closed", at=int(event.closed_at or event.ends_at)))
+    lines.append(m("embed.event.prize", prize=event.prize) if event.prize else "")
+    lines.append(m("embed.event.entries", count=event.entries))
     embed.description = "\n".join(line for line in lines if line)
-    embed.set_footer(text=f"event {event.id}")
+    embed.set_footer(text=m("embed.event.footer", event=event.id))
     return embed
 
 
 def entry_embed(
-    event: Event, entry: Entry, job: SharedJob, provider_name: str | None = None
+    event: Event,
+    entry: Entry,
+    job: SharedJob,
+    provider_name: str | None = None,
+    locale: object = None,
 ) -> discord.Embed:
     """An entry posted in the event's channel."""
+    m = Messages(locale)
     embed = discord.Embed(
-        title=f'Entry for "{_clip(event.theme, 200)}"',
+        title=m("embed.entry.title", theme=_clip(event.theme, 200)),
         description=_clip(job.prompt, 2000),
         colour=discord.Colour.purple(),
     )
-    embed.add_field(name="By", value=f"<@{entry.user_id}>")
-    embed.add_field(name="Model", value=model_label(provider_name or job.provider, job.model))
+    embed.add_field(name=m("embed.by"), value=f"<@{entry.user_id}>")
+    embed.add_field(
+        name=m("embed.model"), value=model_label(provider_name or job.provider, job.model)
+    )
     link = job_link(job)
     if link:
-        embed.add_field(name="Video", value=f"[jump to the result]({link})")
-    embed.set_footer(text=f"one vote per member · event {event.id} · entry {entry.id}")
+        embed.add_field(name=m("embed.video"), value=m("embed.jump", url=link))
+    embed.set_footer(text=m("embed.entry.footer", event=event.id, entry=entry.id))
     return embed
 
 
-def event_result_embed(result: EventResult) -> discord.Embed:
+def event_result_embed(result: EventResult, locale: object = None) -> discord.Embed:
     """The winners of a closed event."""
+    m = Messages(locale)
     event = result.event
-    embed = discord.Embed(title=f"🏆 Results: {event.theme}", colour=discord.Colour.gold())
+    embed = discord.Embed(
+        title=m("embed.result.title", theme=event.theme), colour=discord.Colour.gold()
+    )
     if not result.ranking:
-        embed.description = "No entries this time."
+        embed.description = m("embed.result.no_entries")
     elif not result.winners:
-        embed.description = "Nobody voted, so there is no winner."
+        embed.description = m("embed.result.no_votes")
     else:
         winners = ", ".join(f"<@{p.user_id}>" for p in result.winners)
         votes = result.winners[0].votes
         several = len(result.winners) > 1
         paid = ""
         if result.paid:
-            who = "Each wins" if several else "The prize is"
-            paid = f" {who} **{result.winners[0].amount} credits** from the server pool."
-        tie = " (a tie)" if several else ""
-        embed.description = (
-            f"Winner{'s' if several else ''}: {winners} with {votes} "
-            f"vote{'s' if votes != 1 else ''}{tie}.{paid}"
-        )
+            key = "embed.result.each_wins" if several else "embed.result.prize_is"
+            paid = " " + m(key, amount=result.winners[0].amount)
+        key = "embed.result.winners_tie" if several else "embed.result.winner"
+        embed.description = m(key, winners=winners, count=votes) + paid
     ranking = [
-        f"**{n}.** <@{e.user_id}> · `{e.job_id}` · {e.votes} vote{'s' if e.votes != 1 else ''}"
+        f"**{n}.** <@{e.user_id}> · `{e.job_id}` · " + m("embed.votes", count=e.votes)
         for n, e in enumerate(result.ranking[:10], start=1)
     ]
     if ranking:
-        embed.add_field(name="Ranking", value=_join(ranking, ""), inline=False)
-    embed.set_footer(text=f"event {event.id}")
+        embed.add_field(name=m("embed.result.ranking"), value=_join(ranking, ""), inline=False)
+    embed.set_footer(text=m("embed.event.footer", event=event.id))
     return embed
 
 
-def events_embed(events: Sequence[Event]) -> discord.Embed:
+def events_embed(events: Sequence[Event], locale: object = None) -> discord.Embed:
     """`/event list`."""
-    embed = discord.Embed(title="Events", colour=discord.Colour.purple())
+    m = Messages(locale)
+    embed = discord.Embed(title=m("embed.events.title"), colour=discord.Colour.purple())
     if not events:
-        embed.description = "No events yet. Admins start one with `/event start`."
+        embed.description = m("embed.events.empty")
         return embed
     for event in events:
         if event.state == "open":
-            state = f"open · ends <t:{int(event.ends_at)}:R>"
+            state = m("embed.events.open", at=int(event.ends_at))
         else:
-            state = f"closed <t:{int(event.closed_at or event.ends_at)}:R>"
-        prize = f" · prize {event.prize}" if event.prize else ""
+            state = m("embed.events.closed", at=int(event.closed_at or event.ends_at))
+        prize = " · " + m("embed.events.prize", prize=event.prize) if event.prize else ""
+        entries = m("embed.events.entries", count=event.entries)
         embed.add_field(
             name=_clip(event.theme, 256),
-            value=f"{state}{prize} · {event.entries} entr{'y' if event.entries == 1 else 'ies'} "
-            f"· in <#{event.channel_id}>",
+            value=f"{state}{prize} · {entries} · "
+            + m("embed.events.in", channel=f"<#{event.channel_id}>"),
             inline=False,
         )
     return embed
 
 
-def pool_embed(report: PoolReport, period_label: str) -> discord.Embed:
+def pool_embed(report: PoolReport, period: str, locale: object = None) -> discord.Embed:
     """`/server pool`: balance, limit, who put credits in, who drew what."""
+    m = Messages(locale)
     status = report.status
-    embed = discord.Embed(title="Server credit pool", colour=discord.Colour.gold())
-    limit = f"{status.daily_limit} per member per UTC day" if status.daily_limit else "drawing off"
-    promised = f" · {status.committed} promised as event prizes" if status.committed else ""
-    embed.description = (
-        f"**{status.balance} credits**{promised}\nMembers draw on it when their own credits run "
-        f"out: {limit}."
+    embed = discord.Embed(title=m("embed.pool.title"), colour=discord.Colour.gold())
+    limit = (
+        m("embed.pool.limit", amount=status.daily_limit)
+        if status.daily_limit
+        else m("embed.pool.drawing_off")
+    )
+    promised = m("embed.pool.promised", amount=status.committed) if status.committed else ""
+    embed.description = m(
+        "embed.pool.balance", balance=status.balance, promised=promised, limit=limit
     )
     embed.add_field(
-        name=f"In and out, {period_label}",
-        value=f"added {report.deposited} · removed {report.withdrawn} · drawn {report.drawn} · "
-        f"prizes {report.prizes}",
-        inline=False,
-    )
-    embed.add_field(
-        name="Who drew or won what",
-        value=_join(
-            [
-                f"<@{m.user_id}> · drew {m.drawn} ({m.draws}×)"
-                + (f" · won {m.won}" if m.won else "")
-                for m in report.members[:15]
-            ],
-            "nobody yet",
+        name=m("embed.pool.moves", period=m(f"choices.period.{period}")),
+        value=m(
+            "embed.pool.moves_line",
+            added=report.deposited,
+            removed=report.withdrawn,
+            drawn=report.drawn,
+            prizes=report.prizes,
         ),
         inline=False,
     )
     embed.add_field(
-        name="Who added credits",
-        value=_join([f"<@{uid}> · {amount}" for uid, amount in report.depositors[:10]], "nobody"),
+        name=m("embed.pool.drew"),
+        value=_join(
+            [
+                m("embed.pool.drew_line", user=f"<@{p.user_id}>", drawn=p.drawn, draws=p.draws)
+                + (" · " + m("embed.pool.won", amount=p.won) if p.won else "")
+                for p in report.members[:15]
+            ],
+            m("embed.pool.nobody_yet"),
+        ),
+        inline=False,
+    )
+    embed.add_field(
+        name=m("embed.pool.added"),
+        value=_join(
+            [f"<@{uid}> · {amount}" for uid, amount in report.depositors[:10]],
+            m("embed.settings.nobody"),
+        ),
         inline=False,
     )
     return embed
 
 
-def report_embed(report: Report, job: SharedJob | None, note: str = "") -> discord.Embed:
+def report_embed(
+    report: Report, job: SharedJob | None, note: str = "", locale: object = None
+) -> discord.Embed:
     """A member's report in the moderators' channel."""
+    m = Messages(locale)
     embed = discord.Embed(
-        title=f"Report · video `{report.job_id}`",
+        title=m("embed.report.title", job=report.job_id),
         description=_clip(job.prompt, 1500) if job else "",
         colour=discord.Colour.red() if report.state == "open" else discord.Colour.dark_grey(),
     )
-    embed.add_field(name="Reported by", value=f"<@{report.reporter_id}>")
+    embed.add_field(name=m("embed.report.by"), value=f"<@{report.reporter_id}>")
     if job is not None:
-        embed.add_field(name="Author", value=f"<@{job.user_id}>")
+        embed.add_field(name=m("embed.report.author"), value=f"<@{job.user_id}>")
         link = job_link(job)
         if link:
-            embed.add_field(name="Result", value=f"[open]({link})")
+            embed.add_field(name=m("embed.report.result"), value=m("embed.open", url=link))
     if report.reason:
-        embed.add_field(name="Reason", value=_clip(report.reason, MAX_FIELD), inline=False)
+        embed.add_field(
+            name=m("embed.report.reason"), value=_clip(report.reason, MAX_FIELD), inline=False
+        )
     if note:
-        embed.add_field(name="Outcome", value=_clip(note, MAX_FIELD), inline=False)
+        embed.add_field(name=m("embed.report.outcome"), value=_clip(note, MAX_FIELD), inline=False)
     return embed
 
 
-def log_line_text(line: LogLine) -> str:
+def log_line_text(line: LogLine, locale: object = None) -> str:
     """One moderation-log line as posted in the audit-log channel."""
-    who = f"<@{line.actor_id}>" if line.actor_id else "the bot"
+    who = f"<@{line.actor_id}>" if line.actor_id else Messages(locale)("embed.log.the_bot")
     return _clip(f"**{line.action}** · {who} · {line.detail} · <t:{int(line.created_at)}:f>", 2000)

@@ -355,6 +355,12 @@ class FakeAceData(ScriptedServer[KlingScenario]):
         await self.wait_until(lambda: task_id in self.tasks and self.tasks[task_id].done, timeout)
         return self.tasks[task_id]
 
+    async def wait_until_quiet(self, timeout: float = 5.0) -> None:
+        """Wait until nothing the fake started on its own (callbacks, timed finishes) is left."""
+        async with asyncio.timeout(timeout):
+            while self._background:
+                await asyncio.gather(*list(self._background), return_exceptions=True)
+
     # -- endpoints -------------------------------------------------------------------------------
 
     async def _videos(self, request: web.Request) -> web.StreamResponse:

@@ -59,7 +59,7 @@ async def test_channels_and_threads_of_allowed_channels(community, db) -> None:
     await community.settings.change_list(GUILD, ADMIN, "channels", add=OTHER_CHANNEL)
     refused = await verdict(community, db)
     assert (refused.allowed, refused.reason_key) == (False, "channel")
-    assert f"<#{OTHER_CHANNEL}>" in refused.message
+    assert f"<#{OTHER_CHANNEL}>" in str(refused.message)
     assert (await verdict(community, db, channel_id=OTHER_CHANNEL)).allowed
     assert (await verdict(community, db, channel_id=99, parent_channel_id=OTHER_CHANNEL)).allowed
     assert (await verdict(community, db, is_manager=True)).allowed  # admins may test anywhere
@@ -73,7 +73,7 @@ async def test_roles(community, db) -> None:
     await community.settings.change_list(GUILD, ADMIN, "roles", add=ROLE_ARTIST)
     refused = await verdict(community, db)
     assert (refused.allowed, refused.reason_key) == (False, "role")
-    assert f"<@&{ROLE_ARTIST}>" in refused.message
+    assert f"<@&{ROLE_ARTIST}>" in str(refused.message)
     assert (await verdict(community, db, role_ids=[ROLE_OTHER, ROLE_ARTIST])).allowed
     assert not (await verdict(community, db, role_ids=None)).allowed
 

@@ -21,11 +21,12 @@ from bot.jobs.models import JobState
 from bot.jobs.runner import ResultFile
 from bot.ui import community
 from bot.ui.cards import history_embed
+from bot.ui.decide import decide_view
 from bot.ui.links import web_url
 from bot.ui.presenter import DiscordPresenter, _add_link_button
 from cogs.events import entry_view
-from cogs.server import approval_view, report_view
-from cogs.showcase import review_view, share_view
+from cogs.server.reports import report_view
+from cogs.showcase import share_view
 from tests.unit.test_video_i18n import NOW, make_job
 
 # Where a local render's result lives: as the local provider reports it, and as a bare path.
@@ -95,9 +96,9 @@ async def _everything(result_url: str) -> list[str]:
     ]
     views: list[discord.ui.View] = [
         share_view(1, 3),
-        review_view(1),
+        decide_view("share", 1),
         entry_view(1, 2),
-        approval_view(job.id),
+        decide_view("approval", job.id),
         report_view(1),
     ]
     texts: list[str] = []

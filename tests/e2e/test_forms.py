@@ -41,11 +41,24 @@ def job_of(message: FakeMessage) -> str:
 async def finished_video(
     stack: Stack, user_id: int, prompt: str, provider: str = "kvid", **options: str
 ) -> FakeMessage:
-    """A member's finished video through /video text; returns the result message."""
+    """A member's finished video through /video text; returns the result message.
+
+    Returns once the delivery is recorded too (its hold captured in the same transaction): the
+    message shows up a moment before that, and a test reading balances must not see the hold.
+    """
     interaction = await stack.invoke(
         "video text", {"prompt": prompt, "provider": provider, **options}, user_id=user_id
     )
-    return await stack.card(interaction, lambda m: m.attachments, timeout=30)
+    message = await stack.card(interaction, lambda m: m.attachments, timeout=30)
+    job_id = job_of(message)
+    await stack.discord.wait_for(
+        lambda: stack.db.rows(
+            "SELECT id FROM jobs WHERE id = ? AND delivered_at IS NOT NULL", (job_id,)
+        ),
+        30,
+        description=f"the delivery of {job_id} to be recorded",
+    )
+    return message
 
 
 async def open_form(

@@ -754,16 +754,7 @@ class JobRunner:
             await self._delivered(job, None, None)
             return
         log.warning("job %s: result could not be fetched (%s); refunding", job.id, reason)
-        cols = finish_cols(
-            JobState.FAILED,
-            self._clock(),
-            failure_code=RESULT_UNAVAILABLE.code,
-            failure_message=RESULT_UNAVAILABLE.member_message,
-        )
-        failed = await self._db.run(
-            self._fail_in, job.id, Guard.claimed(job), "refund: result unavailable", cols
-        )
-        if failed is not None:
+        if await self._fail(job, Guard.claimed(job), RESULT_UNAVAILABLE) is not None:
             await self._deliver_now(job.id)
 
     async def _fetch_result(self, job: Job) -> ResultFile | None:

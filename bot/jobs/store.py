@@ -114,20 +114,9 @@ class JobStore:
         row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return Job.from_row(row) if row else None
 
-    async def get_in(self, tx: Transaction, job_id: str) -> Job:
-        """One job by id, as the transaction sees it."""
-        row = await tx.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        assert row is not None, f"job {job_id} vanished inside a transaction"
-        return Job.from_row(row)
-
     async def find_in(self, tx: Transaction, job_id: str) -> Job | None:
         """One job by id inside a transaction, or None."""
         row = await tx.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return Job.from_row(row) if row else None
-
-    async def by_interaction(self, tx: Transaction, interaction_id: int) -> Job | None:
-        """The job a given interaction already created, if any."""
-        row = await tx.fetchone("SELECT * FROM jobs WHERE interaction_id = ?", (interaction_id,))
         return Job.from_row(row) if row else None
 
     async def for_member(
@@ -195,10 +184,6 @@ class JobStore:
     async def release_leases(self, owner_prefix: str, now: float) -> int:
         """Make due now every step held by an earlier life of this process (it is dead)."""
         return await self._db.run(_release_leases_in, owner_prefix, now)
-
-    async def release_claim(self, job: Job, owner: str, now: float) -> bool:
-        """Give a claimed step back unfinished (shutdown): due again at once, version kept."""
-        return await self._db.run(_release_claim_in, job, owner, now)
 
     # -- transitions ----------------------------------------------------------------------------
 
@@ -372,17 +357,6 @@ def _release_leases_in(conn: sqlite3.Connection, owner_prefix: str, now: float) 
         (now, pattern),
     ).rowcount
     return steps + deliveries
-
-
-def _release_claim_in(conn: sqlite3.Connection, job: Job, owner: str, now: float) -> bool:
-    due = "deliver_at" if job.delivery_state == "delivering" else "next_poll_at"
-    return bool(
-        conn.execute(
-            f"UPDATE jobs SET lease_owner = NULL, {due} = ? "
-            "WHERE id = ? AND version = ? AND lease_owner = ?",
-            (now, job.id, job.version, owner),
-        ).rowcount
-    )
 
 
 def _column_value(value: Any) -> Any:

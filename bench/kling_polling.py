@@ -23,7 +23,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.db import Database  # noqa: E402
+from bot.db.sqlite import SqliteDatabase  # noqa: E402
 from bot.jobs.models import Delivery, Job, JobOrder  # noqa: E402
 from bot.jobs.runner import JobRunner, ResultFile, RunnerSettings  # noqa: E402
 from bot.jobs.service import JobService  # noqa: E402
@@ -75,7 +75,7 @@ async def run(jobs: int, seconds: float, interval: float, *, batched: bool) -> t
     fake.set_default(KlingScenario(polls_until_done=10**9, seconds_until_done=seconds))
     await fake.start()
     with tempfile.TemporaryDirectory() as tmp:
-        db = await Database.open(Path(tmp) / "bench.sqlite3")
+        db = await SqliteDatabase.open(Path(tmp) / "bench.sqlite3")
         client = kling.build_client(fake.base_url, TOKEN)
         inner = kling.KlingProvider(client, poll_interval=interval)
         provider = inner if batched else OneByOne(inner)

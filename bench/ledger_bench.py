@@ -133,7 +133,7 @@ async def transaction_cycle(db: Database, ledger: Ledger, job_id: str) -> None:
     """Hold then capture through the async Transaction, as JobService and the runner do."""
     async with db.transaction() as tx:
         await tx.run(insert_job, job_id, time.time())
-        await ledger.hold(tx, GUILD, USER, job_id, PRICE)
+        await ledger.hold_in(tx, GUILD, USER, job_id, PRICE)
     async with db.transaction() as tx:
         assert await ledger.capture(tx, job_id)
 

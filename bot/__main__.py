@@ -15,8 +15,10 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
+from urllib.parse import urlparse
 
 import aiohttp
+import asyncpg
 import discord
 import httpx
 import yarl
@@ -30,6 +32,8 @@ from bot.credits.quotas import Quotas
 from bot.credits.rules import CreditRules, allowance_defaults
 from bot.credits.usage import UsageReports
 from bot.db import Database
+from bot.db.postgres import PostgresDatabase
+from bot.db.sqlite import SqliteDatabase
 from bot.jobs.models import Job
 from bot.jobs.runner import JobRunner, RunnerSettings
 from bot.jobs.service import JobService
@@ -112,7 +116,7 @@ async def run(settings: Settings, token: str) -> None:
     """Build everything, run until stopped, and close everything in reverse order."""
     clock = time.time
     async with AsyncExitStack() as stack:
-        db = await open_database(settings.database_path)
+        db = await open_database(settings)
         stack.push_async_callback(db.close)
         ensure_writable(settings.data_dir, "DATA_DIR")
         prices = PriceTable.load(settings.pricing_file)
@@ -204,10 +208,13 @@ async def _log_refusal(community: Community, job: Job, failure: ProviderFailure)
     )
 
 
-async def open_database(path: Path) -> Database:
-    """Open the database, turning a folder or file the bot cannot write into a StartupError."""
+async def open_database(settings: Settings) -> Database:
+    """Open the configured database, turning what stops it into a StartupError."""
+    if settings.database_url:
+        return await open_postgres(settings.database_url.value)
+    path = settings.database_path
     try:
-        return await Database.open(path)
+        return await SqliteDatabase.open(path)
     except (OSError, sqlite3.Error) as exc:
         reason = _reason(exc)
         raise StartupError(
@@ -215,6 +222,22 @@ async def open_database(path: Path) -> Database:
             f"Make its folder writable for this user ({_user()}) or set DATABASE_PATH to a file "
             "in one that is (in Docker: leave it unset, the image keeps it on the /data volume)."
         ) from None
+
+
+async def open_postgres(url: str) -> Database:
+    """Connect to PostgreSQL, or raise a StartupError naming the server (never the password)."""
+    parsed = urlparse(url)
+    where = f"{parsed.hostname or 'localhost'}:{parsed.port or 5432}{parsed.path or ''}"
+    try:
+        return await asyncio.wait_for(PostgresDatabase.open(url), LOGIN_TIMEOUT_SECONDS)
+    except TimeoutError:
+        reason = f"no answer within {LOGIN_TIMEOUT_SECONDS:g} s"
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        reason = _reason(exc)
+    raise StartupError(
+        f"PostgreSQL at {where} (DATABASE_URL) cannot be used: {reason}. Check that the server "
+        "runs and accepts this user, and that the database exists."
+    )
 
 
 def ensure_writable(folder: Path, variable: str) -> None:
@@ -309,7 +332,14 @@ def main() -> None:
             hint = " To try the bot without Discord, run `python -m bot --demo`."
         print(f"Cannot start: {exc}{hint}", file=sys.stderr)
         raise SystemExit(2) from None
-    secrets = [token, settings.kvid.api_key.value, settings.kling.api_key.value]
+    secrets = [
+        token,
+        settings.kvid.api_key.value,
+        settings.kling.api_key.value,
+        settings.database_url.value,
+        # A password may also be quoted alone, as in a server's error message.
+        urlparse(settings.database_url.value).password or "",
+    ]
     configure_logging(settings.log_level, secrets)
     try:
         asyncio.run(run(settings, token))

@@ -92,6 +92,8 @@ class Settings:
     discord_api_base: str | None
     discord_gateway_url: str | None
     database_path: Path
+    # postgresql://... when several processes share one database; empty: SQLite at database_path.
+    database_url: Secret
     kvid: ProviderSettings
     kling: ProviderSettings
     local: LocalSettings
@@ -122,6 +124,9 @@ class Settings:
             discord_api_base=reader.optional_url("DISCORD_API_BASE", ("http", "https")),
             discord_gateway_url=reader.optional_url("DISCORD_GATEWAY_URL", ("ws", "wss")),
             database_path=database_path,
+            database_url=Secret(
+                reader.optional_url("DATABASE_URL", ("postgresql", "postgres"), secret=True) or ""
+            ),
             kvid=ProviderSettings(
                 api_key=Secret(reader.text("KVID_API_KEY", "")),
                 base_url=reader.url("KVID_BASE_URL", "https://api.kvid.ai", ("http", "https")),
@@ -246,20 +251,30 @@ class _Reader:
             return False
         raise ConfigError(f"{name} must be true or false, not {raw!r}.")
 
-    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+    def url(
+        self, name: str, default: str, schemes: tuple[str, ...], *, secret: bool = False
+    ) -> str:
         value = self.text(name, default)
         parsed = urlparse(value)
         if parsed.scheme not in schemes or not parsed.netloc:
+            # A URL that may carry a password is described, never echoed.
+            given = (
+                f"not a value starting with {parsed.scheme or '(nothing)'}://"
+                if secret
+                else f"not {value!r}"
+            )
             raise ConfigError(
                 f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, "
-                f"not {value!r}."
+                f"{given}."
             )
         return value.rstrip("/")
 
-    def optional_url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+    def optional_url(
+        self, name: str, schemes: tuple[str, ...], *, secret: bool = False
+    ) -> str | None:
         if not self._env.get(name, "").strip():
             return None
-        return self.url(name, "", schemes)
+        return self.url(name, "", schemes, secret=secret)
 
     def optional_path(self, name: str) -> Path | None:
         raw = self._env.get(name, "").strip()

@@ -1,14 +1,13 @@
 """Credits: an append-only ledger with holds that resolve (capture or release) at most once.
 
-Every movement is written by a synchronous `*_in(conn, ...)` method that runs on the database
+Every movement is written by a synchronous `*await _in(tx, ...)` method that runs on the database
 thread inside a transaction (one thread hop for all its statements); the async methods wrap them
 for callers that hold a `Transaction` or want a transaction of their own.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.db import Database, Transaction
@@ -91,88 +90,102 @@ class Ledger:
 
     # -- synchronous core: call only inside a transaction on the database thread ---------------
 
-    def ensure_member_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> bool:
-        """Create the member on first sight with the server's starting grant; True if new."""
-        if not self.open_account_in(conn, guild_id, user_id):
+    async def ensure_member_in(self, tx: Transaction, guild_id: int, user_id: int) -> bool:
+        """Create the member on first sight with the server's starting grant; True if new.
+
+        Either way the member's row stays locked until the transaction ends, so what it then
+        reads of the member (refills, limits, funds) holds until it commits.
+        """
+        if not await self.open_account_in(tx, guild_id, user_id):
             return False
-        starting = self.starting_credits_in(conn, guild_id)
+        starting = await self.starting_credits_in(tx, guild_id)
         if starting:
-            self.post_in(conn, guild_id, user_id, "grant", starting, 0, None, WELCOME_REASON)
+            await self.post_in(tx, guild_id, user_id, "grant", starting, 0, None, WELCOME_REASON)
         return True
 
-    def open_account_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> bool:
-        """Create an account with no starting grant (the server pool's); True if new."""
-        return bool(
-            conn.execute(
-                "INSERT OR IGNORE INTO members (guild_id, user_id, created_at) VALUES (?, ?, ?)",
-                (guild_id, user_id, self._clock()),
-            ).rowcount
-        )
+    async def open_account_in(self, tx: Transaction, guild_id: int, user_id: int) -> bool:
+        """Create an account with no starting grant (the server pool's); True if new.
 
-    def starting_credits_in(self, conn: sqlite3.Connection, guild_id: int) -> int:
+        The row is locked until the transaction ends (a new row is, by its insert).
+        """
+        created = await tx.execute(
+            "INSERT INTO members (guild_id, user_id, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (guild_id, user_id, self._clock()),
+        )
+        if not created:
+            # SQLite has one writer at a time and drops the clause; PostgreSQL locks the row.
+            await tx.execute(
+                "SELECT 1 FROM members WHERE guild_id = ? AND user_id = ? FOR UPDATE",
+                (guild_id, user_id),
+            )
+        return bool(created)
+
+    async def starting_credits_in(self, tx: Transaction, guild_id: int) -> int:
         """The server's own starting grant, or the operator's default."""
-        row = conn.execute(
+        row = await tx.fetchone(
             "SELECT starting_credits FROM credit_settings WHERE guild_id = ?", (guild_id,)
-        ).fetchone()
+        )
         if row is None or row[0] is None:
             return self._starting_credits
         return int(row[0])
 
-    def balance_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> Balance:
+    async def balance_in(self, tx: Transaction, guild_id: int, user_id: int) -> Balance:
         """The member's cached balance as this transaction sees it (zero if never seen)."""
-        row = conn.execute(
+        row = await tx.fetchone(
             "SELECT balance, held FROM members WHERE guild_id = ? AND user_id = ?",
             (guild_id, user_id),
-        ).fetchone()
+        )
         return Balance(balance=row[0], held=row[1]) if row else Balance(0, 0)
 
-    def open_holds_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> int:
+    async def open_holds_in(self, tx: Transaction, guild_id: int, user_id: int) -> int:
         """How many of the member's holds are still open (one per job not yet settled)."""
-        row = conn.execute(
-            "SELECT COUNT(*) FROM holds WHERE guild_id = ? AND user_id = ? AND state = 'open'",
-            (guild_id, user_id),
-        ).fetchone()
-        return int(row[0])
+        return int(
+            await tx.fetchval(
+                "SELECT COUNT(*) FROM holds WHERE guild_id = ? AND user_id = ? AND state = 'open'",
+                (guild_id, user_id),
+            )
+        )
 
-    def committed_since_in(self, conn: sqlite3.Connection, guild_id: int, since: float) -> int:
+    async def committed_since_in(self, tx: Transaction, guild_id: int, since: float) -> int:
         """Credits the server's members spent or have on hold, in holds made since `since`."""
         # Open holds count as spent: they will be unless the job fails.
-        row = conn.execute(
+        committed = await tx.fetchval(
             "SELECT COALESCE(SUM(CASE WHEN state = 'captured' THEN COALESCE(captured, amount) "
             "ELSE amount END), 0) FROM holds "
             "WHERE guild_id = ? AND created_at >= ? AND state IN ('open', 'captured')",
             (guild_id, since),
-        ).fetchone()
-        return int(row[0])
+        )
+        return int(committed)
 
-    def hold_in(
-        self, conn: sqlite3.Connection, guild_id: int, user_id: int, job_id: str, amount: int
+    async def hold_in(
+        self, tx: Transaction, guild_id: int, user_id: int, job_id: str, amount: int
     ) -> None:
         """Reserve `amount` for a job, or raise InsufficientCredits leaving nothing changed."""
         if amount < 0:
             raise LedgerError("A hold cannot be negative.")
-        changed = conn.execute(
+        changed = await tx.execute(
             "UPDATE members SET held = held + ? "
             "WHERE guild_id = ? AND user_id = ? AND balance - held >= ?",
             (amount, guild_id, user_id, amount),
-        ).rowcount
+        )
         if not changed:
-            available = self.balance_in(conn, guild_id, user_id).available
+            available = (await self.balance_in(tx, guild_id, user_id)).available
             raise InsufficientCredits(price=amount, available=available)
         # holds.job_id is the primary key: a second hold for the same job fails the transaction.
-        conn.execute(
+        await tx.execute(
             "INSERT INTO holds (job_id, guild_id, user_id, amount, state, created_at) "
             "VALUES (?, ?, ?, ?, 'open', ?)",
             (job_id, guild_id, user_id, amount, self._clock()),
         )
         # The guarded UPDATE above already moved `held`; only the ledger row remains to write.
-        self.post_in(
-            conn, guild_id, user_id, "hold", 0, amount, job_id, "job started", move_member=False
+        await self.post_in(
+            tx, guild_id, user_id, "hold", 0, amount, job_id, "job started", move_member=False
         )
 
-    def resolve_in(
+    async def resolve_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         job_id: str,
         outcome: str,
         reason: str,
@@ -180,10 +193,10 @@ class Ledger:
     ) -> bool:
         """Capture (spending `spent`, default all) or release a job's hold; False if resolved."""
         assert outcome in ("captured", "released"), outcome
-        row = conn.execute(
+        row = await tx.fetchone(
             "SELECT guild_id, user_id, amount FROM holds WHERE job_id = ? AND state = 'open'",
             (job_id,),
-        ).fetchone()
+        )
         if row is None:
             return False
         guild_id, user_id, amount = row
@@ -193,21 +206,21 @@ class Ledger:
         if not 0 <= charged <= amount:
             raise LedgerError(f"Cannot spend {charged} credits of a {amount}-credit hold.")
         # The state guard makes a second resolution of the same hold a no-op.
-        changed = conn.execute(
+        changed = await tx.execute(
             "UPDATE holds SET state = ?, captured = ?, resolved_at = ? "
             "WHERE job_id = ? AND state = 'open'",
             (outcome, charged, self._clock(), job_id),
-        ).rowcount
+        )
         if not changed:
             return False
         kind = "capture" if outcome == "captured" else "release"
         # One row settles the whole hold: what was spent leaves the balance, all of it the hold.
-        self.post_in(conn, guild_id, user_id, kind, -charged, -amount, job_id, reason)
+        await self.post_in(tx, guild_id, user_id, kind, -charged, -amount, job_id, reason)
         return True
 
-    def grant_in(
+    async def grant_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         amount: int,
@@ -217,12 +230,12 @@ class Ledger:
         """Add credits to a member; return the ledger row id."""
         if amount <= 0:
             raise LedgerError("The amount must be a positive number of credits.")
-        self.ensure_member_in(conn, guild_id, user_id)
-        return self.post_in(conn, guild_id, user_id, "grant", amount, 0, None, reason, actor_id)
+        await self.ensure_member_in(tx, guild_id, user_id)
+        return await self.post_in(tx, guild_id, user_id, "grant", amount, 0, None, reason, actor_id)
 
-    def take_in(
+    async def take_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         amount: int,
@@ -232,18 +245,18 @@ class Ledger:
         """Remove credits from a member, never touching credits held for running jobs."""
         if amount <= 0:
             raise LedgerError("The amount must be a positive number of credits.")
-        self.ensure_member_in(conn, guild_id, user_id)
-        available = self.balance_in(conn, guild_id, user_id).available
+        await self.ensure_member_in(tx, guild_id, user_id)
+        available = (await self.balance_in(tx, guild_id, user_id)).available
         if amount > available:
             raise LedgerError(
                 f"The member has only {available} credits available (not counting credits "
                 f"held for running jobs); take at most {available}."
             )
-        return self.post_in(conn, guild_id, user_id, "take", -amount, 0, None, reason, actor_id)
+        return await self.post_in(tx, guild_id, user_id, "take", -amount, 0, None, reason, actor_id)
 
-    def post_in(
+    async def post_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         kind: str,
@@ -256,7 +269,7 @@ class Ledger:
         move_member: bool = True,
     ) -> int:
         """Append a ledger row and (unless already done) move the cached balance to match."""
-        cursor = conn.execute(
+        row_id = await tx.insert(
             "INSERT INTO ledger (guild_id, user_id, kind, balance_delta, held_delta, job_id, "
             "reason, actor_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -274,19 +287,14 @@ class Ledger:
         if move_member:
             # The CHECKs on members (balance >= 0, 0 <= held <= balance) abort the transaction
             # rather than let a cached balance go negative.
-            conn.execute(
+            await tx.execute(
                 "UPDATE members SET balance = balance + ?, held = held + ? "
                 "WHERE guild_id = ? AND user_id = ?",
                 (balance_delta, held_delta, guild_id, user_id),
             )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return row_id
 
     # -- async API ------------------------------------------------------------------------------
-
-    async def ensure_member(self, tx: Transaction, guild_id: int, user_id: int) -> None:
-        """Create the member on first sight, with the starting grant."""
-        await tx.run(self.ensure_member_in, guild_id, user_id)
 
     async def captured(self, job_id: str) -> bool:
         """Whether the job's hold was captured (the member paid for it)."""
@@ -303,19 +311,13 @@ class Ledger:
             return Balance(balance=row["balance"], held=row["held"])
         return await self._db.run(self._ensure_and_read, guild_id, user_id)
 
-    async def hold(
-        self, tx: Transaction, guild_id: int, user_id: int, job_id: str, amount: int
-    ) -> None:
-        """Reserve `amount` for a job, or raise InsufficientCredits leaving nothing changed."""
-        await tx.run(self.hold_in, guild_id, user_id, job_id, amount)
-
     async def capture(self, tx: Transaction, job_id: str, spent: int | None = None) -> bool:
         """Spend a job's hold (all of it unless `spent` says less); False if already resolved."""
-        return await tx.run(self.resolve_in, job_id, "captured", CAPTURE_REASON, spent)
+        return await self.resolve_in(tx, job_id, "captured", CAPTURE_REASON, spent)
 
     async def release(self, tx: Transaction, job_id: str, reason: str) -> bool:
         """Give a job's hold back in full; False if it was already resolved."""
-        return await tx.run(self.resolve_in, job_id, "released", reason)
+        return await self.resolve_in(tx, job_id, "released", reason)
 
     async def grant(
         self, guild_id: int, user_id: int, amount: int, reason: str, actor_id: int | None
@@ -363,17 +365,17 @@ class Ledger:
         entries = tuple(LedgerEntry(**dict(r)) for r in rows)
         return LedgerPage(entries=entries, page=page, pages=pages, total=total)
 
-    def _ensure_and_read(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> Balance:
-        self.ensure_member_in(conn, guild_id, user_id)
-        return self.balance_in(conn, guild_id, user_id)
+    async def _ensure_and_read(self, tx: Transaction, guild_id: int, user_id: int) -> Balance:
+        await self.ensure_member_in(tx, guild_id, user_id)
+        return await self.balance_in(tx, guild_id, user_id)
 
-    def _move_and_read(
+    async def _move_and_read(
         self,
-        conn: sqlite3.Connection,
-        move: Callable[..., int],
+        tx: Transaction,
+        move: Callable[..., Awaitable[int]],
         guild_id: int,
         user_id: int,
         *args: object,
     ) -> Balance:
-        move(conn, guild_id, user_id, *args)
-        return self.balance_in(conn, guild_id, user_id)
+        await move(tx, guild_id, user_id, *args)
+        return await self.balance_in(tx, guild_id, user_id)

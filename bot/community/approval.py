@@ -9,13 +9,12 @@ replace the default (`SqlJobGate`) with its own.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.community.log import ModerationLog
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 from bot.jobs import store as job_store
@@ -38,14 +37,14 @@ class ApprovalError(UserError):
 class JobGate(Protocol):
     """What approval needs from the job side, all inside the caller's transaction."""
 
-    def park_in(self, conn: sqlite3.Connection, job_id: str) -> None:
+    async def park_in(self, tx: Transaction, job_id: str) -> None:
         """Keep a just-created job from being submitted until it is released or approved."""
 
-    def approve_in(self, conn: sqlite3.Connection, job_id: str, now: float) -> bool:
+    async def approve_in(self, tx: Transaction, job_id: str, now: float) -> bool:
         """Let the job be submitted; False if it is no longer waiting (e.g. cancelled)."""
 
-    def reject_in(
-        self, conn: sqlite3.Connection, job_id: str, code: str, message: str, now: float
+    async def reject_in(
+        self, tx: Transaction, job_id: str, code: str, message: str, now: float
     ) -> bool:
         """End the job unsubmitted, release its hold, tell the member `message` later."""
 
@@ -65,21 +64,21 @@ class SqlJobGate:
         self._ledger = ledger
         self._wake = wake
 
-    def park_in(self, conn: sqlite3.Connection, job_id: str) -> None:
+    async def park_in(self, tx: Transaction, job_id: str) -> None:
         """Clear the job's due time so the runner leaves it alone."""
-        job_store.park_in(conn, job_id)
+        await job_store.park_in(tx, job_id)
 
-    def approve_in(self, conn: sqlite3.Connection, job_id: str, now: float) -> bool:
+    async def approve_in(self, tx: Transaction, job_id: str, now: float) -> bool:
         """Make the job due now."""
-        return job_store.approve_in(conn, job_id, now)
+        return await job_store.approve_in(tx, job_id, now)
 
-    def reject_in(
-        self, conn: sqlite3.Connection, job_id: str, code: str, message: str, now: float
+    async def reject_in(
+        self, tx: Transaction, job_id: str, code: str, message: str, now: float
     ) -> bool:
         """Cancel the queued job and give its credits back, in this transaction."""
-        changed = job_store.reject_in(conn, job_id, code, message, now)
+        changed = await job_store.reject_in(tx, job_id, code, message, now)
         if changed:
-            self._ledger.resolve_in(conn, job_id, "released", message[:200])
+            await self._ledger.resolve_in(tx, job_id, "released", message[:200])
         return bool(changed)
 
     def after_commit(self) -> None:
@@ -163,9 +162,9 @@ class ApprovalQueue:
 
     # -- the seam with job creation --------------------------------------------------------------
 
-    def on_job_created_in(
+    async def on_job_created_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         *,
         job_id: str,
         guild_id: int,
@@ -176,14 +175,14 @@ class ApprovalQueue:
     ) -> ApprovalRequest:
         """Inside the job's creating transaction: park the job and open its request."""
         now = self._clock()
-        conn.execute(
+        await tx.execute(
             "INSERT INTO approval_requests (job_id, guild_id, user_id, channel_id, reason, "
             "state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
             (job_id, guild_id, user_id, channel_id, reason, now, now + timeout_seconds),
         )
-        self._gate.park_in(conn, job_id)
-        self._log.record_in(
-            conn,
+        await self._gate.park_in(tx, job_id)
+        await self._log.record_in(
+            tx,
             guild_id,
             None,
             "approval requested",
@@ -191,22 +190,22 @@ class ApprovalQueue:
             target_user_id=user_id,
             job_id=job_id,
         )
-        request = self.get_in(conn, job_id)
+        request = await self.get_in(tx, job_id)
         assert request is not None
         return request
 
-    def withdraw_in(self, conn: sqlite3.Connection, job_id: str, actor_id: int | None) -> bool:
+    async def withdraw_in(self, tx: Transaction, job_id: str, actor_id: int | None) -> bool:
         """The job ended some other way (the member cancelled it): close its request."""
-        changed = conn.execute(
+        changed = await tx.execute(
             "UPDATE approval_requests SET state = 'withdrawn', decided_at = ?, decided_by = ? "
             "WHERE job_id = ? AND state = 'pending'",
             (self._clock(), actor_id, job_id),
-        ).rowcount
+        )
         if changed:
-            request = self.get_in(conn, job_id)
+            request = await self.get_in(tx, job_id)
             assert request is not None
-            self._log.record_in(
-                conn,
+            await self._log.record_in(
+                tx,
                 request.guild_id,
                 actor_id,
                 "approval withdrawn",
@@ -218,11 +217,11 @@ class ApprovalQueue:
 
     # -- decisions -------------------------------------------------------------------------------
 
-    def get_in(self, conn: sqlite3.Connection, job_id: str) -> ApprovalRequest | None:
-        """One request as this transaction sees it."""
-        row = conn.execute(
-            f"SELECT {_COLUMNS} FROM approval_requests WHERE job_id = ?", (job_id,)
-        ).fetchone()
+    async def get_in(self, tx: Transaction, job_id: str) -> ApprovalRequest | None:
+        """One request, locked until this transaction ends (what it decides stays true)."""
+        row = await tx.fetchone(
+            f"SELECT {_COLUMNS} FROM approval_requests WHERE job_id = ? FOR UPDATE", (job_id,)
+        )
         return ApprovalRequest(*row) if row else None
 
     async def get(self, job_id: str) -> ApprovalRequest | None:
@@ -246,26 +245,26 @@ class ApprovalQueue:
             self.notify()
         return decision
 
-    def decide_in(
+    async def decide_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         job_id: str,
         outcome: str,
         actor_id: int | None,
         reason: str | None,
     ) -> Decision:
         """The decision inside the caller's transaction (call `gate.after_commit` after it)."""
-        return self._decide_in(conn, job_id, outcome, actor_id, reason)
+        return await self._decide_in(tx, job_id, outcome, actor_id, reason)
 
-    def _decide_in(
+    async def _decide_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         job_id: str,
         outcome: str,
         actor_id: int | None,
         reason: str | None,
     ) -> Decision:
-        request = self.get_in(conn, job_id)
+        request = await self.get_in(tx, job_id)
         if request is None:
             raise ApprovalError(Text("community.approval.not_pending", job=job_id))
         if request.state != PENDING:
@@ -274,7 +273,7 @@ class ApprovalQueue:
         reason = (reason or "").strip() or None
         final = outcome
         if outcome == APPROVED:
-            if not self._gate.approve_in(conn, job_id, now):
+            if not await self._gate.approve_in(tx, job_id, now):
                 final = WITHDRAWN
         else:
             code = DENIED_CODE if outcome == DENIED else EXPIRED_CODE
@@ -283,15 +282,15 @@ class ApprovalQueue:
             else:
                 message = "No moderator decided on this video in time, so it was not made."
             message += " The credits held for it were given back."
-            if not self._gate.reject_in(conn, job_id, code, message, now):
+            if not await self._gate.reject_in(tx, job_id, code, message, now):
                 final = WITHDRAWN
         # The guard makes this the one decision, whoever else tries at the same time.
-        changed = conn.execute(
+        changed = await tx.execute(
             "UPDATE approval_requests SET state = ?, decided_at = ?, decided_by = ?, "
             "decision_reason = ? WHERE job_id = ? AND state = 'pending'",
             (final, now, actor_id, reason, job_id),
-        ).rowcount
-        if not changed:  # pragma: no cover - the write lock makes this unreachable
+        )
+        if not changed:  # pragma: no cover - get_in's row lock makes this unreachable
             raise ApprovalError(Text("community.approval.raced"))
         words = {
             APPROVED: "approved",
@@ -299,8 +298,8 @@ class ApprovalQueue:
             EXPIRED: "expired undecided; hold released",
             WITHDRAWN: "closed: the video had already ended",
         }
-        self._log.record_in(
-            conn,
+        await self._log.record_in(
+            tx,
             request.guild_id,
             actor_id,
             f"approval {final}",
@@ -309,7 +308,7 @@ class ApprovalQueue:
             target_user_id=request.user_id,
             job_id=job_id,
         )
-        updated = self.get_in(conn, job_id)
+        updated = await self.get_in(tx, job_id)
         assert updated is not None
         return Decision(updated, changed=True)
 

@@ -9,13 +9,12 @@ prize (a pool movement plus its ledger rows, and an `event_payouts` row whose pr
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.community.log import ModerationLog
 from bot.community.pool import Pool
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -166,9 +165,9 @@ class Events:
             self._start_in, guild_id, channel_id, actor_id, theme, duration_seconds, prize
         )
 
-    def _start_in(
+    async def _start_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         channel_id: int,
         actor_id: int | None,
@@ -176,13 +175,13 @@ class Events:
         duration: int,
         prize: int,
     ) -> Event:
-        current = self._open_in(conn, guild_id)
+        current = await self._open_in(tx, guild_id)
         if current is not None:
             raise EventError(
                 Text("community.events.still_open", theme=current.theme, at=int(current.ends_at))
             )
         if prize:
-            status = self._pool.status_in(conn, guild_id)
+            status = await self._pool.status_in(tx, guild_id)
             if status.available < prize:
                 raise EventError(
                     Text(
@@ -193,21 +192,21 @@ class Events:
                     )
                 )
         now = self._clock()
-        event_id = conn.execute(
+        event_id = await tx.insert(
             "INSERT INTO events (guild_id, channel_id, theme, prize, state, created_by, "
             "created_at, ends_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?)",
             (guild_id, channel_id, theme, prize, actor_id, now, now + duration),
-        ).lastrowid
+        )
         assert event_id is not None
-        self._log.record_in(
-            conn,
+        await self._log.record_in(
+            tx,
             guild_id,
             actor_id,
             "event start",
             f'event #{event_id} "{theme}" opened in <#{channel_id}>'
             + (f", prize {prize} credits from the pool" if prize else ", no prize"),
         )
-        event = self._event_in(conn, event_id)
+        event = await self._event_in(tx, event_id)
         assert event is not None
         return event
 
@@ -217,16 +216,14 @@ class Events:
         """Enter the member's own finished video, made since the event opened."""
         return await self._db.run(self._enter_in, guild_id, user_id, job_id.strip().lower())
 
-    def _enter_in(
-        self, conn: sqlite3.Connection, guild_id: int, user_id: int, job_id: str
-    ) -> Entry:
-        event = self._open_in(conn, guild_id)
+    async def _enter_in(self, tx: Transaction, guild_id: int, user_id: int, job_id: str) -> Entry:
+        event = await self._open_in(tx, guild_id)
         now = self._clock()
         if event is None or now >= event.ends_at:
             raise EventError(Text("community.events.none_open_now"))
-        job = conn.execute(
+        job = await tx.fetchone(
             "SELECT guild_id, user_id, state, created_at FROM jobs WHERE id = ?", (job_id,)
-        ).fetchone()
+        )
         if job is None or job[0] != guild_id:
             raise EventError(Text("community.no_video", job=job_id))
         if job[1] != user_id:
@@ -235,19 +232,19 @@ class Events:
             raise EventError(Text("community.events.not_finished", job=job_id))
         if job[3] < event.created_at:
             raise EventError(Text("community.events.too_old", job=job_id, theme=event.theme))
-        mine = conn.execute(
+        mine = await tx.fetchone(
             "SELECT job_id FROM event_entries WHERE event_id = ? AND user_id = ?",
             (event.id, user_id),
-        ).fetchone()
+        )
         if mine is not None:
             raise EventError(
                 Text("community.events.already_entered", job=mine[0], theme=event.theme)
             )
-        entry_id = conn.execute(
+        entry_id = await tx.insert(
             "INSERT INTO event_entries (event_id, job_id, user_id, created_at) VALUES (?, ?, ?, ?)",
             (event.id, job_id, user_id, now),
-        ).lastrowid
-        entry = self._entry_in(conn, entry_id)
+        )
+        entry = await self._entry_in(tx, entry_id)
         assert entry is not None
         return entry
 
@@ -263,38 +260,38 @@ class Events:
         """One vote per member per event: vote, move the vote here, or take it back."""
         return await self._db.run(self._vote_in, entry_id, user_id)
 
-    def _vote_in(self, conn: sqlite3.Connection, entry_id: int, user_id: int) -> EventVote:
-        entry = self._entry_in(conn, entry_id)
+    async def _vote_in(self, tx: Transaction, entry_id: int, user_id: int) -> EventVote:
+        entry = await self._entry_in(tx, entry_id)
         if entry is None:
             raise EventError(Text("community.events.entry_gone"))
-        event = self._event_in(conn, entry.event_id)
+        event = await self._event_in(tx, entry.event_id)
         assert event is not None
         if event.state != "open" or self._clock() >= event.ends_at:
             raise EventError(Text("community.events.voting_ended", theme=event.theme))
         if entry.user_id == user_id:
             raise EventError(Text("community.events.own_entry"))
-        current = conn.execute(
+        current = await tx.fetchone(
             "SELECT entry_id FROM event_votes WHERE event_id = ? AND user_id = ?",
             (event.id, user_id),
-        ).fetchone()
+        )
         moved_from = None
         if current is not None and current[0] == entry_id:
-            conn.execute(
+            await tx.execute(
                 "DELETE FROM event_votes WHERE event_id = ? AND user_id = ?", (event.id, user_id)
             )
             voted = False
         else:
             moved_from = current[0] if current is not None else None
-            conn.execute(
+            await tx.execute(
                 "INSERT INTO event_votes (event_id, user_id, entry_id, created_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (event_id, user_id) DO UPDATE SET "
                 "entry_id = excluded.entry_id, created_at = excluded.created_at",
                 (event.id, user_id, entry_id, self._clock()),
             )
             voted = True
-        votes = conn.execute(
+        votes = await tx.fetchval(
             "SELECT COUNT(*) FROM event_votes WHERE entry_id = ?", (entry_id,)
-        ).fetchone()[0]
+        )
         return EventVote(voted, votes, moved_from)
 
     # -- closing ----------------------------------------------------------------------------------
@@ -318,20 +315,18 @@ class Events:
                 results.append(result)
         return results
 
-    def _close_in(
-        self, conn: sqlite3.Connection, event_id: int, actor_id: int | None
-    ) -> EventResult:
+    async def _close_in(self, tx: Transaction, event_id: int, actor_id: int | None) -> EventResult:
         now = self._clock()
-        changed = conn.execute(
+        changed = await tx.execute(
             "UPDATE events SET state = 'closed', closed_at = ?, closed_by = ? "
             "WHERE id = ? AND state = 'open'",
             (now, actor_id, event_id),
-        ).rowcount
+        )
         if not changed:
-            return self.result_in(conn, event_id, changed=False)
-        event = self._event_in(conn, event_id)
+            return await self.result_in(tx, event_id, changed=False)
+        event = await self._event_in(tx, event_id)
         assert event is not None
-        ranking = self._ranking_in(conn, event_id)
+        ranking = await self._ranking_in(tx, event_id)
         top = ranking[0].votes if ranking else 0
         winners = [entry for entry in ranking if top > 0 and entry.votes == top]
         share = event.prize // len(winners) if winners else 0
@@ -339,49 +334,49 @@ class Events:
             movement = None
             amount = 0
             if share:
-                available = self._pool.status_in(conn, event.guild_id).balance
+                available = (await self._pool.status_in(tx, event.guild_id)).balance
                 amount = min(share, available)
             if amount:
-                movement = self._pool.pay_in(
-                    conn,
+                movement = await self._pool.pay_in(
+                    tx,
                     event.guild_id,
                     entry.user_id,
                     amount,
                     f'prize: event "{event.theme}"',
                     event_id=event_id,
                 )
-            conn.execute(
+            await tx.execute(
                 "INSERT INTO event_payouts (event_id, user_id, entry_id, votes, amount, "
                 "movement_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (event_id, entry.user_id, entry.id, entry.votes, amount, movement, now),
             )
         names = ", ".join(f"<@{w.user_id}>" for w in winners) or "no winner (no votes)"
-        self._log.record_in(
-            conn,
+        await self._log.record_in(
+            tx,
             event.guild_id,
             actor_id,
             "event close",
             f'event #{event_id} "{event.theme}" closed with {len(ranking)} entries; '
             f"winners: {names}; paid {share * len(winners) if share else 0} credits",
         )
-        return self.result_in(conn, event_id, changed=True)
+        return await self.result_in(tx, event_id, changed=True)
 
-    def result_in(
-        self, conn: sqlite3.Connection, event_id: int, *, changed: bool = True
+    async def result_in(
+        self, tx: Transaction, event_id: int, *, changed: bool = True
     ) -> EventResult:
         """An event with its ranking and the payouts recorded when it closed."""
-        event = self._event_in(conn, event_id)
+        event = await self._event_in(tx, event_id)
         if event is None:
             raise EventError(Text("community.events.gone"))
         payouts = tuple(
             Payout(*row)
-            for row in conn.execute(
+            for row in await tx.fetchall(
                 "SELECT user_id, entry_id, votes, amount FROM event_payouts WHERE event_id = ? "
                 "ORDER BY votes DESC, entry_id",
                 (event_id,),
             )
         )
-        return EventResult(event, self._ranking_in(conn, event_id), payouts, changed)
+        return EventResult(event, await self._ranking_in(tx, event_id), payouts, changed)
 
     async def result(self, event_id: int) -> EventResult:
         """An event's standing (ranking so far, payouts once closed)."""
@@ -441,29 +436,29 @@ class Events:
         )
         return Event(*row) if row else None
 
-    def _open_in(self, conn: sqlite3.Connection, guild_id: int) -> Event | None:
-        row = conn.execute(
+    async def _open_in(self, tx: Transaction, guild_id: int) -> Event | None:
+        row = await tx.fetchone(
             f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.guild_id = ? AND e.state = 'open'",
             (guild_id,),
-        ).fetchone()
+        )
         return Event(*row) if row else None
 
-    def _event_in(self, conn: sqlite3.Connection, event_id: int) -> Event | None:
-        row = conn.execute(
+    async def _event_in(self, tx: Transaction, event_id: int) -> Event | None:
+        row = await tx.fetchone(
             f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.id = ?", (event_id,)
-        ).fetchone()
+        )
         return Event(*row) if row else None
 
-    def _entry_in(self, conn: sqlite3.Connection, entry_id: int | None) -> Entry | None:
-        row = conn.execute(
+    async def _entry_in(self, tx: Transaction, entry_id: int | None) -> Entry | None:
+        row = await tx.fetchone(
             f"SELECT {_ENTRY_COLUMNS} FROM event_entries n WHERE n.id = ?", (entry_id,)
-        ).fetchone()
+        )
         return Entry(*row) if row else None
 
-    def _ranking_in(self, conn: sqlite3.Connection, event_id: int) -> tuple[Entry, ...]:
-        rows = conn.execute(
+    async def _ranking_in(self, tx: Transaction, event_id: int) -> tuple[Entry, ...]:
+        rows = await tx.fetchall(
             f"SELECT {_ENTRY_COLUMNS} FROM event_entries n WHERE n.event_id = ? "
             "ORDER BY votes DESC, n.created_at ASC, n.id ASC",
             (event_id,),
-        ).fetchall()
+        )
         return tuple(Entry(*row) for row in rows)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
-from bot.db import Database
+from bot.db import Database, Transaction
 
 MAX_DETAIL = 1000
 
@@ -33,9 +33,9 @@ class ModerationLog:
         self._db = db
         self._clock = clock
 
-    def record_in(
+    async def record_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         actor_id: int | None,
         action: str,
@@ -45,10 +45,10 @@ class ModerationLog:
         job_id: str | None = None,
     ) -> int:
         """Append a line; it is meant for the audit-log channel set at this moment, if any."""
-        row = conn.execute(
+        row = await tx.fetchone(
             "SELECT audit_channel_id FROM community_settings WHERE guild_id = ?", (guild_id,)
-        ).fetchone()
-        cursor = conn.execute(
+        )
+        return await tx.insert(
             "INSERT INTO moderation_log (guild_id, actor_id, action, target_user_id, job_id, "
             "detail, created_at, audit_channel_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -62,8 +62,6 @@ class ModerationLog:
                 row[0] if row else None,
             ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
     async def record(
         self,
@@ -77,15 +75,11 @@ class ModerationLog:
     ) -> int:
         """Append a line in a transaction of its own."""
         return await self._db.run(
-            lambda conn: self.record_in(
-                conn,
-                guild_id,
-                actor_id,
-                action,
-                detail,
-                target_user_id=target_user_id,
-                job_id=job_id,
-            )
+            partial(self.record_in, target_user_id=target_user_id, job_id=job_id),
+            guild_id,
+            actor_id,
+            action,
+            detail,
         )
 
     async def recent(self, guild_id: int, limit: int = 20) -> list[LogLine]:

@@ -14,13 +14,12 @@ import re
 # `re`'s own parser (3.11+; sre_parse is its deprecated alias); typeshed has no stubs for it.
 import re._constants as _sre  # type: ignore[import-not-found]
 import re._parser as _sre_parse  # type: ignore[import-not-found]
-import sqlite3
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.community.log import ModerationLog
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -211,12 +210,12 @@ class BlockedTerms:
             self._compiled[key] = found
         return found
 
-    def match_in(self, conn: sqlite3.Connection, guild_id: int, text: str) -> RuleMatch | None:
+    async def match_in(self, tx: Transaction, guild_id: int, text: str) -> RuleMatch | None:
         """The first rule (oldest first) that `text` breaks, or None."""
-        rows = conn.execute(
+        rows = await tx.fetchall(
             "SELECT id, kind, term, name FROM blocked_terms WHERE guild_id = ? ORDER BY id",
             (guild_id,),
-        ).fetchall()
+        )
         if not rows:
             return None
         normalized = normalize(text)
@@ -261,64 +260,64 @@ class BlockedTerms:
             raise TermError(Text("community.terms.name_long", most=MAX_NAME_CHARS))
         return await self._db.run(self._add_in, guild_id, actor_id, kind, term, clean_name)
 
-    def _add_in(
+    async def _add_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         actor_id: int | None,
         kind: str,
         term: str,
         name: str,
     ) -> BlockedRule:
-        count = conn.execute(
+        count = await tx.fetchval(
             "SELECT COUNT(*) FROM blocked_terms WHERE guild_id = ?", (guild_id,)
-        ).fetchone()[0]
+        )
         if count >= MAX_RULES:
             raise TermError(Text("community.terms.too_many", most=MAX_RULES))
-        same = conn.execute(
+        same = await tx.fetchone(
             "SELECT name FROM blocked_terms WHERE guild_id = ? AND kind = ? AND term = ?",
             (guild_id, kind, term),
-        ).fetchone()
+        )
         if same:
             raise TermError(Text("community.terms.duplicate", rule=same[0]))
         if not name:
             number = count + 1
-            while conn.execute(
+            while await tx.fetchone(
                 "SELECT 1 FROM blocked_terms WHERE guild_id = ? AND name = ?",
                 (guild_id, f"{kind} rule {number}"),
-            ).fetchone():
+            ):
                 number += 1
             name = f"{kind} rule {number}"
-        elif conn.execute(
+        elif await tx.fetchone(
             "SELECT 1 FROM blocked_terms WHERE guild_id = ? AND name = ?", (guild_id, name)
-        ).fetchone():
+        ):
             raise TermError(Text("community.terms.name_taken", rule=name))
-        rule_id = conn.execute(
+        rule_id = await tx.insert(
             "INSERT INTO blocked_terms (guild_id, kind, term, name, created_at, created_by) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (guild_id, kind, term, name, self._clock(), actor_id),
-        ).lastrowid
+        )
         assert rule_id is not None
         # The log is for moderators: it names the rule, not the term it blocks.
-        self._log.record_in(conn, guild_id, actor_id, "block", f'{kind} rule "{name}" added')
+        await self._log.record_in(tx, guild_id, actor_id, "block", f'{kind} rule "{name}" added')
         return BlockedRule(rule_id, kind, term, name)
 
     async def remove(self, guild_id: int, actor_id: int | None, name: str) -> BlockedRule | None:
         """Delete the rule with this name (any case); None if there is none."""
         return await self._db.run(self._remove_in, guild_id, actor_id, " ".join(name.split()))
 
-    def _remove_in(
-        self, conn: sqlite3.Connection, guild_id: int, actor_id: int | None, name: str
+    async def _remove_in(
+        self, tx: Transaction, guild_id: int, actor_id: int | None, name: str
     ) -> BlockedRule | None:
-        row = conn.execute(
+        row = await tx.fetchone(
             "SELECT id, kind, term, name FROM blocked_terms WHERE guild_id = ? AND name = ?",
             (guild_id, name),
-        ).fetchone()
+        )
         if row is None:
             return None
-        conn.execute("DELETE FROM blocked_terms WHERE id = ?", (row[0],))
-        self._log.record_in(
-            conn, guild_id, actor_id, "unblock", f'{row[1]} rule "{row[3]}" removed'
+        await tx.execute("DELETE FROM blocked_terms WHERE id = ?", (row[0],))
+        await self._log.record_in(
+            tx, guild_id, actor_id, "unblock", f'{row[1]} rule "{row[3]}" removed'
         )
         return BlockedRule(*row)
 
@@ -342,13 +341,13 @@ class Bans:
         self._log = log
         self._clock = clock
 
-    def get_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> Ban | None:
+    async def get_in(self, tx: Transaction, guild_id: int, user_id: int) -> Ban | None:
         """The member's ban, if any."""
-        row = conn.execute(
+        row = await tx.fetchone(
             "SELECT user_id, reason, banned_by, created_at FROM generation_bans "
             "WHERE guild_id = ? AND user_id = ?",
             (guild_id, user_id),
-        ).fetchone()
+        )
         return Ban(*row) if row else None
 
     async def get(self, guild_id: int, user_id: int) -> Ban | None:
@@ -366,23 +365,23 @@ class Bans:
         """Stop a member from generating; False if they already were (the reason is updated)."""
         return await self._db.run(self._ban_in, guild_id, actor_id, user_id, reason)
 
-    def _ban_in(
+    async def _ban_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         actor_id: int | None,
         user_id: int,
         reason: str | None,
     ) -> bool:
-        existed = self.get_in(conn, guild_id, user_id) is not None
-        conn.execute(
+        existed = await self.get_in(tx, guild_id, user_id) is not None
+        await tx.execute(
             "INSERT INTO generation_bans (guild_id, user_id, reason, banned_by, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id) DO UPDATE SET "
             "reason = excluded.reason, banned_by = excluded.banned_by",
             (guild_id, user_id, reason, actor_id, self._clock()),
         )
-        self._log.record_in(
-            conn,
+        await self._log.record_in(
+            tx,
             guild_id,
             actor_id,
             "ban",
@@ -395,15 +394,15 @@ class Bans:
         """Let a member generate again; False if they were not banned."""
         return await self._db.run(self._unban_in, guild_id, actor_id, user_id)
 
-    def _unban_in(
-        self, conn: sqlite3.Connection, guild_id: int, actor_id: int | None, user_id: int
+    async def _unban_in(
+        self, tx: Transaction, guild_id: int, actor_id: int | None, user_id: int
     ) -> bool:
-        gone = conn.execute(
+        gone = await tx.execute(
             "DELETE FROM generation_bans WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-        ).rowcount
+        )
         if gone:
-            self._log.record_in(
-                conn,
+            await self._log.record_in(
+                tx,
                 guild_id,
                 actor_id,
                 "unban",
@@ -441,26 +440,27 @@ class Reports:
         """File a report (once per member and job); returns it and whether it is new."""
         return await self._db.run(self._report_in, guild_id, job_id, reporter_id, reason)
 
-    def _report_in(
+    async def _report_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         job_id: str,
         reporter_id: int,
         reason: str | None,
     ) -> tuple[Report, bool]:
-        job = conn.execute("SELECT guild_id, user_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        job = await tx.fetchone("SELECT guild_id, user_id FROM jobs WHERE id = ?", (job_id,))
         if job is None or job[0] != guild_id:
             raise ModerationError(Text("community.reports.no_video", job=job_id))
-        cursor = conn.execute(
-            "INSERT OR IGNORE INTO job_reports (guild_id, job_id, reporter_id, reason, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (guild_id, job_id, reporter_id, reason, self._clock()),
+        created = bool(
+            await tx.execute(
+                "INSERT INTO job_reports (guild_id, job_id, reporter_id, reason, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (guild_id, job_id, reporter_id, reason, self._clock()),
+            )
         )
-        created = bool(cursor.rowcount)
         if created:
-            self._log.record_in(
-                conn,
+            await self._log.record_in(
+                tx,
                 guild_id,
                 reporter_id,
                 "report",
@@ -468,10 +468,11 @@ class Reports:
                 target_user_id=job[1],
                 job_id=job_id,
             )
-        row = conn.execute(
+        row = await tx.fetchone(
             f"SELECT {_REPORT_COLUMNS} FROM job_reports WHERE job_id = ? AND reporter_id = ?",
             (job_id, reporter_id),
-        ).fetchone()
+        )
+        assert row is not None  # inserted just now, or already there
         return Report(*row), created
 
     async def get(self, report_id: int) -> Report | None:
@@ -506,12 +507,12 @@ class Reports:
             raise ModerationError(Text("community.reports.outcome"))
         return await self._db.run(self._resolve_in, report_id, actor_id, outcome)
 
-    def _resolve_in(
-        self, conn: sqlite3.Connection, report_id: int, actor_id: int, outcome: str
+    async def _resolve_in(
+        self, tx: Transaction, report_id: int, actor_id: int, outcome: str
     ) -> list[Report]:
-        row = conn.execute(
+        row = await tx.fetchone(
             f"SELECT {_REPORT_COLUMNS} FROM job_reports WHERE id = ?", (report_id,)
-        ).fetchone()
+        )
         if row is None:
             raise ModerationError(Text("community.reports.gone"))
         report = Report(*row)
@@ -519,21 +520,21 @@ class Reports:
         key = report.job_id if outcome == "deleted" else report.id
         closing = [
             Report(*r)
-            for r in conn.execute(
+            for r in await tx.fetchall(
                 f"SELECT {_REPORT_COLUMNS} FROM job_reports WHERE {scope} AND state = 'open'",
                 (key,),
             )
         ]
         if not any(r.id == report.id for r in closing):
             return []
-        conn.execute(
+        await tx.execute(
             f"UPDATE job_reports SET state = ?, resolved_at = ?, resolved_by = ? "
             f"WHERE {scope} AND state = 'open'",
             (outcome, self._clock(), actor_id, key),
         )
         verb = "deleted after a report" if outcome == "deleted" else "report dismissed"
-        self._log.record_in(
-            conn,
+        await self._log.record_in(
+            tx,
             report.guild_id,
             actor_id,
             f"report {outcome}",

@@ -8,12 +8,11 @@ their own credits do not cover a video, up to a per-member limit per UTC day.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.community.log import ModerationLog
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 from bot.ledger import Balance, Ledger, LedgerError
@@ -92,34 +91,34 @@ class Pool:
 
     # -- synchronous core ------------------------------------------------------------------------
 
-    def ensure_in(self, conn: sqlite3.Connection, guild_id: int) -> None:
+    async def ensure_in(self, tx: Transaction, guild_id: int) -> None:
         """Open the pool's ledger account (with no welcome grant) if it does not exist."""
-        self._ledger.open_account_in(conn, guild_id, POOL_USER_ID)
+        await self._ledger.open_account_in(tx, guild_id, POOL_USER_ID)
 
-    def status_in(self, conn: sqlite3.Connection, guild_id: int) -> PoolStatus:
+    async def status_in(self, tx: Transaction, guild_id: int) -> PoolStatus:
         """Balance, prizes promised and the daily limit, as this transaction sees them."""
-        balance = self._ledger.balance_in(conn, guild_id, POOL_USER_ID)
-        committed = conn.execute(
+        balance = await self._ledger.balance_in(tx, guild_id, POOL_USER_ID)
+        committed = await tx.fetchval(
             "SELECT COALESCE(SUM(prize), 0) FROM events WHERE guild_id = ? AND state = 'open'",
             (guild_id,),
-        ).fetchone()[0]
-        row = conn.execute(
+        )
+        row = await tx.fetchone(
             "SELECT pool_daily_limit FROM community_settings WHERE guild_id = ?", (guild_id,)
-        ).fetchone()
+        )
         limit = row[0] if row else 25
         return PoolStatus(balance.available, committed, limit)
 
-    def drawn_today_in(self, conn: sqlite3.Connection, guild_id: int, user_id: int) -> int:
+    async def drawn_today_in(self, tx: Transaction, guild_id: int, user_id: int) -> int:
         """What the member drew since 00:00 UTC."""
-        return conn.execute(
+        return await tx.fetchval(
             "SELECT COALESCE(SUM(amount), 0) FROM pool_movements "
             "WHERE guild_id = ? AND user_id = ? AND kind = 'draw' AND created_at >= ?",
             (guild_id, user_id, day_start(self._clock())),
-        ).fetchone()[0]
+        )
 
-    def cover_in(
+    async def cover_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         shortfall: int,
@@ -133,13 +132,13 @@ class Pool:
         """
         if shortfall <= 0:
             return 0
-        status = self.status_in(conn, guild_id)
+        status = await self.status_in(tx, guild_id)
         if status.daily_limit <= 0 or status.available < shortfall:
             return 0
-        if self.drawn_today_in(conn, guild_id, user_id) + shortfall > status.daily_limit:
+        if await self.drawn_today_in(tx, guild_id, user_id) + shortfall > status.daily_limit:
             return 0
-        self._move_in(
-            conn,
+        await self._move_in(
+            tx,
             guild_id,
             "draw",
             user_id,
@@ -150,9 +149,9 @@ class Pool:
         )
         return shortfall
 
-    def pay_in(
+    async def pay_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         amount: int,
@@ -161,8 +160,8 @@ class Pool:
         event_id: int | None = None,
     ) -> int:
         """Pay a member from the pool (a prize); returns the pool movement's id."""
-        return self._move_in(
-            conn,
+        return await self._move_in(
+            tx,
             guild_id,
             "prize",
             user_id,
@@ -172,9 +171,9 @@ class Pool:
             event_id=event_id,
         )
 
-    def _move_in(
+    async def _move_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         kind: str,
         user_id: int,
@@ -185,16 +184,16 @@ class Pool:
         job_id: str | None = None,
         event_id: int | None = None,
     ) -> int:
-        self.ensure_in(conn, guild_id)
-        pool_row = self._ledger.take_in(conn, guild_id, POOL_USER_ID, amount, pool_reason, None)
-        member_row = self._ledger.grant_in(conn, guild_id, user_id, amount, member_reason, None)
-        return self._movement_in(
-            conn, guild_id, kind, user_id, amount, pool_row, member_row, job_id, event_id
+        await self.ensure_in(tx, guild_id)
+        pool_row = await self._ledger.take_in(tx, guild_id, POOL_USER_ID, amount, pool_reason, None)
+        member_row = await self._ledger.grant_in(tx, guild_id, user_id, amount, member_reason, None)
+        return await self._movement_in(
+            tx, guild_id, kind, user_id, amount, pool_row, member_row, job_id, event_id
         )
 
-    def _movement_in(
+    async def _movement_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         kind: str,
         user_id: int | None,
@@ -204,7 +203,7 @@ class Pool:
         job_id: str | None = None,
         event_id: int | None = None,
     ) -> int:
-        cursor = conn.execute(
+        return await tx.insert(
             "INSERT INTO pool_movements (guild_id, kind, user_id, amount, job_id, event_id, "
             "pool_ledger_id, member_ledger_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -219,8 +218,6 @@ class Pool:
                 self._clock(),
             ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
     # -- async API -------------------------------------------------------------------------------
 
@@ -235,33 +232,33 @@ class Pool:
         _check_amount(amount)
         return await self._db.run(self._deposit_in, guild_id, actor_id, amount, reason)
 
-    def _deposit_in(
+    async def _deposit_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         actor_id: int | None,
         amount: int,
         reason: str | None,
     ) -> PoolStatus:
-        self.ensure_in(conn, guild_id)
+        await self.ensure_in(tx, guild_id)
         why = reason or "added to the server pool"
-        row = self._ledger.grant_in(conn, guild_id, POOL_USER_ID, amount, why, actor_id)
-        self._movement_in(conn, guild_id, "deposit", actor_id, amount, row, None)
-        self._log.record_in(
-            conn, guild_id, actor_id, "pool add", f"{amount} credits added to the pool ({why})"
+        row = await self._ledger.grant_in(tx, guild_id, POOL_USER_ID, amount, why, actor_id)
+        await self._movement_in(tx, guild_id, "deposit", actor_id, amount, row, None)
+        await self._log.record_in(
+            tx, guild_id, actor_id, "pool add", f"{amount} credits added to the pool ({why})"
         )
-        return self.status_in(conn, guild_id)
+        return await self.status_in(tx, guild_id)
 
     async def withdraw(self, guild_id: int, actor_id: int | None, amount: int) -> PoolStatus:
         """An admin removes credits from the pool (never those promised as prizes)."""
         _check_amount(amount)
         return await self._db.run(self._withdraw_in, guild_id, actor_id, amount)
 
-    def _withdraw_in(
-        self, conn: sqlite3.Connection, guild_id: int, actor_id: int | None, amount: int
+    async def _withdraw_in(
+        self, tx: Transaction, guild_id: int, actor_id: int | None, amount: int
     ) -> PoolStatus:
-        self.ensure_in(conn, guild_id)
-        status = self.status_in(conn, guild_id)
+        await self.ensure_in(tx, guild_id)
+        status = await self.status_in(tx, guild_id)
         if amount > status.available:
             raise PoolError(
                 Text(
@@ -273,16 +270,16 @@ class Pool:
                 )
             )
         try:
-            row = self._ledger.take_in(
-                conn, guild_id, POOL_USER_ID, amount, "removed from the server pool", actor_id
+            row = await self._ledger.take_in(
+                tx, guild_id, POOL_USER_ID, amount, "removed from the server pool", actor_id
             )
         except LedgerError as exc:  # pragma: no cover - checked above
             raise PoolError(str(exc)) from None
-        self._movement_in(conn, guild_id, "withdraw", actor_id, amount, row, None)
-        self._log.record_in(
-            conn, guild_id, actor_id, "pool remove", f"{amount} credits removed from the pool"
+        await self._movement_in(tx, guild_id, "withdraw", actor_id, amount, row, None)
+        await self._log.record_in(
+            tx, guild_id, actor_id, "pool remove", f"{amount} credits removed from the pool"
         )
-        return self.status_in(conn, guild_id)
+        return await self.status_in(tx, guild_id)
 
     async def set_daily_limit(self, guild_id: int, actor_id: int | None, limit: int) -> PoolStatus:
         """Change how much one member may draw per UTC day (0: no drawing)."""
@@ -290,20 +287,20 @@ class Pool:
             raise PoolError(Text("community.pool.limit_range", most=1_000_000))
         return await self._db.run(self._set_limit_in, guild_id, actor_id, limit)
 
-    def _set_limit_in(
-        self, conn: sqlite3.Connection, guild_id: int, actor_id: int | None, limit: int
+    async def _set_limit_in(
+        self, tx: Transaction, guild_id: int, actor_id: int | None, limit: int
     ) -> PoolStatus:
-        conn.execute(
+        await tx.execute(
             "INSERT INTO community_settings (guild_id, pool_daily_limit, updated_at, updated_by) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET "
             "pool_daily_limit = excluded.pool_daily_limit, updated_at = excluded.updated_at, "
             "updated_by = excluded.updated_by",
             (guild_id, limit, self._clock(), actor_id),
         )
-        self._log.record_in(
-            conn, guild_id, actor_id, "pool limit", f"daily draw limit per member set to {limit}"
+        await self._log.record_in(
+            tx, guild_id, actor_id, "pool limit", f"daily draw limit per member set to {limit}"
         )
-        return self.status_in(conn, guild_id)
+        return await self.status_in(tx, guild_id)
 
     async def cover(
         self, guild_id: int, user_id: int, shortfall: int, job_hint: str | None = None

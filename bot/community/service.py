@@ -8,7 +8,6 @@ a moderator must approve it first, and whether the provider's safety checker mus
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,9 +97,9 @@ class Community:
 
     # -- admission: the seam with job creation --------------------------------------------------
 
-    def admission_in(
+    async def admission_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         channel_id: int,
         user_id: int,
@@ -113,9 +112,9 @@ class Community:
         is_manager: bool = False,
     ) -> Admission:
         """The verdict, read in the caller's transaction. Writes nothing."""
-        settings = self.settings.get_in(conn, guild_id)
+        settings = await self.settings.get_in(tx, guild_id)
         force = not channel_is_age_restricted
-        ban = self.bans.get_in(conn, guild_id, user_id)
+        ban = await self.bans.get_in(tx, guild_id, user_id)
         if ban is not None:
             return Admission(
                 False,
@@ -142,7 +141,7 @@ class Community:
                     Text("community.refused.role", roles=roles),
                     force_safety_checker=force,
                 )
-        rule = self.terms.match_in(conn, guild_id, prompt)
+        rule = await self.terms.match_in(tx, guild_id, prompt)
         if rule is not None:
             return Admission(
                 False,
@@ -159,36 +158,6 @@ class Community:
             needs_approval=waits is not None,
             approval_reason=waits,
             force_safety_checker=force,
-        )
-
-    async def admission(
-        self,
-        tx: Transaction,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        role_ids: Collection[int] | None,
-        joined_at: datetime | float | None,
-        prompt: str,
-        channel_is_age_restricted: bool,
-        *,
-        parent_channel_id: int | None = None,
-        is_manager: bool = False,
-    ) -> Admission:
-        """`admission_in` inside the job service's transaction."""
-        return await tx.run(
-            functools.partial(
-                self.admission_in,
-                parent_channel_id=parent_channel_id,
-                is_manager=is_manager,
-            ),
-            guild_id,
-            channel_id,
-            user_id,
-            role_ids,
-            joined_at,
-            prompt,
-            channel_is_age_restricted,
         )
 
     async def check(
@@ -222,9 +191,9 @@ class Community:
             channel_is_age_restricted,
         )
 
-    def screen_in(
+    async def screen_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         channel_id: int,
         user_id: int,
@@ -238,8 +207,8 @@ class Community:
         record_refusal: bool,
     ) -> Admission:
         """The verdict on a request, inside a transaction; a refusal goes to the moderation log."""
-        admission = self.admission_in(
-            conn,
+        admission = await self.admission_in(
+            tx,
             guild_id,
             channel_id,
             user_id,
@@ -258,8 +227,8 @@ class Community:
                 BLOCKED_TERM: f'rule "{admission.rule.name if admission.rule else "?"}"',
             }[admission.reason_key or BLOCKED_TERM]
             clipped = prompt if len(prompt) <= 200 else prompt[:199] + "…"
-            self.log.record_in(
-                conn,
+            await self.log.record_in(
+                tx,
                 guild_id,
                 None,
                 "prompt refused",
@@ -270,29 +239,7 @@ class Community:
 
     # -- after the job row exists -----------------------------------------------------------------
 
-    def on_job_created_in(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        job_id: str,
-        guild_id: int,
-        user_id: int,
-        channel_id: int,
-        reason: str,
-    ) -> ApprovalRequest:
-        """Inside the job's transaction, after its row and hold: park it for a moderator."""
-        settings = self.settings.get_in(conn, guild_id)
-        return self.approvals.on_job_created_in(
-            conn,
-            job_id=job_id,
-            guild_id=guild_id,
-            user_id=user_id,
-            channel_id=channel_id,
-            reason=reason,
-            timeout_seconds=settings.approval_timeout_seconds,
-        )
-
-    async def on_job_created(
+    async def on_job_created_in(
         self,
         tx: Transaction,
         *,
@@ -302,32 +249,24 @@ class Community:
         channel_id: int,
         reason: str,
     ) -> ApprovalRequest:
-        """`on_job_created_in` inside the job service's transaction."""
-        return await tx.run(
-            functools.partial(
-                self.on_job_created_in,
-                job_id=job_id,
-                guild_id=guild_id,
-                user_id=user_id,
-                channel_id=channel_id,
-                reason=reason,
-            )
+        """Inside the job's transaction, after its row and hold: park it for a moderator."""
+        settings = await self.settings.get_in(tx, guild_id)
+        return await self.approvals.on_job_created_in(
+            tx,
+            job_id=job_id,
+            guild_id=guild_id,
+            user_id=user_id,
+            channel_id=channel_id,
+            reason=reason,
+            timeout_seconds=settings.approval_timeout_seconds,
         )
 
-    def on_job_cancelled_in(
-        self, conn: sqlite3.Connection, job_id: str, actor_id: int | None
-    ) -> bool:
+    async def on_job_cancelled_in(self, tx: Transaction, job_id: str, actor_id: int | None) -> bool:
         """Inside a cancel's transaction: close the job's approval request, if it has one.
 
         Call `approvals.notify()` after the commit so the moderators' message is updated.
         """
-        return self.approvals.withdraw_in(conn, job_id, actor_id)
-
-    async def cover_shortfall(
-        self, tx: Transaction, guild_id: int, user_id: int, shortfall: int, job_hint: str | None
-    ) -> int:
-        """Inside the job's transaction: draw `shortfall` from the pool; 0 if it cannot."""
-        return await tx.run(self.pool.cover_in, guild_id, user_id, shortfall, job_hint)
+        return await self.approvals.withdraw_in(tx, job_id, actor_id)
 
     async def server_settings(self, guild_id: int) -> CommunitySettings:
         """The server's settings."""

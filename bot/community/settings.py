@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.community.log import ModerationLog
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -99,23 +98,23 @@ class SettingsStore:
 
     # -- synchronous core ------------------------------------------------------------------------
 
-    def get_in(self, conn: sqlite3.Connection, guild_id: int) -> CommunitySettings:
+    async def get_in(self, tx: Transaction, guild_id: int) -> CommunitySettings:
         """The server's settings as this transaction sees them."""
-        row = conn.execute(
+        row = await tx.fetchone(
             "SELECT moderators_channel_id, audit_channel_id, showcase_channel_id, approval_mode, "
             "new_member_days, approval_timeout_hours, pool_daily_limit "
             "FROM community_settings WHERE guild_id = ?",
             (guild_id,),
-        ).fetchone()
+        )
         channels = frozenset(
             r[0]
-            for r in conn.execute(
+            for r in await tx.fetchall(
                 "SELECT channel_id FROM community_channels WHERE guild_id = ?", (guild_id,)
             )
         )
         roles = frozenset(
             r[0]
-            for r in conn.execute(
+            for r in await tx.fetchall(
                 "SELECT role_id FROM community_roles WHERE guild_id = ?", (guild_id,)
             )
         )
@@ -134,8 +133,8 @@ class SettingsStore:
             pool_daily_limit=row[6],
         )
 
-    def _ensure_row_in(self, conn: sqlite3.Connection, guild_id: int, actor_id: int | None) -> None:
-        conn.execute(
+    async def _ensure_row_in(self, tx: Transaction, guild_id: int, actor_id: int | None) -> None:
+        await tx.execute(
             "INSERT INTO community_settings (guild_id, updated_at, updated_by) VALUES (?, ?, ?) "
             "ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at, "
             "updated_by = excluded.updated_by",
@@ -157,23 +156,23 @@ class SettingsStore:
             raise SettingsError(Text("community.settings.not_channel", name=column))
         return await self._db.run(self._set_channel_in, guild_id, actor_id, column, channel_id)
 
-    def _set_channel_in(
+    async def _set_channel_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         actor_id: int | None,
         column: str,
         channel_id: int | None,
     ) -> CommunitySettings:
-        self._ensure_row_in(conn, guild_id, actor_id)
+        await self._ensure_row_in(tx, guild_id, actor_id)
         # `column` is one of CHANNEL_COLUMNS (checked by the caller), never from the member.
-        conn.execute(
+        await tx.execute(
             f"UPDATE community_settings SET {column} = ? WHERE guild_id = ?", (channel_id, guild_id)
         )
         label = CHANNEL_LABELS[column]
         detail = f"{label} set to <#{channel_id}>" if channel_id else f"{label} cleared"
-        self._log.record_in(conn, guild_id, actor_id, "settings", detail)
-        return self.get_in(conn, guild_id)
+        await self._log.record_in(tx, guild_id, actor_id, "settings", detail)
+        return await self.get_in(tx, guild_id)
 
     async def configure(
         self,
@@ -202,19 +201,19 @@ class SettingsStore:
                 ) from None
         return await self._db.run(self._configure_in, guild_id, actor_id, wanted)
 
-    def _configure_in(
-        self, conn: sqlite3.Connection, guild_id: int, actor_id: int | None, wanted: dict
+    async def _configure_in(
+        self, tx: Transaction, guild_id: int, actor_id: int | None, wanted: dict
     ) -> CommunitySettings:
-        self._ensure_row_in(conn, guild_id, actor_id)
+        await self._ensure_row_in(tx, guild_id, actor_id)
         for name, value in wanted.items():
             # Names come from RANGES or are "approval_mode" (checked above).
-            conn.execute(
+            await tx.execute(
                 f"UPDATE community_settings SET {name} = ? WHERE guild_id = ?", (value, guild_id)
             )
         if wanted:
             detail = ", ".join(f"{k}={v}" for k, v in wanted.items())
-            self._log.record_in(conn, guild_id, actor_id, "settings", detail)
-        return self.get_in(conn, guild_id)
+            await self._log.record_in(tx, guild_id, actor_id, "settings", detail)
+        return await self.get_in(tx, guild_id)
 
     async def change_list(
         self,
@@ -233,9 +232,9 @@ class SettingsStore:
             self._change_list_in, guild_id, actor_id, what, add, remove, clear
         )
 
-    def _change_list_in(
+    async def _change_list_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         actor_id: int | None,
         what: str,
@@ -250,29 +249,30 @@ class SettingsStore:
         )
         changes = []
         if clear:
-            conn.execute(f"DELETE FROM {table} WHERE guild_id = ?", (guild_id,))
+            await tx.execute(f"DELETE FROM {table} WHERE guild_id = ?", (guild_id,))
             changes.append(f"allowed {what} cleared (all allowed)")
         if remove is not None:
-            gone = conn.execute(
+            gone = await tx.execute(
                 f"DELETE FROM {table} WHERE guild_id = ? AND {column} = ?", (guild_id, remove)
-            ).rowcount
+            )
             if not gone and not clear:
                 raise SettingsError(Text("community.settings.not_listed", item=f"<{mark}{remove}>"))
             changes.append(f"removed <{mark}{remove}> from allowed {what}")
         if add is not None:
-            count = conn.execute(
+            count = await tx.fetchval(
                 f"SELECT COUNT(*) FROM {table} WHERE guild_id = ?", (guild_id,)
-            ).fetchone()[0]
+            )
             if count >= limit:
                 raise SettingsError(Text("community.settings.list_full", most=limit, name=what))
-            conn.execute(
-                f"INSERT OR IGNORE INTO {table} (guild_id, {column}) VALUES (?, ?)", (guild_id, add)
+            await tx.execute(
+                f"INSERT INTO {table} (guild_id, {column}) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (guild_id, add),
             )
             changes.append(f"added <{mark}{add}> to allowed {what}")
         if changes:
-            self._ensure_row_in(conn, guild_id, actor_id)
-            self._log.record_in(conn, guild_id, actor_id, "settings", "; ".join(changes))
-        return self.get_in(conn, guild_id)
+            await self._ensure_row_in(tx, guild_id, actor_id)
+            await self._log.record_in(tx, guild_id, actor_id, "settings", "; ".join(changes))
+        return await self.get_in(tx, guild_id)
 
 
 def _days(days: float) -> str:

@@ -7,12 +7,11 @@ keyed by (share, member), so it counts once however often they click or react.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.community.log import ModerationLog
-from bot.db import Database
+from bot.db import Database, Dialect, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -97,12 +96,15 @@ _SHARE_COLUMNS = (
 )
 
 
-_JOB_SQL = (
-    "SELECT id, guild_id, channel_id, user_id, provider, "
-    "json_extract(request_json, '$.model'), json_extract(request_json, '$.prompt'), "
-    "json_extract(request_json, '$.resolution'), result_url, card_message_id, "
-    "result_message_id FROM jobs WHERE id = ?"
-)
+def _job_sql(dialect: Dialect) -> str:
+    """One finished job's row as a share shows it."""
+    request = ", ".join(
+        dialect.json_text("request_json", key) for key in ("model", "prompt", "resolution")
+    )
+    return (
+        f"SELECT id, guild_id, channel_id, user_id, provider, {request}, result_url, "
+        "card_message_id, result_message_id FROM jobs WHERE id = ?"
+    )
 
 
 class Showcase:
@@ -121,9 +123,9 @@ class Showcase:
         """Share the member's own finished video; again for the same job returns the share."""
         return await self._db.run(self.share_in, guild_id, job_id, user_id, needs_approval)
 
-    def share_in(
+    async def share_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         job_id: str,
         user_id: int,
@@ -131,25 +133,23 @@ class Showcase:
     ) -> ShareOutcome:
         """`share` inside the caller's transaction."""
         job_id = job_id.strip().lower()
-        row = conn.execute(
-            "SELECT guild_id, user_id, state FROM jobs WHERE id = ?", (job_id,)
-        ).fetchone()
+        row = await tx.fetchone("SELECT guild_id, user_id, state FROM jobs WHERE id = ?", (job_id,))
         if row is None or row[0] != guild_id:
             raise ShowcaseError(Text("community.no_video", job=job_id))
         if row[1] != user_id:
             raise ShowcaseError(Text("community.showcase.not_yours", job=job_id))
         if row[2] != "succeeded":
             raise ShowcaseError(Text("community.showcase.not_finished", job=job_id))
-        existing = self._get_in(conn, "s.job_id = ?", job_id)
+        existing = await self._get_in(tx, "s.job_id = ?", job_id)
         if existing is not None:
             return ShareOutcome(existing, created=False)
         state = "pending" if needs_approval else "ready"
-        conn.execute(
+        await tx.execute(
             "INSERT INTO showcase_shares (guild_id, job_id, user_id, state, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (guild_id, job_id, user_id, state, self._clock()),
         )
-        share = self._get_in(conn, "s.job_id = ?", job_id)
+        share = await self._get_in(tx, "s.job_id = ?", job_id)
         assert share is not None
         return ShareOutcome(share, created=True)
 
@@ -159,26 +159,26 @@ class Showcase:
         """A moderator approves (ready to post) or denies a pending share, once."""
         return await self._db.run(self._decide_in, share_id, approve, actor_id, reason)
 
-    def _decide_in(
+    async def _decide_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         share_id: int,
         approve: bool,
         actor_id: int,
         reason: str | None,
     ) -> tuple[Share, bool]:
-        share = self._get_in(conn, "s.id = ?", share_id)
+        share = await self._get_in(tx, "s.id = ?", share_id)
         if share is None:
             raise ShowcaseError(Text("community.showcase.gone"))
-        changed = conn.execute(
+        changed = await tx.execute(
             "UPDATE showcase_shares SET state = ?, decided_by = ?, decision_reason = ? "
             "WHERE id = ? AND state = 'pending'",
             ("ready" if approve else "denied", actor_id, reason, share_id),
-        ).rowcount
+        )
         if changed:
             verb = "approved" if approve else "denied"
-            self._log.record_in(
-                conn,
+            await self._log.record_in(
+                tx,
                 share.guild_id,
                 actor_id,
                 f"share {verb}",
@@ -187,7 +187,7 @@ class Showcase:
                 target_user_id=share.user_id,
                 job_id=share.job_id,
             )
-        updated = self._get_in(conn, "s.id = ?", share_id)
+        updated = await self._get_in(tx, "s.id = ?", share_id)
         assert updated is not None
         return updated, bool(changed)
 
@@ -238,7 +238,7 @@ class Showcase:
 
     async def job(self, job_id: str) -> SharedJob | None:
         """The job behind a share."""
-        row = await self._db.fetchone(_JOB_SQL, (job_id,))
+        row = await self._db.fetchone(_job_sql(self._db.dialect), (job_id,))
         return SharedJob(*row) if row else None
 
     # -- votes -----------------------------------------------------------------------------------
@@ -247,33 +247,33 @@ class Showcase:
         """Vote (`want` True), unvote (False) or toggle (None); counted once per member."""
         return await self._db.run(self._vote_in, share_id, user_id, want)
 
-    def _vote_in(
-        self, conn: sqlite3.Connection, share_id: int, user_id: int, want: bool | None
+    async def _vote_in(
+        self, tx: Transaction, share_id: int, user_id: int, want: bool | None
     ) -> VoteOutcome:
-        share = self._get_in(conn, "s.id = ?", share_id)
+        share = await self._get_in(tx, "s.id = ?", share_id)
         if share is None or share.state != "posted":
             raise ShowcaseError(Text("community.showcase.not_shared"))
         if share.user_id == user_id:
             raise ShowcaseError(Text("community.showcase.own_video"))
-        has = conn.execute(
+        has = await tx.fetchone(
             "SELECT 1 FROM showcase_votes WHERE share_id = ? AND user_id = ?", (share_id, user_id)
-        ).fetchone()
+        )
         target = (not has) if want is None else want
         changed = False
         if target and not has:
-            conn.execute(
+            await tx.execute(
                 "INSERT INTO showcase_votes (share_id, user_id, created_at) VALUES (?, ?, ?)",
                 (share_id, user_id, self._clock()),
             )
             changed = True
         elif not target and has:
-            conn.execute(
+            await tx.execute(
                 "DELETE FROM showcase_votes WHERE share_id = ? AND user_id = ?", (share_id, user_id)
             )
             changed = True
-        count = conn.execute(
+        count = await tx.fetchval(
             "SELECT COUNT(*) FROM showcase_votes WHERE share_id = ?", (share_id,)
-        ).fetchone()[0]
+        )
         return VoteOutcome(voted=target, changed=changed, votes=count)
 
     # -- leaderboards ----------------------------------------------------------------------------
@@ -301,10 +301,10 @@ class Showcase:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _get_in(self, conn: sqlite3.Connection, where: str, *params: object) -> Share | None:
-        row = conn.execute(
+    async def _get_in(self, tx: Transaction, where: str, *params: object) -> Share | None:
+        row = await tx.fetchone(
             f"SELECT {_SHARE_COLUMNS} FROM showcase_shares s WHERE {where}", params
-        ).fetchone()
+        )
         return Share(*row) if row else None
 
     async def _select(self, where: str, *params: object) -> list[Share]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,19 +74,6 @@ class Quotas:
 
     # -- async API ------------------------------------------------------------------------------
 
-    async def admit(
-        self,
-        tx: Transaction,
-        guild_id: int,
-        user_id: int,
-        role_ids: Collection[int] | None,
-        list_price: int,
-    ) -> Admission:
-        """Inside the hold's transaction: refill, then limits and funds; raise if refused."""
-        # role_ids None means the roles are unknown: no role tiers and no refill this time, so
-        # a period's refill is never used up on the wrong (smaller) terms.
-        return await tx.run(self.admit_in, guild_id, user_id, role_ids, list_price)
-
     async def check(
         self, guild_id: int, user_id: int, role_ids: Collection[int] | None, list_price: int
     ) -> Admission:
@@ -105,25 +91,27 @@ class Quotas:
 
     # -- synchronous core: call only inside a transaction on the database thread ---------------
 
-    def admit_in(
+    async def admit_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         role_ids: Collection[int] | None,
         list_price: int,
     ) -> Admission:
         """Refill if due, then check the limits and the member's funds; raise if refused."""
+        # role_ids None means the roles are unknown: no role tiers and no refill this time, so
+        # a period's refill is never used up on the wrong (smaller) terms.
         now = self._clock()
-        self._ledger.ensure_member_in(conn, guild_id, user_id)
-        terms = self._rules.terms_in(conn, guild_id, user_id, role_ids)
+        await self._ledger.ensure_member_in(tx, guild_id, user_id)
+        terms = await self._rules.terms_in(tx, guild_id, user_id, role_ids)
         if role_ids is not None:
-            self._rules.remember_roles_in(conn, guild_id, user_id, role_ids)
-            self.refill_in(conn, guild_id, user_id, terms, now)
+            await self._rules.remember_roles_in(tx, guild_id, user_id, role_ids)
+            await self.refill_in(tx, guild_id, user_id, terms, now)
         price = terms.price(list_price)
-        self._check_concurrency(conn, guild_id, user_id, terms)
-        self._check_daily_spend(conn, guild_id, terms, price, now)
-        available = self._ledger.balance_in(conn, guild_id, user_id).available
+        await self._check_concurrency(tx, guild_id, user_id, terms)
+        await self._check_daily_spend(tx, guild_id, terms, price, now)
+        available = (await self._ledger.balance_in(tx, guild_id, user_id)).available
         if available < price:
             raise InsufficientCredits(
                 price,
@@ -134,8 +122,8 @@ class Quotas:
             )
         return Admission(price, list_price, terms.discount_percent, terms.tiers)
 
-    def refill_in(
-        self, conn: sqlite3.Connection, guild_id: int, user_id: int, terms: Terms, now: float
+    async def refill_in(
+        self, tx: Transaction, guild_id: int, user_id: int, terms: Terms, now: float
     ) -> int:
         """Top the member up for the current period unless already done; return what was added."""
         # Every caller runs inside BEGIN IMMEDIATE, so a second command racing this one sees the
@@ -143,52 +131,52 @@ class Quotas:
         if terms.refill_amount <= 0:
             return 0
         start = terms.period_start(now)
-        done = conn.execute(
+        done = await tx.fetchone(
             "SELECT 1 FROM refills WHERE guild_id = ? AND user_id = ? AND period_start = ?",
             (guild_id, user_id, start),
-        ).fetchone()
+        )
         if done:
             return 0
-        amount = terms.refill_for(self._ledger.balance_in(conn, guild_id, user_id).balance)
+        amount = terms.refill_for((await self._ledger.balance_in(tx, guild_id, user_id)).balance)
         ledger_id = None
         if amount:
-            ledger_id = self._ledger.post_in(
-                conn, guild_id, user_id, "grant", amount, 0, None, _refill_reason(terms)
+            ledger_id = await self._ledger.post_in(
+                tx, guild_id, user_id, "grant", amount, 0, None, _refill_reason(terms)
             )
         # A plain INSERT: were the period somehow refilled already, the transaction fails whole.
-        conn.execute(
+        await tx.execute(
             "INSERT INTO refills (guild_id, user_id, period_start, amount, ledger_id, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (guild_id, user_id, start, amount, ledger_id, now),
         )
         return amount
 
-    def standing_in(
+    async def standing_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         role_ids: Collection[int] | None,
     ) -> Standing:
         """The member's balance and terms after any refill that was due."""
         now = self._clock()
-        self._ledger.ensure_member_in(conn, guild_id, user_id)
-        terms = self._rules.terms_in(conn, guild_id, user_id, role_ids)
+        await self._ledger.ensure_member_in(tx, guild_id, user_id)
+        terms = await self._rules.terms_in(tx, guild_id, user_id, role_ids)
         refilled = 0
         if role_ids is not None:
-            self._rules.remember_roles_in(conn, guild_id, user_id, role_ids)
-            refilled = self.refill_in(conn, guild_id, user_id, terms, now)
+            await self._rules.remember_roles_in(tx, guild_id, user_id, role_ids)
+            refilled = await self.refill_in(tx, guild_id, user_id, terms, now)
         return Standing(
-            balance=self._ledger.balance_in(conn, guild_id, user_id),
+            balance=await self._ledger.balance_in(tx, guild_id, user_id),
             terms=terms,
             next_refill_at=terms.next_refill_at(now),
             refilled=refilled,
-            open_jobs=self._ledger.open_holds_in(conn, guild_id, user_id),
+            open_jobs=await self._ledger.open_holds_in(tx, guild_id, user_id),
         )
 
-    def _check_in(
+    async def _check_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         role_ids: Collection[int] | None,
@@ -196,30 +184,30 @@ class Quotas:
     ) -> Admission | QuotaExceeded | InsufficientCredits:
         # A refusal is returned, not raised, so the welcome grant and refill still commit.
         try:
-            return self.admit_in(conn, guild_id, user_id, role_ids, list_price)
+            return await self.admit_in(tx, guild_id, user_id, role_ids, list_price)
         except (QuotaExceeded, InsufficientCredits) as refusal:
             return refusal
 
-    def _check_concurrency(
-        self, conn: sqlite3.Connection, guild_id: int, user_id: int, terms: Terms
+    async def _check_concurrency(
+        self, tx: Transaction, guild_id: int, user_id: int, terms: Terms
     ) -> None:
         limit = terms.max_concurrent_jobs
         if not limit:
             return
-        running = self._ledger.open_holds_in(conn, guild_id, user_id)
+        running = await self._ledger.open_holds_in(tx, guild_id, user_id)
         if running >= limit:
             raise QuotaExceeded(
                 CONCURRENT_JOBS, Text("quota.concurrent", count=running, limit=limit), None
             )
 
-    def _check_daily_spend(
-        self, conn: sqlite3.Connection, guild_id: int, terms: Terms, price: int, now: float
+    async def _check_daily_spend(
+        self, tx: Transaction, guild_id: int, terms: Terms, price: int, now: float
     ) -> None:
         cap = terms.daily_spend_cap
         if not cap:
             return
         today = day_start(now)
-        spent = self._ledger.committed_since_in(conn, guild_id, today)
+        spent = await self._ledger.committed_since_in(tx, guild_id, today)
         if spent + price > cap:
             raise QuotaExceeded(
                 DAILY_SPEND,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.credits.terms import Allowance, Terms, Tier, resolve_terms
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -21,6 +20,10 @@ SETTING_RANGES: dict[str, tuple[int, int]] = {
     "max_concurrent_jobs": (0, 100),
     "daily_spend_cap": (0, 1_000_000_000),
 }
+# A server's settings row is replaced whole (the columns not given become NULL: the default).
+_REPLACE_SETTINGS = ", ".join(
+    f"{name} = excluded.{name}" for name in (*SETTING_RANGES, "updated_at", "updated_by")
+)
 TIER_RANGES: dict[str, tuple[int, int]] = {
     "refill_amount": (0, 1_000_000),
     "refill_cap": (0, 1_000_000),
@@ -73,19 +76,19 @@ class CreditRules:
 
     # -- synchronous core: call only inside a transaction on the database thread ---------------
 
-    def allowance_in(self, conn: sqlite3.Connection, guild_id: int) -> Allowance:
+    async def allowance_in(self, tx: Transaction, guild_id: int) -> Allowance:
         """The server's allowance: its own settings over the operator's defaults."""
-        row = conn.execute(
+        row = await tx.fetchone(
             f"SELECT {', '.join(SETTING_RANGES)} FROM credit_settings WHERE guild_id = ?",
             (guild_id,),
-        ).fetchone()
+        )
         if row is None:
             return self._defaults
         return self._defaults.overridden(**dict(zip(SETTING_RANGES, row, strict=True)))
 
-    def tiers_of_in(
+    async def tiers_of_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         role_ids: Collection[int] | None,
@@ -104,42 +107,46 @@ class CreditRules:
                 f"WHERE guild_id = ? AND role_id IN ({marks})"
             )
             params += [guild_id, *roles]
-        rows = conn.execute(sql + ")", params).fetchall()
+        rows = await tx.fetchall(sql + ")", params)
         return [Tier(*row) for row in rows]
 
-    def terms_in(
+    async def terms_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         user_id: int,
         role_ids: Collection[int] | None,
     ) -> Terms:
         """What applies to the member now."""
-        allowance = self.allowance_in(conn, guild_id)
-        return resolve_terms(allowance, self.tiers_of_in(conn, guild_id, user_id, role_ids))
+        allowance = await self.allowance_in(tx, guild_id)
+        return resolve_terms(allowance, await self.tiers_of_in(tx, guild_id, user_id, role_ids))
 
-    def remember_roles_in(
-        self, conn: sqlite3.Connection, guild_id: int, user_id: int, role_ids: Collection[int]
+    async def remember_roles_in(
+        self, tx: Transaction, guild_id: int, user_id: int, role_ids: Collection[int]
     ) -> None:
         """Keep the member's current roles, for spend-per-role reports."""
         wanted = set(role_ids)
         known = {
             row[0]
-            for row in conn.execute(
+            for row in await tx.fetchall(
                 "SELECT role_id FROM member_roles WHERE guild_id = ? AND user_id = ?",
                 (guild_id, user_id),
             )
         }
         if known == wanted:
             return
-        conn.executemany(
-            "DELETE FROM member_roles WHERE guild_id = ? AND user_id = ? AND role_id = ?",
-            [(guild_id, user_id, r) for r in known - wanted],
-        )
-        conn.executemany(
-            "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (?, ?, ?)",
-            [(guild_id, user_id, r) for r in wanted - known],
-        )
+        for gone in known - wanted:
+            await tx.execute(
+                "DELETE FROM member_roles WHERE guild_id = ? AND user_id = ? AND role_id = ?",
+                (guild_id, user_id, gone),
+            )
+        for new in wanted - known:
+            await tx.execute(
+                # Two commands of one member may record the same new role at once.
+                "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (guild_id, user_id, new),
+            )
 
     # -- admin changes ---------------------------------------------------------------------------
 
@@ -208,73 +215,74 @@ class CreditRules:
         """What applies to the member now (read-only)."""
         return await self._db.run(self.terms_in, guild_id, user_id, role_ids)
 
-    def _configure_in(
+    async def _configure_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         actor_id: int | None,
         reset: bool,
         wanted: dict[str, int],
     ) -> Allowance:
-        current = {} if reset else self._own_settings_in(conn, guild_id)
+        current = {} if reset else await self._own_settings_in(tx, guild_id)
         merged = {name: wanted.get(name, current.get(name)) for name in SETTING_RANGES}
         columns = ", ".join(SETTING_RANGES)
-        conn.execute(
-            f"INSERT OR REPLACE INTO credit_settings (guild_id, {columns}, updated_at, updated_by) "
-            f"VALUES (?, {', '.join('?' for _ in SETTING_RANGES)}, ?, ?)",
+        await tx.execute(
+            f"INSERT INTO credit_settings (guild_id, {columns}, updated_at, updated_by) "
+            f"VALUES (?, {', '.join('?' for _ in SETTING_RANGES)}, ?, ?) "
+            f"ON CONFLICT (guild_id) DO UPDATE SET {_REPLACE_SETTINGS}",
             (guild_id, *merged.values(), self._clock(), actor_id),
         )
-        return self.allowance_in(conn, guild_id)
+        return await self.allowance_in(tx, guild_id)
 
-    def _own_settings_in(self, conn: sqlite3.Connection, guild_id: int) -> dict[str, int | None]:
-        row = conn.execute(
+    async def _own_settings_in(self, tx: Transaction, guild_id: int) -> dict[str, int | None]:
+        row = await tx.fetchone(
             f"SELECT {', '.join(SETTING_RANGES)} FROM credit_settings WHERE guild_id = ?",
             (guild_id,),
-        ).fetchone()
+        )
         return dict(zip(SETTING_RANGES, row, strict=True)) if row else {}
 
-    def _set_tier_in(
+    async def _set_tier_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         guild_id: int,
         actor_id: int | None,
         name: str,
         wanted: dict[str, int],
     ) -> Tier:
-        existing = self._tier_in(conn, guild_id, name)
+        existing = await self._tier_in(tx, guild_id, name)
         if existing is None:
-            count = conn.execute(
+            count = await tx.fetchval(
                 "SELECT COUNT(*) FROM credit_tiers WHERE guild_id = ?", (guild_id,)
-            ).fetchone()[0]
+            )
             if count >= MAX_TIERS:
                 raise RuleError(Text("rules.too_many_tiers", max=MAX_TIERS))
-            conn.execute(
+            await tx.execute(
                 "INSERT INTO credit_tiers (guild_id, name, updated_at, updated_by) "
                 "VALUES (?, ?, ?, ?)",
                 (guild_id, name, self._clock(), actor_id),
             )
         for field, value in wanted.items():
             # Column names come from TIER_RANGES (checked above), never from the member.
-            conn.execute(
+            await tx.execute(
                 f"UPDATE credit_tiers SET {field} = ?, updated_at = ?, updated_by = ? "
                 "WHERE guild_id = ? AND name = ?",
                 (value, self._clock(), actor_id, guild_id, name),
             )
-        tier = self._tier_in(conn, guild_id, name)
+        tier = await self._tier_in(tx, guild_id, name)
         assert tier is not None
         return tier
 
-    def _remove_tier_in(self, conn: sqlite3.Connection, guild_id: int, name: str) -> bool:
+    async def _remove_tier_in(self, tx: Transaction, guild_id: int, name: str) -> bool:
         # ON DELETE CASCADE removes its role links and member assignments with it.
         return bool(
-            conn.execute(
+            await tx.execute(
                 "DELETE FROM credit_tiers WHERE guild_id = ? AND name = ?", (guild_id, name)
-            ).rowcount
+            )
         )
 
-    def _link_in(
+    async def _link_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         table: str,
         column: str,
         guild_id: int,
@@ -283,24 +291,25 @@ class CreditRules:
     ) -> Tier | None:
         # `table` and `column` are fixed by the two callers above, never from the member.
         if tier_name is None:
-            conn.execute(
+            await tx.execute(
                 f"DELETE FROM {table} WHERE guild_id = ? AND {column} = ?", (guild_id, key)
             )
             return None
-        tier = self._tier_in(conn, guild_id, _tier_name(tier_name))
+        tier = await self._tier_in(tx, guild_id, _tier_name(tier_name))
         if tier is None:
             raise RuleError(Text("rules.no_tier", tier=tier_name))
-        conn.execute(
-            f"INSERT OR REPLACE INTO {table} (guild_id, {column}, tier) VALUES (?, ?, ?)",
+        await tx.execute(
+            f"INSERT INTO {table} (guild_id, {column}, tier) VALUES (?, ?, ?) "
+            f"ON CONFLICT (guild_id, {column}) DO UPDATE SET tier = excluded.tier",
             (guild_id, key, tier.name),
         )
         return tier
 
-    def _tier_in(self, conn: sqlite3.Connection, guild_id: int, name: str) -> Tier | None:
-        row = conn.execute(
+    async def _tier_in(self, tx: Transaction, guild_id: int, name: str) -> Tier | None:
+        row = await tx.fetchone(
             f"SELECT {_TIER_COLUMNS} FROM credit_tiers WHERE guild_id = ? AND name = ?",
             (guild_id, name),
-        ).fetchone()
+        )
         return Tier(*row) if row else None
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.db.base import Row
 from bot.i18n import Text
 from bot.providers.base import VideoRequest
 
@@ -125,10 +125,10 @@ class Job:
     result_fetches: int = 0
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
+    def from_row(cls, row: Row) -> Job:
         """Build a Job from a `jobs` row (columns added by later migrations are ignored)."""
         known = {f.name for f in fields(cls)} | {"request_json"}
-        values = {k: v for k, v in dict(row).items() if k in known}
+        values = {k: v for k, v in zip(row.keys(), row, strict=True) if k in known}
         values["request"] = request_from_json(values.pop("request_json"))
         values["state"] = JobState(values["state"])
         values["delivery"] = Delivery(values["delivery"]) if values["delivery"] else None

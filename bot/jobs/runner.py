@@ -14,7 +14,6 @@ import logging
 import os
 import random
 import secrets
-import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any, Protocol, assert_never
 
 import httpx
 
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.i18n import Text
 from bot.jobs.models import Delivery, DeliveryState, Job, JobState, ResultFitter, note_to_column
 from bot.jobs.store import Guard, JobStore, finish_cols, transition_in
@@ -533,12 +532,12 @@ class JobRunner:
                 log.exception("job %s: could not record the content refusal", job.id)
         return failed
 
-    def _fail_in(
-        self, conn: sqlite3.Connection, job_id: str, guard: Guard, reason: str, cols: dict[str, Any]
+    async def _fail_in(
+        self, tx: Transaction, job_id: str, guard: Guard, reason: str, cols: dict[str, Any]
     ) -> Job | None:
-        failed = transition_in(conn, job_id, guard, **cols)
+        failed = await transition_in(tx, job_id, guard, **cols)
         if failed is not None:
-            self._ledger.resolve_in(conn, job_id, "released", reason)
+            await self._ledger.resolve_in(tx, job_id, "released", reason)
         return failed
 
     # -- callbacks ------------------------------------------------------------------------------
@@ -709,12 +708,12 @@ class JobRunner:
         kind = delivery.value if delivery is not None else "parked"
         log.info("job %s delivered (%s)", job.id, kind)
 
-    def _delivered_in(self, conn: sqlite3.Connection, job: Job, cols: dict[str, Any]) -> Job | None:
-        done = transition_in(conn, job.id, Guard.claimed(job), **cols)
+    async def _delivered_in(self, tx: Transaction, job: Job, cols: dict[str, Any]) -> Job | None:
+        done = await transition_in(tx, job.id, Guard.claimed(job), **cols)
         if done is not None and job.state is JobState.SUCCEEDED:
             # Charged when the video reached the member (or was kept for them), in the same
             # transaction that records it: never charged for a video that could not be had.
-            self._ledger.resolve_in(conn, job.id, "captured", "video delivered")
+            await self._ledger.resolve_in(tx, job.id, "captured", "video delivered")
         return done
 
     async def _result_missing(self, job: Job, reason: str) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
 from bot.community.service import Admission, Community, CommunityRefusal
 from bot.credits.quotas import Quotas
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text, text_of
 from bot.jobs import store as job_store
@@ -133,22 +132,22 @@ class JobService:
         self._wake_runner()
         return job
 
-    def _start_in(
+    async def _start_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         order: JobOrder,
         role_ids: Collection[int] | None,
         list_price: int,
         now: float,
     ) -> tuple[Job, bool] | Admission:
         """Inside one transaction: (the job, whether it waits for approval), or the refusal."""
-        existing = job_store.by_interaction_in(conn, order.interaction_id)
+        existing = await job_store.by_interaction_in(tx, order.interaction_id)
         if existing is not None:
             return existing, False
         verdict: Admission | None = None
         if self._community is not None:
-            verdict = self._community.screen_in(
-                conn,
+            verdict = await self._community.screen_in(
+                tx,
                 order.guild_id,
                 order.channel_id,
                 order.user_id,
@@ -164,32 +163,32 @@ class JobService:
                 return verdict
             if verdict.force_safety_checker and not order.request.enable_safety_checker:
                 order = replace(order, request=replace(order.request, enable_safety_checker=True))
-        self._ledger.ensure_member_in(conn, order.guild_id, order.user_id)
+        await self._ledger.ensure_member_in(tx, order.guild_id, order.user_id)
         job_id = new_job_id()
         price = list_price
         if self._quotas is not None:
             # Refill, tier discount and limits, decided in the same transaction as the hold.
-            price = self._admit_in(conn, order, role_ids, list_price, job_id)
-        job_store.insert_in(conn, job_id, order, price, now)
-        self._ledger.hold_in(conn, order.guild_id, order.user_id, job_id, price)
+            price = await self._admit_in(tx, order, role_ids, list_price, job_id)
+        await job_store.insert_in(tx, job_id, order, price, now)
+        await self._ledger.hold_in(tx, order.guild_id, order.user_id, job_id, price)
         parked = verdict is not None and verdict.needs_approval
         if parked and self._community is not None and verdict is not None:
             # Parks the job (no next step) until a moderator approves or denies it.
-            self._community.on_job_created_in(
-                conn,
+            await self._community.on_job_created_in(
+                tx,
                 job_id=job_id,
                 guild_id=order.guild_id,
                 user_id=order.user_id,
                 channel_id=order.channel_id,
                 reason=verdict.approval_reason or "",
             )
-        job = job_store.get_in(conn, job_id)
+        job = await job_store.get_in(tx, job_id)
         assert job is not None
         return job, parked
 
-    def _admit_in(
+    async def _admit_in(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         order: JobOrder,
         role_ids: Collection[int] | None,
         list_price: int,
@@ -198,17 +197,17 @@ class JobService:
         """The price to hold after quotas; a member short of credits may draw on the pool."""
         assert self._quotas is not None
         try:
-            admitted = self._quotas.admit_in(
-                conn, order.guild_id, order.user_id, role_ids, list_price
+            admitted = await self._quotas.admit_in(
+                tx, order.guild_id, order.user_id, role_ids, list_price
             )
         except InsufficientCredits as short:
             shortfall = short.price - short.available
-            if self._community is None or not self._community.pool.cover_in(
-                conn, order.guild_id, order.user_id, shortfall, job_id
+            if self._community is None or not await self._community.pool.cover_in(
+                tx, order.guild_id, order.user_id, shortfall, job_id
             ):
                 raise
-            admitted = self._quotas.admit_in(
-                conn, order.guild_id, order.user_id, role_ids, list_price
+            admitted = await self._quotas.admit_in(
+                tx, order.guild_id, order.user_id, role_ids, list_price
             )
         return admitted.price
 
@@ -236,7 +235,7 @@ class JobService:
                 raise CancelRefused(Text("cancel.finished", job=job.id, state=job.state.value))
             await self._ledger.release(tx, job.id, "refund: cancelled")
             if self._community is not None:
-                await tx.run(self._community.on_job_cancelled_in, job.id, actor_id)
+                await self._community.on_job_cancelled_in(tx, job.id, actor_id)
         if self._community is not None:
             self._community.approvals.notify()
         provider = self._providers.get(job.provider)

@@ -5,12 +5,15 @@ statement that finds it due, takes a lease and bumps its version) and commits it
 while that claim still holds (`version` unchanged). Callbacks, cancellations and moderators'
 decisions are transitions guarded by the job's state; each one bumps the version too, so a step
 whose claim they overtook commits nothing. Any two of them racing on one job end with one effect.
+
+On PostgreSQL several processes claim at once: a claim's inner SELECT locks what it finds and
+skips rows another claim has locked (`FOR UPDATE SKIP LOCKED`); without it, a claim blocked on
+a row would go on to take it again once the first commits, as the row's id still matches.
 """
 
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -64,8 +67,8 @@ class Guard:
         return "".join(f" AND {c}" for c in clauses), params
 
 
-def transition_in(
-    conn: sqlite3.Connection, job_id: str, guard: Guard, *, keep_lease: bool = False, **cols: Any
+async def transition_in(
+    tx: Transaction, job_id: str, guard: Guard, *, keep_lease: bool = False, **cols: Any
 ) -> Job | None:
     """Apply a guarded change; return the job as it now is, or None if the guard failed.
 
@@ -76,10 +79,10 @@ def transition_in(
         assignments.append("lease_owner = NULL")
     assignments += [f"{name} = ?" for name in cols]
     where, guard_params = guard.sql()
-    row = conn.execute(
+    row = await tx.fetchone(
         f"UPDATE jobs SET {', '.join(assignments)} WHERE id = ?{where} RETURNING *",
         [*(_column_value(v) for v in cols.values()), job_id, *guard_params],
-    ).fetchone()
+    )
     return Job.from_row(row) if row else None
 
 
@@ -103,12 +106,6 @@ class JobStore:
 
     # -- creation and plain reads ----------------------------------------------------------------
 
-    async def insert(
-        self, tx: Transaction, job_id: str, order: JobOrder, price: int, now: float
-    ) -> None:
-        """Record a new queued job."""
-        await tx.run(insert_in, job_id, order, price, now)
-
     async def get(self, job_id: str) -> Job | None:
         """One job by id."""
         row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -125,7 +122,7 @@ class JobStore:
         """A member's jobs, newest first."""
         rows = await self._db.fetchall(
             "SELECT * FROM jobs WHERE guild_id = ? AND user_id = ? "
-            "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
             (guild_id, user_id, limit, offset),
         )
         return [Job.from_row(row) for row in rows]
@@ -141,11 +138,12 @@ class JobStore:
 
     async def typical_seconds(self, provider: str, model: str, sample: int = 20) -> float | None:
         """Average time recent successful jobs of a model took, or None without history."""
+        model_of_job = self._db.dialect.json_text("request_json", "model")
         row = await self._db.fetchone(
             "SELECT AVG(finished_at - created_at) AS seconds FROM ("
             "  SELECT finished_at, created_at FROM jobs"
-            "  WHERE state = ? AND provider = ? AND json_extract(request_json, '$.model') = ?"
-            "  ORDER BY finished_at DESC LIMIT ?)",
+            f"  WHERE state = ? AND provider = ? AND {model_of_job} = ?"
+            "  ORDER BY finished_at DESC LIMIT ?) AS recent",
             (JobState.SUCCEEDED, provider, model, sample),
         )
         return row["seconds"] if row and row["seconds"] is not None else None
@@ -199,7 +197,7 @@ class JobStore:
         self, tx: Transaction, guard: Guard, job_id: str, *, keep_lease: bool = False, **cols: Any
     ) -> Job | None:
         """One guarded transition inside a caller's transaction."""
-        return await tx.run(partial(transition_in, keep_lease=keep_lease, **cols), job_id, guard)
+        return await transition_in(tx, job_id, guard, keep_lease=keep_lease, **cols)
 
     async def record_card(self, job_id: str, message_id: int) -> None:
         """Remember which message shows the job's card (not a state change: no version bump)."""
@@ -209,11 +207,9 @@ class JobStore:
             )
 
 
-def insert_in(
-    conn: sqlite3.Connection, job_id: str, order: JobOrder, price: int, now: float
-) -> None:
+async def insert_in(tx: Transaction, job_id: str, order: JobOrder, price: int, now: float) -> None:
     """Record a new queued job, due now, inside the caller's transaction."""
-    conn.execute(
+    await tx.execute(
         "INSERT INTO jobs (id, interaction_id, guild_id, channel_id, user_id, locale, "
         "provider, request_json, price, state, next_poll_at, created_at, upload_limit, "
         "callback_token, parent_job_id) "
@@ -237,41 +233,41 @@ def insert_in(
     )
 
 
-def get_in(conn: sqlite3.Connection, job_id: str) -> Job | None:
+async def get_in(tx: Transaction, job_id: str) -> Job | None:
     """One job by id, as the caller's transaction sees it."""
-    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    row = await tx.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
     return Job.from_row(row) if row else None
 
 
-def by_interaction_in(conn: sqlite3.Connection, interaction_id: int) -> Job | None:
+async def by_interaction_in(tx: Transaction, interaction_id: int) -> Job | None:
     """The job an interaction already created, if any."""
-    row = conn.execute("SELECT * FROM jobs WHERE interaction_id = ?", (interaction_id,)).fetchone()
+    row = await tx.fetchone("SELECT * FROM jobs WHERE interaction_id = ?", (interaction_id,))
     return Job.from_row(row) if row else None
 
 
 # -- the approval gate's side of the jobs table (called inside its transactions) ----------
 
 
-def park_in(conn: sqlite3.Connection, job_id: str) -> None:
+async def park_in(tx: Transaction, job_id: str) -> None:
     """Park a queued job until a moderator decides: no due time, so no claim finds it."""
-    transition_in(conn, job_id, Guard.in_states(JobState.QUEUED), next_poll_at=None)
+    await transition_in(tx, job_id, Guard.in_states(JobState.QUEUED), next_poll_at=None)
 
 
-def approve_in(conn: sqlite3.Connection, job_id: str, now: float) -> bool:
+async def approve_in(tx: Transaction, job_id: str, now: float) -> bool:
     """Make a parked job due now; False if it is no longer waiting."""
-    row = conn.execute(
+    row = await tx.fetchone(
         "UPDATE jobs SET next_poll_at = ?, version = version + 1 "
         "WHERE id = ? AND state = 'queued' AND next_poll_at IS NULL RETURNING id",
         (now, job_id),
-    ).fetchone()
+    )
     return row is not None
 
 
-def reject_in(conn: sqlite3.Connection, job_id: str, code: str, message: str, now: float) -> bool:
+async def reject_in(tx: Transaction, job_id: str, code: str, message: str, now: float) -> bool:
     """End a queued job unsubmitted (the caller releases its hold in the same transaction)."""
     return (
-        transition_in(
-            conn,
+        await transition_in(
+            tx,
             job_id,
             Guard.in_states(JobState.QUEUED),
             **finish_cols(JobState.CANCELLED, now, failure_code=code, failure_message=message),
@@ -280,35 +276,35 @@ def reject_in(conn: sqlite3.Connection, job_id: str, code: str, message: str, no
     )
 
 
-def _claim_steps_in(
-    conn: sqlite3.Connection, owner: str, now: float, until: float, limit: int
+async def _claim_steps_in(
+    tx: Transaction, owner: str, now: float, until: float, limit: int
 ) -> list[Job]:
     # The lease's end becomes the step's due time: a step in flight is not due again until its
     # lease lapses, so this statement never even reads it (jobs_step_due is a partial index).
-    rows = conn.execute(
+    rows = await tx.fetchall(
         "UPDATE jobs SET lease_owner = ?, next_poll_at = ?, version = version + 1 "
         f"WHERE id IN (SELECT id FROM jobs WHERE {_ACTIVE_SQL} AND next_poll_at <= ? "
-        "ORDER BY next_poll_at LIMIT ?) RETURNING *",
+        "ORDER BY next_poll_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
         (owner, until, now, limit),
-    ).fetchall()
+    )
     return [Job.from_row(row) for row in rows]
 
 
-def _claim_riders_in(
-    conn: sqlite3.Connection, provider: str, owner: str, horizon: float, until: float, limit: int
+async def _claim_riders_in(
+    tx: Transaction, provider: str, owner: str, horizon: float, until: float, limit: int
 ) -> list[Job]:
-    rows = conn.execute(
+    rows = await tx.fetchall(
         "UPDATE jobs SET lease_owner = ?, next_poll_at = ?, version = version + 1 "
         f"WHERE id IN (SELECT id FROM jobs WHERE {_ACTIVE_SQL} AND next_poll_at <= ? "
         "AND state = 'running' AND provider = ? AND lease_owner IS NULL "
-        "ORDER BY next_poll_at LIMIT ?) RETURNING *",
+        "ORDER BY next_poll_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
         (owner, until, horizon, provider, limit),
-    ).fetchall()
+    )
     return [Job.from_row(row) for row in rows]
 
 
-def _claim_deliveries_in(
-    conn: sqlite3.Connection,
+async def _claim_deliveries_in(
+    tx: Transaction,
     owner: str,
     now: float,
     until: float,
@@ -320,42 +316,42 @@ def _claim_deliveries_in(
     if job_id is not None:
         params.append(job_id)
     params.append(limit)
-    rows = conn.execute(
+    rows = await tx.fetchall(
         # The right-hand sides read the row as it was: still 'delivering' means the attempt
         # before never recorded its end.
-        "UPDATE jobs SET may_have_sent = (delivery_state = 'delivering'), "
+        "UPDATE jobs SET may_have_sent = CASE delivery_state WHEN 'delivering' THEN 1 ELSE 0 END, "
         "lease_owner = ?, delivery_state = 'delivering', deliver_at = ?, "
         "delivery_attempts = delivery_attempts + 1, version = version + 1 "
         f"WHERE id IN (SELECT id FROM jobs WHERE {_DELIVERY_DUE_SQL} AND deliver_at <= ?{only} "
-        "ORDER BY deliver_at LIMIT ?) RETURNING *",
+        "ORDER BY deliver_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
         params,
-    ).fetchall()
+    )
     return [Job.from_row(row) for row in rows]
 
 
-def _renew_in(conn: sqlite3.Connection, owner: str, until: float) -> int:
-    steps = conn.execute(
+async def _renew_in(tx: Transaction, owner: str, until: float) -> int:
+    steps = await tx.execute(
         f"UPDATE jobs SET next_poll_at = ? WHERE lease_owner = ? AND {_ACTIVE_SQL}",
         (until, owner),
-    ).rowcount
-    deliveries = conn.execute(
+    )
+    deliveries = await tx.execute(
         "UPDATE jobs SET deliver_at = ? WHERE lease_owner = ? AND delivery_state = 'delivering'",
         (until, owner),
-    ).rowcount
+    )
     return steps + deliveries
 
 
-def _release_leases_in(conn: sqlite3.Connection, owner_prefix: str, now: float) -> int:
+async def _release_leases_in(tx: Transaction, owner_prefix: str, now: float) -> int:
     pattern = owner_prefix.replace("%", r"\%").replace("_", r"\_") + "%"
-    steps = conn.execute(
+    steps = await tx.execute(
         f"UPDATE jobs SET next_poll_at = ? WHERE lease_owner LIKE ? ESCAPE '\\' AND {_ACTIVE_SQL}",
         (now, pattern),
-    ).rowcount
-    deliveries = conn.execute(
+    )
+    deliveries = await tx.execute(
         "UPDATE jobs SET deliver_at = ? WHERE lease_owner LIKE ? ESCAPE '\\' "
         "AND delivery_state = 'delivering'",
         (now, pattern),
-    ).rowcount
+    )
     return steps + deliveries
 
 

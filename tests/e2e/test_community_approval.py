@@ -12,9 +12,9 @@ import itertools
 import time
 
 from bot.community import Community
-from bot.db import Database
+from bot.db.sqlite import SqliteDatabase
 from bot.jobs.models import JobOrder, new_job_id
-from bot.jobs.store import JobStore
+from bot.jobs.store import insert_in
 from bot.ledger import Ledger
 from bot.providers.base import VideoRequest
 from tests.e2e.community_helpers import (
@@ -39,7 +39,7 @@ async def job_waiting_for_approval(
     card = stack.discord.post_user_message(
         ids.channel_id, f"Video job card: {prompt}", user_id=stack.discord.bot_user_id
     )
-    db = await Database.open(stack.db.path)
+    db = await SqliteDatabase.open(stack.db.path)
     try:
         ledger = Ledger(db, starting_credits=100, clock=time.time)
         community = Community(db, ledger, clock=time.time)
@@ -55,7 +55,7 @@ async def job_waiting_for_approval(
         )
         job_id = new_job_id()
         async with db.transaction() as tx:
-            admission = await community.admission(
+            admission = await community.admission_in(
                 tx,
                 ids.guild_id,
                 ids.channel_id,
@@ -67,12 +67,12 @@ async def job_waiting_for_approval(
             )
             assert admission.allowed
             assert admission.needs_approval
-            await ledger.ensure_member(tx, ids.guild_id, ids.user_id)
-            await JobStore(db).insert(tx, job_id, order, PRICE, time.time())
-            await ledger.hold(tx, ids.guild_id, ids.user_id, job_id, PRICE)
+            await ledger.ensure_member_in(tx, ids.guild_id, ids.user_id)
+            await insert_in(tx, job_id, order, PRICE, time.time())
+            await ledger.hold_in(tx, ids.guild_id, ids.user_id, job_id, PRICE)
             await tx.execute("UPDATE jobs SET card_message_id = ? WHERE id = ?", (card.id, job_id))
             if timeout_seconds is None:
-                await community.on_job_created(
+                await community.on_job_created_in(
                     tx,
                     job_id=job_id,
                     guild_id=ids.guild_id,
@@ -81,16 +81,14 @@ async def job_waiting_for_approval(
                     reason=admission.approval_reason,
                 )
             else:  # the same, with a timeout shorter than the settings allow
-                await tx.run(
-                    lambda conn: community.approvals.on_job_created_in(
-                        conn,
-                        job_id=job_id,
-                        guild_id=ids.guild_id,
-                        user_id=ids.user_id,
-                        channel_id=ids.channel_id,
-                        reason=admission.approval_reason,
-                        timeout_seconds=timeout_seconds,
-                    )
+                await community.approvals.on_job_created_in(
+                    tx,
+                    job_id=job_id,
+                    guild_id=ids.guild_id,
+                    user_id=ids.user_id,
+                    channel_id=ids.channel_id,
+                    reason=admission.approval_reason,
+                    timeout_seconds=timeout_seconds,
                 )
     finally:
         await db.close()

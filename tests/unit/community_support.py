@@ -6,7 +6,7 @@ import itertools
 
 from bot.db import Database
 from bot.jobs.models import JobOrder, new_job_id
-from bot.jobs.store import JobStore
+from bot.jobs.store import insert_in
 from bot.ledger import Ledger
 from bot.providers.base import VideoRequest
 
@@ -45,9 +45,9 @@ async def make_job(
     )
     job_id = new_job_id()
     async with db.transaction() as tx:
-        await ledger.ensure_member(tx, guild_id, user_id)
-        await JobStore(db).insert(tx, job_id, order, price, now)
-        await ledger.hold(tx, guild_id, user_id, job_id, price)
+        await ledger.ensure_member_in(tx, guild_id, user_id)
+        await insert_in(tx, job_id, order, price, now)
+        await ledger.hold_in(tx, guild_id, user_id, job_id, price)
         if state == "succeeded":
             await ledger.capture(tx, job_id)
             await tx.execute(

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.db import Database
+from bot.db.postgres import PostgresDatabase
+from bot.db.sqlite import SqliteDatabase
 from bot.ledger import Ledger
 
 
@@ -30,9 +32,15 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "bot.sqlite3")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """The real database on each engine: a SQLite file, and this run's PostgreSQL schema."""
+    database: Database
+    if request.param == "sqlite":
+        database = await SqliteDatabase.open(tmp_path / "bot.sqlite3")
+    else:
+        schema = request.getfixturevalue("postgres")
+        database = await PostgresDatabase.open(schema.url)
     yield database
     await database.close()
 

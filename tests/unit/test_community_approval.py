@@ -10,7 +10,7 @@ from bot.community import Community
 from bot.community.approval import ApprovalError
 from bot.db import Database
 from bot.jobs.models import JobOrder, JobState, new_job_id
-from bot.jobs.store import JobStore
+from bot.jobs.store import JobStore, insert_in
 from bot.ledger import Ledger
 from bot.providers.base import VideoRequest
 from tests.unit.community_support import ADMIN, ALICE, BOB, CHANNEL, GUILD, assert_ledger_balanced
@@ -46,15 +46,15 @@ async def start_job(community: Community, db: Database, ledger: Ledger, clock) -
     )
     job_id = new_job_id()
     async with db.transaction() as tx:
-        admission = await community.admission(
+        admission = await community.admission_in(
             tx, GUILD, CHANNEL, ALICE, [], None, "a red kite", False
         )
         assert admission.allowed
         assert admission.needs_approval
-        await ledger.ensure_member(tx, GUILD, ALICE)
-        await JobStore(db).insert(tx, job_id, order, PRICE, clock())
-        await ledger.hold(tx, GUILD, ALICE, job_id, PRICE)
-        await community.on_job_created(
+        await ledger.ensure_member_in(tx, GUILD, ALICE)
+        await insert_in(tx, job_id, order, PRICE, clock())
+        await ledger.hold_in(tx, GUILD, ALICE, job_id, PRICE)
+        await community.on_job_created_in(
             tx,
             job_id=job_id,
             guild_id=GUILD,
@@ -180,8 +180,8 @@ async def test_a_cancel_withdraws_the_request_in_its_own_transaction(
     async with db.transaction() as tx:  # what /video cancel does, with the seam
         await tx.execute("UPDATE jobs SET state = 'cancelled' WHERE id = ?", (job_id,))
         await ledger.release(tx, job_id, "cancelled by the member")
-        assert await tx.run(community.on_job_cancelled_in, job_id, ALICE)
-        assert not await tx.run(community.on_job_cancelled_in, job_id, ALICE)
+        assert await community.on_job_cancelled_in(tx, job_id, ALICE)
+        assert not await community.on_job_cancelled_in(tx, job_id, ALICE)
     request = await community.approvals.get(job_id)
     assert (request.state, request.decided_by) == ("withdrawn", ALICE)
     late = await community.approvals.decide(job_id, approve=True, actor_id=ADMIN)

@@ -80,16 +80,16 @@ async def test_the_job_seam_draws_the_shortfall_then_the_hold_fits(
     )
     ledger_small = Ledger(db, starting_credits=5, clock=clock)
     async with db.transaction() as tx:
-        await ledger_small.ensure_member(tx, GUILD, ALICE)
+        await ledger_small.ensure_member_in(tx, GUILD, ALICE)
         try:
-            await quotas.admit(tx, GUILD, ALICE, [], 15)
+            await quotas.admit_in(tx, GUILD, ALICE, [], 15)
             raise AssertionError("alice should be short")
         except InsufficientCredits as short:
-            drawn = await community.cover_shortfall(
+            drawn = await community.pool.cover_in(
                 tx, GUILD, ALICE, short.price - short.available, "job12345"
             )
         assert drawn == 10
-        admission = await quotas.admit(tx, GUILD, ALICE, [], 15)
+        admission = await quotas.admit_in(tx, GUILD, ALICE, [], 15)
         assert admission.price == 15
     balance = await ledger.balance(GUILD, ALICE)
     assert balance.balance == 15
@@ -109,7 +109,7 @@ async def test_a_refused_job_rolls_its_draw_back(community, db, ledger) -> None:
 
     async def refused_job() -> None:
         async with db.transaction() as tx:
-            drawn.append(await community.cover_shortfall(tx, GUILD, ALICE, 10, None))
+            drawn.append(await community.pool.cover_in(tx, GUILD, ALICE, 10, None))
             raise RuntimeError("refused later in the same transaction")
 
     with pytest.raises(RuntimeError):

@@ -325,12 +325,11 @@ async def test_a_parked_outcome_is_posted_once_in_the_channel_it_is_asked_for(
     await world.step()
     await world.step(5)
     # Neither the channel nor a direct message took it: the runner kept it (parked).
-    await world.db.run(
-        lambda conn: conn.execute(
+    async with world.db.transaction() as tx:
+        await tx.execute(
             "UPDATE jobs SET delivery_state = 'parked', delivered_at = NULL WHERE id = ?",
             (job.id,),
         )
-    )
     moved = await world.service.repost(job.id, 777)
     assert moved is not None
     assert moved.channel_id == 777

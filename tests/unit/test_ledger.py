@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
 
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.ledger import InsufficientCredits, Ledger, LedgerError
+from tests.postgres import REFUSED_WRITE
 
 GUILD, USER = 10, 20
 
@@ -24,10 +24,10 @@ async def _job(db: Database, job_id: str, price: int = 0) -> None:
 
 async def _hold(db: Database, ledger: Ledger, job_id: str, amount: int) -> None:
     async with db.transaction() as tx:
-        await ledger.ensure_member(tx, GUILD, USER)
+        await ledger.ensure_member_in(tx, GUILD, USER)
     await _job(db, job_id, amount)
     async with db.transaction() as tx:
-        await ledger.hold(tx, GUILD, USER, job_id, amount)
+        await ledger.hold_in(tx, GUILD, USER, job_id, amount)
 
 
 async def _sums(db: Database) -> tuple[int, int]:
@@ -79,7 +79,7 @@ async def test_insufficient_credits_changes_nothing(ledger: Ledger, db: Database
     await _job(db, "job2", 30)
     with pytest.raises(InsufficientCredits) as info:
         async with db.transaction() as tx:
-            await ledger.hold(tx, GUILD, USER, "job2", 30)
+            await ledger.hold_in(tx, GUILD, USER, "job2", 30)
     assert (info.value.price, info.value.available) == (30, 20)
     holds = await db.fetchall("SELECT job_id FROM holds")
     assert [h["job_id"] for h in holds] == ["job1"]
@@ -100,7 +100,7 @@ async def test_take_never_touches_held_credits(ledger: Ledger, db: Database) -> 
 async def test_ledger_rows_cannot_be_changed_or_deleted(ledger: Ledger, db: Database) -> None:
     await ledger.balance(GUILD, USER)
     for statement in ("UPDATE ledger SET balance_delta = 1000", "DELETE FROM ledger"):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(REFUSED_WRITE, match="append-only"):
             async with db.transaction() as tx:
                 await tx.execute(statement)
     assert await _sums(db) == (100, 0)
@@ -108,14 +108,14 @@ async def test_ledger_rows_cannot_be_changed_or_deleted(ledger: Ledger, db: Data
 
 async def test_concurrent_holds_never_overdraw(ledger: Ledger, db: Database) -> None:
     async with db.transaction() as tx:
-        await ledger.ensure_member(tx, GUILD, USER)
+        await ledger.ensure_member_in(tx, GUILD, USER)
     for n in range(50):
         await _job(db, f"job{n}", 7)
 
     async def attempt(n: int) -> bool:
         try:
             async with db.transaction() as tx:
-                await ledger.hold(tx, GUILD, USER, f"job{n}", 7)
+                await ledger.hold_in(tx, GUILD, USER, f"job{n}", 7)
         except InsufficientCredits:
             return False
         return True
@@ -155,16 +155,16 @@ async def test_a_capture_never_spends_more_than_was_held(ledger: Ledger, db: Dat
 
 async def test_a_second_hold_for_the_same_job_fails_whole(ledger: Ledger, db: Database) -> None:
     await _hold(db, ledger, "job1", 30)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(REFUSED_WRITE):
         async with db.transaction() as tx:
-            await ledger.hold(tx, GUILD, USER, "job1", 30)
+            await ledger.hold_in(tx, GUILD, USER, "job1", 30)
     assert (await ledger.balance(GUILD, USER)).held == 30
     assert await _sums(db) == (100, 30)
 
 
 async def test_a_one_hop_transaction_is_all_or_nothing(ledger: Ledger, db: Database) -> None:
-    def grant_then_fail(conn: sqlite3.Connection) -> None:
-        ledger.grant_in(conn, GUILD, USER, 50, "never", actor_id=None)
+    async def grant_then_fail(tx: Transaction) -> None:
+        await ledger.grant_in(tx, GUILD, USER, 50, "never", actor_id=None)
         raise RuntimeError("crash in the middle")
 
     with pytest.raises(RuntimeError, match="crash in the middle"):
@@ -189,12 +189,11 @@ async def test_history_pages_run_newest_first(ledger: Ledger, db: Database) -> N
 
 
 async def test_a_servers_own_starting_grant_wins(ledger: Ledger, db: Database) -> None:
-    await db.run(
-        lambda conn: conn.execute(
+    async with db.transaction() as tx:
+        await tx.execute(
             "INSERT INTO credit_settings (guild_id, starting_credits, updated_at) VALUES (?, 7, 0)",
             (GUILD,),
         )
-    )
     assert (await ledger.balance(GUILD, USER)).balance == 7
     assert (await ledger.balance(GUILD + 1, USER)).balance == 100
 
@@ -213,7 +212,10 @@ async def test_a_cancelled_transaction_never_leaves_one_open(db: Database) -> No
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         async with db.transaction() as tx:
-            await tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('after', 'ok')")
+            await tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('after', 'ok') "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            )
     row = await db.fetchone("SELECT value FROM meta WHERE key = 'after'")
     assert row is not None
     assert row["value"] == "ok"

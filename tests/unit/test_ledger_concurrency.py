@@ -12,7 +12,7 @@ from bot.credits.terms import DAY, Allowance
 from bot.db import Database
 from bot.ledger import InsufficientCredits
 from tests.unit.conftest import ManualClock
-from tests.unit.test_ledger_properties import check_ledger_invariants, read_only
+from tests.unit.test_ledger_properties import check_ledger_invariants
 from tests.unit.test_quotas import GUILD, Economy
 
 PLAIN, VIP, RICH, BROKE = 201, 202, 203, 204
@@ -97,16 +97,14 @@ async def test_hundreds_of_concurrent_commands_keep_every_invariant(
     assert outcomes[RICH][CONCURRENT_JOBS] > 0
     assert set().union(*outcomes.values()) <= {"started", "funds", CONCURRENT_JOBS}
     assert outcomes[PLAIN]["funds"] > 0
-    with read_only(tmp_path / "bot.sqlite3") as conn:
-        check_ledger_invariants(conn)
+    await db.read(check_ledger_invariants)
 
     await economy.finish_all()
     assert (await economy.ledger.balance(GUILD, PLAIN)).balance == 10
     clock.advance(DAY)
     second = await burst(economy, 2)
     assert sum(c["started"] for c in second.values()) > 0
-    with read_only(tmp_path / "bot.sqlite3") as conn:
-        check_ledger_invariants(conn)
+    await db.read(check_ledger_invariants)
     total = sum(sum(c.values()) for c in outcomes.values())
     assert total == len(MEMBERS) * (PER_MEMBER + PER_MEMBER // 6)
     print(f"\n{total} concurrent commands (+40 balance looks) settled in {elapsed:.2f} s")

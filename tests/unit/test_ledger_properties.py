@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sqlite3
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,10 +30,14 @@ from hypothesis.stateful import (
 
 from bot.credits.quotas import CONCURRENT_JOBS, DAILY_SPEND, QuotaExceeded
 from bot.credits.terms import HOUR, Allowance, day_start
-from bot.db import Database
+from bot.db import Database, Transaction
+from bot.db.postgres import PostgresDatabase
+from bot.db.sqlite import SqliteDatabase
 from bot.jobs.models import JobState
 from bot.jobs.store import Guard, finish_cols
 from bot.ledger import InsufficientCredits, LedgerError
+from tests.conftest import blocking
+from tests.postgres import REFUSED_WRITE, Schema
 from tests.unit.conftest import ManualClock
 from tests.unit.test_quotas import Economy
 
@@ -60,32 +63,32 @@ ACTIVE = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
 # -- invariants, shared with the concurrency tests ------------------------------------------
 
 
-def check_ledger_invariants(conn: sqlite3.Connection) -> None:
+async def check_ledger_invariants(tx: Transaction) -> None:
     """Assert I1-I7 over the whole database (I8, rows never change, is checked by callers)."""
-    rows = conn.execute(
+    rows = await tx.fetchall(
         "SELECT m.guild_id, m.user_id, m.balance, m.held, "
         "COALESCE(SUM(l.balance_delta), 0), COALESCE(SUM(l.held_delta), 0) "
         "FROM members m LEFT JOIN ledger l ON l.guild_id = m.guild_id AND l.user_id = m.user_id "
         "GROUP BY m.guild_id, m.user_id"
-    ).fetchall()
+    )
     for guild_id, user_id, balance, held, summed_balance, summed_held in rows:
         # I1: the cached balance is the sum of the member's ledger rows.
         assert (balance, held) == (summed_balance, summed_held), (guild_id, user_id)
         # I2: nothing below zero, available included.
         assert 0 <= held <= balance, (guild_id, user_id, balance, held)
-        open_holds = conn.execute(
+        open_holds = await tx.fetchval(
             "SELECT COALESCE(SUM(amount), 0) FROM holds "
             "WHERE guild_id = ? AND user_id = ? AND state = 'open'",
             (guild_id, user_id),
-        ).fetchone()[0]
+        )
         assert held == open_holds, (guild_id, user_id, held, open_holds)
-    orphans = conn.execute(
+    orphans = await tx.fetchval(
         "SELECT COUNT(*) FROM ledger l LEFT JOIN members m "
         "ON m.guild_id = l.guild_id AND m.user_id = l.user_id WHERE m.user_id IS NULL"
-    ).fetchone()[0]
+    )
     assert orphans == 0
     # I3 + I4: every hold has one hold row and at most one resolution row, and they agree.
-    holds = conn.execute(
+    holds = await tx.fetchall(
         "SELECT h.job_id, h.amount, h.state, h.captured, "
         "(SELECT COUNT(*) FROM ledger WHERE job_id = h.job_id AND kind = 'hold'), "
         "(SELECT COUNT(*) FROM ledger WHERE job_id = h.job_id AND kind IN ('capture', 'release')),"
@@ -94,7 +97,7 @@ def check_ledger_invariants(conn: sqlite3.Connection) -> None:
         " AND kind IN ('capture', 'release')), "
         "(SELECT balance_delta FROM ledger WHERE job_id = h.job_id AND kind = 'release') "
         "FROM holds h"
-    ).fetchall()
+    )
     for job_id, amount, state, captured, n_hold, n_resolved, spent, unheld, released in holds:
         assert n_hold == 1, job_id
         assert n_resolved == (0 if state == "open" else 1), (job_id, state, n_resolved)
@@ -105,57 +108,66 @@ def check_ledger_invariants(conn: sqlite3.Connection) -> None:
             assert unheld == -amount
         elif state == "released":
             assert (released, unheld) == (0, -amount), job_id
-    stray = conn.execute(
+    stray = await tx.fetchval(
         "SELECT COUNT(*) FROM ledger l LEFT JOIN holds h ON h.job_id = l.job_id "
         "WHERE l.kind IN ('hold', 'capture', 'release') AND h.job_id IS NULL"
-    ).fetchone()[0]
+    )
     assert stray == 0
     # I5: one hold per job, one job per interaction, and every job has its hold.
-    assert conn.execute(
-        "SELECT COUNT(*) FROM (SELECT interaction_id FROM jobs WHERE interaction_id IS NOT NULL "
-        "GROUP BY interaction_id HAVING COUNT(*) > 1)"
-    ).fetchone() == (0,)
-    assert conn.execute(
-        "SELECT COUNT(*) FROM jobs j LEFT JOIN holds h ON h.job_id = j.id WHERE h.job_id IS NULL"
-    ).fetchone() == (0,)
+    assert (
+        await tx.fetchval(
+            "SELECT COUNT(*) FROM (SELECT interaction_id FROM jobs "
+            "WHERE interaction_id IS NOT NULL "
+            "GROUP BY interaction_id HAVING COUNT(*) > 1) AS repeated"
+        )
+        == 0
+    )
+    assert (
+        await tx.fetchval(
+            "SELECT COUNT(*) FROM jobs j LEFT JOIN holds h ON h.job_id = j.id "
+            "WHERE h.job_id IS NULL"
+        )
+        == 0
+    )
     # I6: a finished job's hold is resolved; an unfinished job's hold is still open.
-    mismatched = conn.execute(
+    mismatched = await tx.fetchall(
         "SELECT j.id, j.state, h.state FROM jobs j JOIN holds h ON h.job_id = j.id "
         "WHERE (j.state IN ('succeeded', 'failed', 'cancelled')) = (h.state = 'open')"
-    ).fetchall()
+    )
     assert mismatched == [], mismatched
     # I7: conservation: credits only enter by grants and leave by takes and captures.
-    kinds = dict(
-        conn.execute("SELECT kind, COALESCE(SUM(balance_delta), 0) FROM ledger GROUP BY kind")
-    )
-    balances = conn.execute("SELECT COALESCE(SUM(balance), 0) FROM members").fetchone()[0]
+    kinds = {
+        kind: total
+        for kind, total in await tx.fetchall(
+            "SELECT kind, COALESCE(SUM(balance_delta), 0) FROM ledger GROUP BY kind"
+        )
+    }
+    balances = await tx.fetchval("SELECT COALESCE(SUM(balance), 0) FROM members")
     assert kinds.get("hold", 0) == kinds.get("release", 0) == 0
     assert kinds.get("grant", 0) + kinds.get("take", 0) + kinds.get("capture", 0) == balances
-    spent = conn.execute(
+    spent = await tx.fetchval(
         "SELECT COALESCE(SUM(captured), 0) FROM holds WHERE state = 'captured'"
-    ).fetchone()[0]
+    )
     assert -kinds.get("capture", 0) == spent
-    signs = conn.execute(
+    signs = await tx.fetchval(
         "SELECT COUNT(*) FROM ledger WHERE (kind = 'grant' AND balance_delta <= 0) "
         "OR (kind = 'take' AND balance_delta >= 0) OR (kind = 'capture' AND balance_delta > 0)"
-    ).fetchone()[0]
+    )
     assert signs == 0
     # Refills: once per member and period (primary key), each backed by its own grant row.
-    refills = conn.execute(
+    refills = await tx.fetchall(
         "SELECT r.amount, l.kind, l.balance_delta, l.user_id = r.user_id FROM refills r "
         "LEFT JOIN ledger l ON l.id = r.ledger_id WHERE r.amount > 0"
-    ).fetchall()
+    )
     for amount, kind, delta, same_member in refills:
-        assert (kind, delta, same_member) == ("grant", amount, 1)
-    assert conn.execute(
-        "SELECT COUNT(*) FROM (SELECT ledger_id FROM refills WHERE ledger_id IS NOT NULL "
-        "GROUP BY ledger_id HAVING COUNT(*) > 1)"
-    ).fetchone() == (0,)
-
-
-def read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot change the bot's database, to check it from outside."""
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        assert (kind, delta, bool(same_member)) == ("grant", amount, True)
+    assert (
+        await tx.fetchval(
+            "SELECT COUNT(*) FROM (SELECT ledger_id FROM refills WHERE ledger_id IS NOT NULL "
+            "GROUP BY ledger_id HAVING COUNT(*) > 1) AS repeated"
+        )
+        == 0
+    )
 
 
 # -- the model ------------------------------------------------------------------------------
@@ -194,6 +206,9 @@ class TermsModel:
 class LedgerMachine(RuleBasedStateMachine):
     """Random operations against the real credit code, checked against a model."""
 
+    # None: a SQLite file of its own; else this PostgreSQL schema, emptied for each run.
+    schema: Schema | None = None
+
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="ledger-fuzz-"))
@@ -217,7 +232,10 @@ class LedgerMachine(RuleBasedStateMachine):
         return self.loop.run_until_complete(coro)
 
     def _open(self) -> None:
-        self.db = self.run(Database.open(self.path))
+        if self.schema is None:
+            self.db = self.run(SqliteDatabase.open(self.path))
+        else:
+            self.db = self.run(PostgresDatabase.open(self.schema.url))
         self.economy = Economy(self.db, self.clock, self.dir, DEFAULTS)
 
     def _close(self) -> None:
@@ -462,24 +480,24 @@ class LedgerMachine(RuleBasedStateMachine):
     )
     def tamper(self, statement: str) -> None:
         assert self.db is not None
-        with pytest.raises(sqlite3.IntegrityError, match=r"append-only|CHECK constraint"):
-            self.run(self.db.run(lambda conn: conn.execute(statement)))
+        with pytest.raises(REFUSED_WRITE, match=r"append-only|CHECK constraint|check constraint"):
+            self.run(self.db.run(_execute, statement))
 
     @precondition(lambda self: bool(self.refilled))
     @rule(statement=st.sampled_from(["UPDATE refills SET amount = 0", "DELETE FROM refills"]))
     def tamper_with_refills(self, statement: str) -> None:
         assert self.db is not None
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            self.run(self.db.run(lambda conn: conn.execute(statement)))
+        with pytest.raises(REFUSED_WRITE, match="append-only"):
+            self.run(self.db.run(_execute, statement))
 
     # -- invariants -----------------------------------------------------------------------------
 
     @invariant()
     def ledger_is_consistent(self) -> None:
-        with read_only(self.path) as conn:
-            check_ledger_invariants(conn)
-            # I8: rows already seen are unchanged; new rows only ever come after them.
-            rows = conn.execute("SELECT * FROM ledger ORDER BY id").fetchall()
+        assert self.db is not None
+        self.run(self.db.read(check_ledger_invariants))
+        # I8: rows already seen are unchanged; new rows only ever come after them.
+        rows = self.run(self.db.fetchall("SELECT * FROM ledger ORDER BY id"))
         current = {row[0]: tuple(row) for row in rows}
         for row_id, row in self.seen_rows.items():
             assert current.get(row_id) == row, row_id
@@ -487,14 +505,19 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def balances_match_the_model(self) -> None:
-        with read_only(self.path) as conn:
-            found = {
-                user_id: (balance, held)
-                for user_id, balance, held in conn.execute(
+        assert self.db is not None
+        found = {
+            user_id: (balance, held)
+            for user_id, balance, held in self.run(
+                self.db.fetchall(
                     "SELECT user_id, balance, held FROM members WHERE guild_id = ?", (GUILD,)
                 )
-            }
-            holds = dict(conn.execute("SELECT job_id, state FROM holds"))
+            )
+        }
+        holds = {
+            job_id: state
+            for job_id, state in self.run(self.db.fetchall("SELECT job_id, state FROM holds"))
+        }
         expected = {u: (m.balance, m.held) for u, m in self.members.items() if m.seen}
         assert found == expected
         assert holds == {job_id: job.state for job_id, job in self.jobs.items()}
@@ -525,9 +548,27 @@ class LedgerMachine(RuleBasedStateMachine):
             return await self.eco.ledger.release(tx, job_id, "refund: again")
 
 
-def test_ledger_invariants_hold_over_random_histories() -> None:
+async def _execute(tx: Transaction, statement: str) -> int:
+    return await tx.execute(statement)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_ledger_invariants_hold_over_random_histories(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    schema = request.getfixturevalue("postgres_schema") if engine == "postgresql" else None
+
+    class OnEngine(LedgerMachine):
+        """The machine on this test's engine."""
+
+        def __init__(self) -> None:
+            self.schema = schema
+            if schema is not None:
+                blocking(schema.reset())
+            super().__init__()
+
     run_state_machine_as_test(
-        LedgerMachine,
+        OnEngine,
         settings=settings(
             max_examples=EXAMPLES,
             stateful_step_count=STEPS,

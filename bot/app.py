@@ -159,6 +159,7 @@ class VideoBot(commands.Bot):
     async def close(self) -> None:
         """Stop the runner before the connection goes away."""
         self.draining = True
+        log.info("shutting down: refusing new commands, finishing the job steps in hand")
         await _finish_interactions(INTERACTION_GRACE_SECONDS)
         if self.runner is not None:
             # A step in hand gets a moment to finish; what does not is released for next time.

@@ -34,6 +34,7 @@ from bot.credits.usage import UsageReports
 from bot.db import Database
 from bot.db.postgres import PostgresDatabase
 from bot.db.sqlite import SqliteDatabase
+from bot.health import Health
 from bot.jobs.models import Job
 from bot.jobs.runner import JobRunner, RunnerSettings
 from bot.jobs.service import JobService
@@ -41,6 +42,7 @@ from bot.jobs.store import JobStore
 from bot.ledger import Ledger
 from bot.logs import configure_logging
 from bot.media import fetch_image
+from bot.metrics import Metrics
 from bot.pricing import PriceTable
 from bot.providers import kling, kvid
 from bot.providers.base import Provider, ProviderFailure
@@ -63,22 +65,32 @@ class StartupError(Exception):
 
 
 def build_providers(
-    settings: Settings, stack: AsyncExitStack, downloads: httpx.AsyncClient
+    settings: Settings,
+    stack: AsyncExitStack,
+    downloads: httpx.AsyncClient,
+    metrics: Metrics | None = None,
 ) -> dict[str, Provider]:
     """One provider per configured key (each with its own HTTP client), plus the local one."""
+    metrics = metrics or Metrics()
     providers: dict[str, Provider] = {}
     if settings.kvid.configured:
         client = kvid.build_client(
             settings.kvid.base_url, settings.kvid.api_key.value, transport=aiohttp_transport()
         )
         stack.push_async_callback(client.aclose)
-        providers["kvid"] = kvid.KvidProvider(client, poll_interval=settings.kvid.poll_interval)
+        providers["kvid"] = kvid.KvidProvider(
+            client, poll_interval=settings.kvid.poll_interval, on_answer=metrics.answer_hook("kvid")
+        )
     if settings.kling.configured:
         client = kling.build_client(
             settings.kling.base_url, settings.kling.api_key.value, transport=aiohttp_transport()
         )
         stack.push_async_callback(client.aclose)
-        providers["kling"] = kling.KlingProvider(client, poll_interval=settings.kling.poll_interval)
+        providers["kling"] = kling.KlingProvider(
+            client,
+            poll_interval=settings.kling.poll_interval,
+            on_answer=metrics.answer_hook("kling"),
+        )
     wants_local = settings.local.mode == "on" or (settings.local.mode == "auto" and not providers)
     if wants_local:
         local_provider = LocalProvider(
@@ -126,7 +138,9 @@ async def run(settings: Settings, token: str) -> None:
             transport=aiohttp_transport(),
         )
         stack.push_async_callback(downloads.aclose)
-        providers = build_providers(settings, stack, downloads)
+        metrics = Metrics(db)
+        providers = build_providers(settings, stack, downloads, metrics)
+        metrics.expect_providers(providers)
         log.info("video providers: %s", ", ".join(providers) or "none")
         ledger = Ledger(db, starting_credits=settings.starting_credits, clock=clock)
         rules = CreditRules(db, allowance_defaults(settings), clock=clock)
@@ -157,7 +171,7 @@ async def run(settings: Settings, token: str) -> None:
             community=community,
         )
         point_discord_at(settings)
-        bot = VideoBot(services)
+        bot = VideoBot(services, http_trace=metrics.discord_trace())
         runner = JobRunner(
             db,
             store,
@@ -178,20 +192,29 @@ async def run(settings: Settings, token: str) -> None:
             wake=new_work,
             fitter=PyAVFitter(),
             on_refused=functools.partial(_log_refusal, community),
+            metrics=metrics,
         )
         bot.attach_runner(runner)
-        if settings.callbacks.enabled:
+        if settings.callbacks.serve:
             server = CallbackServer(
-                runner, host=settings.callbacks.host, port=settings.callbacks.port
+                runner,
+                host=settings.callbacks.host,
+                port=settings.callbacks.port,
+                callbacks=settings.callbacks.enabled,
+                health=Health(db, metrics, bot.gateway_connected),
+                metrics=metrics,
             )
             await server.start()
             stack.push_async_callback(server.stop)
+        lag_watch = asyncio.create_task(metrics.watch_event_loop(), name="event-loop-lag")
         async with bot:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
             await log_in(bot, token, settings)
             await bot.connect()
+        # Cancelled first: drain_tasks would otherwise wait out its whole grace for it.
+        lag_watch.cancel()
         # Commands still being handled get a moment to finish before the database closes.
         await drain_tasks(SHUTDOWN_GRACE_SECONDS)
 
@@ -340,7 +363,7 @@ def main() -> None:
         # A password may also be quoted alone, as in a server's error message.
         urlparse(settings.database_url.value).password or "",
     ]
-    configure_logging(settings.log_level, secrets)
+    configure_logging(settings.log_level, secrets, settings.log_format)
     try:
         asyncio.run(run(settings, token))
     except discord.LoginFailure:

@@ -7,7 +7,9 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
+import aiohttp
 import discord
 from discord.ext import commands
 
@@ -90,7 +92,16 @@ class Services:
 class VideoBot(commands.Bot):
     """The bot: receives interactions and hands them to the cogs."""
 
-    def __init__(self, services: Services, *, intents: discord.Intents | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        intents: discord.Intents | None = None,
+        http_trace: aiohttp.TraceConfig | None = None,
+    ) -> None:
+        # Sees every REST response (the metrics count Discord's 429s through it); discord.py's
+        # stubs take no None, so it is passed only when given.
+        traced: dict[str, Any] = {"http_trace": http_trace} if http_trace is not None else {}
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents or needed_intents(),
@@ -99,8 +110,11 @@ class VideoBot(commands.Bot):
             tree_cls=AppTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            **traced,
         )
         self.services = services
+        # Set when shutdown begins: new commands, presses and forms are refused politely.
+        self.draining = False
         self.presenter = DiscordPresenter(
             self, services.providers, services.jobs, services.community
         )
@@ -112,6 +126,17 @@ class VideoBot(commands.Bot):
         self.forms = FormRouter()
         # Approve / Deny-with-a-reason under what moderators decide (cogs add their subjects).
         self.decisions = Decisions(self.forms)
+
+    def gateway_connected(self) -> bool:
+        """For /healthz: READY received, the gateway socket open, and not shutting down."""
+        ws = self.ws
+        return (
+            self.is_ready()
+            and not self.is_closed()
+            and not self.draining
+            and ws is not None
+            and ws.open
+        )
 
     def attach_runner(self, runner: JobRunner) -> None:
         """The runner needs the presenter, which needs this client: wired after construction."""
@@ -133,6 +158,8 @@ class VideoBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop the runner before the connection goes away."""
+        self.draining = True
+        log.info("shutting down: refusing new commands, finishing the job steps in hand")
         await _finish_interactions(INTERACTION_GRACE_SECONDS)
         if self.runner is not None:
             # A step in hand gets a moment to finish; what does not is released for next time.

@@ -1,4 +1,4 @@
-"""The HTTP endpoint providers post finished jobs to (only when PUBLIC_URL is set)."""
+"""The bot's HTTP endpoint: provider callbacks (with PUBLIC_URL), /healthz and /metrics."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import json
 import logging
 
 from aiohttp import web
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from bot.health import Health
 from bot.jobs.runner import CallbackRefused, JobRunner
+from bot.logs import log_job
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -16,15 +20,30 @@ JSON_TYPE = "application/json"
 
 
 class CallbackServer:
-    """aiohttp server: POST /callbacks/{provider}/{job}/{token}, and GET /healthz."""
+    """aiohttp server: POST /callbacks/{provider}/{job}/{token}, GET /healthz and /metrics."""
 
-    def __init__(self, runner: JobRunner, *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        *,
+        host: str,
+        port: int,
+        callbacks: bool = True,
+        health: Health | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._runner = runner
         self._host = host
         self._port = port
+        self._health_check = health
+        self._metrics = metrics
         app = web.Application(client_max_size=MAX_BODY_BYTES)
-        app.router.add_post("/callbacks/{provider}/{job_id}/{token}", self._callback)
+        # Without PUBLIC_URL no provider was given a callback URL: nothing to accept.
+        if callbacks:
+            app.router.add_post("/callbacks/{provider}/{job_id}/{token}", self._callback)
         app.router.add_get("/healthz", self._health)
+        if metrics is not None:
+            app.router.add_get("/metrics", self._metrics_page)
         self._app_runner = web.AppRunner(app, access_log=None)
         self.port: int | None = None
 
@@ -35,17 +54,30 @@ class CallbackServer:
         await site.start()
         addresses = self._app_runner.addresses
         self.port = addresses[0][1] if addresses else self._port
-        log.info("provider callbacks accepted on %s:%s", self._host, self.port)
+        log.info("HTTP endpoint listening on %s:%s", self._host, self.port)
 
     async def stop(self) -> None:
         """Stop listening."""
         await self._app_runner.cleanup()
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(text='{"ok": true}', content_type=JSON_TYPE)
+        if self._health_check is None:
+            return web.Response(text='{"ok": true}', content_type=JSON_TYPE)
+        healthy, report = await self._health_check.report()
+        return web.Response(
+            status=200 if healthy else 503, text=json.dumps(report), content_type=JSON_TYPE
+        )
+
+    async def _metrics_page(self, request: web.Request) -> web.Response:
+        assert self._metrics is not None
+        body = await self._metrics.render()
+        # generate_latest writes the 0.0.4 text format every Prometheus reads; the library's
+        # CONTENT_TYPE_LATEST names 1.0.0 since 0.23, which older scrapers do not negotiate.
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     async def _callback(self, request: web.Request) -> web.Response:
         info = request.match_info
+        log_job(info["job_id"])
         try:
             body = json.loads(await request.read())
         except (ValueError, web.HTTPRequestEntityTooLarge):

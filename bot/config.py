@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 T = TypeVar("T", int, float)
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOG_FORMATS = ("TEXT", "JSON")
 
 
 class ConfigError(Exception):
@@ -58,16 +59,23 @@ class LocalSettings:
 
 @dataclass(frozen=True)
 class CallbackSettings:
-    """Where providers can reach the bot to report finished jobs (optional)."""
+    """The bot's HTTP endpoint: provider callbacks (optional), /healthz and /metrics."""
 
     public_url: str | None
     host: str
     port: int
+    # HTTP_PORT was set: serve /healthz and /metrics even without callbacks.
+    port_given: bool = False
 
     @property
     def enabled(self) -> bool:
         """Callbacks need a URL the provider can reach; without one the bot polls."""
         return self.public_url is not None
+
+    @property
+    def serve(self) -> bool:
+        """Listen at all: for callbacks, or because the operator asked for the endpoint."""
+        return self.enabled or self.port_given
 
 
 PROVIDER_NAMES = ("kvid", "kling", "local")
@@ -100,6 +108,8 @@ class Settings:
     default_provider: str | None
     callbacks: CallbackSettings
     log_level: str
+    # "text" (human-readable lines) or "json" (one object per line, for log collectors).
+    log_format: str
     starting_credits: int
     credits: CreditDefaults
     pricing_file: Path | None
@@ -152,8 +162,10 @@ class Settings:
                 public_url=reader.optional_url("PUBLIC_URL", ("http", "https")),
                 host=reader.text("HTTP_HOST", "0.0.0.0"),
                 port=reader.number("HTTP_PORT", 8080, int, minimum=1, maximum=65535),
+                port_given=reader.given("HTTP_PORT"),
             ),
             log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
+            log_format=reader.choice("LOG_FORMAT", "TEXT", LOG_FORMATS).lower(),
             starting_credits=starting_credits,
             credits=CreditDefaults(
                 refill_amount=reader.number("REFILL_AMOUNT", 20, int, minimum=0),
@@ -204,6 +216,9 @@ class _Reader:
     def text(self, name: str, default: str) -> str:
         value = self._env.get(name, "").strip()
         return value or default
+
+    def given(self, name: str) -> bool:
+        return bool(self._env.get(name, "").strip())
 
     def number(
         self,

@@ -15,6 +15,7 @@ import os
 import random
 import secrets
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,9 @@ from bot.i18n import Text
 from bot.jobs.models import Delivery, DeliveryState, Job, JobState, ResultFitter, note_to_column
 from bot.jobs.store import Guard, JobStore, finish_cols, transition_in
 from bot.ledger import Ledger
+from bot.logs import log_job
 from bot.media import DownloadTooLarge, copy_local_result, download
+from bot.metrics import NO_METRICS, StepMetrics
 from bot.providers.base import (
     AcceptsCallbacks,
     BatchPolling,
@@ -66,6 +69,15 @@ RESULT_UNAVAILABLE = ProviderFailure(
 FALLBACK_FAILURE = ProviderFailure(
     code="failed", member_message="The video service could not make this video.", retryable=False
 )
+# The step a claimed job's state calls for, as the step-latency metric names it.
+_STEP_KINDS = {
+    JobState.QUEUED: "submit",
+    JobState.SUBMITTING: "recover_submit",
+    JobState.RUNNING: "poll",
+    JobState.SUCCEEDED: "none",
+    JobState.FAILED: "none",
+    JobState.CANCELLED: "none",
+}
 
 
 class CallbackRefused(Exception):
@@ -161,6 +173,7 @@ class JobRunner:
         wake: asyncio.Event | None = None,
         fitter: ResultFitter | None = None,
         on_refused: Callable[[Job, ProviderFailure], Awaitable[None]] | None = None,
+        metrics: StepMetrics = NO_METRICS,
     ) -> None:
         self._db = db
         self._store = store
@@ -175,6 +188,7 @@ class JobRunner:
         self._fitter = fitter
         # Told when a provider refuses a job on content grounds (for the moderators' log).
         self._on_refused = on_refused
+        self._metrics = metrics
         # Leases name the process: `instance/` + a token new at every start, so a restarted
         # process knows its earlier life's leases (that life is over) and nobody else's.
         self._owner_prefix = f"{settings.instance}/"
@@ -218,6 +232,7 @@ class JobRunner:
         taken = await self._store.release_leases(self._owner_prefix, self._clock())
         if taken:
             log.warning("taking over %d steps left by this instance's previous run", taken)
+            self._metrics.leases_taken_over(taken)
 
     def _expects_callback(self, job: Job) -> bool:
         provider = self._providers.get(job.provider)
@@ -324,6 +339,8 @@ class JobRunner:
     # -- submit, poll, settle -------------------------------------------------------------------
 
     async def _step(self, job: Job) -> None:
+        log_job(job.id)
+        started = time.perf_counter()
         match job.state:
             case JobState.QUEUED:
                 finished = await self._submit(job)
@@ -335,6 +352,7 @@ class JobRunner:
                 finished = None
             case _:
                 assert_never(job.state)
+        self._metrics.step_finished(_STEP_KINDS[job.state], time.perf_counter() - started)
         if finished is not None:
             await self._deliver_now(finished.id)
 
@@ -415,6 +433,7 @@ class JobRunner:
         """One request for every running job of a provider that can answer for many at once."""
         provider = self._providers[provider_name]
         assert isinstance(provider, BatchPolling)
+        started = time.perf_counter()
         finished: list[Job | None] = []
         live: dict[str, Job] = {}
         for job in jobs:
@@ -435,6 +454,7 @@ class JobRunner:
                     state="pending", provider_status=job.provider_status or ""
                 )
                 finished.append(await self._apply(job, Guard.claimed(job), provider, update))
+        self._metrics.step_finished("poll_batch", time.perf_counter() - started)
         for done in finished:
             if done is not None:
                 await self._deliver_now(done.id)
@@ -610,6 +630,8 @@ class JobRunner:
 
     async def _deliver(self, job: Job) -> None:
         """Fetch the result (if any) and post the outcome, once; the claim is on delivery."""
+        log_job(job.id)
+        started = time.perf_counter()
         video: ResultFile | None = None
         try:
             if job.state is JobState.SUCCEEDED and job.result_url:
@@ -638,6 +660,7 @@ class JobRunner:
                     job = noted
             await self._post(job, video)
         finally:
+            self._metrics.step_finished("deliver", time.perf_counter() - started)
             if video is not None:
                 video.path.unlink(missing_ok=True)
                 if video.poster is not None:

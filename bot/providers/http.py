@@ -28,6 +28,8 @@ def aiohttp_transport() -> httpx.AsyncBaseTransport:
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+# Told of every answer (None: a good one), for /healthz and the provider error counter.
+AnswerHook = Callable[[ProviderFailure | None], None]
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ async def call_with_retries(
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
     retry_on: Callable[[ProviderFailure], bool] | None = None,
+    on_answer: AnswerHook | None = None,
 ) -> object:
     """Run `send` and `interpret` its response, retrying transient ProviderErrors per `policy`."""
     rng = rng or random.Random()
@@ -89,9 +92,14 @@ async def call_with_retries(
                 raise ProviderError(
                     ProviderFailure(**{**TRANSPORT_FAILURE.__dict__, "detail": type(exc).__name__})
                 ) from exc
-            return interpret(response)
+            result = interpret(response)
+            if on_answer is not None:
+                on_answer(None)
+            return result
         except ProviderError as exc:
             failure = exc.failure
+            if on_answer is not None:
+                on_answer(failure)
             last_attempt = attempt + 1 >= policy.attempts
             if not failure.retryable or last_attempt:
                 raise

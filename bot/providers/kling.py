@@ -38,7 +38,13 @@ from bot.providers.common import (
     submit_sender,
     text_or_none,
 )
-from bot.providers.http import RetryPolicy, Sleep, call_with_retries, parse_retry_after
+from bot.providers.http import (
+    AnswerHook,
+    RetryPolicy,
+    Sleep,
+    call_with_retries,
+    parse_retry_after,
+)
 from bot.providers.validation import check_against_spec
 
 log = logging.getLogger(__name__)
@@ -513,6 +519,7 @@ class KlingProvider:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         batch_size: int = MAX_BATCH,
+        on_answer: AnswerHook | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -521,6 +528,7 @@ class KlingProvider:
         self._retry = retry
         self._sleep = sleep
         self._rng = rng
+        self._on_answer = on_answer
         self._batch_size = batch_size
         self._secret = secret_of(client, "authorization")
 
@@ -619,6 +627,7 @@ class KlingProvider:
                 what=f"kling submit ({payload['action']})",
                 sleep=self._sleep,
                 rng=self._rng,
+                on_answer=self._on_answer,
                 retry_on=_safe_to_resubmit,
             ),
         )
@@ -695,6 +704,7 @@ class KlingProvider:
             what=what,
             sleep=self._sleep,
             rng=self._rng,
+            on_answer=self._on_answer,
         )
         return cast(dict[str, Any], result)
 

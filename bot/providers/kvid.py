@@ -38,7 +38,13 @@ from bot.providers.common import (
     submit_sender,
     text_or_none,
 )
-from bot.providers.http import RetryPolicy, Sleep, call_with_retries, parse_retry_after
+from bot.providers.http import (
+    AnswerHook,
+    RetryPolicy,
+    Sleep,
+    call_with_retries,
+    parse_retry_after,
+)
 from bot.providers.validation import check_against_spec
 
 log = logging.getLogger(__name__)
@@ -458,12 +464,14 @@ class KvidProvider:
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        on_answer: AnswerHook | None = None,
     ) -> None:
         self._client = client
         self.poll_interval = poll_interval
         self._retry = retry
         self._sleep = sleep
         self._rng = rng
+        self._on_answer = on_answer
         self._secret = secret_of(client, "api-key")
 
     def __repr__(self) -> str:
@@ -513,6 +521,7 @@ class KvidProvider:
                 what=f"kvid submit ({request.kind}-to-video)",
                 sleep=self._sleep,
                 rng=self._rng,
+                on_answer=self._on_answer,
                 retry_on=_safe_to_resubmit,
             ),
         )
@@ -590,6 +599,7 @@ class KvidProvider:
             what=f"{what} {job_id}",
             sleep=self._sleep,
             rng=self._rng,
+            on_answer=self._on_answer,
         )
 
     def _interpret(self, response: httpx.Response) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import discord
 
 from bot.i18n import Text, tr
 from bot.jobs.models import Job, JobState
-from bot.ui.errors import UserError, reply_error
+from bot.ui.errors import UserError, refuse_while_draining, reply_error
 
 # A custom_id is the whole state a button carries: `video:<action>:<job id>`.
 TEMPLATE = (
@@ -56,6 +56,7 @@ class JobActions:
 
     async def dispatch(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
         """Act on a press; a feature that is not loaded says so."""
+        refuse_while_draining(interaction)
         handler = self._handlers.get(action)
         if handler is None:
             raise UserError(Text("buttons.unavailable"))

@@ -14,7 +14,14 @@ from bot.ui.commands import localize_choices
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AppTree", "UserError", "reply_error", "send_private"]
+__all__ = ["AppTree", "UserError", "refuse_while_draining", "reply_error", "send_private"]
+
+
+def refuse_while_draining(interaction: discord.Interaction) -> None:
+    """Raise a polite UserError once the bot is shutting down (it restarts in a moment)."""
+    # Work started now would be cut short by the shutdown, or answered on a closed session.
+    if getattr(interaction.client, "draining", False):
+        raise UserError(Text("errors.restarting"))
 
 
 async def send_private(interaction: discord.Interaction, message: str | Text) -> None:
@@ -60,6 +67,16 @@ class AppTree(app_commands.CommandTree):
         """Register a command with its fixed choices made translatable (bot.ui.commands)."""
         localize_choices(command)
         super().add_command(command, **kwargs)
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Refuse new commands while the bot drains for a restart (autocomplete: silently)."""
+        try:
+            refuse_while_draining(interaction)
+        except UserError as error:
+            if interaction.type is discord.InteractionType.application_command:
+                await reply_error(interaction, error)
+            return False
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 
 from bot.i18n import Text
-from bot.ui.errors import reply_error, send_private
+from bot.ui.errors import refuse_while_draining, reply_error, send_private
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class FormRouter:
             if match is None:
                 continue
             try:
+                refuse_while_draining(interaction)
                 await handler(interaction, match, submitted_values(data))
             except Exception as error:
                 await reply_error(interaction, error)

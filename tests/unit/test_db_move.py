@@ -3,6 +3,7 @@ bot carries on over the moved data (new ledger rows number on, jobs in flight fi
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,8 @@ async def a_lived_in_database(path: Path, clock: ManualClock) -> tuple[int, int]
     jobs = await db.fetchone("SELECT COUNT(*) AS n FROM jobs")
     ledger = await db.fetchone("SELECT COUNT(*) AS n FROM ledger")
     await db.close()
-    assert jobs is not None and ledger is not None
+    assert jobs is not None
+    assert ledger is not None
     return jobs["n"], ledger["n"]
 
 
@@ -58,7 +60,8 @@ async def test_a_move_copies_every_row_and_the_bot_carries_on(
         granted = await economy.ledger.grant(GUILD, ALICE, 3, "after the move", actor_id=1)
         assert granted.balance == before.balance + 3
         newest = await db.fetchone("SELECT MAX(id) AS id FROM ledger")
-        assert newest is not None and newest["id"] == ledger_rows + 1
+        assert newest is not None
+        assert newest["id"] == ledger_rows + 1
         await economy.finish_all()  # the job that was queued when the database moved
         states = await db.fetchall("SELECT state FROM jobs")
         assert {row["state"] for row in states} == {"succeeded"}
@@ -82,15 +85,18 @@ async def test_a_missing_source_is_named(tmp_path: Path, postgres: Schema) -> No
         await move(tmp_path / "absent.sqlite3", postgres.url)
 
 
-async def test_the_documented_command(
-    tmp_path: Path, postgres: Schema, clock: ManualClock
-) -> None:
+async def test_the_documented_command(tmp_path: Path, postgres: Schema, clock: ManualClock) -> None:
     source = tmp_path / "bot.sqlite3"
     await a_lived_in_database(source, clock)
     command = [sys.executable, "-m", "bot.db.move", "--from", str(source), "--to", postgres.url]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    done = await asyncio.to_thread(_run, command)
     assert done.returncode == 0, done.stderr
-    assert "members' balances" in done.stdout and "match" in done.stdout
-    again = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert "members' balances" in done.stdout
+    assert "match" in done.stdout
+    again = await asyncio.to_thread(_run, command)
     assert again.returncode == 1
     assert again.stderr.startswith("Cannot move: the PostgreSQL database is not empty")
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

@@ -15,6 +15,7 @@ from bot.jobs.runner import JobRunner, ResultFile, RunnerSettings
 from bot.jobs.service import JobService
 from bot.jobs.store import JobStore
 from bot.ledger import InsufficientCredits, Ledger
+from bot.metrics import NO_METRICS, StepMetrics
 from bot.pricing import PriceTable
 from bot.providers.base import (
     InvalidRequest,
@@ -108,7 +109,13 @@ class RecordingPresenter:
 class World:
     """The real job machinery wired the way the composition root wires it."""
 
-    def __init__(self, db: Database, clock: ManualClock, tmp_path: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: ManualClock,
+        tmp_path: Path,
+        metrics: StepMetrics = NO_METRICS,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.provider = ScriptedProvider()
@@ -136,6 +143,7 @@ class World:
             settings=RunnerSettings(deadline_seconds=600),
             clock=clock,
             work_dir=tmp_path,
+            metrics=metrics,
         )
 
     def order(self, interaction_id: int = 1000, *, upload_limit: int = 10_000_000) -> JobOrder:

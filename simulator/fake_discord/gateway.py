@@ -56,6 +56,7 @@ class _Conn:
             opened_at=self.opened_at,
             closed_at=self.closed_at,
             close_code=self.close_code,
+            shard=self.session.shard if self.session else None,
         )
 
 
@@ -85,6 +86,24 @@ class _Session:
         return (guild_id >> 22) % max(count, 1) == shard_id
 
 
+def _shard(raw: Any) -> tuple[int, int] | bool | None:
+    """IDENTIFY's `shard` as (id, count), None when absent, False when Discord would say 4010."""
+    if raw is None:
+        return None
+    # https://discord.com/developers/docs/events/gateway#sharding: [shard_id, num_shards] with
+    # 0 <= shard_id < num_shards; anything else is close code 4010 "Invalid shard".
+    if (
+        not isinstance(raw, list)
+        or len(raw) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in raw)
+    ):
+        return False
+    shard_id, count = raw
+    if count < 1 or not 0 <= shard_id < count:
+        return False
+    return shard_id, count
+
+
 class GatewayMixin:
     """Serves the gateway websocket and dispatches events to the bot's sessions."""
 
@@ -112,6 +131,13 @@ class GatewayMixin:
 
     def _live_conns(self) -> list[_Conn]:
         return [c for c in self._conns if c.live and c.closed_at is None]
+
+    def _routable(self, guild_id: int | None) -> bool:
+        """Whether an open, identified connection receives `guild_id`'s events (None: DMs)."""
+        return any(
+            c.session is not None and c.session.valid and c.session.handles_guild(guild_id)
+            for c in self._live_conns()
+        )
 
     def _emit(
         self, event: str, data: JSON, *, intent: int = 0, guild_id: int | None = None
@@ -285,14 +311,20 @@ class GatewayMixin:
         if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
-        shard = data.get("shard")
-        session = _Session(
-            secrets.token_hex(16), intents, (int(shard[0]), int(shard[1])) if shard else None
-        )
+        shard = _shard(data.get("shard"))
+        if shard is False:
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        session = _Session(secrets.token_hex(16), intents, shard)
+        guilds = [g for g in self._guilds.values() if session.handles_guild(g.id)]
+        if len(guilds) > self.max_guilds_per_shard:
+            # Discord: "The session would have handled too many guilds - you are required to
+            # shard your connection in order to connect" (2,500 a shard; the fake's is settable).
+            await conn.ws.close(code=4011, message=b"Sharding required.")
+            return
         self._sessions[session.id] = session
         session.conn = conn
         conn.session = session
-        guilds = [g for g in self._guilds.values() if session.handles_guild(g.id)]
         ready: JSON = {
             "v": 10,
             "user": self._bot_user_payload(),

@@ -121,6 +121,7 @@ async def test_an_invalid_shard_is_closed_with_4010(fake: FakeDiscord, shard: An
         assert await Shard(ws).identify(shard) is None
         assert ws.close_code == 4010
     assert fake.connections[-1].session_id is None
+    assert fake.connections[-1].close_code == 4010
 
 
 async def test_a_session_over_the_guild_limit_is_closed_with_4011() -> None:

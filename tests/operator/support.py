@@ -44,3 +44,20 @@ def problems(output: str) -> list[str]:
             continue
         found.append(line)
     return found
+
+
+def dockerfile() -> str:
+    """The Dockerfile, continuation lines joined."""
+    return (REPO / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+
+
+def dockerfile_stages() -> list[list[str]]:
+    """The instructions of each stage, comments dropped."""
+    stages: list[list[str]] = []
+    for line in dockerfile().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            stages.append([])
+        stages[-1].append(line)
+    return stages

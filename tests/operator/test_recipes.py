@@ -44,6 +44,8 @@ TESTED_COMMANDS = {
     "scripts/test": "test_the_test_command",
     "docker build -t discord-video-bot .": "image (fixture): the Dockerfile's two stages",
     "docker run --env-file .env -v videobot-data:/data discord-video-bot": "test_the_image_*",
+    # No Docker engine runs here: compose.yaml is checked, not run.
+    "docker compose up -d --build": "tests/operator/test_compose.py",
 }
 
 

@@ -21,4 +21,9 @@ ENV DATABASE_PATH=/data/bot.sqlite3 \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
 USER videobot:videobot
+EXPOSE 8080
+# Healthy while GET /healthz answers 2xx on the bot's HTTP port (HTTP_PORT, default 8080).
+# Python's urllib, because the slim image has no curl; urlopen raises, so exits 1, otherwise.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % (os.environ.get('HTTP_PORT') or '8080'), timeout=4)"]
 CMD ["python", "-m", "bot"]

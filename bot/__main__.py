@@ -27,7 +27,7 @@ from dotenv import find_dotenv, load_dotenv
 from bot.app import Services, VideoBot
 from bot.callbacks import CallbackServer
 from bot.community import Community
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, ShardSettings
 from bot.credits.quotas import Quotas
 from bot.credits.rules import CreditRules, allowance_defaults
 from bot.credits.usage import UsageReports
@@ -212,9 +212,17 @@ async def run(settings: Settings, token: str) -> None:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
             await log_in(bot, token, settings)
-            await bot.connect()
-        # Cancelled first: drain_tasks would otherwise wait out its whole grace for it.
-        lag_watch.cancel()
+            log.info("gateway: %s", settings.shards.describe())
+            try:
+                await bot.connect()
+            except discord.ConnectionClosed as exc:
+                refusal = gateway_refusal(exc.code, settings.shards)
+                if refusal is None:
+                    raise
+                raise StartupError(refusal) from None
+            finally:
+                # Cancelled first: drain_tasks would otherwise wait out its whole grace for it.
+                lag_watch.cancel()
         # Commands still being handled get a moment to finish before the database closes.
         await drain_tasks(SHUTDOWN_GRACE_SECONDS)
 
@@ -300,6 +308,25 @@ async def log_in(bot: VideoBot, token: str, settings: Settings) -> None:
             f"Discord answered the login with HTTP {exc.status} ({exc.text or exc}); "
             "if this persists, see https://discordstatus.com."
         ) from None
+
+
+def gateway_refusal(code: int, shards: ShardSettings) -> str | None:
+    """What to do when Discord closes the gateway over sharding (4010, 4011), else None."""
+    # https://discord.com/developers/docs/topics/opcodes-and-status-codes#gateway-gateway-close-event-codes
+    if code == 4010:
+        return (
+            f"Discord refused this process's gateway shards ({shards.describe()}) with 4010 "
+            "Invalid shard. Check SHARD_COUNT and SHARD_IDS (a bot in over 150,000 servers must "
+            "use a shard count that is a multiple of the one Discord assigned it)."
+        )
+    if code == 4011:
+        return (
+            f"Discord requires more gateway shards ({shards.describe()} now): 4011 Sharding "
+            "required, a connection may hold at most 2,500 servers. Set SHARD_COUNT (about one "
+            "shard per 1,000 servers; GET /gateway/bot recommends a count) and split SHARD_IDS "
+            'between processes (README: "Running several processes").'
+        )
+    return None
 
 
 def _reason(exc: BaseException) -> str:

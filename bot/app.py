@@ -89,8 +89,8 @@ class Services:
     community: Community
 
 
-class VideoBot(commands.Bot):
-    """The bot: receives interactions and hands them to the cogs."""
+class VideoBot(commands.AutoShardedBot):
+    """The bot: receives its shards' interactions and hands them to the cogs."""
 
     def __init__(
         self,
@@ -102,7 +102,15 @@ class VideoBot(commands.Bot):
         # Sees every REST response (the metrics count Discord's 429s through it); discord.py's
         # stubs take no None, so it is passed only when given.
         traced: dict[str, Any] = {"http_trace": http_trace} if http_trace is not None else {}
+        shards = services.settings.shards
+        # Unset, one connection as [0, 1], which Discord treats as unsharded (every server and the
+        # DMs). Not shard_count=None: discord.py would then ask /gateway/bot how many shards to
+        # open and connect to the URL it returns, ignoring DISCORD_GATEWAY_URL, and the count
+        # would change under the operator's feet as servers join.
+        count = shards.count or 1
         super().__init__(
+            shard_count=count,
+            shard_ids=list(shards.ids if shards.ids is not None else range(count)),
             command_prefix=commands.when_mentioned,
             intents=intents or needed_intents(),
             # Messages are never read from the gateway (see needed_intents): nothing to cache.
@@ -150,8 +158,13 @@ class VideoBot(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.add_dynamic_items(JobButton, DecideButton)
-        if self.services.settings.sync_commands:
+        settings = self.services.settings
+        if settings.sync_commands and settings.shards.runs_shard_zero:
             await self._sync_commands_if_changed()
+        elif settings.sync_commands:
+            # Commands are global: one process publishes them, so processes starting together
+            # do not each sync the same tree. Shard 0 always exists, so one process runs it.
+            log.info("application commands are published by the process running shard 0")
         if self.runner is not None:
             self.runner.start()
         self.presenter.start()
@@ -167,9 +180,11 @@ class VideoBot(commands.Bot):
         await self.presenter.stop()
         # discord.py waits ~2 s for guilds before dispatching `ready`; closing inside that
         # window leaves the task to dispatch on a torn-down client unless it is cancelled.
-        ready_task = getattr(self._connection, "_ready_task", None)
-        if ready_task is not None:
-            ready_task.cancel()
+        # With shards, each has its own such task too.
+        shard_tasks = getattr(self._connection, "_ready_tasks", {})
+        for ready_task in [getattr(self._connection, "_ready_task", None), *shard_tasks.values()]:
+            if ready_task is not None:
+                ready_task.cancel()
         await super().close()
 
     async def _sync_commands_if_changed(self) -> None:
@@ -200,8 +215,13 @@ class VideoBot(commands.Bot):
     async def on_ready(self) -> None:
         """Log once connected."""
         log.info(
-            "connected as %s (%s) to %d guilds",
+            "connected as %s (%s) to %d guilds (%s)",
             self.user,
             self.user and self.user.id,
             len(self.guilds),
+            self.services.settings.shards.describe(),
         )
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """Log each shard once its servers have arrived."""
+        log.info("shard %d of %d ready", shard_id, self.shard_count)

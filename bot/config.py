@@ -13,6 +13,8 @@ T = TypeVar("T", int, float)
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 LOG_FORMATS = ("TEXT", "JSON")
+# A sanity bound, not Discord's: a typo like 40000 should not open thousands of connections.
+MAX_SHARDS = 4096
 
 
 class ConfigError(Exception):
@@ -78,6 +80,28 @@ class CallbackSettings:
         return self.enabled or self.port_given
 
 
+@dataclass(frozen=True)
+class ShardSettings:
+    """Which gateway shards this process runs; unset, one connection receives every server."""
+
+    # Total shards across every process (Discord routes a server to (id >> 22) % count).
+    count: int | None = None
+    # This process's shards; None with a count: all of them.
+    ids: tuple[int, ...] | None = None
+
+    @property
+    def runs_shard_zero(self) -> bool:
+        """Shard 0 alone receives direct messages; its process also publishes the commands."""
+        return self.ids is None or 0 in self.ids
+
+    def describe(self) -> str:
+        """For the start-up log line: "shards 0, 1 of 4" or "unsharded"."""
+        if self.count is None:
+            return "unsharded"
+        ids = self.ids if self.ids is not None else tuple(range(self.count))
+        return f"shards {', '.join(map(str, ids))} of {self.count}"
+
+
 PROVIDER_NAMES = ("kvid", "kling", "local")
 
 
@@ -122,6 +146,7 @@ class Settings:
     bot_owner_ids: frozenset[int]
     sync_commands: bool
     data_dir: Path
+    shards: ShardSettings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -194,6 +219,7 @@ class Settings:
             bot_owner_ids=reader.id_set("BOT_OWNER_IDS"),
             sync_commands=reader.flag("SYNC_COMMANDS", True),
             data_dir=Path(reader.text("DATA_DIR", str(database_path.parent or "."))),
+            shards=_read_shards(reader),
         )
 
     def require_discord_token(self) -> str:
@@ -310,6 +336,44 @@ class _Reader:
             raise ConfigError(
                 f"{name} must be a comma-separated list of Discord user ids, not {raw!r}."
             ) from None
+
+
+def _read_shards(reader: _Reader) -> ShardSettings:
+    """SHARD_COUNT and SHARD_IDS, checked together (ids below the count, each once)."""
+    raw_ids = reader.text("SHARD_IDS", "").replace(" ", "")
+    if not reader.text("SHARD_COUNT", ""):
+        if raw_ids:
+            raise ConfigError(
+                "SHARD_IDS needs SHARD_COUNT: set SHARD_COUNT to the total number of shards "
+                "across every process (e.g. SHARD_COUNT=2 with SHARD_IDS=0 here and "
+                "SHARD_IDS=1 in the other process)."
+            )
+        return ShardSettings()
+    count = reader.number("SHARD_COUNT", 1, int, minimum=1, maximum=MAX_SHARDS)
+    if not raw_ids:
+        return ShardSettings(count)
+    try:
+        ids = [int(part) for part in raw_ids.split(",") if part]
+    except ValueError:
+        ids = []
+    if not ids or any(i < 0 for i in ids):
+        raise ConfigError(
+            f"SHARD_IDS must be a comma-separated list of shard numbers from 0 to {count - 1}, "
+            f"not {raw_ids!r}."
+        )
+    too_big = sorted({i for i in ids if i >= count})
+    if too_big:
+        raise ConfigError(
+            f"SHARD_IDS has {', '.join(map(str, too_big))}, but shard numbers go from 0 to "
+            f"{count - 1} with SHARD_COUNT={count} (Discord would close it with 4010)."
+        )
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ConfigError(
+            f"SHARD_IDS names shard {', '.join(map(str, repeated))} more than once, "
+            f"not {raw_ids!r}."
+        )
+    return ShardSettings(count, tuple(ids))
 
 
 def _describe_bounds(minimum: float | None, maximum: float | None) -> str:

@@ -136,7 +136,7 @@ async def start_and_wait(
 
 def bot_env(base: Mapping[str, str]) -> dict[str, str]:
     """The child's environment: ours minus anything that could point it at the real world."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KVID_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KVID_", "SHARD_"))}
     env.update(base)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env

@@ -24,6 +24,14 @@ HEARTBEAT_ACK_DELAY = 0.05
 API_PREFIX_RE = re.compile(r"^/api/v\d+")
 
 
+# Sharding: a session may hold at most 2,500 guilds (close code 4011 beyond), Discord's
+# documented limit (https://discord.com/developers/docs/events/gateway#sharding). Its
+# recommendation in GET /gateway/bot is undocumented; client libraries describe it as about one
+# shard per 1,000 guilds (serenity's gateway docs), which the fake follows.
+MAX_GUILDS_PER_SHARD = 2500
+GUILDS_PER_RECOMMENDED_SHARD = 1000
+
+
 # Message flags.
 SUPPRESS_EMBEDS = 1 << 2
 

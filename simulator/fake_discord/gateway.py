@@ -47,6 +47,11 @@ class _Conn:
     def send(self, payload: JSON) -> None:
         self.queue.put_nowait(payload)
 
+    async def close(self, code: int, message: bytes) -> None:
+        # Recorded here: once the peer answers, aiohttp reports the code of its reply instead.
+        self.close_code = code
+        await self.ws.close(code=code, message=message)
+
     def record(self) -> FakeGatewayConnection:
         return FakeGatewayConnection(
             id=self.id,
@@ -56,6 +61,7 @@ class _Conn:
             opened_at=self.opened_at,
             closed_at=self.closed_at,
             close_code=self.close_code,
+            shard=self.session.shard if self.session else None,
         )
 
 
@@ -85,6 +91,24 @@ class _Session:
         return (guild_id >> 22) % max(count, 1) == shard_id
 
 
+def _shard(raw: Any) -> tuple[int, int] | bool | None:
+    """IDENTIFY's `shard` as (id, count), None when absent, False when Discord would say 4010."""
+    if raw is None:
+        return None
+    # https://discord.com/developers/docs/events/gateway#sharding: [shard_id, num_shards] with
+    # 0 <= shard_id < num_shards; anything else is close code 4010 "Invalid shard".
+    if (
+        not isinstance(raw, list)
+        or len(raw) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in raw)
+    ):
+        return False
+    shard_id, count = raw
+    if count < 1 or not 0 <= shard_id < count:
+        return False
+    return shard_id, count
+
+
 class GatewayMixin:
     """Serves the gateway websocket and dispatches events to the bot's sessions."""
 
@@ -95,7 +119,7 @@ class GatewayMixin:
                 continue
             if not resumable and conn.session is not None:
                 conn.session.valid = False
-            await conn.ws.close(code=code, message=b"disconnected by FakeDiscord")
+            await conn.close(code, b"disconnected by FakeDiscord")
         await self.wait_until_disconnected()
 
     def request_reconnect(self) -> None:
@@ -112,6 +136,13 @@ class GatewayMixin:
 
     def _live_conns(self) -> list[_Conn]:
         return [c for c in self._conns if c.live and c.closed_at is None]
+
+    def _routable(self, guild_id: int | None) -> bool:
+        """Whether an open, identified connection receives `guild_id`'s events (None: DMs)."""
+        return any(
+            c.session is not None and c.session.valid and c.session.handles_guild(guild_id)
+            for c in self._live_conns()
+        )
 
     def _emit(
         self, event: str, data: JSON, *, intent: int = 0, guild_id: int | None = None
@@ -206,22 +237,23 @@ class GatewayMixin:
                     try:
                         frame = json.loads(msg.data)
                     except ValueError:
-                        await ws.close(code=4002, message=b"Error while decoding payload.")
+                        await conn.close(4002, b"Error while decoding payload.")
                         break
                     try:
                         await self._gateway_op(conn, frame)
                     except Exception:
                         self.internal_errors.append(f"gateway op: {traceback.format_exc()}")
-                        await ws.close(code=4000, message=b"FakeDiscord internal error")
+                        await conn.close(4000, b"FakeDiscord internal error")
                         break
                 elif msg.type is WSMsgType.BINARY:
-                    await ws.close(code=4002, message=b"Error while decoding payload.")
+                    await conn.close(4002, b"Error while decoding payload.")
                     break
                 else:
                     break
         finally:
             conn.closed_at = time.monotonic()
-            conn.close_code = ws.close_code
+            if conn.close_code is None:
+                conn.close_code = ws.close_code
             if conn.session is not None and conn.session.conn is conn:
                 conn.session.conn = None
             conn.queue.put_nowait(None)
@@ -258,13 +290,13 @@ class GatewayMixin:
             await self._resume(conn, data or {})
         elif op == 8:
             if conn.session is None:
-                await conn.ws.close(code=4003, message=b"Not authenticated.")
+                await conn.close(4003, b"Not authenticated.")
                 return
             self._request_members(conn.session, data or {})
         elif op in (3, 4, 31, 37):
             return
         else:
-            await conn.ws.close(code=4001, message=b"Unknown opcode.")
+            await conn.close(4001, b"Unknown opcode.")
 
     def _token_ok(self, token: str | None) -> bool:
         if not token:
@@ -273,26 +305,32 @@ class GatewayMixin:
 
     async def _identify(self, conn: _Conn, data: JSON) -> None:
         if conn.session is not None:
-            await conn.ws.close(code=4005, message=b"Already authenticated.")
+            await conn.close(4005, b"Already authenticated.")
             return
         if not self._token_ok(data.get("token")):
-            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            await conn.close(4004, b"Authentication failed.")
             return
         intents = data.get("intents")
         if not isinstance(intents, int):
-            await conn.ws.close(code=4013, message=b"Invalid intent(s).")
+            await conn.close(4013, b"Invalid intent(s).")
             return
         if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
-            await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+            await conn.close(4014, b"Disallowed intent(s).")
             return
-        shard = data.get("shard")
-        session = _Session(
-            secrets.token_hex(16), intents, (int(shard[0]), int(shard[1])) if shard else None
-        )
+        shard = _shard(data.get("shard"))
+        if shard is False:
+            await conn.close(4010, b"Invalid shard.")
+            return
+        session = _Session(secrets.token_hex(16), intents, shard)
+        guilds = [g for g in self._guilds.values() if session.handles_guild(g.id)]
+        if len(guilds) > self.max_guilds_per_shard:
+            # Discord: "The session would have handled too many guilds - you are required to
+            # shard your connection in order to connect" (2,500 a shard; the fake's is settable).
+            await conn.close(4011, b"Sharding required.")
+            return
         self._sessions[session.id] = session
         session.conn = conn
         conn.session = session
-        guilds = [g for g in self._guilds.values() if session.handles_guild(g.id)]
         ready: JSON = {
             "v": 10,
             "user": self._bot_user_payload(),
@@ -333,7 +371,7 @@ class GatewayMixin:
         old = session.conn
         if old is not None and old is not conn and old.closed_at is None:
             session.conn = None
-            await old.ws.close(code=4009, message=b"Session superseded by RESUME.")
+            await old.close(4009, b"Session superseded by RESUME.")
         seq = int(data.get("seq") or 0)
         session.conn = conn
         conn.session = session

@@ -462,8 +462,14 @@ class InteractionsMixin:
         message: _Msg | None,
         connect_timeout: float,
     ) -> FakeInteraction:
-        if not self.is_connected:
-            await self.wait_until_connected(connect_timeout)
+        if not self._routable(guild_id):
+            # A convenience, not Discord's behaviour (it fails the interaction): wait for the
+            # connection of the shard the guild's events go to.
+            await self.wait_for(
+                lambda: self._routable(guild_id),
+                connect_timeout,
+                description=f"a gateway connection receiving guild {guild_id}'s events",
+            )
         channel = self._require_channel(channel_id)
         user = self._users[user_id]
         interaction_id = self._ids.next()

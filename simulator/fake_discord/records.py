@@ -35,8 +35,17 @@ class _Snowflakes:
         self._last_ms = 0
         self._increment = 0
 
-    def next(self) -> int:
-        """Return a fresh snowflake."""
+    def next(self, shard: tuple[int, int] | None = None) -> int:
+        """Return a fresh snowflake; with `shard` (id, count), one Discord routes to that shard."""
+        while True:
+            snowflake = self._next()
+            if shard is None or (snowflake >> 22) % shard[1] == shard[0]:
+                return snowflake
+            # The shard comes from the timestamp bits: as if this millisecond's ids ran out, the
+            # next one is at least a millisecond later.
+            self._increment = 0xFFF
+
+    def _next(self) -> int:
         ms = int(time.time() * 1000)
         if ms <= self._last_ms:
             ms = self._last_ms
@@ -252,6 +261,8 @@ class FakeGatewayConnection:
     opened_at: float
     closed_at: float | None
     close_code: int | None
+    # [shard_id, num_shards] from its IDENTIFY; None when it did not shard.
+    shard: tuple[int, int] | None = None
 
     @property
     def open(self) -> bool:

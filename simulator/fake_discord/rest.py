@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from .constants import API_PREFIX_RE, EPHEMERAL, JSON
+from .constants import API_PREFIX_RE, EPHEMERAL, GUILDS_PER_RECOMMENDED_SHARD, JSON
 from .content import _placeholder_png
 from .errors import _ApiError, _form_error, _json_response
 from .permissions import VIEW_CHANNEL
@@ -232,7 +232,8 @@ class RestMixin:
         return _json_response(
             {
                 "url": f"ws://{self._host}:{self._port}",
-                "shards": 1,
+                "shards": self.recommended_shards
+                or max(1, -(-len(self._guilds) // GUILDS_PER_RECOMMENDED_SHARD)),
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 1000 - len(self._sessions),

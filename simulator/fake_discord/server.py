@@ -12,7 +12,13 @@ from typing import Any
 from aiohttp import web
 
 from .app_commands import AppCommandsMixin
-from .constants import HEARTBEAT_ACK_DELAY, JSON, MIB, PRIVILEGED_INTENTS
+from .constants import (
+    HEARTBEAT_ACK_DELAY,
+    JSON,
+    MAX_GUILDS_PER_SHARD,
+    MIB,
+    PRIVILEGED_INTENTS,
+)
 from .content import ContentMixin
 from .faults import ErrorRule, FaultsMixin, RateLimitRule, ResponseDelay
 from .gateway import GatewayMixin, _Conn, _Session
@@ -72,6 +78,8 @@ class FakeDiscord(
         interaction_token_ttl: float = 15 * 60.0,
         heartbeat_interval_ms: int = 41250,
         heartbeat_ack_delay: float = HEARTBEAT_ACK_DELAY,
+        recommended_shards: int | None = None,
+        max_guilds_per_shard: int = MAX_GUILDS_PER_SHARD,
     ) -> None:
         self.application_id = application_id
         self.bot_user_id = bot_user_id if bot_user_id is not None else application_id
@@ -82,6 +90,10 @@ class FakeDiscord(
         self.interaction_token_ttl = interaction_token_ttl
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.heartbeat_ack_delay = heartbeat_ack_delay
+        # GET /gateway/bot's `shards`; None: one per GUILDS_PER_RECOMMENDED_SHARD guilds.
+        self.recommended_shards = recommended_shards
+        # More guilds than this on one session: IDENTIFY is closed with 4011 Sharding required.
+        self.max_guilds_per_shard = max_guilds_per_shard
         self.defaults: DefaultGuild | None = None
 
         self.requests: list[FakeRequest] = []

@@ -37,9 +37,9 @@ from .records import (
 class StateMixin:
     """The guild model and the queries and waits tests use."""
 
-    def new_id(self) -> int:
-        """A fresh snowflake, for a user, channel or role a test adds."""
-        return self._ids.next()
+    def new_id(self, *, shard: tuple[int, int] | None = None) -> int:
+        """A fresh snowflake (for a guild: with `shard` (id, count), one routed to that shard)."""
+        return self._ids.next(shard)
 
     def add_user(
         self,

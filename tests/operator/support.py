@@ -10,7 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 # Prefixes and names of every setting that could leak from the developer's shell into a child.
-_INHERITED_SETTINGS = ("DISCORD_", "KVID_", "KLING_", "SANDBOX_", "LOCAL_", "HTTP_")
+_INHERITED_SETTINGS = ("DISCORD_", "KVID_", "KLING_", "SANDBOX_", "LOCAL_", "HTTP_", "SHARD_")
 _INHERITED_NAMES = ("DATABASE_PATH", "DATA_DIR", "PUBLIC_URL", "DEFAULT_PROVIDER", "VIRTUAL_ENV")
 # A log line: "2026-01-01 12:00:00 LEVEL   logger: message".
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (\w+)\s+([\w.]+): (.*)$")
@@ -44,3 +44,20 @@ def problems(output: str) -> list[str]:
             continue
         found.append(line)
     return found
+
+
+def dockerfile() -> str:
+    """The Dockerfile, continuation lines joined."""
+    return (REPO / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+
+
+def dockerfile_stages() -> list[list[str]]:
+    """The instructions of each stage, comments dropped."""
+    stages: list[list[str]] = []
+    for line in dockerfile().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            stages.append([])
+        stages[-1].append(line)
+    return stages

@@ -26,7 +26,7 @@ import pytest
 from simulator import cli
 from simulator.fake_discord import FakeDiscord
 from tests.e2e.harness import BotDatabase
-from tests.operator.support import REPO, clean_env, problems
+from tests.operator.support import REPO, clean_env, dockerfile_stages, problems
 from tests.operator.test_config_docs import docker_env_file
 
 # Installing with a cold pip cache takes minutes, and the fixtures count towards each test.
@@ -44,6 +44,8 @@ TESTED_COMMANDS = {
     "scripts/test": "test_the_test_command",
     "docker build -t discord-video-bot .": "image (fixture): the Dockerfile's two stages",
     "docker run --env-file .env -v videobot-data:/data discord-video-bot": "test_the_image_*",
+    # No Docker engine runs here: compose.yaml is checked, not run.
+    "docker compose up -d --build": "tests/operator/test_compose.py",
 }
 
 
@@ -356,23 +358,6 @@ class Image:
         cmd = dockerfile_cmd()
         assert cmd[0] == "python"
         return [str(self.python), *cmd[1:]]
-
-
-def dockerfile() -> str:
-    """The Dockerfile, continuation lines joined."""
-    return (REPO / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
-
-
-def dockerfile_stages() -> list[list[str]]:
-    """The instructions of each stage, comments dropped."""
-    stages: list[list[str]] = []
-    for line in dockerfile().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        if line.startswith("FROM "):
-            stages.append([])
-        stages[-1].append(line)
-    return stages
 
 
 def dockerfile_cmd() -> list[str]:

@@ -118,27 +118,44 @@ def test_no_token_in_a_terminal_offers_the_sandbox(tmp_path: Path) -> None:
     assert "Connected in" in text
 
 
-async def test_a_token_discord_refuses(tmp_path: Path) -> None:
-    """A wrong token: Discord answers 401, the bot says DISCORD_TOKEN is wrong and exits 1."""
-    fake = FakeDiscord.with_default_guild(token=TOKEN)
+async def run_against(fake: FakeDiscord, cwd: Path, token: str) -> tuple[int, str]:
+    """Start the fake, run the bot against it until it exits, stop the fake."""
     await fake.start()
     try:
-        code, output = await run_bot_async(
-            tmp_path,
+        return await run_bot_async(
+            cwd,
             {
-                "DISCORD_TOKEN": "MTMwMDAwMDAwMDAwMDAwMDEwMA.startup-test.wrong-token-value",
+                "DISCORD_TOKEN": token,
                 "DISCORD_API_BASE": fake.api_base,
                 "DISCORD_GATEWAY_URL": fake.gateway_url,
-                "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
+                "DATABASE_PATH": str(cwd / "bot.sqlite3"),
             },
         )
     finally:
         await fake.stop()
+
+
+async def test_a_token_discord_refuses(tmp_path: Path) -> None:
+    """A wrong token: Discord answers 401, the bot says DISCORD_TOKEN is wrong and exits 1."""
+    fake = FakeDiscord.with_default_guild(token=TOKEN)
+    wrong = "MTMwMDAwMDAwMDAwMDAwMDEwMA.startup-test.wrong-token-value"
+    code, output = await run_against(fake, tmp_path, wrong)
     assert code == 1, output
     assert [e.status for e in fake.api_errors] == [401]
     line = the_one_line(output)
     assert "Discord refused DISCORD_TOKEN" in line
     assert "wrong-token-value" not in output
+
+
+async def test_a_discord_that_requires_sharding(tmp_path: Path) -> None:
+    """Discord closes an unsharded connection with 4011: one line saying to set SHARD_COUNT."""
+    fake = FakeDiscord.with_default_guild(max_guilds_per_shard=0)
+    code, output = await run_against(fake, tmp_path, TOKEN)
+    assert code == 2, output
+    assert [c.close_code for c in fake.connections] == [4011]
+    line = the_one_line(output)
+    assert "4011 Sharding required" in line
+    assert "Set SHARD_COUNT" in line
 
 
 def test_an_unreachable_discord(tmp_path: Path) -> None:

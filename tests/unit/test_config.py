@@ -79,3 +79,42 @@ def test_secrets_never_appear_in_reprs() -> None:
     for text in (repr(settings), str(settings), repr(settings.kvid), f"{settings.discord_token}"):
         assert TOKEN not in text
         assert KVID_KEY not in text
+
+
+def test_shards_are_unset_by_default() -> None:
+    shards = Settings.from_env({"DISCORD_TOKEN": TOKEN}).shards
+    assert (shards.count, shards.ids) == (None, None)
+    assert shards.runs_shard_zero
+    assert shards.describe() == "unsharded"
+
+
+def test_shard_ids_are_parsed_and_shard_zero_is_known() -> None:
+    shards = Settings.from_env({"SHARD_COUNT": "4", "SHARD_IDS": " 3, 1"}).shards
+    assert (shards.count, shards.ids) == (4, (3, 1))
+    assert not shards.runs_shard_zero
+    assert shards.describe() == "shards 3, 1 of 4"
+    every = Settings.from_env({"SHARD_COUNT": "2"}).shards
+    assert (every.count, every.ids) == (2, None)
+    assert every.runs_shard_zero
+    assert every.describe() == "shards 0, 1 of 2"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SHARD_IDS": "0"}, "SHARD_IDS needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT must be a whole number from 1"),
+        ({"SHARD_COUNT": "two"}, "SHARD_COUNT must be a whole number"),
+        (
+            {"SHARD_COUNT": "2", "SHARD_IDS": "2"},
+            "SHARD_IDS has 2, but shard numbers go from 0 to 1",
+        ),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0,0"}, "SHARD_IDS names shard 0 more than once"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "a"}, "SHARD_IDS must be a comma-separated list"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "-1"}, "SHARD_IDS must be a comma-separated list"),
+    ],
+)
+def test_bad_shard_settings_say_what_is_wrong(env: dict[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"DISCORD_TOKEN": TOKEN, **env})
+    assert str(info.value).startswith(expected)

@@ -5,20 +5,29 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import asyncpg
+
+from bot.db.dialect import POSTGRES
+
 # The process launcher ships with the product (the offline sandbox uses it too).
 from simulator.process import BotProcess, bot_env
+from tests.loops import blocking
 
 __all__ = ["BotDatabase", "BotProcess", "bot_env"]
 
 
 class BotDatabase:
-    """Read-only look into the bot's SQLite file (WAL lets us read while it writes)."""
+    """A look into the bot's database from outside: its SQLite file (WAL lets us read while it
+    writes), or the PostgreSQL database at a `postgresql://` URL. Queries use `?` placeholders."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, where: Path | str) -> None:
+        self.url = where if isinstance(where, str) and where.startswith("postgres") else None
+        self.path = Path(where)
 
     def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, object]]:
         """Run a read query and return plain dicts."""
+        if self.url is not None:
+            return blocking(_postgres_rows(self.url, sql, params))
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
         conn.row_factory = sqlite3.Row
         try:
@@ -48,12 +57,12 @@ class BotDatabase:
             assert member["held"] <= member["balance"]  # type: ignore[operator]
         doubles = self.rows(
             "SELECT job_id, COUNT(*) AS n FROM ledger WHERE kind IN ('capture', 'release') "
-            "GROUP BY job_id HAVING n > 1"
+            "GROUP BY job_id HAVING COUNT(*) > 1"
         )
         assert doubles == []
         wrong = self.rows(
             "SELECT j.id, j.state, j.delivery_state, h.state AS hold FROM jobs j "
-            "LEFT JOIN holds h ON h.job_id = j.id WHERE h.state IS NOT CASE "
+            "LEFT JOIN holds h ON h.job_id = j.id WHERE h.state IS DISTINCT FROM CASE "
             "WHEN j.state IN ('failed', 'cancelled') THEN 'released' "
             "WHEN j.state = 'succeeded' AND j.delivery_state IN ('delivered', 'parked') "
             "THEN 'captured' ELSE 'open' END"
@@ -62,9 +71,23 @@ class BotDatabase:
         # The ledger says the same as the holds: one resolving row, of the matching kind.
         mismatched = self.rows(
             "SELECT h.job_id, h.state, "
-            "(SELECT GROUP_CONCAT(kind) FROM ledger l WHERE l.job_id = h.job_id "
-            " AND kind IN ('capture', 'release')) AS rows FROM holds h "
-            "WHERE COALESCE(rows, '') IS NOT CASE h.state WHEN 'captured' THEN 'capture' "
-            "WHEN 'released' THEN 'release' ELSE '' END"
+            "(SELECT COUNT(*) FROM ledger l WHERE l.job_id = h.job_id "
+            " AND kind IN ('capture', 'release')) AS resolving, "
+            "(SELECT MIN(kind) FROM ledger l WHERE l.job_id = h.job_id "
+            " AND kind IN ('capture', 'release')) AS kind FROM holds h"
         )
-        assert mismatched == [], mismatched
+        expected = {"captured": (1, "capture"), "released": (1, "release"), "open": (0, None)}
+        wrong_rows = [
+            row
+            for row in mismatched
+            if (row["resolving"], row["kind"]) != expected[str(row["state"])]
+        ]
+        assert wrong_rows == [], wrong_rows
+
+
+async def _postgres_rows(url: str, sql: str, params: tuple[object, ...]) -> list[dict[str, object]]:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        return [dict(row) for row in await conn.fetch(POSTGRES.sql(sql), *params)]
+    finally:
+        await conn.close()

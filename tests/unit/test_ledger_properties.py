@@ -36,7 +36,7 @@ from bot.db.sqlite import SqliteDatabase
 from bot.jobs.models import JobState
 from bot.jobs.store import Guard, finish_cols
 from bot.ledger import InsufficientCredits, LedgerError
-from tests.conftest import blocking
+from tests.loops import blocking
 from tests.postgres import REFUSED_WRITE, Schema
 from tests.unit.conftest import ManualClock
 from tests.unit.test_quotas import Economy

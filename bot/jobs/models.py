@@ -123,6 +123,8 @@ class Job:
     delivery_attempts: int = 0
     may_have_sent: bool = False
     result_fetches: int = 0
+    # The owner whose lapsed lease this claim took over, if any.
+    taken_from: str | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Job:

@@ -231,8 +231,8 @@ class JobRunner:
         """Make every step an earlier life of this instance held due now (it died with them)."""
         taken = await self._store.release_leases(self._owner_prefix, self._clock())
         if taken:
+            # Counted as takeovers when claimed (see _note_takeovers), like any other's.
             log.warning("taking over %d steps left by this instance's previous run", taken)
-            self._metrics.leases_taken_over(taken)
 
     def _expects_callback(self, job: Job) -> bool:
         provider = self._providers.get(job.provider)
@@ -277,7 +277,9 @@ class JobRunner:
         now = self._clock()
         until = now + self._settings.lease_seconds
         batches: dict[str, list[Job]] = {}
-        for job in await self._store.claim_steps(self.owner, now, until, free):
+        for job in self._note_takeovers(
+            await self._store.claim_steps(self.owner, now, until, free)
+        ):
             provider = self._providers.get(job.provider)
             if job.state is JobState.RUNNING and isinstance(provider, BatchPolling):
                 batches.setdefault(job.provider, []).append(job)
@@ -291,11 +293,22 @@ class JobRunner:
             started.append(self._start_step(self._poll_batch(name, jobs)))
         free = self._settings.max_parallel_steps - len(self._steps)
         if free > 0:
-            for job in await self._store.claim_deliveries(self.owner, now, until, free):
+            for job in self._note_takeovers(
+                await self._store.claim_deliveries(self.owner, now, until, free)
+            ):
                 started.append(self._start_step(self._deliver(job)))
         if started:
             log.debug("runner pass started %d steps", len(started))
         return started
+
+    def _note_takeovers(self, claimed: list[Job]) -> list[Job]:
+        """Log and count the claims that took a step over from a lapsed lease; return all."""
+        taken = [job for job in claimed if job.taken_from not in (None, self.owner)]
+        for job in taken:
+            log.info("job %s taken over from %s (its lease lapsed)", job.id, job.taken_from)
+        if taken:
+            self._metrics.leases_taken_over(len(taken))
+        return claimed
 
     async def _wait_until_due(self) -> None:
         timeout = self._settings.idle_wake_seconds

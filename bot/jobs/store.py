@@ -282,7 +282,8 @@ async def _claim_steps_in(
     # The lease's end becomes the step's due time: a step in flight is not due again until its
     # lease lapses, so this statement never even reads it (jobs_step_due is a partial index).
     rows = await tx.fetchall(
-        "UPDATE jobs SET lease_owner = ?, next_poll_at = ?, version = version + 1 "
+        "UPDATE jobs SET taken_from = lease_owner, lease_owner = ?, next_poll_at = ?, "
+        "version = version + 1 "
         f"WHERE id IN (SELECT id FROM jobs WHERE {_ACTIVE_SQL} AND next_poll_at <= ? "
         "ORDER BY next_poll_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
         (owner, until, now, limit),
@@ -294,7 +295,8 @@ async def _claim_riders_in(
     tx: Transaction, provider: str, owner: str, horizon: float, until: float, limit: int
 ) -> list[Job]:
     rows = await tx.fetchall(
-        "UPDATE jobs SET lease_owner = ?, next_poll_at = ?, version = version + 1 "
+        "UPDATE jobs SET taken_from = lease_owner, lease_owner = ?, next_poll_at = ?, "
+        "version = version + 1 "
         f"WHERE id IN (SELECT id FROM jobs WHERE {_ACTIVE_SQL} AND next_poll_at <= ? "
         "AND state = 'running' AND provider = ? AND lease_owner IS NULL "
         "ORDER BY next_poll_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
@@ -318,9 +320,9 @@ async def _claim_deliveries_in(
     params.append(limit)
     rows = await tx.fetchall(
         # The right-hand sides read the row as it was: still 'delivering' means the attempt
-        # before never recorded its end.
+        # before never recorded its end; a lease_owner left means that attempt's lease lapsed.
         "UPDATE jobs SET may_have_sent = CASE delivery_state WHEN 'delivering' THEN 1 ELSE 0 END, "
-        "lease_owner = ?, delivery_state = 'delivering', deliver_at = ?, "
+        "taken_from = lease_owner, lease_owner = ?, delivery_state = 'delivering', deliver_at = ?, "
         "delivery_attempts = delivery_attempts + 1, version = version + 1 "
         f"WHERE id IN (SELECT id FROM jobs WHERE {_DELIVERY_DUE_SQL} AND deliver_at <= ?{only} "
         "ORDER BY deliver_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",

@@ -87,8 +87,24 @@ async def test_steps_of_an_earlier_life_are_counted_as_taken_over(
     held = await world.store.claim_steps("main/deadbeef", now, now + 30, 10)
     assert len(held) == 2
     await world.runner.recover()
-    parsed = await scrape(metrics)
-    assert value(parsed, "videobot_lease_takeovers_total") == 2
+    assert value(await scrape(metrics), "videobot_lease_takeovers_total") == 0
+    await world.runner.run_due()  # the claims that take them over are what count
+    assert value(await scrape(metrics), "videobot_lease_takeovers_total") == 2
+
+
+async def test_steps_of_another_process_are_taken_over_when_its_leases_lapse(
+    two_jobs: tuple[Metrics, World],
+) -> None:
+    metrics, world = two_jobs
+    now = world.clock()
+    assert len(await world.store.claim_steps("other/cafe", now, now + 30, 10)) == 2
+    await world.runner.run_due()  # leased: not due yet, nothing taken
+    assert value(await scrape(metrics), "videobot_lease_takeovers_total") == 0
+    world.clock.advance(31)
+    await world.runner.run_due()
+    assert value(await scrape(metrics), "videobot_lease_takeovers_total") == 2
+    rows = await world.db.fetchall("SELECT taken_from FROM jobs")
+    assert {row["taken_from"] for row in rows} == {"other/cafe"}
 
 
 async def test_provider_answers_are_remembered_and_errors_counted() -> None:
@@ -203,8 +219,7 @@ async def test_health_needs_the_gateway_and_a_database_write(db: Database) -> No
     assert report["gateway"] == {"connected": False}
 
 
-async def test_a_database_that_cannot_be_written_is_reported(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "bot.sqlite3")
+async def test_a_database_that_cannot_be_written_is_reported(db: Database) -> None:
     await db.close()
     error = await database_write_error(db)
     assert error is not None

@@ -96,7 +96,12 @@ class Pool:
         await self._ledger.open_account_in(tx, guild_id, POOL_USER_ID)
 
     async def status_in(self, tx: Transaction, guild_id: int) -> PoolStatus:
-        """Balance, prizes promised and the daily limit, as this transaction sees them."""
+        """Balance, prizes promised and the daily limit, as this transaction sees them.
+
+        The pool's account stays locked until the transaction ends, so a draw, prize or
+        withdrawal decided on this balance cannot meet another one spending it meanwhile.
+        """
+        await self.ensure_in(tx, guild_id)
         balance = await self._ledger.balance_in(tx, guild_id, POOL_USER_ID)
         committed = await tx.fetchval(
             "SELECT COALESCE(SUM(prize), 0) FROM events WHERE guild_id = ? AND state = 'open'",

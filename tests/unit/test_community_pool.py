@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.community import Community
@@ -133,3 +135,19 @@ async def test_report_periods(community, clock, ledger) -> None:
     assert everything.status.balance == 88
     with pytest.raises(PoolError):
         await community.pool.report(GUILD, "decade")
+
+
+async def test_racing_draws_never_overspend_the_pool(community, db, ledger) -> None:
+    """Forty members short at once, a pool for five draws: five draws, the rest refused."""
+    await community.pool.deposit(GUILD, ADMIN, 50)
+    members = range(5_000_000, 5_000_040)
+
+    async def short_member(user_id: int) -> int:
+        async with db.transaction() as tx:
+            await ledger.ensure_member_in(tx, GUILD, user_id)
+            return await community.pool.cover_in(tx, GUILD, user_id, 10, None)
+
+    drawn = await asyncio.gather(*(short_member(user_id) for user_id in members))
+    assert sorted(drawn) == [0] * 35 + [10] * 5
+    assert (await community.pool.status(GUILD)).balance == 0
+    await assert_ledger_balanced(db)

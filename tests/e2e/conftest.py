@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -106,9 +107,17 @@ def field_value(message: FakeMessage, name: str) -> str | None:
     return None
 
 
+# `pytestmark = ENGINES` runs a module's tests on both engines.
+ENGINES = pytest.mark.parametrize("stack", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
 async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
-    """A running bot wired to fresh fakes; extra bot settings come from the `bot_env` marker."""
+    """A running bot wired to fresh fakes; extra bot settings come from the `bot_env` marker.
+
+    Its database is a SQLite file, or this run's PostgreSQL schema when the test is
+    parametrised with `stack` = "postgresql" (see ENGINES) or E2E_DATABASE=postgresql is set.
+    """
     discord = FakeDiscord.with_default_guild()
     await discord.start()
     kvid = FakeKvid(api_key=KVID_KEY)
@@ -123,13 +132,17 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
         )
     for marker in request.node.iter_markers("bot_env"):
         overrides.update(marker.kwargs)
-    database = tmp_path / "bot.sqlite3"
+    database: Path | str = tmp_path / "bot.sqlite3"
+    engine = getattr(request, "param", os.environ.get("E2E_DATABASE", "sqlite"))
+    if engine == "postgresql":
+        database = request.getfixturevalue("postgres").url
+        overrides["DATABASE_URL"] = database
     env = bot_env(
         {
             "DISCORD_TOKEN": DISCORD_TOKEN,
             "DISCORD_API_BASE": discord.api_base,
             "DISCORD_GATEWAY_URL": discord.gateway_url,
-            "DATABASE_PATH": str(database),
+            "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
             "KVID_API_KEY": KVID_KEY,
             "KVID_BASE_URL": kvid.base_url,
             "KVID_POLL_INTERVAL": "0.2",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import Stack, field_value
+from tests.e2e.conftest import ENGINES, Stack, field_value
 from tests.fakes.kvid import KvidScenario
 from tests.fakes.media import make_mp4
+
+# The real bot on each engine: a SQLite file and a PostgreSQL database.
+pytestmark = ENGINES
 
 
 def delivered_messages(stack: Stack) -> list:

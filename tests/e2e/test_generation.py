@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Stack, field_value
+from tests.e2e.conftest import ENGINES, Stack, field_value
 from tests.fakes.kvid import KvidScenario
 from tests.fakes.media import make_image, make_mp4
+
+# The real bot on each engine: a SQLite file and a PostgreSQL database.
+pytestmark = ENGINES
 
 
 async def test_text_to_video_is_delivered_as_an_attached_mp4(stack: Stack) -> None:

@@ -76,7 +76,11 @@ class PostgresDatabase:
     async def open(cls, url: str, *, max_connections: int = 10) -> PostgresDatabase:
         """Connect to `url` and bring its schema up to date."""
         pool = await asyncpg.create_pool(
-            url, min_size=1, max_size=max_connections, statement_cache_size=1024
+            url,
+            min_size=1,
+            max_size=max_connections,
+            statement_cache_size=1024,
+            init=_as_sqlite_numbers,
         )
         try:
             async with pool.acquire() as conn:
@@ -132,6 +136,20 @@ class PostgresDatabase:
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Read committed rows."""
         return list(await self._pool.fetch(POSTGRES.sql(sql), *params))
+
+
+async def _as_sqlite_numbers(conn: asyncpg.Connection) -> None:
+    """NUMERIC (what SUM and AVG of integers give) read as int or float, as SQLite gives them.
+
+    Without it a sum of credits arrives as a Decimal, which mixes with neither float nor JSON.
+    """
+    await conn.set_type_codec(
+        "numeric", schema="pg_catalog", format="text", encoder=str, decoder=_number
+    )
+
+
+def _number(text: str) -> int | float:
+    return float(text) if any(c in text for c in ".eEN") else int(text)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

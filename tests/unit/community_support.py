@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
+from bot.community import Community
 from bot.db import Database
 from bot.jobs.models import JobOrder, new_job_id
 from bot.jobs.store import insert_in
@@ -19,6 +22,13 @@ DAVE = 3_000_004
 ADMIN = 3_000_099
 
 _interactions = itertools.count(9_000_000)
+
+
+# Named apart from its fixture so that tests taking `community` do not shadow the import.
+@pytest.fixture(name="community")
+def community_fixture(db: Database, ledger: Ledger, clock) -> Community:
+    """The community services on the test's database and ledger (import it to use it)."""
+    return Community(db, ledger, clock=clock)
 
 
 def text_order(

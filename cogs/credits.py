@@ -202,9 +202,7 @@ class CreditsCog(commands.Cog):
         reset: bool = False,
     ) -> None:
         """Admin: show or change the server's allowance and limits."""
-        require_manager(interaction, self.services.settings.bot_owner_ids)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        guild_id = self._guild(interaction)
+        guild_id = await self._admin(interaction)
         rules = self.services.quotas.rules
         changes = {
             "starting_credits": starting,
@@ -232,9 +230,7 @@ class CreditsCog(commands.Cog):
         self, interaction: discord.Interaction, period: app_commands.Choice[str] | None = None
     ) -> None:
         """Admin: spend per provider, member and role, with failures and refunds, plus a CSV."""
-        require_manager(interaction, self.services.settings.bot_owner_ids)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        guild_id = self._guild(interaction)
+        guild_id = await self._admin(interaction)
         chosen = period.value if period else "7d"
         report = await self.services.usage.report(guild_id, chosen)
         guild = interaction.guild
@@ -286,9 +282,7 @@ class CreditsCog(commands.Cog):
         role: discord.Role | None = None,
     ) -> None:
         """Admin: define a tier (values only ever improve on the server's)."""
-        require_manager(interaction, self.services.settings.bot_owner_ids)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        guild_id = self._guild(interaction)
+        guild_id = await self._admin(interaction)
         rules = self.services.quotas.rules
         changes = {
             "refill_amount": refill,
@@ -316,19 +310,14 @@ class CreditsCog(commands.Cog):
         self, interaction: discord.Interaction, role: discord.Role, tier: TierName | None = None
     ) -> None:
         """Admin: link a role to a tier, or unlink it."""
-        require_manager(interaction, self.services.settings.bot_owner_ids)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        guild_id = self._guild(interaction)
+        guild_id = await self._admin(interaction)
         linked = await self.services.quotas.rules.link_role(guild_id, role.id, tier)
         await self._audit(interaction, "credit tier role", f"role {role.id} -> {tier}")
-        m = Messages(interaction.locale)
-        text = (
-            m("credits.tier_role_linked", role=role.mention, tier=linked.name)
+        await self._say(
+            interaction,
+            Text("credits.tier_role_linked", role=role.mention, tier=linked.name)
             if linked
-            else m("credits.tier_role_unlinked", role=role.mention)
-        )
-        await interaction.edit_original_response(
-            content=text, allowed_mentions=discord.AllowedMentions.none()
+            else Text("credits.tier_role_unlinked", role=role.mention),
         )
 
     @tier.command(name="member", description="Give one member a tier (Manage Server)")
@@ -337,28 +326,21 @@ class CreditsCog(commands.Cog):
         self, interaction: discord.Interaction, user: discord.Member, tier: TierName | None = None
     ) -> None:
         """Admin: set a member's own tier, or clear it."""
-        require_manager(interaction, self.services.settings.bot_owner_ids)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        guild_id = self._guild(interaction)
+        guild_id = await self._admin(interaction)
         given = await self.services.quotas.rules.assign(guild_id, user.id, tier)
         await self._audit(interaction, "credit tier member", f"member {user.id} -> {tier}")
-        m = Messages(interaction.locale)
-        text = (
-            m("credits.tier_member_given", member=user.mention, tier=given.name)
+        await self._say(
+            interaction,
+            Text("credits.tier_member_given", member=user.mention, tier=given.name)
             if given
-            else m("credits.tier_member_cleared", member=user.mention)
-        )
-        await interaction.edit_original_response(
-            content=text, allowed_mentions=discord.AllowedMentions.none()
+            else Text("credits.tier_member_cleared", member=user.mention),
         )
 
     @tier.command(name="remove", description="Delete a tier (Manage Server)")
     @app_commands.describe(name="The tier to delete")
     async def tier_remove(self, interaction: discord.Interaction, name: TierName) -> None:
         """Admin: delete a tier with its role links and member assignments."""
-        require_manager(interaction, self.services.settings.bot_owner_ids)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        guild_id = self._guild(interaction)
+        guild_id = await self._admin(interaction)
         removed = await self.services.quotas.rules.remove_tier(guild_id, name)
         if not removed:
             raise UserError(Text("credits.no_tier", tier=name))
@@ -370,9 +352,7 @@ class CreditsCog(commands.Cog):
     @tier.command(name="list", description="This server's tiers (Manage Server)")
     async def tier_list(self, interaction: discord.Interaction) -> None:
         """Admin: every tier, what it improves and who has it."""
-        require_manager(interaction, self.services.settings.bot_owner_ids)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        tiers = await self.services.quotas.rules.tiers(self._guild(interaction))
+        tiers = await self.services.quotas.rules.tiers(await self._admin(interaction))
         await interaction.edit_original_response(
             embed=tiers_embed(tiers, interaction.locale),
             allowed_mentions=discord.AllowedMentions.none(),
@@ -396,6 +376,20 @@ class CreditsCog(commands.Cog):
 
     # -- helpers ---------------------------------------------------------------------------------
 
+    async def _admin(self, interaction: discord.Interaction) -> int:
+        """Refuse non-managers, acknowledge privately, and return the server's id."""
+        require_manager(interaction, self.services.settings.bot_owner_ids)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        return self._guild(interaction)
+
+    @staticmethod
+    async def _say(interaction: discord.Interaction, text: Text) -> None:
+        """Answer with `text` in the reader's language, pinging nobody it names."""
+        await interaction.edit_original_response(
+            content=Messages(interaction.locale).render(text),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
     async def _adjust(
         self,
         interaction: discord.Interaction,
@@ -405,27 +399,23 @@ class CreditsCog(commands.Cog):
         *,
         grant: bool,
     ) -> None:
-        require_manager(interaction, self.services.settings.bot_owner_ids)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        assert interaction.guild_id is not None
+        guild_id = await self._admin(interaction)
         ledger = self.services.ledger
         why = reason or ("granted by an admin" if grant else "taken by an admin")
         move = ledger.grant if grant else ledger.take
         try:
-            balance = await move(interaction.guild_id, user.id, amount, why, interaction.user.id)
+            balance = await move(guild_id, user.id, amount, why, interaction.user.id)
         except LedgerError as exc:
             if grant:
                 raise UserError(str(exc)) from None
-            raise UserError(
-                await self._take_refusal(interaction.guild_id, user.id, amount, exc)
-            ) from None
+            raise UserError(await self._take_refusal(guild_id, user.id, amount, exc)) from None
         log.info(
             "%s %d credits %s member %s in guild %s (by %s)",
             "gave" if grant else "took",
             amount,
             "to" if grant else "from",
             user.id,
-            interaction.guild_id,
+            guild_id,
             interaction.user.id,
         )
         await interaction.edit_original_response(

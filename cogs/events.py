@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -19,13 +18,13 @@ from bot.ui.commands import guild_only
 from bot.ui.community import entry_embed, event_embed, event_result_embed, events_embed
 from bot.ui.community_views import (
     NO_MENTIONS,
+    VoteButton,
     community_of,
     find_channel,
     finished_job_choices,
     guild_locale,
-    vote_button,
 )
-from bot.ui.errors import UserError, reply_error
+from bot.ui.errors import UserError
 from bot.ui.permissions import require_manager
 
 if TYPE_CHECKING:
@@ -38,37 +37,22 @@ IDLE_SECONDS = 30.0
 WINNERS_ONLY = discord.AllowedMentions(everyone=False, roles=False, users=True)
 
 
-class EventVoteButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"event:vote:(?P<entry_id>[0-9]{1,18})",
-):
+class EventVoteButton(VoteButton, template=r"event:vote:(?P<item_id>[0-9]{1,18})"):
     """A member's one vote in an event: here, moved here, or taken back."""
 
-    def __init__(self, entry_id: int, votes: int = 0, locale: object = None) -> None:
-        label = tr(locale, "events.vote", votes=votes)
-        super().__init__(vote_button(f"event:vote:{entry_id}", "🗳️", label))
-        self.entry_id = entry_id
+    feature = "event"
+    emoji = "🗳️"
+    label_key = "events.vote"
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> EventVoteButton:
-        return cls(int(match["entry_id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            await self._vote(interaction)
-        except Exception as error:
-            await reply_error(interaction, error)
-
-    async def _vote(self, interaction: discord.Interaction) -> None:
+    async def vote(self, interaction: discord.Interaction) -> None:
+        """Vote for this entry, moving the member's vote here if they had one elsewhere."""
         events = community_of(interaction.client).events
-        entry = await events.entry(self.entry_id)
+        entry = await events.entry(self.item_id)
         event = await events.event(entry.event_id) if entry else None
         if entry is None or event is None or event.guild_id != interaction.guild_id:
             raise UserError(Text("events.entry_not_here"))
-        outcome = await events.vote(self.entry_id, interaction.user.id)
-        view = entry_view(self.entry_id, outcome.votes, interaction.guild_locale)
+        outcome = await events.vote(self.item_id, interaction.user.id)
+        view = entry_view(self.item_id, outcome.votes, interaction.guild_locale)
         await interaction.response.edit_message(view=view)
         if not outcome.voted:
             key = "events.unvoted"
@@ -219,11 +203,8 @@ class EventsCog(commands.Cog):
             + link
         )
 
-    @enter.autocomplete("job")
-    async def _complete_job(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await finished_job_choices(interaction, current)
+    # A free function: discord.py calls it without the cog, as (interaction, current).
+    enter.autocomplete("job")(finished_job_choices)
 
     @event.command(name="list", description="The open event and recent results")
     async def list_events(self, interaction: discord.Interaction) -> None:

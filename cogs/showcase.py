@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +18,14 @@ from bot.ui.commands import guild_only
 from bot.ui.community import board_embed, share_embed, share_review_embed
 from bot.ui.community_views import (
     NO_MENTIONS,
+    VoteButton,
     community_of,
     find_channel,
     finished_job_choices,
     guild_locale,
-    vote_button,
 )
 from bot.ui.decide import Outcome, Subject, decide_view
-from bot.ui.errors import UserError, reply_error
+from bot.ui.errors import UserError
 from bot.ui.permissions import require_manager
 
 if TYPE_CHECKING:
@@ -42,36 +41,21 @@ SUBJECT = "share"
 SHARE = ("share",)
 
 
-class VoteButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"showcase:vote:(?P<share_id>[0-9]{1,18})",
-):
+class ShareVoteButton(VoteButton, template=r"showcase:vote:(?P<item_id>[0-9]{1,18})"):
     """A vote for a shared video; clicking again takes it back."""
 
-    def __init__(self, share_id: int, votes: int = 0, locale: object = None) -> None:
-        label = tr(locale, "showcase.vote", votes=votes)
-        super().__init__(vote_button(f"showcase:vote:{share_id}", VOTE_EMOJI, label))
-        self.share_id = share_id
+    feature = "showcase"
+    emoji = VOTE_EMOJI
+    label_key = "showcase.vote"
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> VoteButton:
-        return cls(int(match["share_id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            await self._vote(interaction)
-        except Exception as error:
-            await reply_error(interaction, error)
-
-    async def _vote(self, interaction: discord.Interaction) -> None:
+    async def vote(self, interaction: discord.Interaction) -> None:
+        """Vote for this share, or take the member's vote back."""
         showcase = community_of(interaction.client).showcase
-        share = await showcase.get(self.share_id)
+        share = await showcase.get(self.item_id)
         if share is None or share.guild_id != interaction.guild_id:
             raise UserError(Text("showcase.not_in_showcase"))
-        outcome = await showcase.vote(self.share_id, interaction.user.id)
-        view = share_view(self.share_id, outcome.votes, interaction.guild_locale)
+        outcome = await showcase.vote(self.item_id, interaction.user.id)
+        view = share_view(self.item_id, outcome.votes, interaction.guild_locale)
         await interaction.response.edit_message(view=view)
         key = "showcase.voted" if outcome.voted else "showcase.unvoted"
         await interaction.followup.send(tr(interaction.locale, key), ephemeral=True)
@@ -80,7 +64,7 @@ class VoteButton(
 def share_view(share_id: int, votes: int, locale: object = None) -> discord.ui.View:
     """The vote button under a shared video."""
     view = discord.ui.View(timeout=None)
-    view.add_item(VoteButton(share_id, votes, locale))
+    view.add_item(ShareVoteButton(share_id, votes, locale))
     return view
 
 
@@ -170,7 +154,7 @@ class ShowcaseCog(commands.Cog):
 
     async def cog_load(self) -> None:
         """Register the buttons it owns (posting starts once connected)."""
-        self.bot.add_dynamic_items(VoteButton)
+        self.bot.add_dynamic_items(ShareVoteButton)
         self.bot.decisions.add(Shares(self.poke))
         self.bot.job_actions.add(SHARE, self._share_button)
 
@@ -181,7 +165,7 @@ class ShowcaseCog(commands.Cog):
 
     async def cog_unload(self) -> None:
         """Stop posting."""
-        self.bot.remove_dynamic_items(VoteButton)
+        self.bot.remove_dynamic_items(ShareVoteButton)
         self.bot.decisions.remove(SUBJECT)
         self.bot.job_actions.remove(SHARE)
         await self._poster.stop()
@@ -194,11 +178,8 @@ class ShowcaseCog(commands.Cog):
         """Share a finished video."""
         await self.share_job(interaction, job)
 
-    @share.autocomplete("job")
-    async def _complete_job(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await finished_job_choices(interaction, current)
+    # A free function: discord.py calls it without the cog, as (interaction, current).
+    share.autocomplete("job")(finished_job_choices)
 
     @showcase.command(name="top", description="The most voted shared videos")
     @app_commands.describe(period="Which period")

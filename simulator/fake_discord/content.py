@@ -86,25 +86,16 @@ class ContentMixin:
     def _make_option_attachment(
         self, command_id: int, filename: str, data: bytes, content_type: str
     ) -> FakeAttachment:
-        att_id = self._ids.next()
-        filename = self._clean_filename(filename)
-        width, height, duration = _probe_media(data, content_type or "")
-        url = self._signed_url(f"ephemeral-attachments/{command_id}/{att_id}/{quote(filename)}")
-        att = FakeAttachment(
-            att_id,
-            filename,
-            content_type,
-            len(data),
+        # An option's file keeps the type the member's client declared: Discord does not guess.
+        return self._store_attachment(
+            f"ephemeral-attachments/{command_id}",
+            self._clean_filename(filename),
             data,
-            url,
-            url.replace(self.base_url, self.base_url + "/media", 1),
-            width,
-            height,
-            duration,
+            content_type,
+            None,
+            None,
             ephemeral=True,
         )
-        self._blobs[att_id] = att
-        return att
 
     def _make_attachment(
         self,
@@ -117,12 +108,34 @@ class ContentMixin:
         *,
         ephemeral: bool = False,
     ) -> FakeAttachment:
-        att_id = self._ids.next()
         filename = self._clean_filename(filename)
         content_type = _guess_content_type(filename, declared_type, data)
-        width, height, duration = probe or _probe_media(data, content_type)
         prefix = "ephemeral-attachments" if ephemeral else "attachments"
-        url = self._signed_url(f"{prefix}/{channel_id}/{att_id}/{quote(filename)}")
+        return self._store_attachment(
+            f"{prefix}/{channel_id}",
+            filename,
+            data,
+            content_type,
+            description,
+            probe,
+            ephemeral=ephemeral,
+        )
+
+    def _store_attachment(
+        self,
+        folder: str,
+        filename: str,
+        data: bytes,
+        content_type: str,
+        description: str | None,
+        probe: tuple[int | None, int | None, float | None] | None,
+        *,
+        ephemeral: bool,
+    ) -> FakeAttachment:
+        """Give a cleaned file an id and a signed CDN url under `folder`, and keep its bytes."""
+        att_id = self._ids.next()
+        width, height, duration = probe or _probe_media(data, content_type)
+        url = self._signed_url(f"{folder}/{att_id}/{quote(filename)}")
         att = FakeAttachment(
             att_id,
             filename,

@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -16,11 +17,17 @@ from .records import FakeApiError
 
 
 @dataclass
-class RateLimitRule:
-    """A live rule injecting 429 responses; `remaining` counts down as it fires."""
+class _Rule:
+    """What every injected fault matches: a method (or "*") and a path pattern."""
 
     method: str
     pattern: re.Pattern[str]
+
+
+@dataclass
+class RateLimitRule(_Rule):
+    """A live rule injecting 429 responses; `remaining` counts down as it fires."""
+
     retry_after: float
     remaining: int
     global_: bool = False
@@ -28,11 +35,9 @@ class RateLimitRule:
 
 
 @dataclass
-class ResponseDelay:
+class ResponseDelay(_Rule):
     """A live rule holding back answers (the work is done, the caller just hears it late)."""
 
-    method: str
-    pattern: re.Pattern[str]
     seconds: float
     remaining: int
     # Only requests that uploaded a file Discord accepted (a video reaching a message).
@@ -40,11 +45,9 @@ class ResponseDelay:
 
 
 @dataclass
-class ErrorRule:
+class ErrorRule(_Rule):
     """A live rule answering matching requests with a Discord error; `remaining` counts down."""
 
-    method: str
-    pattern: re.Pattern[str]
     status: int
     code: int
     message: str
@@ -133,26 +136,10 @@ class FaultsMixin:
             inter._errors.append(record)
 
     def _match_rate_limit(self, method: str, path: str) -> RateLimitRule | None:
-        for rule in self.rate_limits:
-            if rule.remaining <= 0:
-                continue
-            if rule.method not in ("*", method) or not rule.pattern.search(path):
-                continue
-            rule.remaining -= 1
-            rule.hits.append(time.monotonic())
-            return rule
-        return None
+        return _fire(self.rate_limits, method, path)
 
     def _match_error(self, method: str, path: str) -> ErrorRule | None:
-        for rule in self.error_rules:
-            if rule.remaining <= 0:
-                continue
-            if rule.method not in ("*", method) or not rule.pattern.search(path):
-                continue
-            rule.remaining -= 1
-            rule.hits.append(time.monotonic())
-            return rule
-        return None
+        return _fire(self.error_rules, method, path)
 
     @staticmethod
     def _rate_limited(rule: RateLimitRule) -> web.Response:
@@ -175,3 +162,19 @@ class FaultsMixin:
             "global": rule.global_,
         }
         return _json_response(body, status=429, headers=headers)
+
+
+_Fired = TypeVar("_Fired", RateLimitRule, ErrorRule)
+
+
+def _fire(rules: list[_Fired], method: str, path: str) -> _Fired | None:
+    """The first live rule matching the request, counted down, with the hit's time recorded."""
+    for rule in rules:
+        if rule.remaining <= 0:
+            continue
+        if rule.method not in ("*", method) or not rule.pattern.search(path):
+            continue
+        rule.remaining -= 1
+        rule.hits.append(time.monotonic())
+        return rule
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -69,14 +70,7 @@ class MessagesMixin:
     ) -> None:
         """A user removes a reaction (dispatched as MESSAGE_REACTION_REMOVE)."""
         user_id = self._default_user(user_id)
-        msg = self._msgs[message_id]
-        users = msg.reactions.get(emoji, [])
-        if user_id in users:
-            users.remove(user_id)
-            if not users:
-                del msg.reactions[emoji]
-            self._emit_reaction("MESSAGE_REACTION_REMOVE", msg, emoji, user_id)
-        self._changed()
+        self._drop_reaction(self._msgs[message_id], emoji, user_id)
 
     async def _new_message(
         self,
@@ -343,6 +337,11 @@ class MessagesMixin:
         user_id = self.bot_user_id if who == "@me" else int(who)
         if user_id != self.bot_user_id and not self.bot_permissions(channel.id) & MANAGE_MESSAGES:
             raise _ApiError(403, 50013, "Missing Permissions")
+        self._drop_reaction(msg, emoji, user_id)
+        return web.Response(status=204)
+
+    def _drop_reaction(self, msg: _Msg, emoji: str, user_id: int) -> None:
+        """Take a user's reaction off (a reaction nobody has left disappears)."""
         users = msg.reactions.get(emoji, [])
         if user_id in users:
             users.remove(user_id)
@@ -350,7 +349,6 @@ class MessagesMixin:
                 del msg.reactions[emoji]
             self._emit_reaction("MESSAGE_REACTION_REMOVE", msg, emoji, user_id)
         self._changed()
-        return web.Response(status=204)
 
     async def _h_get_reactions(
         self, request: web.Request, channel_id: str, message_id: str, emoji: str
@@ -381,11 +379,7 @@ class MessagesMixin:
         parent = self._api_channel(channel_id)
         body = await self._read_body(request)
         payload = body.json
-        name = str(payload.get("name") or "")
-        if not 1 <= len(name) <= 100:
-            raise _form_error(
-                ("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
-            )
+        name = _thread_name(payload)
         perms = self.bot_permissions(parent.id)
         if parent.kind == "forum":
             if not perms & SEND_MESSAGES:
@@ -397,16 +391,7 @@ class MessagesMixin:
             known = {tid for tid, _ in parent.tags}
             if any(t not in known for t in tags):
                 raise _form_error(("applied_tags",), "UNKNOWN_TAG", "Unknown forum tag")
-            thread = FakeChannel(
-                self._ids.next(),
-                parent.guild_id,
-                name,
-                "thread",
-                nsfw=parent.nsfw,
-                parent_id=parent.id,
-                owner_id=self.bot_user_id,
-                applied_tags=tags,
-            )
+            thread = self._thread(parent, self._ids.next(), name, tags)
             if body.files and not perms & ATTACH_FILES:
                 raise _ApiError(403, 50013, "Missing Permissions")
             msg = await self._new_message(
@@ -417,8 +402,7 @@ class MessagesMixin:
                 interaction=None,
                 msg_id=thread.id,
             )
-            self._channels[thread.id] = thread
-            self._emit_thread_create(thread)
+            self._add_thread(thread)
             self._store_message(msg)
             out = self._channel_payload(thread)
             out["message"] = self._message_payload(msg)
@@ -428,17 +412,8 @@ class MessagesMixin:
             raise _ApiError(400, 50024, "Cannot execute action on this channel type")
         if not perms & CREATE_PUBLIC_THREADS:
             raise _ApiError(403, 50013, "Missing Permissions")
-        thread = FakeChannel(
-            self._ids.next(),
-            parent.guild_id,
-            name,
-            "thread",
-            nsfw=parent.nsfw,
-            parent_id=parent.id,
-            owner_id=self.bot_user_id,
-        )
-        self._channels[thread.id] = thread
-        self._emit_thread_create(thread)
+        thread = self._thread(parent, self._ids.next(), name)
+        self._add_thread(thread)
         self._changed()
         out = self._channel_payload(thread)
         out["member"] = self._thread_member_payload(thread)
@@ -450,32 +425,47 @@ class MessagesMixin:
         parent = self._api_channel(channel_id)
         msg = self._api_message(parent, message_id)
         body = await self._read_body(request)
-        name = str(body.json.get("name") or "")
-        if not 1 <= len(name) <= 100:
-            raise _form_error(
-                ("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
-            )
+        name = _thread_name(body.json)
         if msg.thread_id is not None:
             raise _ApiError(400, 160004, "A thread has already been created for this message")
         if not self.bot_permissions(parent.id) & CREATE_PUBLIC_THREADS:
             raise _ApiError(403, 50013, "Missing Permissions")
-        thread = FakeChannel(
-            msg.id,
+        thread = self._thread(parent, msg.id, name)
+        msg.thread_id = thread.id
+        self._add_thread(thread)
+        self._changed()
+        return _json_response(self._channel_payload(thread), status=201)
+
+    def _thread(
+        self, parent: FakeChannel, thread_id: int, name: str, tags: tuple[int, ...] = ()
+    ) -> FakeChannel:
+        """A new thread of the bot's under `parent` (not stored yet)."""
+        return FakeChannel(
+            thread_id,
             parent.guild_id,
             name,
             "thread",
             nsfw=parent.nsfw,
             parent_id=parent.id,
             owner_id=self.bot_user_id,
+            applied_tags=tags,
         )
+
+    def _add_thread(self, thread: FakeChannel) -> None:
+        """Store a new thread and tell the gateway (THREAD_CREATE)."""
         self._channels[thread.id] = thread
-        msg.thread_id = thread.id
         self._emit_thread_create(thread)
-        self._changed()
-        return _json_response(self._channel_payload(thread), status=201)
 
     def _emit_thread_create(self, thread: FakeChannel) -> None:
         data = self._channel_payload(thread)
         data["newly_created"] = True
         data["member"] = self._thread_member_payload(thread)
         self._emit("THREAD_CREATE", data, intent=INTENT_GUILDS, guild_id=thread.guild_id)
+
+
+def _thread_name(payload: dict[str, Any]) -> str:
+    """A new thread's name, refused as Discord does outside 1-100 characters."""
+    name = str(payload.get("name") or "")
+    if not 1 <= len(name) <= 100:
+        raise _form_error(("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+    return name

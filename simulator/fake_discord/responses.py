@@ -142,6 +142,14 @@ class ResponsesMixin:
         self, inter: FakeInteraction, channel: FakeChannel, body: _Body, **options: Any
     ) -> JSON:
         """Post an interaction's original response (a message or a loading one): its payload."""
+        msg = await self._interaction_message(inter, channel, body, **options)
+        inter._original_id = msg.id
+        return self._message_payload(msg)
+
+    async def _interaction_message(
+        self, inter: FakeInteraction, channel: FakeChannel, body: _Body, **options: Any
+    ) -> _Msg:
+        """A new message of the bot's answering `inter` (under its upload limit), stored."""
         msg = await self._new_message(
             body,
             channel,
@@ -150,9 +158,24 @@ class ResponsesMixin:
             interaction=inter,
             **options,
         )
-        inter._original_id = msg.id
         self._store_message(msg)
-        return self._message_payload(msg)
+        return msg
+
+    async def _webhook_request(
+        self, request: web.Request, app_id: str, token: str
+    ) -> tuple[FakeInteraction, _Body]:
+        """The answered interaction a webhook call with a body is for, and that body."""
+        try:
+            inter = self._token_interaction(token, app_id=app_id)
+        except _ApiError:
+            await request.read()  # a refused request's body is still read off the connection
+            raise
+        body = await self._read_body(request)
+        return _answered(inter), body
+
+    def _answered_token(self, token: str, app_id: str) -> FakeInteraction:
+        """The interaction behind a webhook token, once it has been answered (else 10015)."""
+        return _answered(self._token_interaction(token, app_id=app_id))
 
     def _webhook_target(self, inter: FakeInteraction, message_ref: str) -> _Msg:
         if message_ref == "@original":
@@ -171,14 +194,7 @@ class ResponsesMixin:
     async def _h_followup(
         self, request: web.Request, app_id: str, token: str
     ) -> web.StreamResponse:
-        try:
-            inter = self._token_interaction(token, app_id=app_id)
-        except _ApiError:
-            await request.read()
-            raise
-        body = await self._read_body(request)
-        if not inter._responses:
-            raise _ApiError(404, 10015, "Unknown Webhook")
+        inter, body = await self._webhook_request(request, app_id, token)
         original = self._msgs.get(inter._original_id) if inter._original_id else None
         if (
             inter._responses[0].type == 5
@@ -198,16 +214,8 @@ class ResponsesMixin:
             msg = original
         else:
             channel = self._channels[inter.channel_id]
-            msg = await self._new_message(
-                body,
-                channel,
-                author_id=self.bot_user_id,
-                limit=inter.attachment_size_limit,
-                interaction=inter,
-                allow_ephemeral=True,
-            )
+            msg = await self._interaction_message(inter, channel, body, allow_ephemeral=True)
             inter._followup_ids.append(msg.id)
-            self._store_message(msg)
         if not _truthy_param(request.query.get("wait")):
             return web.Response(status=204)
         return _json_response(self._message_payload(msg))
@@ -215,22 +223,13 @@ class ResponsesMixin:
     async def _h_get_webhook_msg(
         self, request: web.Request, app_id: str, token: str, message_ref: str
     ) -> web.Response:
-        inter = self._token_interaction(token, app_id=app_id)
-        if not inter._responses:
-            raise _ApiError(404, 10015, "Unknown Webhook")
+        inter = self._answered_token(token, app_id)
         return _json_response(self._message_payload(self._webhook_target(inter, message_ref)))
 
     async def _h_edit_webhook_msg(
         self, request: web.Request, app_id: str, token: str, message_ref: str
     ) -> web.Response:
-        try:
-            inter = self._token_interaction(token, app_id=app_id)
-        except _ApiError:
-            await request.read()
-            raise
-        body = await self._read_body(request)
-        if not inter._responses:
-            raise _ApiError(404, 10015, "Unknown Webhook")
+        inter, body = await self._webhook_request(request, app_id, token)
         msg = self._webhook_target(inter, message_ref)
         await self._apply_edit(
             msg, body, inter.attachment_size_limit, clear_loading=msg.id == inter._original_id
@@ -240,11 +239,16 @@ class ResponsesMixin:
     async def _h_delete_webhook_msg(
         self, request: web.Request, app_id: str, token: str, message_ref: str
     ) -> web.Response:
-        inter = self._token_interaction(token, app_id=app_id)
-        if not inter._responses:
-            raise _ApiError(404, 10015, "Unknown Webhook")
+        inter = self._answered_token(token, app_id)
         msg = self._webhook_target(inter, message_ref)
         msg.deleted = True
         self._emit_delete(msg)
         self._changed()
         return web.Response(status=204)
+
+
+def _answered(inter: FakeInteraction) -> FakeInteraction:
+    """`inter`, if it has been answered: before that its webhook does not exist (10015)."""
+    if not inter._responses:
+        raise _ApiError(404, 10015, "Unknown Webhook")
+    return inter

@@ -13,10 +13,9 @@ import time
 
 from bot.community import Community
 from bot.db.sqlite import SqliteDatabase
-from bot.jobs.models import JobOrder, new_job_id
+from bot.jobs.models import new_job_id
 from bot.jobs.store import insert_in
 from bot.ledger import Ledger
-from bot.providers.base import VideoRequest
 from tests.e2e.community_helpers import (
     approval_setup,
     posted_request,
@@ -25,6 +24,7 @@ from tests.e2e.community_helpers import (
 )
 from tests.e2e.conftest import Stack
 from tests.fakes.kvid import KvidScenario
+from tests.unit.community_support import text_order
 
 PRICE = 15
 _interactions = itertools.count(7_000_000_000)
@@ -43,16 +43,7 @@ async def job_waiting_for_approval(
     try:
         ledger = Ledger(db, starting_credits=100, clock=time.time)
         community = Community(db, ledger, clock=time.time)
-        order = JobOrder(
-            interaction_id=next(_interactions),
-            guild_id=ids.guild_id,
-            channel_id=ids.channel_id,
-            user_id=ids.user_id,
-            locale="en-US",
-            provider="kvid",
-            request=VideoRequest(kind="text", prompt=prompt, model="v2", resolution="720p"),
-            upload_limit=10 * 1024 * 1024,
-        )
+        order = text_order(next(_interactions), ids.guild_id, ids.channel_id, ids.user_id, prompt)
         job_id = new_job_id()
         async with db.transaction() as tx:
             admission = await community.admission_in(
@@ -71,24 +62,18 @@ async def job_waiting_for_approval(
             await insert_in(tx, job_id, order, PRICE, time.time())
             await ledger.hold_in(tx, ids.guild_id, ids.user_id, job_id, PRICE)
             await tx.execute("UPDATE jobs SET card_message_id = ? WHERE id = ?", (card.id, job_id))
+            request = {
+                "job_id": job_id,
+                "guild_id": ids.guild_id,
+                "user_id": ids.user_id,
+                "channel_id": ids.channel_id,
+                "reason": admission.approval_reason,
+            }
             if timeout_seconds is None:
-                await community.on_job_created_in(
-                    tx,
-                    job_id=job_id,
-                    guild_id=ids.guild_id,
-                    user_id=ids.user_id,
-                    channel_id=ids.channel_id,
-                    reason=admission.approval_reason,
-                )
+                await community.on_job_created_in(tx, **request)
             else:  # the same, with a timeout shorter than the settings allow
                 await community.approvals.on_job_created_in(
-                    tx,
-                    job_id=job_id,
-                    guild_id=ids.guild_id,
-                    user_id=ids.user_id,
-                    channel_id=ids.channel_id,
-                    reason=admission.approval_reason,
-                    timeout_seconds=timeout_seconds,
+                    tx, **request, timeout_seconds=timeout_seconds
                 )
     finally:
         await db.close()

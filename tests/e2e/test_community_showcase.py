@@ -35,6 +35,10 @@ async def test_a_share_becomes_a_forum_post_and_votes_count_once(stack: Stack) -
     ids = stack.ids
     await as_owner(stack, "server showcase", {"channel": ids.forum_channel_id})
     job_id = await make_video(stack, ids.user_id, "a paper boat in the rain")
+    choices = await stack.discord.autocomplete(
+        "showcase share", {"job": ""}, "job", user_id=ids.user_id
+    )
+    assert [c["value"] for c in choices] == [job_id]
 
     stranger = await reply(
         stack, await stack.invoke("showcase share", {"job": job_id}, user_id=ids.other_user_id)

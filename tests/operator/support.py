@@ -8,6 +8,8 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
+from simulator.fake_discord import FakeDiscord
+
 REPO = Path(__file__).resolve().parents[2]
 # Prefixes and names of every setting that could leak from the developer's shell into a child.
 _INHERITED_SETTINGS = ("DISCORD_", "KVID_", "KLING_", "SANDBOX_", "LOCAL_", "HTTP_", "SHARD_")
@@ -26,6 +28,15 @@ def clean_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(overrides or {})
     return env
+
+
+def fake_discord_settings(fake: FakeDiscord, token: str) -> dict[str, str]:
+    """The settings that send the bot to a fake Discord instead of discord.com."""
+    return {
+        "DISCORD_TOKEN": token,
+        "DISCORD_API_BASE": fake.api_base,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+    }
 
 
 def closed_port() -> int:

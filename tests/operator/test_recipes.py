@@ -26,7 +26,13 @@ import pytest
 from simulator import cli
 from simulator.fake_discord import FakeDiscord
 from tests.e2e.harness import BotDatabase
-from tests.operator.support import REPO, clean_env, dockerfile_stages, problems
+from tests.operator.support import (
+    REPO,
+    clean_env,
+    dockerfile_stages,
+    fake_discord_settings,
+    problems,
+)
 from tests.operator.test_config_docs import docker_env_file
 
 # Installing with a cold pip cache takes minutes, and the fixtures count towards each test.
@@ -274,9 +280,7 @@ async def test_the_run_command_starts_the_bot(
     write_env_file(
         fresh_copy,
         {
-            "DISCORD_TOKEN": TOKEN,
-            "DISCORD_API_BASE": fake.api_base,
-            "DISCORD_GATEWAY_URL": fake.gateway_url,
+            **fake_discord_settings(fake, TOKEN),
         },
     )
     try:
@@ -501,9 +505,7 @@ async def test_the_image_runs_with_the_readme_env_file(image: Image, tmp_path: P
     env_file = write_env_file(
         folder,
         {
-            "DISCORD_TOKEN": TOKEN,
-            "DISCORD_API_BASE": fake.api_base,
-            "DISCORD_GATEWAY_URL": fake.gateway_url,
+            **fake_discord_settings(fake, TOKEN),
         },
     )
     try:

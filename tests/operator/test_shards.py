@@ -13,6 +13,7 @@ import pytest
 from simulator.fake_discord import FakeDiscord
 from simulator.process import BotProcess, bot_env
 from tests.e2e.harness import BotDatabase
+from tests.operator.support import fake_discord_settings
 
 TOKEN = "MTMwMDAwMDAwMDAwMDAwMDEwMA.shards-test.secret-token-value"
 SHARD_COUNT = 2
@@ -48,9 +49,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         databases[shard_id] = BotDatabase(folder / "bot.sqlite3")
         env = bot_env(
             {
-                "DISCORD_TOKEN": TOKEN,
-                "DISCORD_API_BASE": fake.api_base,
-                "DISCORD_GATEWAY_URL": fake.gateway_url,
+                **fake_discord_settings(fake, TOKEN),
                 # SQLite is one process's database; with PostgreSQL both would share one.
                 "DATABASE_PATH": str(databases[shard_id].path),
                 "INSTANCE_NAME": f"shard-{shard_id}",

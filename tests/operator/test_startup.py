@@ -21,7 +21,7 @@ from simulator.fake_discord import FakeDiscord
 from simulator.process import BotProcess, start_and_wait
 from tests.e2e.harness import BotDatabase
 from tests.fakes.kvid import FakeKvid
-from tests.operator.support import REPO, clean_env, closed_port, problems
+from tests.operator.support import REPO, clean_env, closed_port, fake_discord_settings, problems
 
 TOKEN = "MTMwMDAwMDAwMDAwMDAwMDEwMA.startup-test.right-token-value"
 
@@ -125,9 +125,7 @@ async def run_against(fake: FakeDiscord, cwd: Path, token: str) -> tuple[int, st
         return await run_bot_async(
             cwd,
             {
-                "DISCORD_TOKEN": token,
-                "DISCORD_API_BASE": fake.api_base,
-                "DISCORD_GATEWAY_URL": fake.gateway_url,
+                **fake_discord_settings(fake, token),
                 "DATABASE_PATH": str(cwd / "bot.sqlite3"),
             },
         )

@@ -200,24 +200,9 @@ async def test_timeout_then_success() -> None:
     assert (result, script.calls, len(sleep.delays)) == ("ok", 2, 1)
 
 
-async def test_retry_on_filter_raises_unaccepted_failures_still_retryable() -> None:
-    script, sleep = Script(_failure(True, status=500), "ok"), RecordingSleep()
-    with pytest.raises(ProviderError) as caught:
-        await call_with_retries(
-            script.send,
-            script.interpret,
-            policy=RetryPolicy(),
-            what="t",
-            sleep=sleep,
-            retry_on=lambda f: f.http_status == 429,
-        )
-    assert caught.value.failure.retryable
-    assert (script.calls, sleep.delays) == (1, [])
-
-
-async def test_retry_on_filter_still_retries_accepted_failures() -> None:
-    script, sleep = Script(_failure(True, status=429), "ok"), RecordingSleep()
-    result = await call_with_retries(
+async def _retrying_429s_only(script: Script, sleep: RecordingSleep) -> object:
+    """`call_with_retries` with a `retry_on` filter that accepts only 429s."""
+    return await call_with_retries(
         script.send,
         script.interpret,
         policy=RetryPolicy(),
@@ -225,4 +210,17 @@ async def test_retry_on_filter_still_retries_accepted_failures() -> None:
         sleep=sleep,
         retry_on=lambda f: f.http_status == 429,
     )
+
+
+async def test_retry_on_filter_raises_unaccepted_failures_still_retryable() -> None:
+    script, sleep = Script(_failure(True, status=500), "ok"), RecordingSleep()
+    with pytest.raises(ProviderError) as caught:
+        await _retrying_429s_only(script, sleep)
+    assert caught.value.failure.retryable
+    assert (script.calls, sleep.delays) == (1, [])
+
+
+async def test_retry_on_filter_still_retries_accepted_failures() -> None:
+    script, sleep = Script(_failure(True, status=429), "ok"), RecordingSleep()
+    result = await _retrying_429s_only(script, sleep)
     assert (result, script.calls) == ("ok", 2)

@@ -40,7 +40,13 @@ from bot.providers.kling import (
     can_extend,
     parse_callback,
 )
-from tests.fakes.acedata import DOCUMENTED_ERRORS, FakeAceData, KlingScenario
+from tests.fakes.acedata import (
+    DOCUMENTED_ERRORS,
+    FOUR_K_MODELS,
+    MODELS,
+    FakeAceData,
+    KlingScenario,
+)
 from tests.fakes.media import make_mp4
 
 TOKEN = "ace-SECRET-4b1f0c9e77d2a6385"
@@ -184,19 +190,10 @@ def test_provider_shape(provider: KlingProvider) -> None:
     assert isinstance(boundary, BatchPolling)
     assert (provider.name, provider.display_name) == ("kling", "Kling")
     assert provider.default_model in provider.models
-    assert list(provider.models) == [
-        "kling-v1",
-        "kling-v1-6",
-        "kling-v2-master",
-        "kling-v2-1-master",
-        "kling-v2-5-turbo",
-        "kling-v2-6",
-        "kling-v3",
-        "kling-v3-omni",
-        "kling-o1",
-    ]
+    # The fake's lists are AceData's documented ones: the provider offers exactly those.
+    assert tuple(provider.models) == MODELS
     for spec in provider.models.values():
-        four_k = spec.name in ("kling-v3", "kling-v3-omni")
+        four_k = spec.name in FOUR_K_MODELS
         assert spec.resolutions == (("std", "pro", "4k") if four_k else ("std", "pro"))
         assert spec.default_resolution == "std"
         assert spec.default_duration == 5

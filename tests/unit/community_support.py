@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
+from bot.community import Community
 from bot.db import Database
 from bot.jobs.models import JobOrder, new_job_id
 from bot.jobs.store import insert_in
@@ -21,6 +24,29 @@ ADMIN = 3_000_099
 _interactions = itertools.count(9_000_000)
 
 
+# Named apart from its fixture so that tests taking `community` do not shadow the import.
+@pytest.fixture(name="community")
+def community_fixture(db: Database, ledger: Ledger, clock) -> Community:
+    """The community services on the test's database and ledger (import it to use it)."""
+    return Community(db, ledger, clock=clock)
+
+
+def text_order(
+    interaction_id: int, guild_id: int, channel_id: int, user_id: int, prompt: str
+) -> JobOrder:
+    """A member's /video text order for kvidAI v2 at 720p, as the cog builds it."""
+    return JobOrder(
+        interaction_id=interaction_id,
+        guild_id=guild_id,
+        channel_id=channel_id,
+        user_id=user_id,
+        locale="en-US",
+        provider="kvid",
+        request=VideoRequest(kind="text", prompt=prompt, model="v2", resolution="720p"),
+        upload_limit=10 * 1024 * 1024,
+    )
+
+
 async def make_job(
     db: Database,
     ledger: Ledger,
@@ -33,16 +59,7 @@ async def make_job(
     guild_id: int = GUILD,
 ) -> str:
     """A real job row with its hold, as the job service writes them; settled for `state`."""
-    order = JobOrder(
-        interaction_id=next(_interactions),
-        guild_id=guild_id,
-        channel_id=CHANNEL,
-        user_id=user_id,
-        locale="en-US",
-        provider="kvid",
-        request=VideoRequest(kind="text", prompt=prompt, model="v2", resolution="720p"),
-        upload_limit=10 * 1024 * 1024,
-    )
+    order = text_order(next(_interactions), guild_id, CHANNEL, user_id, prompt)
     job_id = new_job_id()
     async with db.transaction() as tx:
         await ledger.ensure_member_in(tx, guild_id, user_id)

@@ -6,11 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.community import Community
 from bot.community.events import EventError, parse_duration
 from bot.community.pool import POOL_USER_ID
-from bot.db import Database
-from bot.ledger import Ledger
 from tests.unit.community_support import (
     ADMIN,
     ALICE,
@@ -20,15 +17,11 @@ from tests.unit.community_support import (
     DAVE,
     GUILD,
     assert_ledger_balanced,
+    community_fixture,  # noqa: F401 (a fixture)
     make_job,
 )
 
 HOUR = 3_600
-
-
-@pytest.fixture
-def community(db: Database, ledger: Ledger, clock) -> Community:
-    return Community(db, ledger, clock=clock)
 
 
 @pytest.mark.parametrize(

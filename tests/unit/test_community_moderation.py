@@ -6,14 +6,15 @@ import pytest
 
 from bot.community import Community
 from bot.community.moderation import ModerationError, TermError, check_pattern, normalize
-from bot.db import Database
-from bot.ledger import Ledger
-from tests.unit.community_support import ADMIN, ALICE, BOB, CHANNEL, GUILD, make_job
-
-
-@pytest.fixture
-def community(db: Database, ledger: Ledger, clock) -> Community:
-    return Community(db, ledger, clock=clock)
+from tests.unit.community_support import (
+    ADMIN,
+    ALICE,
+    BOB,
+    CHANNEL,
+    GUILD,
+    community_fixture,  # noqa: F401 (a fixture)
+    make_job,
+)
 
 
 async def admit(community: Community, prompt: str, **kwargs):

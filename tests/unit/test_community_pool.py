@@ -6,21 +6,21 @@ import asyncio
 
 import pytest
 
-from bot.community import Community
 from bot.community.pool import POOL_USER_ID, PoolError
 from bot.credits.quotas import Quotas
 from bot.credits.rules import CreditRules
 from bot.credits.terms import Allowance
-from bot.db import Database
 from bot.ledger import InsufficientCredits, Ledger
-from tests.unit.community_support import ADMIN, ALICE, BOB, GUILD, assert_ledger_balanced
+from tests.unit.community_support import (
+    ADMIN,
+    ALICE,
+    BOB,
+    GUILD,
+    assert_ledger_balanced,
+    community_fixture,  # noqa: F401 (a fixture)
+)
 
 DAY = 86_400
-
-
-@pytest.fixture
-def community(db: Database, ledger: Ledger, clock) -> Community:
-    return Community(db, ledger, clock=clock)
 
 
 async def test_admins_fund_the_pool_through_the_ledger(community, db, ledger) -> None:

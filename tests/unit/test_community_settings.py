@@ -7,19 +7,19 @@ import pytest
 from bot.community import Community, CommunityRefusal
 from bot.community.settings import DAY, ApprovalMode, SettingsError
 from bot.db import Database
-from bot.ledger import Ledger
 from bot.providers.base import InvalidRequest
-from tests.unit.community_support import ADMIN, ALICE, CHANNEL, GUILD
+from tests.unit.community_support import (
+    ADMIN,
+    ALICE,
+    CHANNEL,
+    GUILD,
+    community_fixture,  # noqa: F401 (a fixture)
+)
 
 OTHER_CHANNEL = 2_000_002
 THREAD_PARENT = 2_000_003
 ROLE_ARTIST = 4_000_001
 ROLE_OTHER = 4_000_002
-
-
-@pytest.fixture
-def community(db: Database, ledger: Ledger, clock) -> Community:
-    return Community(db, ledger, clock=clock)
 
 
 async def verdict(community: Community, db: Database, **kwargs):

@@ -8,16 +8,18 @@ import pytest
 
 from bot.community import Community
 from bot.community.showcase import ShowcaseError
-from bot.db import Database
-from bot.ledger import Ledger
-from tests.unit.community_support import ADMIN, ALICE, BOB, CAROL, DAVE, GUILD, make_job
+from tests.unit.community_support import (
+    ADMIN,
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    GUILD,
+    community_fixture,  # noqa: F401 (a fixture)
+    make_job,
+)
 
 DAY = 86_400
-
-
-@pytest.fixture
-def community(db: Database, ledger: Ledger, clock) -> Community:
-    return Community(db, ledger, clock=clock)
 
 
 async def posted_share(community: Community, db, ledger, clock, user_id: int, message_id: int):

@@ -137,9 +137,17 @@ class DiscordPresenter:
 
         Editing the card is repeatable as it is; a new message carries a nonce made from the
         job (Discord refuses its duplicate for a few minutes), and after an attempt that may
-        have got through, the channel's recent messages are read first.
+        have got through (in this process or another, which had no card and posted a new
+        message), the card and the channel's recent messages are read first.
         """
         card = self._usable_card(job.id)
+        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        if may_have_sent and (found := await self._posted_before(channel, job, card)) is not None:
+            # Another process (with no card) may have posted it as a new message and died
+            # before recording it: putting the outcome on this card too would show it twice.
+            log.info("job %s: its outcome was already posted as %s", job.id, found.id)
+            self._cards.pop(job.id, None)
+            return _kind_of(job, found), found.id
         if card is not None:
             card.latest, card.phase = job, None
             async with card.lock:
@@ -153,11 +161,7 @@ class DiscordPresenter:
                     raise DeliveryRefused(type(exc).__name__) from None
                 finally:
                     self._cards.pop(job.id, None)
-        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
         with _as_refusal():
-            if may_have_sent and (found := await self._already_posted(channel, job)) is not None:
-                log.info("job %s: its outcome was already posted as %s", job.id, found.id)
-                return _kind_of(job, found), found.id
             return await self._deliver_in_channel(job, video, channel, mention=True)
 
     async def deliver_privately(
@@ -168,6 +172,23 @@ class DiscordPresenter:
             user = self._client.get_user(job.user_id) or await self._client.fetch_user(job.user_id)
             channel = await user.create_dm()
             return await self._deliver_in_channel(job, video, channel, mention=False)
+
+    async def _posted_before(
+        self, channel: discord.abc.Messageable, job: Job, card: _Card | None
+    ) -> discord.Message | None:
+        """What an earlier attempt posted, if anything. Raises DeliveryRefused.
+
+        A card needs no channel permission: when the channel cannot be read, its holder edits
+        the card as it always could (its own earlier edit is simply repeated).
+        """
+        try:
+            with _as_refusal():
+                return await self._already_posted(channel, job)
+        except DeliveryRefused:
+            if card is None:
+                raise
+            log.info("job %s: could not look for an earlier post; editing its card", job.id)
+            return None
 
     async def _already_posted(
         self, channel: discord.abc.Messageable, job: Job

@@ -30,6 +30,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def fakes_env(discord: FakeDiscord, kvid: FakeKvid, kling: FakeAceData) -> dict[str, str]:
+    """The bot settings that point it at the fakes (providers polled every 0.2 s)."""
+    return {
+        "DISCORD_TOKEN": DISCORD_TOKEN,
+        "DISCORD_API_BASE": discord.api_base,
+        "DISCORD_GATEWAY_URL": discord.gateway_url,
+        "KVID_API_KEY": KVID_KEY,
+        "KVID_BASE_URL": kvid.base_url,
+        "KVID_POLL_INTERVAL": "0.2",
+        "KLING_API_KEY": KLING_TOKEN,
+        "KLING_BASE_URL": kling.base_url,
+        "KLING_POLL_INTERVAL": "0.2",
+    }
+
+
 @dataclass
 class Stack:
     """Everything one end-to-end test talks to."""
@@ -139,16 +154,8 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
         overrides["DATABASE_URL"] = database
     env = bot_env(
         {
-            "DISCORD_TOKEN": DISCORD_TOKEN,
-            "DISCORD_API_BASE": discord.api_base,
-            "DISCORD_GATEWAY_URL": discord.gateway_url,
+            **fakes_env(discord, kvid, kling),
             "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
-            "KVID_API_KEY": KVID_KEY,
-            "KVID_BASE_URL": kvid.base_url,
-            "KVID_POLL_INTERVAL": "0.2",
-            "KLING_API_KEY": KLING_TOKEN,
-            "KLING_BASE_URL": kling.base_url,
-            "KLING_POLL_INTERVAL": "0.2",
             "LOG_LEVEL": "DEBUG",
             **overrides,
         }

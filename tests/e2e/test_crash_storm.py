@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ import pytest
 from simulator.fake_discord import FakeInteraction, FakeMessage
 from tests.e2e.community_helpers import MODS_CHANNEL, add_community_channels, as_owner
 from tests.e2e.conftest import Stack
+from tests.e2e.seeded import planned_job
 from tests.fakes.acedata import KlingScenario
 from tests.fakes.kvid import KvidScenario
 from tests.fakes.media import make_mp4, pad_mp4
@@ -319,12 +321,7 @@ async def test_crash_storm(stack: Stack, capsys: pytest.CaptureFixture[str]) -> 
     )
     context = f"STORM_SEED={seed}"
 
-    def scenario_rng(body: dict[str, Any]) -> tuple[random.Random, int, str] | None:
-        match = PROMPT.search(str(body.get("prompt", "")).strip())
-        if match is None:
-            return None
-        index = int(match[1])
-        return random.Random(seed * 1_000_003 + index), index, match[2]
+    scenario_rng = partial(planned_job, seed, PROMPT)
 
     def kvid_scenario(body: dict[str, Any]) -> KvidScenario | None:
         found = scenario_rng(body)

@@ -19,7 +19,7 @@ import discord
 
 from bot.community.service import Community
 from bot.i18n import Messages, failure_text, tr
-from bot.jobs.models import Delivery, Job, JobState
+from bot.jobs.models import Delivery, DeliveryState, Job, JobState
 from bot.jobs.runner import DeliveryRefused, ResultFile
 from bot.jobs.service import JobService
 from bot.providers.base import Provider
@@ -219,12 +219,17 @@ class DiscordPresenter:
         while True:
             # A pass only reads an in-memory dict; checking each second keeps refreshes on time.
             await asyncio.sleep(1.0)
-            for card in self._cards_to_refresh(time.monotonic()):
-                try:
-                    await self._edit(card)
-                except Exception:
-                    # One card's trouble must not stop the refreshes of the others.
-                    log.exception("job %s: periodic card refresh failed", card.latest.id)
+            await self.refresh_due(time.monotonic())
+
+    async def refresh_due(self, now: float) -> None:
+        """Edit the cards whose change or quiet interval is due at monotonic time `now`."""
+        for card in self._cards_to_refresh(now):
+            try:
+                # A quiet card's job may have been moved on by another process.
+                await self._edit(card, catch_up=not card.dirty)
+            except Exception:
+                # One card's trouble must not stop the refreshes of the others.
+                log.exception("job %s: periodic card refresh failed", card.latest.id)
 
     def _cards_to_refresh(self, now: float) -> list[_Card]:
         """Cards with a coalesced change first, then the quietest, within the budget."""
@@ -240,9 +245,11 @@ class DiscordPresenter:
         quiet.sort(key=lambda card: card.last_edit)
         return changed + quiet[: max(0, REFRESH_BUDGET_PER_SECOND - len(changed))]
 
-    async def _edit(self, card: _Card) -> None:
+    async def _edit(self, card: _Card, *, catch_up: bool = False) -> None:
         async with card.lock:
             card.dirty = False
+            if catch_up:
+                await self._catch_up(card)
             try:
                 embed, view = await self._render(card.latest, card.phase)
                 await card.interaction.edit_original_response(embed=embed, view=view)
@@ -252,6 +259,27 @@ class DiscordPresenter:
                     raise
                 log.info("job %s: its card can no longer be edited (%s)", card.latest.id, exc.code)
                 self._cards.pop(card.latest.id, None)
+            if card.latest.state.terminal:
+                # Its outcome went out as a message of its own: this was the card's last edit.
+                self._cards.pop(card.latest.id, None)
+
+    async def _catch_up(self, card: _Card) -> None:
+        """Show what the database knows of the job, when another process moved it on.
+
+        Only this process's runner tells the card of changes; with several processes the job's
+        steps may run in another, which cannot edit this card (the interaction is this one's).
+        A finished job is shown finished once its outcome is out; until then the delivery may
+        still come here, to this card.
+        """
+        fresh = await self._jobs.get(card.latest.id)
+        if fresh is None or fresh.version <= card.latest.version:
+            return
+        if fresh.state.terminal and fresh.delivery_state not in (
+            DeliveryState.DELIVERED,
+            DeliveryState.PARKED,
+        ):
+            return
+        card.latest, card.phase = fresh, None
 
     async def _render(
         self, job: Job, phase: str | None, locale: str | None = None

@@ -136,14 +136,15 @@ class VideoBot(commands.AutoShardedBot):
         self.decisions = Decisions(self.forms)
 
     def gateway_connected(self) -> bool:
-        """For /healthz: READY received, the gateway socket open, and not shutting down."""
-        ws = self.ws
+        """For /healthz: READY received, every shard's socket open, and not shutting down."""
+        # An AutoShardedBot has one socket per shard (its `ws` is not one of them).
+        shards = self.shards.values()
         return (
             self.is_ready()
             and not self.is_closed()
             and not self.draining
-            and ws is not None
-            and ws.open
+            and bool(shards)
+            and not any(shard.is_closed() for shard in shards)
         )
 
     def attach_runner(self, runner: JobRunner) -> None:

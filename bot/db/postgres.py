@@ -81,6 +81,7 @@ class PostgresDatabase:
             max_size=max_connections,
             statement_cache_size=1024,
             init=_as_sqlite_numbers,
+            reset=_end_open_transaction,
         )
         try:
             async with pool.acquire() as conn:
@@ -146,6 +147,16 @@ async def _as_sqlite_numbers(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "numeric", schema="pg_catalog", format="text", encoder=str, decoder=_number
     )
+
+
+async def _end_open_transaction(conn: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool: no transaction left open.
+
+    asyncpg's default reset (RESET ALL, UNLISTEN, closing cursors...) is one more round trip per
+    transaction (7% of a process's samples under load, py-spy); the bot sets no session state.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def _number(text: str) -> int | float:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bot.db import Database, Transaction
+from bot.db import Database, Row, Transaction
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState, request_to_json
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
@@ -288,7 +288,7 @@ async def _claim_steps_in(
         "ORDER BY next_poll_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
         (owner, until, now, limit),
     )
-    return [Job.from_row(row) for row in rows]
+    return _oldest_first(rows)
 
 
 async def _claim_riders_in(
@@ -302,7 +302,7 @@ async def _claim_riders_in(
         "ORDER BY next_poll_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
         (owner, until, horizon, provider, limit),
     )
-    return [Job.from_row(row) for row in rows]
+    return _oldest_first(rows)
 
 
 async def _claim_deliveries_in(
@@ -328,7 +328,7 @@ async def _claim_deliveries_in(
         "ORDER BY deliver_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
         params,
     )
-    return [Job.from_row(row) for row in rows]
+    return _oldest_first(rows)
 
 
 async def _renew_in(tx: Transaction, owner: str, until: float) -> int:
@@ -355,6 +355,11 @@ async def _release_leases_in(tx: Transaction, owner_prefix: str, now: float) -> 
         (now, pattern),
     )
     return steps + deliveries
+
+
+def _oldest_first(rows: list[Row]) -> list[Job]:
+    """Claimed jobs, oldest first: PostgreSQL returns an UPDATE's rows in no set order."""
+    return sorted((Job.from_row(row) for row in rows), key=lambda job: job.created_at)
 
 
 def _column_value(value: Any) -> Any:

@@ -248,8 +248,7 @@ class DiscordPresenter:
     async def _edit(self, card: _Card, *, catch_up: bool = False) -> None:
         async with card.lock:
             card.dirty = False
-            if catch_up:
-                await self._catch_up(card)
+            delivered_elsewhere = catch_up and await self._catch_up(card)
             try:
                 embed, view = await self._render(card.latest, card.phase)
                 await card.interaction.edit_original_response(embed=embed, view=view)
@@ -259,27 +258,28 @@ class DiscordPresenter:
                     raise
                 log.info("job %s: its card can no longer be edited (%s)", card.latest.id, exc.code)
                 self._cards.pop(card.latest.id, None)
-            if card.latest.state.terminal:
+            if delivered_elsewhere:
                 # Its outcome went out as a message of its own: this was the card's last edit.
                 self._cards.pop(card.latest.id, None)
 
-    async def _catch_up(self, card: _Card) -> None:
+    async def _catch_up(self, card: _Card) -> bool:
         """Show what the database knows of the job, when another process moved it on.
 
         Only this process's runner tells the card of changes; with several processes the job's
         steps may run in another, which cannot edit this card (the interaction is this one's).
-        A finished job is shown finished once its outcome is out; until then the delivery may
-        still come here, to this card.
+        A finished job is shown finished once its outcome is out (True: the card is done);
+        until then the delivery may still come here, to this card.
         """
         fresh = await self._jobs.get(card.latest.id)
         if fresh is None or fresh.version <= card.latest.version:
-            return
+            return False
         if fresh.state.terminal and fresh.delivery_state not in (
             DeliveryState.DELIVERED,
             DeliveryState.PARKED,
         ):
-            return
+            return False
         card.latest, card.phase = fresh, None
+        return fresh.state.terminal
 
     async def _render(
         self, job: Job, phase: str | None, locale: str | None = None

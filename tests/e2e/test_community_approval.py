@@ -12,7 +12,7 @@ import itertools
 import time
 
 from bot.community import Community
-from bot.db.sqlite import SqliteDatabase
+from bot.db import open_database
 from bot.jobs.models import new_job_id
 from bot.jobs.store import insert_in
 from bot.ledger import Ledger
@@ -39,7 +39,7 @@ async def job_waiting_for_approval(
     card = stack.discord.post_user_message(
         ids.channel_id, f"Video job card: {prompt}", user_id=stack.discord.bot_user_id
     )
-    db = await SqliteDatabase.open(stack.db.path)
+    db = await open_database(stack.db.url or stack.db.path)
     try:
         ledger = Ledger(db, starting_credits=100, clock=time.time)
         community = Community(db, ledger, clock=time.time)

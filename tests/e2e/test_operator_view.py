@@ -54,7 +54,7 @@ async def test_health_metrics_and_json_logs_after_one_video(stack: Stack) -> Non
         lambda: "connected as" in stack.bot.log(), 15, description="the bot to be ready"
     )
     health = await get("/healthz")
-    assert health.status_code == 200
+    assert health.status_code == 200, health.text
     report = health.json()
     assert report["gateway"] == {"connected": True}
     assert report["database"] == {"writable": True, "error": None}

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +54,8 @@ DRIVER_LAG_MS = 100.0
 # Every core of the machine (anyone's work) busy at least this share of the run.
 MACHINE_BUSY_SHARE = 0.9
 CAPACITY_RATES = "25,50,100,150,200,250,300,400,500"
+PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+PROFILE_TOP = 15
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,45 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
+async def profile(pids: list[int], seconds: float, out: Path) -> None:
+    """py-spy samples the first bot process for `seconds` (raw collapsed stacks into `out`)."""
+    command = [PY_SPY, "record", "--pid", str(pids[0]), "--duration", str(max(1, int(seconds)))]
+    command += ["--rate", "100", "--format", "raw", "--nonblocking", "--output", str(out)]
+    child = await asyncio.create_subprocess_exec(
+        *command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, err = await child.communicate()
+    if child.returncode:
+        print(f"py-spy failed: {err.decode(errors='replace')[-500:]}", flush=True)
+
+
+def profile_summary(raw: Path, top: int = PROFILE_TOP) -> str:
+    """The functions the samples were in (self) and under (total), as shares of all samples."""
+    own: Counter[str] = Counter()
+    under: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        # A frame is "function (path:line)"; the line number would split one function in many.
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        own[_short(frames[-1])] += int(count)
+        for frame in set(frames):
+            under[_short(frame)] += int(count)
+    total = sum(own.values()) or 1
+    lines = [f"{total} samples of {raw.name}; where they were (self):"]
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in own.most_common(top)]
+    lines.append("the bot's own functions they were in or under (total):")
+    ours = [(name, n) for name, n in under.most_common() if re.search(r"\((bot|cogs)/", name)]
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in ours if "__main__" not in name][:top]
+    return "\n".join(lines)
+
+
+def _short(frame: str) -> str:
+    """'fn (/long/path/site-packages/pkg/mod.py)' as 'fn (pkg/mod.py)'."""
+    return re.sub(r"\(.*?(?:site-packages/|/hD/|/lib/python3\.\d+/)", "(", frame)
+
+
 async def run_config(
     config: Config,
     rate: float,
@@ -233,6 +277,14 @@ async def run_config(
 ) -> LoadReport:
     """One load run of `config`, on a schema of its own when it uses PostgreSQL."""
     schema = await Schema.create("loadbench") if config.postgres else None
+    during = None
+    if args.profile:
+        out = Path(f"{args.profile}-{config.key}.txt").resolve()
+
+        async def during(pids: list[int]) -> None:
+            await profile(pids, seconds, out)
+            print(profile_summary(out), flush=True)
+
     try:
         return await run_load(
             None,
@@ -245,6 +297,7 @@ async def run_config(
             label=label or config.label,
             database_url=schema.url if schema is not None else None,
             processes=config.processes,
+            during=during,
         )
     finally:
         if schema is not None:
@@ -402,6 +455,9 @@ def main() -> None:
     )
     parser.add_argument("--rates", default=CAPACITY_RATES, help="the capacity steps, per second")
     parser.add_argument("--baseline-ref", help="also run this git ref of the bot (SQLite) first")
+    parser.add_argument(
+        "--profile", metavar="PREFIX", help="py-spy the first bot process, to PREFIX-<config>.txt"
+    )
     args = parser.parse_args()
     short = args.find_capacity
     args.seconds = args.seconds or (15.0 if short else TARGET_SECONDS)

@@ -317,6 +317,7 @@ async def run_load(
     settle_seconds: float | None = None,
     database_url: str | None = None,
     processes: int = 1,
+    during: Callable[[list[int]], Awaitable[object]] | None = None,
 ) -> LoadReport:
     """Drive `rate` commands/s for `seconds` through the real bot and measure what happened.
 
@@ -326,6 +327,8 @@ async def run_load(
     database_url: a `postgresql://` URL (an empty database or schema) instead of a SQLite file.
     processes: bot processes sharing the database, each with its own gateway shard (more than
     one needs `database_url`).
+    during: started with the bot processes' ids when the sending starts (a profiler, say);
+    awaited before the report is made.
     """
     if processes > 1 and database_url is None:
         raise ValueError("several bot processes share a PostgreSQL database, not a SQLite file")
@@ -395,6 +398,7 @@ async def run_load(
             poll_interval=poll_interval,
             drain_timeout=drain_timeout,
             settle_seconds=settle_seconds,
+            during=during,
         )
     finally:
         await asyncio.gather(*(bot.stop() for bot in bots))
@@ -458,6 +462,7 @@ async def _drive(
     poll_interval: float,
     drain_timeout: float,
     settle_seconds: float,
+    during: Callable[[list[int]], Awaitable[object]] | None,
 ) -> LoadReport:
     loop = asyncio.get_running_loop()
     total = max(1, round(rate * seconds))
@@ -490,6 +495,7 @@ async def _drive(
             await asyncio.sleep(SAMPLE_EVERY)
 
     sampling = asyncio.create_task(sampler())
+    beside = asyncio.ensure_future(during(pids)) if during is not None else None
     t0 = loop.time()
     try:
         for i in range(total):
@@ -528,6 +534,8 @@ async def _drive(
         rss = max(peak_rss_mb(pid) for pid in pids)
     finally:
         sampling.cancel()
+        if beside is not None:
+            await beside
         probe_task.cancel()
     wall = loop.time() - t0
     driver_cpu = time.process_time() - driver_cpu_before

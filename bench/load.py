@@ -381,8 +381,10 @@ async def find_capacity(args: argparse.Namespace, configs: list[Config]) -> list
 
 def _step_line(r: LoadReport) -> str:
     verdict = "clean" if clean(r) else "NOT CLEAN"
+    achieved = r.sent / r.send_seconds if r.send_seconds > 0 else 0.0
     return (
-        f"  {verdict}: late {r.late}, duplicates {r.duplicates}, lost {r.lost}, ack p99 "
+        f"  {verdict}: sent {achieved:.0f}/s, late {r.late}, duplicates {r.duplicates}, "
+        f"lost {r.lost}, ack p99 "
         f"{_cell(r.ack_p99_ms)} ms, bot CPU {_cell(r.cpu_ms_per_job)} ms/job "
         f"({_cell(r.bot_cpu_share)} of a core), driver {r.driver_cpu_share:.2f} of a core, "
         f"machine {r.machine_busy_share:.0%} busy"

@@ -5,6 +5,10 @@ checkout's), sends `/video text` from many members at a fixed rate without waiti
 (an open-loop schedule), waits until every job is delivered or a deadline passes, and returns a
 `LoadReport`: acknowledgement latency, late/duplicate/lost answers, jobs in flight, the bot's
 CPU and memory, and requests per job. `bench/load.py` and `tests/e2e/test_load.py` use it.
+
+The bot runs on SQLite (one process) or, given a `postgresql://` URL, on PostgreSQL, as one
+process or several that split the gateway shards (`SHARD_COUNT` = the number of processes,
+`SHARD_IDS` = each one's index); the guilds are spread evenly over the shards.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlencode
 
 from simulator.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
 from tests.e2e.harness import BotDatabase, BotProcess, bot_env
@@ -31,8 +36,9 @@ TOKEN = "MTMwMDAwMDAwMDAwMDAwMDEwMA.fake-bot-token.load-secret"
 KVID_KEY = "kvid-load-secret-key"
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
 DEFER = 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
-GUILDS = 4
-MEMBERS_PER_GUILD = 250
+# 12 guilds: (guild_id >> 22) % 12 == index, so 1, 2, 3, 4 or 6 shards each get an equal share.
+GUILDS = 12
+MEMBERS = 1_000
 FIRST_GUILD = 1_500_000_000_000_000_000
 FIRST_MEMBER = 1_510_000_000_000_000_000
 CALLBACK_RE = re.compile(r"^/interactions/(\d+)/[^/]+/callback$")
@@ -51,6 +57,7 @@ class LoadReport:
     seconds: float
     job_seconds: float
     poll_interval: float
+    processes: int  # bot processes (each its own gateway shards when more than one)
     sent: int
     unsent: int  # commands the fake could not deliver (the bot's gateway was down too long)
     send_seconds: float  # first to last command actually sent
@@ -71,9 +78,12 @@ class LoadReport:
     peak_in_flight: int
     drained: bool  # every job finished and was delivered before the drain timeout
     drain_seconds: float  # from the last command sent to the end of the drain
-    bot_cpu_seconds: float | None  # during the load (start-up excluded), children included
+    bot_cpu_seconds: float | None  # during the load (start-up excluded), every process and child
     cpu_ms_per_job: float | None  # bot_cpu_seconds / delivered
-    peak_rss_mb: float  # the bot's VmHWM
+    bot_cpu_share: float | None  # bot CPU / wall time of the load (1.0 = one core)
+    database_cpu_ms_per_job: float | None  # this run's PostgreSQL backends; None on SQLite
+    machine_busy_share: float  # every core of the machine, anyone's work (1.0 = all cores busy)
+    peak_rss_mb: float  # the largest VmHWM of the bot's processes
     provider_requests_per_job: float | None
     discord_requests_per_job: float | None
     driver_cpu_seconds: float  # this process: the fakes and the sender
@@ -165,13 +175,19 @@ def peak_rss_mb(pid: int) -> float:
 class _Jobs:
     """Read-only view of the bot's jobs table; the schema may gain states and columns."""
 
-    def __init__(self, path: Path) -> None:
-        self.db = BotDatabase(path)
+    def __init__(self, where: Path | str) -> None:
+        self.db = BotDatabase(where)
         self._has_delivered_at: bool | None = None
 
     def _delivered_at(self) -> bool:
         if self._has_delivered_at is None:
-            columns = self.db.rows("PRAGMA table_info(jobs)")
+            if self.db.url is not None:
+                columns = self.db.rows(
+                    "SELECT column_name AS name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = 'jobs'"
+                )
+            else:
+                columns = self.db.rows("PRAGMA table_info(jobs)")
             self._has_delivered_at = any(c["name"] == "delivered_at" for c in columns)
         return self._has_delivered_at
 
@@ -194,22 +210,79 @@ class _Jobs:
         }
 
 
+class _Backends:
+    """CPU of the PostgreSQL server processes serving this run's bots (same machine, /proc).
+
+    The bots connect with `application_name` set; a backend seen before the load starts counts
+    from there, one that appears later counts whole. A backend that exits between two samples
+    loses at most a sample's worth.
+    """
+
+    def __init__(self, url: str, application_name: str) -> None:
+        self.db = BotDatabase(url)
+        self.name = application_name
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.started = False
+
+    def sample(self) -> None:
+        rows = self.db.rows(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = ?", (self.name,)
+        )
+        for row in rows:
+            pid = int(row["pid"])  # type: ignore[call-overload]
+            cpu = _own_cpu(pid)
+            if cpu == 0.0:
+                continue
+            self.last[pid] = cpu
+            if not self.started:
+                self.start[pid] = cpu
+
+    def begin(self) -> None:
+        self.sample()
+        self.started = True
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in self.last.items())
+
+
+def _machine_times() -> tuple[float, float]:
+    """(busy, total) clock ticks of every core since boot, from /proc/stat."""
+    values = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal
+    return total - idle, total
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The gateway shard Discord routes a guild's events to."""
+    return (guild_id >> 22) % shard_count
+
+
+def guild_ids(count: int = GUILDS) -> list[int]:
+    """`count` guild ids, the i-th on shard i of `count` (so any divisor spreads them evenly)."""
+    base = FIRST_GUILD >> 22
+    base -= base % count
+    return [(base + i) << 22 for i in range(count)]
+
+
 # -- the run -------------------------------------------------------------------------------------
 
 
 def _add_members(discord: FakeDiscord) -> list[tuple[int, int, int]]:
     """A few guilds with one channel and many members each; (guild, channel, user) per member."""
     places = []
-    for g in range(GUILDS):
-        guild_id, channel_id = FIRST_GUILD + g * 1000, FIRST_GUILD + g * 1000 + 1
+    guilds = guild_ids()
+    for g, guild_id in enumerate(guilds):
         discord.add_guild(guild_id, f"Load {g}", owner_id=discord.application_owner_id)
-        discord.add_channel(guild_id, channel_id, "videos")
-        for m in range(MEMBERS_PER_GUILD):
-            user_id = FIRST_MEMBER + g * MEMBERS_PER_GUILD + m
-            discord.add_member(guild_id, user_id, f"member{g}-{m}")
-            places.append((guild_id, channel_id, user_id))
-    # Interleave guilds so consecutive commands land in different guilds and channels.
-    places.sort(key=lambda p: (p[2] - FIRST_MEMBER) % MEMBERS_PER_GUILD)
+        discord.add_channel(guild_id, guild_id + 1, "videos")
+    # Member m is in guild m % GUILDS: consecutive commands land in different guilds, channels
+    # and (with several processes) shards.
+    for m in range(MEMBERS):
+        guild_id = guilds[m % GUILDS]
+        user_id = FIRST_MEMBER + m
+        discord.add_member(guild_id, user_id, f"member{m}")
+        places.append((guild_id, guild_id + 1, user_id))
     return places
 
 
@@ -226,6 +299,11 @@ def _check_source(env: dict[str, str], cwd: Path, source: Path) -> None:
         raise RuntimeError(f"the bot would not run from {source}: {out.stdout}{out.stderr}")
 
 
+def _with_query(url: str, **params: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{urlencode(params)}"
+
+
 async def run_load(
     bot_source: Path | None,
     rate: float,
@@ -237,13 +315,23 @@ async def run_load(
     tmp: Path,
     label: str = "current",
     settle_seconds: float | None = None,
+    database_url: str | None = None,
+    processes: int = 1,
+    during: Callable[[list[int]], Awaitable[object]] | None = None,
 ) -> LoadReport:
     """Drive `rate` commands/s for `seconds` through the real bot and measure what happened.
 
     bot_source: None runs the working tree's bot; a path runs the `bot` package of that checkout.
     settle_seconds: how long to keep watching after everything was delivered, so that a late
     duplicate still counts (default: one poll interval plus a second, at most 10 s).
+    database_url: a `postgresql://` URL (an empty database or schema) instead of a SQLite file.
+    processes: bot processes sharing the database, each with its own gateway shard (more than
+    one needs `database_url`).
+    during: started with the bot processes' ids when the sending starts (a profiler, say);
+    awaited before the report is made.
     """
+    if processes > 1 and database_url is None:
+        raise ValueError("several bot processes share a PostgreSQL database, not a SQLite file")
     if settle_seconds is None:
         settle_seconds = min(poll_interval + 1.0, 10.0)
     tmp.mkdir(parents=True, exist_ok=True)
@@ -260,37 +348,48 @@ async def run_load(
         )
     )
     await kvid.start()
-    database = tmp / "bot.sqlite3"
-    env = bot_env(
-        {
-            "DISCORD_TOKEN": TOKEN,
-            "DISCORD_API_BASE": discord.api_base,
-            "DISCORD_GATEWAY_URL": discord.gateway_url,
-            "DATABASE_PATH": str(database),
-            "KVID_API_KEY": KVID_KEY,
-            "KVID_BASE_URL": kvid.base_url,
-            "KVID_POLL_INTERVAL": f"{poll_interval:g}",
-            "LOG_LEVEL": "WARNING",
-            # Members have enough credits and no per-member cap: nothing should be refused.
-            "STARTING_CREDITS": "1000000",
-            "MAX_CONCURRENT_JOBS": "0",
-        }
-    )
-    workdir = tmp / "cwd"
-    workdir.mkdir(exist_ok=True)
-    if bot_source is not None:
-        _check_source(env, workdir, bot_source)
-    bot = BotProcess(env, tmp / "bot.log", cwd=workdir, source=bot_source)
+    common = {
+        "DISCORD_TOKEN": TOKEN,
+        "DISCORD_API_BASE": discord.api_base,
+        "DISCORD_GATEWAY_URL": discord.gateway_url,
+        "KVID_API_KEY": KVID_KEY,
+        "KVID_BASE_URL": kvid.base_url,
+        "KVID_POLL_INTERVAL": f"{poll_interval:g}",
+        "LOG_LEVEL": "WARNING",
+        # Members have enough credits and no per-member cap: nothing should be refused.
+        "STARTING_CREDITS": "1000000",
+        "MAX_CONCURRENT_JOBS": "0",
+    }
+    backends = None
+    if database_url is None:
+        where: Path | str = tmp / "bot.sqlite3"
+        common["DATABASE_PATH"] = str(where)
+    else:
+        where = database_url
+        application_name = f"loadbench-{os.getpid()}-{id(tmp) % 10_000}"
+        common["DATABASE_URL"] = _with_query(database_url, application_name=application_name)
+        backends = _Backends(database_url, application_name)
+    bots = []
+    for n in range(processes):
+        env = dict(common)
+        if processes > 1:
+            env.update(INSTANCE_NAME=f"load-{n}", SHARD_COUNT=str(processes), SHARD_IDS=str(n))
+        workdir = tmp / f"cwd{n}"
+        workdir.mkdir(exist_ok=True)
+        env = bot_env(env)
+        if bot_source is not None:
+            _check_source(env, workdir, bot_source)
+        log_name = "bot.log" if processes == 1 else f"bot{n}.log"
+        bots.append(BotProcess(env, tmp / log_name, cwd=workdir, source=bot_source))
     try:
-        await bot.start()
-        await _wait_until_up(bot, discord)
-        assert bot.pid is not None
+        await asyncio.gather(*(bot.start() for bot in bots))
+        await _wait_until_up(bots, discord)
         return await _drive(
             discord,
             kvid,
-            bot,
-            bot.pid,
-            _Jobs(database),
+            bots,
+            _Jobs(where),
+            backends,
             places,
             label=label,
             rate=rate,
@@ -299,27 +398,39 @@ async def run_load(
             poll_interval=poll_interval,
             drain_timeout=drain_timeout,
             settle_seconds=settle_seconds,
+            during=during,
         )
     finally:
-        await bot.stop()
+        await asyncio.gather(*(bot.stop() for bot in bots))
         await kvid.stop()
         await discord.stop()
 
 
-async def _wait_until_up(bot: BotProcess, discord: FakeDiscord) -> None:
-    """Connected with its commands registered, or raise with the end of its log."""
+async def _wait_until_up(bots: list[BotProcess], discord: FakeDiscord) -> None:
+    """Every process connected (each its shard) with the commands registered, or raise."""
+    count = len(bots)
+    wanted = {(n, count) for n in range(count)}
 
     async def ready() -> None:
-        await discord.wait_until_connected(timeout=60)
+        if count == 1:
+            await discord.wait_until_connected(timeout=60)
+        else:
+            await discord.wait_for(
+                lambda: {c.shard for c in discord.connections if c.open and c.session_id} >= wanted,
+                60,
+                description=f"{count} bot processes connected, one shard each",
+            )
         await discord.wait_for_commands(timeout=60, names=("video",))
 
     came_up = asyncio.create_task(ready())
-    died = asyncio.create_task(bot.exited())
-    await asyncio.wait({came_up, died}, return_when=asyncio.FIRST_COMPLETED)
-    died.cancel()
+    died = [asyncio.create_task(bot.exited()) for bot in bots]
+    await asyncio.wait({came_up, *died}, return_when=asyncio.FIRST_COMPLETED)
+    for task in died:
+        task.cancel()
     if not came_up.done() or came_up.exception() is not None:
         came_up.cancel()
-        raise RuntimeError(f"the bot did not come up:\n{bot.log()[-4000:]}")
+        logs = "\n".join(bot.log()[-3000:] for bot in bots)
+        raise RuntimeError(f"the bot did not come up:\n{logs}")
 
 
 class _LagProbe:
@@ -339,9 +450,9 @@ class _LagProbe:
 async def _drive(
     discord: FakeDiscord,
     kvid: FakeKvid,
-    bot: BotProcess,
-    pid: int,
+    bots: list[BotProcess],
     jobs: _Jobs,
+    backends: _Backends | None,
     places: list[tuple[int, int, int]],
     *,
     label: str,
@@ -351,13 +462,18 @@ async def _drive(
     poll_interval: float,
     drain_timeout: float,
     settle_seconds: float,
+    during: Callable[[list[int]], Awaitable[object]] | None,
 ) -> LoadReport:
     loop = asyncio.get_running_loop()
     total = max(1, round(rate * seconds))
     first_request = len(discord.requests)
     first_interaction = len(discord.interactions)
-    bot_cpu_before = process_cpu_seconds(pid)
+    pids = [bot.pid for bot in bots if bot.pid is not None]
+    bot_cpu_before = sum(process_cpu_seconds(pid) for pid in pids)
     driver_cpu_before = time.process_time()
+    machine_before = _machine_times()
+    if backends is not None:
+        await asyncio.to_thread(backends.begin)
     probe = _LagProbe()
     probe_task = asyncio.create_task(probe.run())
     sent: list[FakeInteraction] = []
@@ -369,6 +485,8 @@ async def _drive(
         nonlocal peak
         current = await asyncio.to_thread(jobs.in_flight)
         peak = max(peak, current)
+        if backends is not None:
+            await asyncio.to_thread(backends.sample)
         return current
 
     async def sampler() -> None:
@@ -377,6 +495,7 @@ async def _drive(
             await asyncio.sleep(SAMPLE_EVERY)
 
     sampling = asyncio.create_task(sampler())
+    beside = asyncio.ensure_future(during(pids)) if during is not None else None
     t0 = loop.time()
     try:
         for i in range(total):
@@ -386,7 +505,7 @@ async def _drive(
                 await asyncio.sleep(delay)
             send_lag = max(send_lag, -delay)
             guild_id, channel_id, user_id = places[i % len(places)]
-            if not bot.running:
+            if not all(bot.running for bot in bots):
                 break
             try:
                 interaction = await discord.invoke(
@@ -403,20 +522,27 @@ async def _drive(
                 continue
             sent.append(interaction)
         sent_done = loop.time()
-        drained = await _drain(discord, bot, sample, sent, loop.time() + drain_timeout)
+        drained = await _drain(discord, bots, sample, sent, loop.time() + drain_timeout)
         drain_end = loop.time()
         if drained:
             # Keep watching a little: a second delivery of a finished job must still count.
             await asyncio.sleep(settle_seconds)
         await sample()
         # /proc of an exited bot is gone: no figure rather than a wrong one.
-        bot_cpu = process_cpu_seconds(pid) - bot_cpu_before if bot.running else None
-        rss = peak_rss_mb(pid)
+        running = all(bot.running for bot in bots)
+        bot_cpu = sum(process_cpu_seconds(pid) for pid in pids) - bot_cpu_before
+        rss = max(peak_rss_mb(pid) for pid in pids)
     finally:
         sampling.cancel()
+        if beside is not None:
+            await beside
         probe_task.cancel()
     wall = loop.time() - t0
     driver_cpu = time.process_time() - driver_cpu_before
+    machine_after = _machine_times()
+    machine_total = machine_after[1] - machine_before[1]
+    machine_busy = (machine_after[0] - machine_before[0]) / machine_total if machine_total else 0.0
+    database_cpu = backends.cpu_seconds() if backends is not None else None
 
     latencies = _ack_latencies(discord, first_request, sent)
     late = sum(1 for i in sent if i.missed_deadline or not i.acknowledged)
@@ -431,7 +557,8 @@ async def _drive(
     duplicated = [n for n in uploads.values() if n > 1]
     missing = [(job_id, state) for job_id, state in accepted.values() if uploads[job_id] == 0]
     per_job = max(delivered, 1)
-    log = bot.log()
+    log = "\n".join(bot.log() for bot in bots)
+    exits = [bot.returncode for bot in bots if bot.returncode is not None]
     assert len(discord.interactions) - first_interaction == len(sent)
     return LoadReport(
         label=label,
@@ -439,6 +566,7 @@ async def _drive(
         seconds=seconds,
         job_seconds=job_seconds,
         poll_interval=poll_interval,
+        processes=len(bots),
         sent=len(sent),
         unsent=unsent,
         send_seconds=(sent_done - t0),
@@ -459,8 +587,13 @@ async def _drive(
         peak_in_flight=peak,
         drained=drained,
         drain_seconds=drain_end - sent_done,
-        bot_cpu_seconds=bot_cpu,
-        cpu_ms_per_job=bot_cpu * 1000 / delivered if delivered and bot_cpu is not None else None,
+        bot_cpu_seconds=bot_cpu if running else None,
+        cpu_ms_per_job=bot_cpu * 1000 / delivered if delivered and running else None,
+        bot_cpu_share=bot_cpu / wall if running and wall > 0 else None,
+        database_cpu_ms_per_job=(
+            database_cpu * 1000 / delivered if delivered and database_cpu is not None else None
+        ),
+        machine_busy_share=machine_busy,
         peak_rss_mb=rss,
         provider_requests_per_job=len(kvid.requests) / per_job if delivered else None,
         discord_requests_per_job=(
@@ -470,7 +603,7 @@ async def _drive(
         driver_cpu_share=driver_cpu / wall if wall > 0 else 0.0,
         loop_lag_p99_ms=(percentile(probe.lags, 0.99) or 0.0) * 1000,
         loop_lag_max_ms=max(probe.lags, default=0.0) * 1000,
-        bot_exit_code=bot.returncode,
+        bot_exit_code=exits[0] if exits else None,
         bot_log_errors=len(re.findall(r"Traceback|\bERROR\b", log)),
         wall_seconds=wall,
     )
@@ -478,7 +611,7 @@ async def _drive(
 
 async def _drain(
     discord: FakeDiscord,
-    bot: BotProcess,
+    bots: list[BotProcess],
     sample: Callable[[], Awaitable[int]],
     sent: list[FakeInteraction],
     deadline: float,
@@ -486,7 +619,7 @@ async def _drain(
     """Wait until every command is answered and every job delivered; False on the deadline."""
     loop = asyncio.get_running_loop()
     limit = discord.initial_response_timeout or 3.0
-    while loop.time() < deadline and bot.running:
+    while loop.time() < deadline and all(bot.running for bot in bots):
         now = time.monotonic()
         answered = all(i.acknowledged or now - i.created > limit for i in sent)
         in_flight = await sample()

@@ -52,6 +52,11 @@ TESTED_COMMANDS = {
     "docker run --env-file .env -v videobot-data:/data discord-video-bot": "test_the_image_*",
     # No Docker engine runs here: compose.yaml is checked, not run.
     "docker compose up -d --build": "tests/operator/test_compose.py",
+    # Run as written, with a real SQLite file and this run's PostgreSQL schema as the URL.
+    (
+        "python -m bot.db.move --from data/bot.sqlite3 "
+        "--to postgresql://user:password@host:5432/videobot"
+    ): "tests/unit/test_db_move.py::test_the_documented_command",
 }
 
 

@@ -36,6 +36,9 @@ RETRY_MARGIN: Final = 0.95
 POSTER_QUALITY: Final = 85
 # Where to look for a poster, as fractions of the duration: a third in first, as the brief says.
 _POSTER_POINTS: Final = (1 / 3, 1 / 2, 2 / 3, 1 / 6)
+# A frame this varied is a fine poster; a less varied one (blank, or a smeared frame just after a
+# cut) only wins if no later point does better.
+_DETAILED_SPREAD: Final = 20.0
 
 
 class VideoFitError(Exception):
@@ -358,12 +361,11 @@ def poster_frame(src: Path, dest: Path, *, max_width: int = 1280) -> Path:
                 image = _frame_near(container, duration * point)
                 if image is None:
                     continue
-                if not _is_blank(image):
-                    best = image
-                    break
                 spread = ImageStat.Stat(image.convert("L")).stddev[0]
                 if spread > best_spread:
                     best, best_spread = image, spread
+                if not _is_blank(image) and spread >= _DETAILED_SPREAD:
+                    break
     except av.FFmpegError as exc:
         raise VideoFitError(f"cannot decode a frame of {src.name}: {exc}") from exc
     if best is None:

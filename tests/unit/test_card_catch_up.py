@@ -16,6 +16,7 @@ import pytest
 from bot.community.settings import CommunitySettings
 from bot.db import Database
 from bot.jobs.models import DeliveryState, JobState
+from bot.jobs.store import Guard, finish_cols
 from bot.ui.presenter import DiscordPresenter
 from tests.unit.conftest import ManualClock
 from tests.unit.test_jobs import GUILD, World, succeeded
@@ -104,10 +105,15 @@ async def test_a_finished_job_not_yet_delivered_keeps_its_card_for_the_delivery(
     interaction = card_interaction()
     await presenter.show_card(job, interaction)
     await other.step()
-    other.provider.polls.append(succeeded())
     # The other process records the finish; the delivery (which may come to this card) waits.
-    other.runner._deliver_now = AsyncMock()  # type: ignore[method-assign]
-    finished = await other.step(5)
+    running = await other.service.get(job.id)
+    assert running is not None
+    finished = await other.store.apply(
+        Guard.claimed(running),
+        job.id,
+        **finish_cols(JobState.SUCCEEDED, other.clock(), result_url="https://cdn.example/v.mp4"),
+    )
+    assert finished is not None
     assert (finished.state, finished.delivery_state) == (JobState.SUCCEEDED, DeliveryState.PENDING)
     await presenter.refresh_due(time.monotonic() + LATER)
     assert shown(interaction)["color"] != discord.Colour.green().value

@@ -201,7 +201,9 @@ def test_poster_frame_skips_a_black_stretch(clip_black_start: Path, tmp_path: Pa
         assert image.size == (640, 360)
         stat = ImageStat.Stat(image.convert("L"))
         assert stat.mean[0] > 40
-        assert stat.stddev[0] > 20
+        # Not a flat frame. How detailed the noise after the cut comes out varies with the
+        # encoder's threads (stddev 8.7 to 70 seen here); black is about 0.
+        assert stat.stddev[0] > 5
 
 
 GARBAGE_CALLS: dict[str, Callable[[Path, Path], object]] = {

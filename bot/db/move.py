@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 from dotenv import find_dotenv, load_dotenv
 
+from bot.db import is_postgres_url
 from bot.db.postgres import PostgresDatabase
 from bot.db.sqlite import SqliteDatabase
 
@@ -81,7 +82,7 @@ async def _copy_checked(reader: sqlite3.Connection, conn: asyncpg.Connection) ->
     for table in tables:
         rows[table] = await _copy_table(reader, conn, table)
     for table in tables:
-        if "id" in _columns(reader, table) and _is_rowid_key(reader, table):
+        if _is_rowid_key(reader, table):
             # New rows must number on from the copied ones.
             await conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -175,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="postgresql://user:password@host:port/database (default: DATABASE_URL)",
     )
     args = parser.parse_args(argv)
-    if not args.target.startswith(("postgresql://", "postgres://")):
+    if not is_postgres_url(args.target):
         print("Cannot move: give --to postgresql://... or set DATABASE_URL.", file=sys.stderr)
         return 2
     try:

@@ -214,15 +214,15 @@ class JobService:
     async def cancel(self, job_id: str, actor_id: int, *, moderator: bool) -> Cancellation:
         """Cancel a job that has not finished and give its hold back in full, exactly once."""
         async with self._db.transaction() as tx:
-            job = await self._store.find_in(tx, job_id.strip().lower())
+            job = await job_store.get_in(tx, job_id.strip().lower())
             if job is None:
                 raise CancelRefused(Text("cancel.no_job", job=job_id))
             if job.user_id != actor_id and not moderator:
                 raise CancelRefused(Text("cancel.not_yours", job=job.id))
-            cancelled = await self._store.apply_in(
+            cancelled = await job_store.transition_in(
                 tx,
-                Guard.in_states(*ACTIVE_STATES),
                 job.id,
+                Guard.in_states(*ACTIVE_STATES),
                 **finish_cols(
                     JobState.CANCELLED,
                     self._clock(),

@@ -111,11 +111,6 @@ class JobStore:
         row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return Job.from_row(row) if row else None
 
-    async def find_in(self, tx: Transaction, job_id: str) -> Job | None:
-        """One job by id inside a transaction, or None."""
-        row = await tx.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return Job.from_row(row) if row else None
-
     async def for_member(
         self, guild_id: int, user_id: int, limit: int = 10, *, offset: int = 0
     ) -> list[Job]:
@@ -192,12 +187,6 @@ class JobStore:
         return await self._db.run(
             partial(transition_in, keep_lease=keep_lease, **cols), job_id, guard
         )
-
-    async def apply_in(
-        self, tx: Transaction, guard: Guard, job_id: str, *, keep_lease: bool = False, **cols: Any
-    ) -> Job | None:
-        """One guarded transition inside a caller's transaction."""
-        return await transition_in(tx, job_id, guard, keep_lease=keep_lease, **cols)
 
     async def record_card(self, job_id: str, message_id: int) -> None:
         """Remember which message shows the job's card (not a state change: no version bump)."""

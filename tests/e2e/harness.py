@@ -7,6 +7,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bot.db import is_postgres_url
 from bot.db.dialect import POSTGRES
 
 # The process launcher ships with the product (the offline sandbox uses it too).
@@ -21,7 +22,7 @@ class BotDatabase:
     writes), or the PostgreSQL database at a `postgresql://` URL. Queries use `?` placeholders."""
 
     def __init__(self, where: Path | str) -> None:
-        self.url = where if isinstance(where, str) and where.startswith("postgres") else None
+        self.url = where if is_postgres_url(where) else None
         self.path = Path(where)
 
     def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, object]]:

@@ -34,7 +34,7 @@ from bot.db import Database, Transaction
 from bot.db.postgres import PostgresDatabase
 from bot.db.sqlite import SqliteDatabase
 from bot.jobs.models import JobState
-from bot.jobs.store import Guard, finish_cols
+from bot.jobs.store import Guard, finish_cols, transition_in
 from bot.ledger import InsufficientCredits, LedgerError
 from tests.loops import blocking
 from tests.postgres import REFUSED_WRITE, Schema
@@ -528,8 +528,8 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.db is not None
         state = JobState.SUCCEEDED if succeed else JobState.FAILED
         async with self.db.transaction() as tx:
-            moved = await self.eco.store.apply_in(
-                tx, Guard.in_states(*ACTIVE), job_id, **finish_cols(state, self.clock.now)
+            moved = await transition_in(
+                tx, job_id, Guard.in_states(*ACTIVE), **finish_cols(state, self.clock.now)
             )
             if moved:
                 resolved = (

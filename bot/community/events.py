@@ -264,6 +264,9 @@ class Events:
         entry = await self._entry_in(tx, entry_id)
         if entry is None:
             raise EventError(Text("community.events.entry_gone"))
+        # The event's row is locked while a vote is decided, so two presses at once toggle in
+        # turn and a vote cannot land after the close (which updates this row) counted it.
+        await tx.execute("SELECT 1 FROM events WHERE id = ? FOR UPDATE", (entry.event_id,))
         event = await self._event_in(tx, entry.event_id)
         assert event is not None
         if event.state != "open" or self._clock() >= event.ends_at:

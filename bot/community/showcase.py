@@ -250,6 +250,9 @@ class Showcase:
     async def _vote_in(
         self, tx: Transaction, share_id: int, user_id: int, want: bool | None
     ) -> VoteOutcome:
+        # The share's row is locked while a vote is decided: on PostgreSQL two presses at once
+        # would otherwise both find no vote and both add it.
+        await tx.execute("SELECT 1 FROM showcase_shares WHERE id = ? FOR UPDATE", (share_id,))
         share = await self._get_in(tx, "s.id = ?", share_id)
         if share is None or share.state != "posted":
             raise ShowcaseError(Text("community.showcase.not_shared"))

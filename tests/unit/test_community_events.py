@@ -136,6 +136,21 @@ async def test_racing_closes_pay_once(community, db, ledger, clock) -> None:
     await assert_ledger_balanced(db)
 
 
+@pytest.mark.parametrize("presses", [4, 5])
+async def test_racing_presses_of_one_vote_toggle_in_turn(
+    community, db, ledger, clock, presses: int
+) -> None:
+    """A member pressing the same vote button several times at once: each press toggles."""
+    await community.events.start(GUILD, CHANNEL, ADMIN, "Cats", HOUR, 0)
+    clock.advance(1)
+    entry = await community.events.enter(GUILD, ALICE, await make_job(db, ledger, clock(), ALICE))
+    outcomes = await asyncio.gather(*(community.events.vote(entry.id, BOB) for _ in range(presses)))
+    # As if pressed one after another: on, off, on, ...
+    assert sorted(o.voted for o in outcomes) == sorted(n % 2 == 0 for n in range(presses))
+    votes = await db.fetchall("SELECT user_id FROM event_votes WHERE entry_id = ?", (entry.id,))
+    assert len(votes) == presses % 2
+
+
 async def test_ties_share_the_prize_and_no_votes_pays_nothing(community, db, ledger, clock) -> None:
     await community.pool.deposit(GUILD, ADMIN, 101)
     await community.events.start(GUILD, CHANNEL, ADMIN, "Tie", HOUR, 101)

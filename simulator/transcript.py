@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulator.fake_discord import FakeAttachment, FakeDiscord, FakeMessage
@@ -30,25 +30,19 @@ def display_path(path: Path) -> str:
         return str(path.resolve())
 
 
+@dataclass(eq=False)
 class Transcript:
     """Numbers the bot's messages ([1], [2], ...), prints them, and saves their files."""
 
-    def __init__(
-        self,
-        fake: FakeDiscord,
-        out: Callable[[str], None],
-        names: Callable[[], Names],
-        videos_dir: Path,
-        here: Callable[[], int] = lambda: 0,
-    ) -> None:
-        self._fake = fake
-        self._here = here
-        self._out = out
-        self._names = names
-        self._videos_dir = videos_dir
-        self._seen: dict[int, _Seen] = {}
-        self._by_handle: dict[int, int] = {}
-        self._saved: dict[int, Path] = {}
+    fake: FakeDiscord
+    out: Callable[[str], None]
+    names: Callable[[], Names]
+    videos_dir: Path
+    # The channel the person is in: messages elsewhere are headed with where they were posted.
+    here: Callable[[], int] = lambda: 0
+    _seen: dict[int, _Seen] = field(default_factory=dict, init=False)
+    _by_handle: dict[int, int] = field(default_factory=dict, init=False)
+    _saved: dict[int, Path] = field(default_factory=dict, init=False)
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -70,7 +64,7 @@ class Transcript:
         number = int(key)
         if number in self._by_handle:
             return self._by_handle[number]
-        return number if self._fake.message(number) is not None else None
+        return number if self.fake.message(number) is not None else None
 
     def handle(self, message_id: int) -> str:
         """`[3]`, or the raw id for a message not yet printed."""
@@ -80,7 +74,7 @@ class Transcript:
     def shown_since(self, count: int) -> list[FakeMessage]:
         """Current state of the messages numbered after the first `count`."""
         ids = [self._by_handle[n] for n in sorted(self._by_handle) if n > count]
-        return [m for m in (self._fake.message(i) for i in ids) if m is not None]
+        return [m for m in (self.fake.message(i) for i in ids) if m is not None]
 
     def shown(self) -> list[FakeMessage]:
         """Current state of every numbered message, oldest first."""
@@ -96,8 +90,8 @@ class Transcript:
     def scan(self) -> bool:
         """Print what is new or changed since the last scan; return whether anything was."""
         printed = False
-        bot_id = self._fake.bot_user_id
-        for message in self._fake.messages:
+        bot_id = self.fake.bot_user_id
+        for message in self.fake.messages:
             if message.author_id != bot_id:
                 continue
             seen = self._seen.get(message.id)
@@ -125,32 +119,32 @@ class Transcript:
         if message.deleted:
             # A deferred "thinking" reply that the bot removed is not worth a line.
             if not was_loading:
-                self._out(f"{tag} (message deleted)")
+                self.out(f"{tag} (message deleted)")
             return not was_loading
         if message.loading:
-            self._out(f"{tag} {self._author()} is thinking…")
+            self.out(f"{tag} {self._author()} is thinking…")
             return True
         if card is not None and previous is not None and not card.terminal:
             if card.state != previous.state:
-                self._out(card_line(tag, card))
+                self.out(card_line(tag, card))
                 return True
             return False
         if card is not None and previous is not None:
-            self._out(card_line(tag, card))
+            self.out(card_line(tag, card))
         header = self._header(message, tag)
-        self._out(render_message(message, header, self._names(), saved=self._save))
+        self.out(render_message(message, header, self.names(), saved=self._save))
         return True
 
     def _author(self) -> str:
-        return self._fake.user(self._fake.bot_user_id).username
+        return self.fake.user(self.fake.bot_user_id).username
 
     def _header(self, message: FakeMessage, tag: str) -> str:
         parts = [f"{tag} {self._author()}"]
-        names = self._names()
-        channel = self._fake.channel(message.channel_id)
+        names = self.names()
+        channel = self.fake.channel(message.channel_id)
         if channel.kind == "dm":
             parts.append(f"in a DM to {names.user(channel.recipient_id or 0)}")
-        elif message.channel_id != self._here() and message.channel_id in names.channels:
+        elif message.channel_id != self.here() and message.channel_id in names.channels:
             parts.append(f"in #{names.channels[message.channel_id]}")
         if message.ephemeral:
             who = self._viewer(message)
@@ -164,10 +158,10 @@ class Transcript:
         if message.interaction_id is None:
             return None
         try:
-            user_id = self._fake.interaction(message.interaction_id).user_id
+            user_id = self.fake.interaction(message.interaction_id).user_id
         except KeyError:
             return None
-        return self._names().user(user_id)
+        return self.names().user(user_id)
 
     def _save(self, attachment: FakeAttachment) -> str | None:
         """Write a file the bot attached into the videos folder (once); return where."""
@@ -182,10 +176,10 @@ class Transcript:
     def _free_path(self, filename: str) -> Path:
         """`name.mp4`, or `name-2.mp4` when an earlier run left a different file there."""
         name = Path(filename).name or f"file-{int(time.time())}"
-        path = self._videos_dir / name
+        path = self.videos_dir / name
         stem, suffix = path.stem, path.suffix
         number = 1
         while path.exists():
             number += 1
-            path = self._videos_dir / f"{stem}-{number}{suffix}"
+            path = self.videos_dir / f"{stem}-{number}{suffix}"
         return path

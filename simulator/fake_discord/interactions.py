@@ -7,6 +7,7 @@ import copy
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .constants import _INTERACTION_TYPE_NAMES, EPHEMERAL, JSON, MIB, T
@@ -16,44 +17,32 @@ if TYPE_CHECKING:
     from .server import FakeDiscord
 
 
+@dataclass(eq=False, repr=False)
 class FakeInteraction:
     """A live handle on one interaction sent to the bot, and on everything the bot answered."""
 
-    def __init__(
-        self,
-        fake: FakeDiscord,
-        *,
-        id: int,
-        token: str,
-        type: int,
-        name: str,
-        user_id: int,
-        guild_id: int | None,
-        channel_id: int,
-        payload: JSON,
-        attachment_size_limit: int,
-        message_id: int | None,
-    ) -> None:
-        self._fake = fake
-        self.id = id
-        self.token = token
-        self.type = type
-        self.name = name
-        self.user_id = user_id
-        self.guild_id = guild_id
-        self.channel_id = channel_id
-        self.payload = payload
-        self.attachment_size_limit = attachment_size_limit
-        self.message_id = message_id
-        self.created = time.monotonic()
-        self._responses: list[FakeResponse] = []
-        self._original_id: int | None = None
-        self._followup_ids: list[int] = []
-        self._expired = False
-        self._modal: JSON | None = None
-        self._choices: list[JSON] | None = None
-        self._late = False
-        self._errors: list[FakeApiError] = []
+    _fake: FakeDiscord
+    _: KW_ONLY
+    id: int
+    token: str
+    type: int
+    name: str
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    payload: JSON
+    attachment_size_limit: int
+    message_id: int | None
+    created: float = field(default_factory=time.monotonic, init=False)
+    # What the bot answered, filled in by the fake's REST handlers as the answers arrive.
+    _responses: list[FakeResponse] = field(default_factory=list, init=False)
+    _original_id: int | None = field(default=None, init=False)
+    _followup_ids: list[int] = field(default_factory=list, init=False)
+    _expired: bool = field(default=False, init=False)
+    _modal: JSON | None = field(default=None, init=False)
+    _choices: list[JSON] | None = field(default=None, init=False)
+    _late: bool = field(default=False, init=False)
+    _errors: list[FakeApiError] = field(default_factory=list, init=False)
 
     def __repr__(self) -> str:
         kind = _INTERACTION_TYPE_NAMES.get(self.type, str(self.type))

@@ -11,6 +11,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .constants import _INTERACTION_TYPE_NAMES, EPHEMERAL, JSON, MIB, T
+from .options import CommandInput
 from .records import FakeApiError, FakeChannel, FakeMessage, FakeResponse, _Msg
 
 if TYPE_CHECKING:
@@ -372,22 +373,13 @@ class InteractionsMixin:
             raise ValueError("empty command")
         cmd = self._find_command(path[0], gid)
         self._check_command_access(cmd, user_id, channel)
-        resolved: dict[str, dict[str, Any]] = {}
-        options = self._build_options(
-            cmd.get("options") or [],
-            path[1:],
-            values,
-            resolved,
-            focused,
-            channel,
-            trail=path[0],
-            command_id=int(cmd["id"]),
-        )
+        given = CommandInput(values, focused, channel, int(cmd["id"]))
+        options = self._build_options(cmd.get("options") or [], path[1:], given, trail=path[0])
         data: JSON = {"id": cmd["id"], "name": cmd["name"], "type": 1}
         if options:
             data["options"] = options
-        if resolved:
-            data["resolved"] = resolved
+        if given.resolved:
+            data["resolved"] = given.resolved
         if cmd.get("guild_id"):
             data["guild_id"] = cmd["guild_id"]
         return await self._send_interaction(

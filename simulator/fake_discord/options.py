@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from .constants import _OPTION_TYPE_NAMES, JSON
@@ -9,20 +10,22 @@ from .permissions import ALL_PERMISSIONS
 from .records import FakeChannel
 
 
+@dataclass
+class CommandInput:
+    """What one command interaction's options are built from, and the objects they resolve."""
+
+    values: dict[str, Any]
+    focused: str | None
+    channel: FakeChannel
+    command_id: int
+    resolved: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 class OptionsMixin:
     """Builds the options and resolved objects of a command interaction."""
 
     def _build_options(
-        self,
-        schema: list[JSON],
-        path: list[str],
-        values: dict[str, Any],
-        resolved: dict[str, dict[str, Any]],
-        focused: str | None,
-        channel: FakeChannel,
-        *,
-        trail: str,
-        command_id: int,
+        self, schema: list[JSON], path: list[str], given: CommandInput, *, trail: str
     ) -> list[JSON]:
         subs = [o for o in schema if o.get("type") in (1, 2)]
         if path:
@@ -32,18 +35,12 @@ class OptionsMixin:
                     f"/{trail} has no subcommand {path[0]!r} (has {[o['name'] for o in subs]})"
                 )
             inner = self._build_options(
-                sub.get("options") or [],
-                path[1:],
-                values,
-                resolved,
-                focused,
-                channel,
-                trail=f"{trail} {path[0]}",
-                command_id=command_id,
+                sub.get("options") or [], path[1:], given, trail=f"{trail} {path[0]}"
             )
             return [{"type": sub["type"], "name": sub["name"], "options": inner}]
         if subs:
             raise ValueError(f"/{trail} needs a subcommand: {[o['name'] for o in subs]}")
+        values, focused = given.values, given.focused
         by_name = {o["name"]: o for o in schema}
         unknown = sorted(set(values) - set(by_name))
         if unknown:
@@ -62,29 +59,14 @@ class OptionsMixin:
                 continue
             if focused is not None and otype == 11:
                 continue  # Discord does not send attachments with autocomplete
-            value = self._option_value(
-                opt,
-                raw,
-                resolved,
-                channel,
-                trail=trail,
-                command_id=command_id,
-                validate=focused is None,
-            )
+            value = self._option_value(opt, raw, given, trail=trail)
             out.append({"type": otype, "name": name, "value": value})
         return out
 
-    def _option_value(
-        self,
-        opt: JSON,
-        raw: Any,
-        resolved: dict[str, dict[str, Any]],
-        channel: FakeChannel,
-        *,
-        trail: str,
-        command_id: int,
-        validate: bool,
-    ) -> Any:
+    def _option_value(self, opt: JSON, raw: Any, given: CommandInput, *, trail: str) -> Any:
+        # Discord checks lengths, ranges and choices only when the command is sent, not while
+        # the member is still typing (autocomplete).
+        validate = given.focused is None
         otype = int(opt["type"])
         name = opt["name"]
         where = f"/{trail} {name}"
@@ -116,14 +98,17 @@ class OptionsMixin:
         elif otype in (6, 7, 8, 9):
             if not isinstance(raw, int) or isinstance(raw, bool):
                 raise TypeError(f"{where}: expected a {kind} id (int), got {raw!r}")
-            self._resolve_snowflake(otype, raw, resolved, channel, where, opt)
+            self._resolve_snowflake(otype, raw, given, where, opt)
             value = str(raw)
         elif otype == 11:
             if not (isinstance(raw, tuple) and len(raw) == 3):
                 raise TypeError(f"{where}: expected (filename, bytes, content_type), got {raw!r}")
             filename, data, content_type = raw
-            att = self._make_option_attachment(command_id, filename, bytes(data), content_type)
-            resolved.setdefault("attachments", {})[str(att.id)] = self._attachment_payload(att)
+            att = self._make_option_attachment(
+                given.command_id, filename, bytes(data), content_type
+            )
+            attachments = given.resolved.setdefault("attachments", {})
+            attachments[str(att.id)] = self._attachment_payload(att)
             value = str(att.id)
         else:
             raise ValueError(f"{where}: unsupported option type {otype}")
@@ -135,15 +120,9 @@ class OptionsMixin:
         return value
 
     def _resolve_snowflake(
-        self,
-        otype: int,
-        snowflake: int,
-        resolved: dict[str, dict[str, Any]],
-        channel: FakeChannel,
-        where: str,
-        opt: JSON,
+        self, otype: int, snowflake: int, given: CommandInput, where: str, opt: JSON
     ) -> None:
-        gid = channel.guild_id
+        resolved, gid = given.resolved, given.channel.guild_id
         if otype in (6, 9) and snowflake in self._users:
             resolved.setdefault("users", {})[str(snowflake)] = self._user_payload(
                 self._users[snowflake]

@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from .server import FakeDiscord
 
 
+@dataclass(frozen=True)
+class _Client:
+    """The member's client an interaction is sent from, as a test set it up."""
+
+    locale: str | None
+    # None: the guild's upload limit (10 MiB outside a guild).
+    attachment_size_limit: int | None
+    # How long to wait for a gateway connection that receives the interaction.
+    connect_timeout: float
+
+
 @dataclass(eq=False, repr=False)
 class FakeInteraction:
     """A live handle on one interaction sent to the bot, and on everything the bot answered."""
@@ -173,19 +184,10 @@ class InteractionsMixin:
         """Send a slash-command INTERACTION_CREATE ("group sub" paths) and return its handle."""
         values = dict(options or {})
         values.update(attachments or {})
-        return await self._command_interaction(
-            2,
-            command,
-            values,
-            focused=None,
-            user_id=user_id,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            locale=locale,
-            attachment_size_limit=attachment_size_limit,
-            dm=dm,
-            connect_timeout=connect_timeout,
-        )
+        user = self._default_user(user_id)
+        channel = self._resolve_place(user, guild_id, channel_id, dm)
+        client = _Client(locale, attachment_size_limit, connect_timeout)
+        return await self._command_interaction(2, command, values, None, user, channel, client)
 
     async def autocomplete(
         self,
@@ -203,19 +205,10 @@ class InteractionsMixin:
         """Send an autocomplete interaction and return the choices the bot answered with."""
         values = dict(options or {})
         values.setdefault(focused, "")
-        inter = await self._command_interaction(
-            4,
-            command,
-            values,
-            focused=focused,
-            user_id=user_id,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            locale=locale,
-            attachment_size_limit=None,
-            dm=dm,
-            connect_timeout=timeout,
-        )
+        user = self._default_user(user_id)
+        channel = self._resolve_place(user, guild_id, channel_id, dm)
+        client = _Client(locale, None, timeout)
+        inter = await self._command_interaction(4, command, values, focused, user, channel, client)
         await inter.wait_for_response(timeout)
         return inter.choices or []
 
@@ -268,10 +261,8 @@ class InteractionsMixin:
             user_id=user_id,
             guild_id=msg.guild_id,
             channel_id=msg.channel_id,
-            locale=locale,
-            attachment_size_limit=attachment_size_limit,
             message=msg,
-            connect_timeout=connect_timeout,
+            client=_Client(locale, attachment_size_limit, connect_timeout),
         )
 
     async def submit_modal(
@@ -312,10 +303,8 @@ class InteractionsMixin:
             user_id=user_id,
             guild_id=origin.guild_id,
             channel_id=origin.channel_id,
-            locale=locale,
-            attachment_size_limit=attachment_size_limit,
             message=message,
-            connect_timeout=connect_timeout,
+            client=_Client(locale, attachment_size_limit, connect_timeout),
         )
 
     def _default_user(self, user_id: int | None) -> int:
@@ -353,18 +342,11 @@ class InteractionsMixin:
         itype: int,
         command: str,
         values: dict[str, Any],
-        *,
         focused: str | None,
-        user_id: int | None,
-        guild_id: int | None,
-        channel_id: int | None,
-        locale: str | None,
-        attachment_size_limit: int | None,
-        dm: bool,
-        connect_timeout: float,
+        user_id: int,
+        channel: FakeChannel,
+        client: _Client,
     ) -> FakeInteraction:
-        user_id = self._default_user(user_id)
-        channel = self._resolve_place(user_id, guild_id, channel_id, dm)
         gid = channel.guild_id
         if gid is not None and user_id not in self._members[gid]:
             raise ValueError(f"user {user_id} is not a member of guild {gid}")
@@ -389,10 +371,8 @@ class InteractionsMixin:
             user_id=user_id,
             guild_id=gid,
             channel_id=channel.id,
-            locale=locale,
-            attachment_size_limit=attachment_size_limit,
             message=None,
-            connect_timeout=connect_timeout,
+            client=client,
         )
 
     def _modal_submission(self, comp: JSON, values: dict[str, Any]) -> JSON:
@@ -438,23 +418,22 @@ class InteractionsMixin:
         user_id: int,
         guild_id: int | None,
         channel_id: int,
-        locale: str | None,
-        attachment_size_limit: int | None,
         message: _Msg | None,
-        connect_timeout: float,
+        client: _Client,
     ) -> FakeInteraction:
         if not self._routable(guild_id):
             # A convenience, not Discord's behaviour (it fails the interaction): wait for the
             # connection of the shard the guild's events go to.
             await self.wait_for(
                 lambda: self._routable(guild_id),
-                connect_timeout,
+                client.connect_timeout,
                 description=f"a gateway connection receiving guild {guild_id}'s events",
             )
         channel = self._require_channel(channel_id)
         user = self._users[user_id]
         interaction_id = self._ids.next()
         token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(96)
+        attachment_size_limit = client.attachment_size_limit
         if attachment_size_limit is None:
             attachment_size_limit = (
                 self._guilds[guild_id].upload_limit if guild_id is not None else 10 * MIB
@@ -462,6 +441,7 @@ class InteractionsMixin:
         member = self._members[guild_id].get(user_id) if guild_id is not None else None
         if guild_id is not None and member is None:
             raise ValueError(f"user {user_id} is not a member of guild {guild_id}")
+        locale = client.locale
         if locale is None:
             locale = member.locale if member is not None else "en-US"
         payload: JSON = {

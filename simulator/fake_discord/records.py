@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -330,29 +330,18 @@ class _Msg:
     position: int | None = None
 
     def snapshot(self) -> FakeMessage:
-        return FakeMessage(
-            id=self.id,
-            channel_id=self.channel_id,
-            guild_id=self.guild_id,
-            author_id=self.author_id,
-            content=self.content,
+        # Every field as it is now; lists become tuples and JSON is copied, so later edits of
+        # the message never show through a snapshot a test holds.
+        values = {f.name: getattr(self, f.name) for f in fields(FakeMessage)}
+        values.update(
             embeds=tuple(copy.deepcopy(self.embeds)),
             components=tuple(copy.deepcopy(self.components)),
             attachments=tuple(self.attachments),
-            flags=self.flags,
-            type=self.type,
-            interaction_id=self.interaction_id,
-            webhook_id=self.webhook_id,
-            nonce=self.nonce,
             message_reference=copy.deepcopy(self.message_reference),
             allowed_mentions=copy.deepcopy(self.allowed_mentions),
-            edit_count=self.edit_count,
-            deleted=self.deleted,
             reactions={k: tuple(v) for k, v in self.reactions.items()},
-            created_at=self.created_at,
-            edited_at=self.edited_at,
-            thread_id=self.thread_id,
         )
+        return FakeMessage(**values)
 
 
 def _walk_components(components: Iterable[JSON]) -> Iterator[JSON]:

@@ -139,12 +139,7 @@ class StateMixin:
             bot_permissions=bot_permissions,
         )
         self._channels[channel_id] = channel
-        self._emit(
-            "CHANNEL_CREATE",
-            self._channel_payload(channel),
-            intent=INTENT_GUILDS,
-            guild_id=guild_id,
-        )
+        self._channel_event("CHANNEL_CREATE", channel)
         self._changed()
         return channel
 
@@ -436,12 +431,7 @@ class StateMixin:
         if channel.guild_id is None:
             raise ValueError("DM channels cannot be deleted")
         del self._channels[channel_id]
-        self._emit(
-            "CHANNEL_DELETE",
-            self._channel_payload(channel),
-            intent=INTENT_GUILDS,
-            guild_id=channel.guild_id,
-        )
+        self._channel_event("CHANNEL_DELETE", channel)
         self._changed()
 
     def set_channel(self, channel_id: int, **changes: Any) -> FakeChannel:
@@ -450,12 +440,7 @@ class StateMixin:
         channel = replace(self._require_channel(channel_id), **changes)
         self._channels[channel_id] = channel
         if channel.guild_id is not None:
-            self._emit(
-                "CHANNEL_UPDATE",
-                self._channel_payload(channel),
-                intent=INTENT_GUILDS,
-                guild_id=channel.guild_id,
-            )
+            self._channel_event("CHANNEL_UPDATE", channel)
         self._changed()
         return channel
 
@@ -482,6 +467,12 @@ class StateMixin:
             return self._channels[channel_id]
         except KeyError:
             raise LookupError(f"unknown channel {channel_id}") from None
+
+    def _channel_event(self, event: str, channel: FakeChannel) -> None:
+        """Tell the bot a guild channel was created, changed or deleted."""
+        self._emit(
+            event, self._channel_payload(channel), intent=INTENT_GUILDS, guild_id=channel.guild_id
+        )
 
     def _ensure_dm(self, user_id: int) -> int:
         if user_id in self._dm_channels:

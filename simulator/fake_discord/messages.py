@@ -77,20 +77,22 @@ class MessagesMixin:
         body: _Body,
         channel: FakeChannel,
         *,
-        author_id: int,
         limit: int,
-        interaction: FakeInteraction | None,
+        interaction: FakeInteraction | None = None,
         extra_flags: int = 0,
         allow_ephemeral: bool = False,
         msg_id: int | None = None,
     ) -> _Msg:
+        """A message the bot posts through REST (so it is always the author)."""
         payload = body.json
         self._validate_content(payload)
         flags = int(payload.get("flags") or 0)
         keep = _SETTABLE_FLAGS | (EPHEMERAL if allow_ephemeral else 0)
         flags = (flags & keep) | extra_flags
         ephemeral = bool(flags & EPHEMERAL)
-        msg = _Msg(msg_id or self._ids.next(), channel.id, channel.guild_id, author_id, flags=flags)
+        msg = _Msg(
+            msg_id or self._ids.next(), channel.id, channel.guild_id, self.bot_user_id, flags=flags
+        )
         attachments = await self._build_attachments(
             body, channel.id, [], limit, ephemeral=ephemeral
         )
@@ -259,11 +261,7 @@ class MessagesMixin:
             payload = {**payload, "embeds": []}
         reference = self._check_reference(channel, payload)
         msg = await self._new_message(
-            _Body(payload, body.files),
-            channel,
-            author_id=self.bot_user_id,
-            limit=self._upload_limit(channel),
-            interaction=None,
+            _Body(payload, body.files), channel, limit=self._upload_limit(channel)
         )
         msg.nonce = nonce
         if reference is not None:
@@ -397,9 +395,7 @@ class MessagesMixin:
             msg = await self._new_message(
                 _Body(message, body.files),
                 thread,
-                author_id=self.bot_user_id,
                 limit=self._upload_limit(parent),
-                interaction=None,
                 msg_id=thread.id,
             )
             self._add_thread(thread)

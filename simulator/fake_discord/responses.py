@@ -153,7 +153,6 @@ class ResponsesMixin:
         msg = await self._new_message(
             body,
             channel,
-            author_id=self.bot_user_id,
             limit=inter.attachment_size_limit,
             interaction=inter,
             **options,

@@ -597,81 +597,79 @@ async def pager_session(pointed: None, tmp_path: Path) -> AsyncIterator[tuple[Se
         await fake.stop()
 
 
+@pytest.fixture
+async def pager_shown(pager_session: tuple[Session, list[str]]) -> tuple[Session, list[str]]:
+    """The pager session after `/pager` posted its page, with nothing printed since."""
+    session, printed = pager_session
+    await session.run_line("/pager")
+    printed.clear()
+    return session, printed
+
+
+async def accepted(session: Session, line: str, printed: list[str]) -> None:
+    """Run a line the session must carry out (what it printed explains a failure)."""
+    outcome = await session.run_line(line)
+    assert outcome is not None, printed
+    assert outcome.ok, (outcome, printed)
+
+
+async def refused(session: Session, line: str) -> str:
+    """Run a line the session must refuse, and return the message saying why."""
+    outcome = await session.run_line(line)
+    assert outcome is not None
+    assert not outcome.ok
+    return outcome.message
+
+
 async def test_press_a_button_by_label(pager_session: tuple[Session, list[str]]) -> None:
     """`:press "Retry"` on the newest message showing it, `:press Older on 1` by number."""
     session, printed = pager_session
-    outcome = await session.run_line("/pager")
-    assert outcome is not None, printed
-    assert outcome.ok, printed
+    await accepted(session, "/pager", printed)
     page = "\n".join(printed)
     assert "│ History" in page
     assert "│ Movements: 12" in page
     assert "[ Newer (disabled) ] [ Older ] [ Retry ] [ Vote · 0 ] [ Remix ]" in page
 
     printed.clear()
-    outcome = await session.run_line(':press "Retry"')
-    assert outcome is not None, printed
-    assert outcome.ok, printed
+    await accepted(session, ':press "Retry"', printed)
     assert any("retry pressed by alice in en-US" in text for text in printed), printed
 
     printed.clear()
-    outcome = await session.run_line(":as bob")
-    outcome = await session.run_line(":press older on 1")
-    assert outcome is not None, printed
-    assert outcome.ok, printed
+    await session.run_line(":as bob")
+    await accepted(session, ":press older on 1", printed)
     assert printed[-1].startswith("[1] VideoBot")
     assert "page 2 of 2" in printed[-1]
 
 
 async def test_pressing_what_is_not_there_says_what_is(
-    pager_session: tuple[Session, list[str]],
+    pager_shown: tuple[Session, list[str]],
 ) -> None:
     """A disabled or missing button is refused with the labels that can be pressed."""
-    session, _ = pager_session
-    await session.run_line("/pager")
-    outcome = await session.run_line(":press Newer")
-    assert outcome is not None
-    assert not outcome.ok
-    assert "no enabled button 'Newer'" in outcome.message
-    assert "Older, Retry, Vote · 0, Remix" in outcome.message
-    outcome = await session.run_line(":press Share on 1")
-    assert outcome is not None
-    assert not outcome.ok
-    assert "no enabled button 'Share'" in outcome.message
-    outcome = await session.run_line(":press Retry on 99")
-    assert outcome is not None
-    assert not outcome.ok
-    assert "no message 99" in outcome.message
+    session, _ = pager_shown
+    refusal = await refused(session, ":press Newer")
+    assert "no enabled button 'Newer'" in refusal
+    assert "Older, Retry, Vote · 0, Remix" in refusal
+    assert "no enabled button 'Share'" in await refused(session, ":press Share on 1")
+    assert "no message 99" in await refused(session, ":press Retry on 99")
 
 
 async def test_press_by_label_start_on_a_message_as_another_member(
-    pager_session: tuple[Session, list[str]],
+    pager_shown: tuple[Session, list[str]],
 ) -> None:
     """`:press "Vote" on 1 as:bob`: the label's start, a message number and a member."""
-    session, printed = pager_session
-    await session.run_line("/pager")
-    printed.clear()
-    outcome = await session.run_line(':press "Vote" on 1 as:bob')
-    assert outcome is not None
-    assert outcome.ok, (outcome, printed)
+    session, printed = pager_shown
+    await accepted(session, ':press "Vote" on 1 as:bob', printed)
     assert any("vote from bob" in text for text in printed), printed
     assert session.member_name == "alice"  # as: is for that line only
-    outcome = await session.run_line(":press Re on 1")
-    assert outcome is not None
-    assert not outcome.ok
-    assert "could be any of Retry, Remix" in outcome.message
+    assert "could be any of Retry, Remix" in await refused(session, ":press Re on 1")
 
 
 async def test_a_form_is_shown_filled_and_submitted_under_its_own_custom_id(
-    pager_session: tuple[Session, list[str]],
+    pager_shown: tuple[Session, list[str]],
 ) -> None:
     """Remix opens a form: its fields are printed, :fill and :submit send it back."""
-    session, printed = pager_session
-    await session.run_line("/pager")
-    printed.clear()
-    outcome = await session.run_line(":press Remix")
-    assert outcome is not None
-    assert outcome.ok, (outcome, printed)
+    session, printed = pager_shown
+    await accepted(session, ":press Remix", printed)
     form = "\n".join(printed)
     assert "📝 Form: Remix this video (custom_id t:remix-form:job42)" in form
     assert "prompt  Prompt (required, up to 100 characters)" in form
@@ -679,39 +677,23 @@ async def test_a_form_is_shown_filled_and_submitted_under_its_own_custom_id(
     assert "note    Note (optional, up to 20 characters) · Optional" in form
     assert ":submit sends it" in form
 
-    outcome = await session.run_line(':fill prompt:"a dog on a roof"')
-    assert outcome is not None
-    assert outcome.ok
+    await accepted(session, ':fill prompt:"a dog on a roof"', printed)
     assert "= a dog on a roof" in printed[-1]
-    outcome = await session.run_line(":fill colour:red")
-    assert outcome is not None
-    assert not outcome.ok
-    assert "this form's fields are prompt, note" in outcome.message
+    assert "this form's fields are prompt, note" in await refused(session, ":fill colour:red")
 
     printed.clear()
-    outcome = await session.run_line(":submit Note:quick one")
-    assert outcome is not None
-    assert outcome.ok, (outcome, printed)
+    await accepted(session, ":submit Note:quick one", printed)
     assert any(
         "remix t:remix-form:job42: a dog on a roof / quick one" in text for text in printed
     ), printed
-    outcome = await session.run_line(":submit")
-    assert outcome is not None
-    assert not outcome.ok
-    assert "no form is open" in outcome.message
+    assert "no form is open" in await refused(session, ":submit")
 
 
-async def test_acting_as_a_korean_member(pager_session: tuple[Session, list[str]]) -> None:
+async def test_acting_as_a_korean_member(pager_shown: tuple[Session, list[str]]) -> None:
     """`:as minji ko` adds a member who uses Discord in Korean; :members lists everyone."""
-    session, printed = pager_session
-    await session.run_line("/pager")
-    outcome = await session.run_line(":as minji")
-    assert outcome is not None
-    assert not outcome.ok
-    assert ":as minji ko adds a new member" in outcome.message
-    outcome = await session.run_line(":as minji ko")
-    assert outcome is not None
-    assert outcome.ok
+    session, printed = pager_shown
+    assert ":as minji ko adds a new member" in await refused(session, ":as minji")
+    await accepted(session, ":as minji ko", printed)
     assert session.member_name == "minji"
     printed.clear()
     await session.run_line(":press Retry")

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from simulator.commands import (
     parse_line,
 )
 from simulator.fake_discord import FakeAttachment, FakeDiscord, FakeMessage
+from simulator.fake_discord.records import _Msg
 from simulator.render_text import Names, card_state, render_message
 from simulator.session import Session
 from tests.render.helpers import probe
@@ -401,29 +401,8 @@ def test_comments_blanks_and_meta_commands(directory: Directory) -> None:
 
 def message(**changes: Any) -> FakeMessage:
     """A bot message with nothing in it, changed as given."""
-    base = FakeMessage(
-        id=1,
-        channel_id=11,
-        guild_id=1,
-        author_id=100,
-        content="",
-        embeds=(),
-        components=(),
-        attachments=(),
-        flags=0,
-        type=0,
-        interaction_id=None,
-        webhook_id=None,
-        nonce=None,
-        message_reference=None,
-        allowed_mentions=None,
-        edit_count=0,
-        deleted=False,
-        reactions={},
-        created_at=datetime.now(UTC),
-        edited_at=None,
-        thread_id=None,
-    )
+    # The fake's own record of a new message, so every field has the value the fake starts with.
+    base = _Msg(id=1, channel_id=11, guild_id=1, author_id=100).snapshot()
     return replace(base, **changes)
 
 

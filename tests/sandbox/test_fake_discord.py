@@ -236,6 +236,21 @@ def pointed_at(fake: FakeDiscord) -> Any:
         DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
 
+@contextlib.asynccontextmanager
+async def connected(fake: FakeDiscord, client: discord.Client) -> AsyncIterator[None]:
+    """Run `client` against the fake until the block ends, then close it and wait for it."""
+    with pointed_at(fake):
+        client._connection.guild_ready_timeout = 0.05
+        await client.login("fake-token")
+        task = asyncio.create_task(client.connect())
+        try:
+            yield
+        finally:
+            await client.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     """A started fake with the default guild."""
@@ -252,19 +267,11 @@ async def harness(fake: FakeDiscord) -> AsyncIterator[Harness]:
     """The tiny bot, running in-process against the fake, commands synced."""
     assert fake.defaults is not None
     state = BotState(forum_id=fake.defaults.forum_channel_id)
-    with pointed_at(fake):
-        bot = make_bot(state)
-        bot._connection.guild_ready_timeout = 0.05
-        await bot.login("fake-token")
-        task = asyncio.create_task(bot.connect())
-        try:
-            await fake.wait_until_connected(5)
-            await fake.wait_for_commands(5, names={"demo"})
-            yield Harness(fake, bot, state)
-        finally:
-            await bot.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 5)
+    bot = make_bot(state)
+    async with connected(fake, bot):
+        await fake.wait_until_connected(5)
+        await fake.wait_for_commands(5, names={"demo"})
+        yield Harness(fake, bot, state)
     assert fake.unhandled_requests == []
     assert fake.internal_errors == []
 
@@ -702,49 +709,41 @@ async def test_members_intent_chunking_user_messages_and_reactions(fake: FakeDis
     intents = discord.Intents.default()
     intents.members = True
     intents.message_content = True
-    with pointed_at(fake):
-        client = discord.Client(intents=intents)
-        client._connection.guild_ready_timeout = 0.05
+    client = discord.Client(intents=intents)
 
-        @client.event
-        async def on_message(message: discord.Message) -> None:
-            if message.author.id != fake.bot_user_id:
-                seen["message"] = (message.author.id, message.content, message.guild)
-                got.set()
-
-        @client.event
-        async def on_raw_reaction_add(payload: discord.RawReactionActionEvent) -> None:
-            seen["reaction"] = (payload.user_id, str(payload.emoji), payload.message_id)
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        if message.author.id != fake.bot_user_id:
+            seen["message"] = (message.author.id, message.content, message.guild)
             got.set()
 
-        await client.login("fake-token")
-        task = asyncio.create_task(client.connect())
-        try:
-            async with asyncio.timeout(5):
-                await client.wait_until_ready()
-            guild = client.get_guild(fake.defaults.guild_id)
-            assert guild is not None
-            assert guild.chunked
-            assert {m.name for m in guild.members} == {
-                "sandbox-owner",
-                "SandboxBot",
-                "alice",
-                "bob",
-                "mod",
-            }
-            assert fake.requests_matching("*", "/gateway")
+    @client.event
+    async def on_raw_reaction_add(payload: discord.RawReactionActionEvent) -> None:
+        seen["reaction"] = (payload.user_id, str(payload.emoji), payload.message_id)
+        got.set()
 
-            posted = fake.post_user_message(fake.defaults.channel_id, "hello bot")
-            await asyncio.wait_for(got.wait(), 5)
-            assert seen["message"][:2] == (fake.defaults.user_id, "hello bot")
-            got.clear()
-            fake.add_user_reaction(posted.id, "\N{FIRE}")
-            await asyncio.wait_for(got.wait(), 5)
-            assert seen["reaction"] == (fake.defaults.user_id, "\N{FIRE}", posted.id)
-        finally:
-            await client.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 5)
+    async with connected(fake, client):
+        async with asyncio.timeout(5):
+            await client.wait_until_ready()
+        guild = client.get_guild(fake.defaults.guild_id)
+        assert guild is not None
+        assert guild.chunked
+        assert {m.name for m in guild.members} == {
+            "sandbox-owner",
+            "SandboxBot",
+            "alice",
+            "bob",
+            "mod",
+        }
+        assert fake.requests_matching("*", "/gateway")
+
+        posted = fake.post_user_message(fake.defaults.channel_id, "hello bot")
+        await asyncio.wait_for(got.wait(), 5)
+        assert seen["message"][:2] == (fake.defaults.user_id, "hello bot")
+        got.clear()
+        fake.add_user_reaction(posted.id, "\N{FIRE}")
+        await asyncio.wait_for(got.wait(), 5)
+        assert seen["reaction"] == (fake.defaults.user_id, "\N{FIRE}", posted.id)
     assert fake.unhandled_requests == []
     assert fake.internal_errors == []
 
@@ -825,23 +824,15 @@ async def test_heartbeat_acks_are_measured_against_the_beat_they_answer(
     fake = FakeDiscord.with_default_guild(heartbeat_interval_ms=400)
     await fake.start()
     try:
-        with pointed_at(fake):
-            client = discord.Client(intents=discord.Intents.default())
-            client._connection.guild_ready_timeout = 0.05
-            await client.login("fake-token")
-            task = asyncio.create_task(client.connect())
-            try:
-                async with asyncio.timeout(5):
-                    await client.wait_until_ready()
-                latencies = []
-                for _ in range(6):
-                    # One reading per beat, after its ACK came back.
-                    await asyncio.sleep(0.4)
-                    latencies.append(client.latency)
-            finally:
-                await client.close()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(task, 5)
+        client = discord.Client(intents=discord.Intents.default())
+        async with connected(fake, client):
+            async with asyncio.timeout(5):
+                await client.wait_until_ready()
+            latencies = []
+            for _ in range(6):
+                # One reading per beat, after its ACK came back.
+                await asyncio.sleep(0.4)
+                latencies.append(client.latency)
     finally:
         await fake.stop()
     assert all(latency < 0.25 for latency in latencies), latencies

@@ -177,16 +177,13 @@ class ResponsesMixin:
         return _answered(self._token_interaction(token, app_id=app_id))
 
     def _webhook_target(self, inter: FakeInteraction, message_ref: str) -> _Msg:
-        if message_ref == "@original":
-            if inter._original_id is None:
-                raise _ApiError(404, 10008, "Unknown Message")
-            msg = self._msgs[inter._original_id]
-        else:
-            msg_id = int(message_ref)
-            if msg_id != inter._original_id and msg_id not in inter._followup_ids:
-                raise _ApiError(404, 10008, "Unknown Message")
-            msg = self._msgs[msg_id]
-        if msg.deleted:
+        msg_id = inter._original_id if message_ref == "@original" else int(message_ref)
+        # Only this interaction's own messages are reachable through its token.
+        ours = msg_id is not None and (
+            msg_id == inter._original_id or msg_id in inter._followup_ids
+        )
+        msg = self._msgs[msg_id] if ours else None
+        if msg is None or msg.deleted:
             raise _ApiError(404, 10008, "Unknown Message")
         return msg
 

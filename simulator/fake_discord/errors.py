@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -11,30 +12,24 @@ from aiohttp import web
 from .constants import JSON
 
 
+@dataclass(eq=False)
 class _ApiError(Exception):
     """An error answered to the bot with Discord's JSON error shape."""
 
-    def __init__(
-        self,
-        status: int,
-        code: int,
-        message: str,
-        errors: JSON | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(f"{status} {code} {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.errors = errors
-        self.headers = dict(headers or {})
+    status: int
+    code: int
+    message: str
+    errors: JSON | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.status} {self.code} {self.message}")
 
     def response(self) -> web.Response:
         """Render as an aiohttp response."""
         body: JSON = {"message": self.message, "code": self.code}
         if self.errors is not None:
             body["errors"] = self.errors
-        return _json_response(body, status=self.status, headers=self.headers)
+        return _json_response(body, status=self.status)
 
 
 def _form_error(path: Sequence[str | int], code: str, message: str) -> _ApiError:

@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.db.sqlite import SqliteDatabase  # noqa: E402
+from bot.jobs.deps import JobDeps  # noqa: E402
 from bot.jobs.models import Delivery, Job, JobOrder  # noqa: E402
 from bot.jobs.runner import JobRunner, ResultFile, RunnerSettings  # noqa: E402
 from bot.jobs.service import JobService  # noqa: E402
@@ -81,21 +82,15 @@ async def run(jobs: int, seconds: float, interval: float, *, batched: bool) -> t
         provider = inner if batched else OneByOne(inner)
         providers = {"kling": provider}
         ledger = Ledger(db, starting_credits=1_000, clock=time.time)
-        store = JobStore(db)
         wake = asyncio.Event()
-        service = JobService(
-            db, store, ledger, providers, PriceTable.load(), clock=time.time, wake_runner=wake.set
-        )
+        deps = JobDeps(db, JobStore(db), ledger, providers, time.time)
+        service = JobService(deps, PriceTable.load(), wake_runner=wake.set)
         downloads = httpx.AsyncClient()
         runner = JobRunner(
-            db,
-            store,
-            ledger,
-            providers,
+            deps,
             QuietPresenter(),
             downloads,
             settings=RunnerSettings(deadline_seconds=seconds * 10),
-            clock=time.time,
             work_dir=Path(tmp),
             wake=wake,
         )

@@ -35,6 +35,7 @@ from bot.db import Database
 from bot.db.postgres import PostgresDatabase
 from bot.db.sqlite import SqliteDatabase
 from bot.health import Health
+from bot.jobs.deps import JobDeps
 from bot.jobs.models import Job
 from bot.jobs.runner import JobRunner, RunnerSettings
 from bot.jobs.service import JobService
@@ -145,17 +146,13 @@ async def run(settings: Settings, token: str) -> None:
         ledger = Ledger(db, starting_credits=settings.starting_credits, clock=clock)
         rules = CreditRules(db, allowance_defaults(settings), clock=clock)
         quotas = Quotas(db, ledger, rules, clock=clock)
-        store = JobStore(db)
         # Set when a job is created, so the runner acts on it at once instead of at its next tick.
         new_work = asyncio.Event()
         community = Community(db, ledger, clock=clock, wake_jobs=new_work.set)
+        job_deps = JobDeps(db, JobStore(db), ledger, providers, clock)
         jobs = JobService(
-            db,
-            store,
-            ledger,
-            providers,
+            job_deps,
             prices,
-            clock=clock,
             wake_runner=new_work.set,
             quotas=quotas,
             community=community,
@@ -173,10 +170,7 @@ async def run(settings: Settings, token: str) -> None:
         point_discord_at(settings)
         bot = VideoBot(services, http_trace=metrics.discord_trace())
         runner = JobRunner(
-            db,
-            store,
-            ledger,
-            providers,
+            job_deps,
             bot.presenter,
             downloads,
             settings=RunnerSettings(
@@ -187,7 +181,6 @@ async def run(settings: Settings, token: str) -> None:
                 lease_seconds=settings.lease_seconds,
                 delivery_retry_seconds=settings.delivery_retry_seconds,
             ),
-            clock=clock,
             work_dir=settings.data_dir / "tmp",
             wake=new_work,
             fitter=PyAVFitter(),

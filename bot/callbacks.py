@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -35,15 +36,14 @@ class CallbackServer:
         self._runner = runner
         self._host = host
         self._port = port
-        self._health_check = health
-        self._metrics = metrics
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         # Without PUBLIC_URL no provider was given a callback URL: nothing to accept.
         if callbacks:
             app.router.add_post("/callbacks/{provider}/{job_id}/{token}", self._callback)
-        app.router.add_get("/healthz", self._health)
+        # Each page is bound to what it reports on: the server itself only passes them through.
+        app.router.add_get("/healthz", functools.partial(_health, health))
         if metrics is not None:
-            app.router.add_get("/metrics", self._metrics_page)
+            app.router.add_get("/metrics", functools.partial(_metrics_page, metrics))
         self._app_runner = web.AppRunner(app, access_log=None)
         self.port: int | None = None
 
@@ -59,21 +59,6 @@ class CallbackServer:
     async def stop(self) -> None:
         """Stop listening."""
         await self._app_runner.cleanup()
-
-    async def _health(self, request: web.Request) -> web.Response:
-        if self._health_check is None:
-            return web.Response(text='{"ok": true}', content_type=JSON_TYPE)
-        healthy, report = await self._health_check.report()
-        return web.Response(
-            status=200 if healthy else 503, text=json.dumps(report), content_type=JSON_TYPE
-        )
-
-    async def _metrics_page(self, request: web.Request) -> web.Response:
-        assert self._metrics is not None
-        body = await self._metrics.render()
-        # generate_latest writes the 0.0.4 text format every Prometheus reads; the library's
-        # CONTENT_TYPE_LATEST names 1.0.0 since 0.23, which older scrapers do not negotiate.
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     async def _callback(self, request: web.Request) -> web.Response:
         info = request.match_info
@@ -94,6 +79,22 @@ class CallbackServer:
             return _answer(status, "refused")
         log.info("callback for job %s accepted: %s", info["job_id"], outcome)
         return _answer(200, outcome)
+
+
+async def _health(health: Health | None, request: web.Request) -> web.Response:
+    if health is None:
+        return web.Response(text='{"ok": true}', content_type=JSON_TYPE)
+    healthy, report = await health.report()
+    return web.Response(
+        status=200 if healthy else 503, text=json.dumps(report), content_type=JSON_TYPE
+    )
+
+
+async def _metrics_page(metrics: Metrics, request: web.Request) -> web.Response:
+    body = await metrics.render()
+    # generate_latest writes the 0.0.4 text format every Prometheus reads; the library's
+    # CONTENT_TYPE_LATEST names 1.0.0 since 0.23, which older scrapers do not negotiate.
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
 
 def _answer(status: int, result: str) -> web.Response:

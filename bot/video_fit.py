@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,6 +17,7 @@ from PIL import Image, ImageStat
 
 from bot.jobs.models import Fitted
 from bot.render.encode import PRESET
+from bot.render.files import written_whole
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +166,6 @@ def _audio_bitrate(container: av.container.InputContainer) -> int:
     return max(32_000, min(AUDIO_BITRATE, source))
 
 
-def _temp_name(dest: Path) -> Path:
-    """A hidden sibling of dest, so the final rename stays on one filesystem."""
-    return dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
-
-
 def _encode(
     src: Path,
     out: Path,
@@ -243,12 +237,8 @@ def _encode(
 
 def _copy(src: Path, dest: Path, info: VideoInfo, started: float) -> FitResult:
     """Copy a file that already fits, through a temp name so dest is never partial."""
-    temp = _temp_name(dest)
-    try:
+    with written_whole(dest) as temp:
         shutil.copyfile(src, temp)
-        os.replace(temp, dest)
-    finally:
-        temp.unlink(missing_ok=True)
     return FitResult(
         path=dest,
         size=info.size,
@@ -279,9 +269,8 @@ def fit_to_limit(
     sizes = _sizes(info.width, info.height)
     budget = limit_bytes * SIZE_MARGIN
     video_bitrate = int(budget * 8 / info.duration) - audio_bitrate
-    temp = _temp_name(dest)
     attempts = 0
-    try:
+    with written_whole(dest) as temp:
         while True:
             size = _pick_size(sizes, video_bitrate)
             if size is None:
@@ -312,9 +301,6 @@ def fit_to_limit(
             if time.monotonic() + (time.monotonic() - attempt_started) > deadline:
                 raise VideoFitError(f"no time left within {deadline_seconds:.0f} s for a retry")
             video_bitrate = int(video_bitrate * budget / written * RETRY_MARGIN)
-        os.replace(temp, dest)
-    finally:
-        temp.unlink(missing_ok=True)
     return FitResult(
         path=dest,
         size=written,
@@ -373,12 +359,8 @@ def poster_frame(src: Path, dest: Path, *, max_width: int = 1280) -> Path:
     if best.width > max_width:
         height = max(1, round(best.height * max_width / best.width))
         best = best.resize((max_width, height), Image.Resampling.LANCZOS)
-    temp = _temp_name(dest)
-    try:
+    with written_whole(dest) as temp:
         best.convert("RGB").save(temp, format="JPEG", quality=POSTER_QUALITY, optimize=True)
-        os.replace(temp, dest)
-    finally:
-        temp.unlink(missing_ok=True)
     return dest
 
 

@@ -58,16 +58,22 @@ class Delivery(StrEnum):
 
 
 @dataclass(frozen=True)
-class JobOrder:
-    """What a member asked for, with where to answer them."""
+class Asked:
+    """Who asked, where and in which language, for which video from which provider."""
 
-    interaction_id: int
     guild_id: int
     channel_id: int
     user_id: int
     locale: str
     provider: str
     request: VideoRequest
+
+
+@dataclass(frozen=True)
+class JobOrder(Asked):
+    """What a member asked for, with where to answer them."""
+
+    interaction_id: int
     upload_limit: int
     parent_job_id: str | None = None
     # What server rules look at: how long the member has been here, where they asked.
@@ -78,17 +84,11 @@ class JobOrder:
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(Asked):
     """One job as stored."""
 
     id: str
     interaction_id: int | None
-    guild_id: int
-    channel_id: int
-    user_id: int
-    locale: str
-    provider: str
-    request: VideoRequest
     price: int
     state: JobState
     provider_job_id: str | None

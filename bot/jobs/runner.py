@@ -16,18 +16,18 @@ import random
 import secrets
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, assert_never
 
 import httpx
 
-from bot.db import Database, Transaction
+from bot.db import Transaction
 from bot.i18n import Text
+from bot.jobs.deps import JobDeps, OnJobDeps
 from bot.jobs.models import Delivery, DeliveryState, Job, JobState, ResultFitter, note_to_column
-from bot.jobs.store import Guard, JobStore, finish_cols, transition_in
-from bot.ledger import Ledger
+from bot.jobs.store import Guard, finish_cols, transition_in
 from bot.logs import log_job
 from bot.media import DownloadTooLarge, copy_local_result, download
 from bot.metrics import NO_METRICS, StepMetrics
@@ -155,34 +155,26 @@ class RunnerSettings:
     instance: str = "main"
 
 
-class JobRunner:
+class JobRunner(OnJobDeps):
     """Drives jobs from the database; the database, not this object, is the source of truth."""
 
     def __init__(
         self,
-        db: Database,
-        store: JobStore,
-        ledger: Ledger,
-        providers: Mapping[str, Provider],
+        deps: JobDeps,
         presenter: JobPresenter,
         http: httpx.AsyncClient,
         *,
         settings: RunnerSettings,
-        clock: Callable[[], float],
         work_dir: Path,
         wake: asyncio.Event | None = None,
         fitter: ResultFitter | None = None,
         on_refused: Callable[[Job, ProviderFailure], Awaitable[None]] | None = None,
         metrics: StepMetrics = NO_METRICS,
     ) -> None:
-        self._db = db
-        self._store = store
-        self._ledger = ledger
-        self._providers = providers
+        super().__init__(deps)
         self._presenter = presenter
         self._http = http
         self._settings = settings
-        self._clock = clock
         self._work_dir = work_dir
         self._wake = wake or asyncio.Event()
         self._fitter = fitter

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
 from bot.community.service import Admission, Community, CommunityRefusal
 from bot.credits.quotas import Quotas
-from bot.db import Database, Transaction
+from bot.db import Transaction
 from bot.errors import UserError
 from bot.i18n import Text, text_of
 from bot.jobs import store as job_store
+from bot.jobs.deps import JobDeps, OnJobDeps
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState, new_job_id
-from bot.jobs.store import ACTIVE_STATES, Guard, JobStore, finish_cols
-from bot.ledger import InsufficientCredits, Ledger
+from bot.jobs.store import ACTIVE_STATES, Guard, finish_cols
+from bot.ledger import InsufficientCredits
 from bot.pricing import PriceMissing, PriceTable
 from bot.providers.base import (
     Cancellable,
@@ -57,28 +58,20 @@ class Quote:
     price: int
 
 
-class JobService:
+class JobService(OnJobDeps):
     """The one entry point for creating and reading jobs."""
 
     def __init__(
         self,
-        db: Database,
-        store: JobStore,
-        ledger: Ledger,
-        providers: Mapping[str, Provider],
+        deps: JobDeps,
         prices: PriceTable,
         *,
-        clock: Callable[[], float],
         wake_runner: Callable[[], None],
         quotas: Quotas | None = None,
         community: Community | None = None,
     ) -> None:
-        self._db = db
-        self._store = store
-        self._ledger = ledger
-        self._providers = providers
+        super().__init__(deps)
         self._prices = prices
-        self._clock = clock
         self._wake_runner = wake_runner
         self._quotas = quotas
         self._community = community

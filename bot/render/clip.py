@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from typing import Final, Protocol
 from PIL import Image
 
 from bot.render.encode import Mp4Writer
+from bot.render.files import written_whole
 from bot.render.imageclip import ImageScene, decode
 from bot.render.motion import plan_path
 from bot.render.spec import RenderResult, RenderSpec
@@ -48,15 +48,12 @@ def render_clip(spec: RenderSpec, out_path: Path) -> RenderResult:
     """Render `spec` to an MP4 at `out_path`, written whole or not at all."""
     started = time.perf_counter()
     scene = build_scene(spec)
-    partial = out_path.with_name(out_path.name + ".part")
-    try:
-        with Mp4Writer(partial, spec.width, spec.height, spec.fps) as writer:
-            for image in drawn(scene.frame, spec.frame_count):
-                writer.write(image)
-        # Readers never see a half-written file: it appears under its name only when done.
-        os.replace(partial, out_path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with (
+        written_whole(out_path) as partial,
+        Mp4Writer(partial, spec.width, spec.height, spec.fps) as writer,
+    ):
+        for image in drawn(scene.frame, spec.frame_count):
+            writer.write(image)
     return RenderResult(
         path=out_path,
         width=spec.width,

@@ -241,25 +241,6 @@ def visible_extent(
     return (float(x0), float(y0), float(x1), float(y1))
 
 
-def _covers(
-    path: CameraPath,
-    frame: tuple[int, int],
-    plane: Plane,
-    size: tuple[int, int],
-    times: Sequence[float] | np.ndarray,
-) -> bool:
-    """Whether every sampled frame's corners fall inside a layer of `size` pixels."""
-    corners = _corners(*frame)
-    # Half a pixel in from the edge, so bilinear sampling never blends in the outside.
-    low = np.array([0.5, 0.5])
-    high = np.array([size[0] - 0.5, size[1] - 0.5])
-    for t in times:
-        pts = apply(homography(path.pose(t), frame, plane), corners)
-        if (pts < low).any() or (pts > high).any():
-            return False
-    return True
-
-
 def cover_zoom(
     path: CameraPath,
     frame: tuple[int, int],
@@ -269,14 +250,27 @@ def cover_zoom(
     limit: float = 2.0,
 ) -> CameraPath:
     """The path pushed in just enough that a layer of `size` pixels fills every frame."""
-    if _covers(path, frame, plane, size, times):
+    corners = _corners(*frame)
+    # Half a pixel in from the edge, so bilinear sampling never blends in the outside.
+    low_px = np.array([0.5, 0.5])
+    high_px = np.array([size[0] - 0.5, size[1] - 0.5])
+
+    def covers(candidate: CameraPath) -> bool:
+        """Whether every sampled frame's corners fall inside the layer."""
+        for t in times:
+            pts = apply(homography(candidate.pose(t), frame, plane), corners)
+            if (pts < low_px).any() or (pts > high_px).any():
+                return False
+        return True
+
+    if covers(path):
         return path
     low, high = 1.0, limit
-    if not _covers(path.with_extra_zoom(high), frame, plane, size, times):
+    if not covers(path.with_extra_zoom(high)):
         return path.with_extra_zoom(high)
     for _ in range(20):
         mid = (low + high) / 2
-        if _covers(path.with_extra_zoom(mid), frame, plane, size, times):
+        if covers(path.with_extra_zoom(mid)):
             high = mid
         else:
             low = mid

@@ -19,6 +19,7 @@ import pytest
 
 from bot.community.approval import SqlJobGate
 from bot.db import Database
+from bot.jobs.deps import JobDeps
 from bot.jobs.models import Delivery, Job, JobOrder, JobState
 from bot.jobs.runner import CallbackRefused, JobRunner, ResultFile, RunnerSettings
 from bot.jobs.service import CancelRefused, JobService
@@ -100,25 +101,15 @@ class Bench:
         self.presenter = CountingPresenter(self.rng)
         self.ledger = Ledger(db, starting_credits=100, clock=self.clock)
         self.store = JobStore(db)
-        self.service = JobService(
-            db,
-            self.store,
-            self.ledger,
-            {"kvid": self.provider},
-            PriceTable.load(),
-            clock=self.clock,
-            wake_runner=lambda: None,
-        )
+        self.deps = JobDeps(db, self.store, self.ledger, {"kvid": self.provider}, self.clock)
+        self.service = JobService(self.deps, PriceTable.load(), wake_runner=lambda: None)
         self.tmp_path = tmp_path
 
     def runner(self, instance: str = "main", *, callbacks: bool = False) -> JobRunner:
         """A runner as one bot process would have it."""
         transport = httpx.MockTransport(lambda request: httpx.Response(200, content=VIDEO_BYTES))
         return JobRunner(
-            self.db,
-            self.store,
-            self.ledger,
-            {"kvid": self.provider},
+            self.deps,
             self.presenter,
             httpx.AsyncClient(transport=transport),
             settings=RunnerSettings(
@@ -126,7 +117,6 @@ class Bench:
                 instance=instance,
                 callback_base_url="http://bot.test" if callbacks else None,
             ),
-            clock=self.clock,
             work_dir=self.tmp_path / instance,
         )
 

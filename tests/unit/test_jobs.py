@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bot.db import Database
+from bot.jobs.deps import JobDeps
 from bot.jobs.models import Delivery, Job, JobOrder, JobState
 from bot.jobs.runner import JobRunner, ResultFile, RunnerSettings
 from bot.jobs.service import JobService
@@ -122,26 +123,14 @@ class World:
         self.presenter = RecordingPresenter()
         self.ledger = Ledger(db, starting_credits=100, clock=clock)
         self.store = JobStore(db)
-        prices = PriceTable.load()
-        self.service = JobService(
-            db,
-            self.store,
-            self.ledger,
-            {"kvid": self.provider},
-            prices,
-            clock=clock,
-            wake_runner=lambda: None,
-        )
+        deps = JobDeps(db, self.store, self.ledger, {"kvid": self.provider}, clock)
+        self.service = JobService(deps, PriceTable.load(), wake_runner=lambda: None)
         transport = httpx.MockTransport(lambda request: httpx.Response(200, content=VIDEO_BYTES))
         self.runner = JobRunner(
-            db,
-            self.store,
-            self.ledger,
-            {"kvid": self.provider},
+            deps,
             self.presenter,
             httpx.AsyncClient(transport=transport),
             settings=RunnerSettings(deadline_seconds=600),
-            clock=clock,
             work_dir=tmp_path,
             metrics=metrics,
         )

@@ -17,6 +17,7 @@ from bot.credits.rules import CreditRules, RuleError, allowance_defaults
 from bot.credits.terms import DAY, Allowance, Tier, discounted, resolve_terms
 from bot.credits.usage import UsageReports, usage_csv
 from bot.db import Database
+from bot.jobs.deps import JobDeps
 from bot.jobs.models import Delivery, Job, JobOrder, JobState
 from bot.jobs.runner import JobRunner, ResultFile, RunnerSettings
 from bot.jobs.service import JobService
@@ -118,26 +119,16 @@ class Economy:
         self.quotas = Quotas(db, self.ledger, self.rules, clock=clock)
         self.usage = UsageReports(db, clock=clock)
         self.store = JobStore(db)
+        deps = JobDeps(db, self.store, self.ledger, {"kvid": self.provider}, clock)
         self.service = JobService(
-            db,
-            self.store,
-            self.ledger,
-            {"kvid": self.provider},
-            PriceTable.load(),
-            clock=clock,
-            wake_runner=lambda: None,
-            quotas=self.quotas,
+            deps, PriceTable.load(), wake_runner=lambda: None, quotas=self.quotas
         )
         transport = httpx.MockTransport(lambda request: httpx.Response(200, content=VIDEO_BYTES))
         self.runner = JobRunner(
-            db,
-            self.store,
-            self.ledger,
-            {"kvid": self.provider},
+            deps,
             Quiet(),
             httpx.AsyncClient(transport=transport),
             settings=RunnerSettings(deadline_seconds=3600),
-            clock=clock,
             work_dir=work_dir,
         )
         self._next_interaction = 1

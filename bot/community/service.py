@@ -117,42 +117,30 @@ class Community:
         guild_id = query.guild_id
         settings = await self.settings.get_in(tx, guild_id)
         force = not query.channel_is_age_restricted
+
+        def refused(key: str, message: Text, rule: RuleMatch | None = None) -> Admission:
+            """A refusal, with the safety checker as this channel needs it."""
+            return Admission(False, key, message, force_safety_checker=force, rule=rule)
+
         ban = await self.bans.get_in(tx, guild_id, query.user_id)
         if ban is not None:
-            return Admission(
-                False,
+            return refused(
                 BANNED,
                 Text("community.refused.banned_why", reason=ban.reason)
                 if ban.reason
                 else Text("community.refused.banned"),
-                force_safety_checker=force,
             )
         if not query.is_manager:
             if not settings.channel_allowed(query.channel_id, query.parent_channel_id):
                 where = ", ".join(f"<#{c}>" for c in sorted(settings.channel_ids))
-                return Admission(
-                    False,
-                    CHANNEL,
-                    Text("community.refused.channel", channels=where),
-                    force_safety_checker=force,
-                )
+                return refused(CHANNEL, Text("community.refused.channel", channels=where))
             if not settings.role_allowed(query.role_ids or ()):
                 roles = ", ".join(f"<@&{r}>" for r in sorted(settings.role_ids))
-                return Admission(
-                    False,
-                    ROLE,
-                    Text("community.refused.role", roles=roles),
-                    force_safety_checker=force,
-                )
+                return refused(ROLE, Text("community.refused.role", roles=roles))
         rule = await self.terms.match_in(tx, guild_id, query.prompt)
         if rule is not None:
-            return Admission(
-                False,
-                BLOCKED_TERM,
-                Text("community.refused.blocked_term", rule=rule.name),
-                force_safety_checker=force,
-                rule=rule,
-            )
+            named = Text("community.refused.blocked_term", rule=rule.name)
+            return refused(BLOCKED_TERM, named, rule)
         waits = (
             None
             if query.is_manager

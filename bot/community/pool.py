@@ -190,8 +190,12 @@ class Pool:
         event_id: int | None = None,
     ) -> int:
         await self.ensure_in(tx, guild_id)
-        pool_row = await self._ledger.take_in(tx, guild_id, POOL_USER_ID, amount, pool_reason, None)
-        member_row = await self._ledger.grant_in(tx, guild_id, user_id, amount, member_reason, None)
+        pool_row = await self._ledger.adjust_in(
+            tx, guild_id, POOL_USER_ID, "take", amount, pool_reason, None
+        )
+        member_row = await self._ledger.adjust_in(
+            tx, guild_id, user_id, "grant", amount, member_reason, None
+        )
         return await self._movement_in(
             tx, guild_id, kind, user_id, amount, pool_row, member_row, job_id, event_id
         )
@@ -247,7 +251,9 @@ class Pool:
     ) -> PoolStatus:
         await self.ensure_in(tx, guild_id)
         why = reason or "added to the server pool"
-        row = await self._ledger.grant_in(tx, guild_id, POOL_USER_ID, amount, why, actor_id)
+        row = await self._ledger.adjust_in(
+            tx, guild_id, POOL_USER_ID, "grant", amount, why, actor_id
+        )
         await self._movement_in(tx, guild_id, "deposit", actor_id, amount, row, None)
         await self._log.record_in(
             tx, guild_id, actor_id, "pool add", f"{amount} credits added to the pool ({why})"
@@ -275,8 +281,8 @@ class Pool:
                 )
             )
         try:
-            row = await self._ledger.take_in(
-                tx, guild_id, POOL_USER_ID, amount, "removed from the server pool", actor_id
+            row = await self._ledger.adjust_in(
+                tx, guild_id, POOL_USER_ID, "take", amount, "removed from the server pool", actor_id
             )
         except LedgerError as exc:  # pragma: no cover - checked above
             raise PoolError(str(exc)) from None

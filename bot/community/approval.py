@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.community.log import ModerationLog
+from bot.community.log import Logged, ModerationLog
 from bot.db import Database, Params, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
@@ -125,7 +125,7 @@ _COLUMNS = (
 )
 
 
-class ApprovalQueue:
+class ApprovalQueue(Logged):
     """Requests for approval: created with the job, decided once, expired when left too long."""
 
     def __init__(
@@ -136,10 +136,8 @@ class ApprovalQueue:
         *,
         clock: Callable[[], float],
     ) -> None:
-        self._db = db
-        self._log = log
+        super().__init__(db, log, clock=clock)
         self._gate = gate
-        self._clock = clock
         self._listeners: list[Callable[[], None]] = []
 
     @property

@@ -96,6 +96,15 @@ class ModerationLog:
             )
 
 
+class Logged:
+    """A community part whose actions go to the moderation log: database, log and clock."""
+
+    def __init__(self, db: Database, log: ModerationLog, *, clock: Callable[[], float]) -> None:
+        self._db = db
+        self._log = log
+        self._clock = clock
+
+
 def _in_own_transaction(
     db: Database, work: Callable[Concatenate[Transaction, P], Awaitable[R]]
 ) -> Callable[P, Awaitable[R]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.community.log import ModerationLog
+from bot.community.log import Logged, ModerationLog
 from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
@@ -73,7 +73,7 @@ def day_start(moment: float) -> int:
     return int(moment // DAY * DAY)
 
 
-class Pool:
+class Pool(Logged):
     """Moves credits into, out of and from the pool through the ledger."""
 
     def __init__(
@@ -84,10 +84,8 @@ class Pool:
         *,
         clock: Callable[[], float],
     ) -> None:
-        self._db = db
+        super().__init__(db, log, clock=clock)
         self._ledger = ledger
-        self._log = log
-        self._clock = clock
 
     # -- synchronous core ------------------------------------------------------------------------
 

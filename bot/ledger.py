@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.db import Database, Transaction
 
@@ -218,41 +219,29 @@ class Ledger:
         await self.post_in(tx, guild_id, user_id, kind, -charged, -amount, job_id, reason)
         return True
 
-    async def grant_in(
+    async def adjust_in(
         self,
         tx: Transaction,
         guild_id: int,
         user_id: int,
+        kind: Literal["grant", "take"],
         amount: int,
         reason: str,
         actor_id: int | None,
     ) -> int:
-        """Add credits to a member; return the ledger row id."""
+        """Add (grant) or remove (take) credits, never credits held for jobs; the ledger row id."""
         if amount <= 0:
             raise LedgerError("The amount must be a positive number of credits.")
         await self.ensure_member_in(tx, guild_id, user_id)
-        return await self.post_in(tx, guild_id, user_id, "grant", amount, 0, None, reason, actor_id)
-
-    async def take_in(
-        self,
-        tx: Transaction,
-        guild_id: int,
-        user_id: int,
-        amount: int,
-        reason: str,
-        actor_id: int | None,
-    ) -> int:
-        """Remove credits from a member, never touching credits held for running jobs."""
-        if amount <= 0:
-            raise LedgerError("The amount must be a positive number of credits.")
-        await self.ensure_member_in(tx, guild_id, user_id)
-        available = (await self.balance_in(tx, guild_id, user_id)).available
-        if amount > available:
-            raise LedgerError(
-                f"The member has only {available} credits available (not counting credits "
-                f"held for running jobs); take at most {available}."
-            )
-        return await self.post_in(tx, guild_id, user_id, "take", -amount, 0, None, reason, actor_id)
+        if kind == "take":
+            available = (await self.balance_in(tx, guild_id, user_id)).available
+            if amount > available:
+                raise LedgerError(
+                    f"The member has only {available} credits available (not counting credits "
+                    f"held for running jobs); take at most {available}."
+                )
+        delta = amount if kind == "grant" else -amount
+        return await self.post_in(tx, guild_id, user_id, kind, delta, 0, None, reason, actor_id)
 
     async def post_in(
         self,
@@ -324,7 +313,14 @@ class Ledger:
     ) -> Balance:
         """Add credits to a member."""
         return await self._db.run(
-            self._move_and_read, self.grant_in, guild_id, user_id, amount, reason, actor_id
+            self._move_and_read,
+            self.adjust_in,
+            guild_id,
+            user_id,
+            "grant",
+            amount,
+            reason,
+            actor_id,
         )
 
     async def take(
@@ -332,7 +328,7 @@ class Ledger:
     ) -> Balance:
         """Remove credits from a member, never touching credits held for running jobs."""
         return await self._db.run(
-            self._move_and_read, self.take_in, guild_id, user_id, amount, reason, actor_id
+            self._move_and_read, self.adjust_in, guild_id, user_id, "take", amount, reason, actor_id
         )
 
     async def history(

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.community.log import ModerationLog
-from bot.db import Database, Transaction
+from bot.community.log import Logged, ModerationLog
+from bot.db import Database, Params, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 from bot.jobs import store as job_store
@@ -125,7 +125,7 @@ _COLUMNS = (
 )
 
 
-class ApprovalQueue:
+class ApprovalQueue(Logged):
     """Requests for approval: created with the job, decided once, expired when left too long."""
 
     def __init__(
@@ -136,10 +136,8 @@ class ApprovalQueue:
         *,
         clock: Callable[[], float],
     ) -> None:
-        self._db = db
-        self._log = log
+        super().__init__(db, log, clock=clock)
         self._gate = gate
-        self._clock = clock
         self._listeners: list[Callable[[], None]] = []
 
     @property
@@ -238,7 +236,7 @@ class ApprovalQueue:
         if not approve and not (reason and reason.strip()):
             raise ApprovalError(Text("community.approval.needs_reason"))
         decision = await self._db.run(
-            self._decide_in, job_id, APPROVED if approve else DENIED, actor_id, reason
+            self.decide_in, job_id, APPROVED if approve else DENIED, actor_id, reason
         )
         if decision.changed:
             self._gate.after_commit()
@@ -254,16 +252,6 @@ class ApprovalQueue:
         reason: str | None,
     ) -> Decision:
         """The decision inside the caller's transaction (call `gate.after_commit` after it)."""
-        return await self._decide_in(tx, job_id, outcome, actor_id, reason)
-
-    async def _decide_in(
-        self,
-        tx: Transaction,
-        job_id: str,
-        outcome: str,
-        actor_id: int | None,
-        reason: str | None,
-    ) -> Decision:
         request = await self.get_in(tx, job_id)
         if request is None:
             raise ApprovalError(Text("community.approval.not_pending", job=job_id))
@@ -321,7 +309,7 @@ class ApprovalQueue:
         )
         decisions = []
         for row in rows:
-            decision = await self._db.run(self._decide_in, row["job_id"], EXPIRED, None, None)
+            decision = await self._db.run(self.decide_in, row["job_id"], EXPIRED, None, None)
             if decision.changed:
                 decisions.append(decision)
         if decisions:
@@ -338,20 +326,13 @@ class ApprovalQueue:
 
     async def unposted(self) -> list[ApprovalRequest]:
         """Pending requests not yet shown in a moderators' channel."""
-        rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM approval_requests "
-            "WHERE state = 'pending' AND message_id IS NULL ORDER BY created_at"
-        )
-        return [ApprovalRequest(*row) for row in rows]
+        return await self._select("state = 'pending' AND message_id IS NULL ORDER BY created_at")
 
     async def decided_with_message(self, since: float) -> list[ApprovalRequest]:
         """Requests decided since `since` that have a moderators' message to update."""
-        rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM approval_requests "
-            "WHERE state != 'pending' AND message_id IS NOT NULL AND decided_at >= ?",
-            (since,),
+        return await self._select(
+            "state != 'pending' AND message_id IS NOT NULL AND decided_at >= ?", (since,)
         )
-        return [ApprovalRequest(*row) for row in rows]
 
     async def mark_posted(self, job_id: str, channel_id: int, message_id: int) -> None:
         """Remember where the request was shown to moderators."""
@@ -364,9 +345,13 @@ class ApprovalQueue:
 
     async def pending(self, guild_id: int) -> list[ApprovalRequest]:
         """A server's requests still waiting, oldest first."""
+        return await self._select(
+            "guild_id = ? AND state = 'pending' ORDER BY created_at", (guild_id,)
+        )
+
+    async def _select(self, where: str, params: Params = ()) -> list[ApprovalRequest]:
+        """The requests `where` picks (the SQL after WHERE, with `?` placeholders)."""
         rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM approval_requests WHERE guild_id = ? AND state = 'pending' "
-            "ORDER BY created_at",
-            (guild_id,),
+            f"SELECT {_COLUMNS} FROM approval_requests WHERE {where}", params
         )
         return [ApprovalRequest(*row) for row in rows]

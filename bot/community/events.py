@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.community.log import ModerationLog
+from bot.community.log import Logged, ModerationLog
 from bot.community.pool import Pool
 from bot.db import Database, Transaction
 from bot.errors import UserError
@@ -126,7 +126,7 @@ _ENTRY_COLUMNS = (
 )
 
 
-class Events:
+class Events(Logged):
     """Starts, enters, votes on and closes events."""
 
     def __init__(
@@ -137,10 +137,8 @@ class Events:
         *,
         clock: Callable[[], float],
     ) -> None:
-        self._db = db
+        super().__init__(db, log, clock=clock)
         self._pool = pool
-        self._log = log
-        self._clock = clock
 
     # -- starting ---------------------------------------------------------------------------------
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Concatenate, ParamSpec, TypeVar
 
 from bot.db import Database, Transaction
 
 MAX_DETAIL = 1000
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class ModerationLog:
     def __init__(self, db: Database, *, clock: Callable[[], float]) -> None:
         self._db = db
         self._clock = clock
+        # `record_in` in a transaction of its own, for callers without one.
+        self.record = _in_own_transaction(db, self.record_in)
 
     async def record_in(
         self,
@@ -63,25 +69,6 @@ class ModerationLog:
             ),
         )
 
-    async def record(
-        self,
-        guild_id: int,
-        actor_id: int | None,
-        action: str,
-        detail: str,
-        *,
-        target_user_id: int | None = None,
-        job_id: str | None = None,
-    ) -> int:
-        """Append a line in a transaction of its own."""
-        return await self._db.run(
-            partial(self.record_in, target_user_id=target_user_id, job_id=job_id),
-            guild_id,
-            actor_id,
-            action,
-            detail,
-        )
-
     async def recent(self, guild_id: int, limit: int = 20) -> list[LogLine]:
         """The server's latest lines, newest first."""
         rows = await self._db.fetchall(
@@ -107,6 +94,26 @@ class ModerationLog:
                 "WHERE id = ? AND relayed_at IS NULL",
                 (self._clock(), error[:200] if error else None, line_id),
             )
+
+
+class Logged:
+    """A community part whose actions go to the moderation log: database, log and clock."""
+
+    def __init__(self, db: Database, log: ModerationLog, *, clock: Callable[[], float]) -> None:
+        self._db = db
+        self._log = log
+        self._clock = clock
+
+
+def _in_own_transaction(
+    db: Database, work: Callable[Concatenate[Transaction, P], Awaitable[R]]
+) -> Callable[P, Awaitable[R]]:
+    """`work` without its transaction argument: each call runs in a write transaction."""
+
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await db.run(partial(work, **kwargs), *args)
+
+    return call
 
 
 _COLUMNS = (

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.community.log import ModerationLog
+from bot.community.log import Logged, ModerationLog
 from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
@@ -192,13 +192,11 @@ def _fixed_width(items: list) -> bool:
 # -- blocked terms -----------------------------------------------------------------------------
 
 
-class BlockedTerms:
+class BlockedTerms(Logged):
     """A server's blocked words and patterns; matching says which rule, by name."""
 
     def __init__(self, db: Database, log: ModerationLog, *, clock: Callable[[], float]) -> None:
-        self._db = db
-        self._log = log
-        self._clock = clock
+        super().__init__(db, log, clock=clock)
         # (kind, term) -> compiled matcher: each rule is compiled once per process.
         self._compiled: dict[tuple[str, str], re.Pattern[str]] = {}
 
@@ -333,13 +331,8 @@ class BlockedTerms:
 # -- bans --------------------------------------------------------------------------------------
 
 
-class Bans:
+class Bans(Logged):
     """Members a moderator stopped from generating."""
-
-    def __init__(self, db: Database, log: ModerationLog, *, clock: Callable[[], float]) -> None:
-        self._db = db
-        self._log = log
-        self._clock = clock
 
     async def get_in(self, tx: Transaction, guild_id: int, user_id: int) -> Ban | None:
         """The member's ban, if any."""
@@ -426,13 +419,8 @@ class Bans:
 _REPORT_COLUMNS = "id, guild_id, job_id, reporter_id, reason, state, created_at, message_id"
 
 
-class Reports:
+class Reports(Logged):
     """Members' reports of results; a moderator deletes the result or dismisses the report."""
-
-    def __init__(self, db: Database, log: ModerationLog, *, clock: Callable[[], float]) -> None:
-        self._db = db
-        self._log = log
-        self._clock = clock
 
     async def report(
         self, guild_id: int, job_id: str, reporter_id: int, reason: str | None

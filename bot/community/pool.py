@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.community.log import ModerationLog
+from bot.community.log import Logged, ModerationLog
 from bot.db import Database, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
@@ -73,7 +73,7 @@ def day_start(moment: float) -> int:
     return int(moment // DAY * DAY)
 
 
-class Pool:
+class Pool(Logged):
     """Moves credits into, out of and from the pool through the ledger."""
 
     def __init__(
@@ -84,10 +84,8 @@ class Pool:
         *,
         clock: Callable[[], float],
     ) -> None:
-        self._db = db
+        super().__init__(db, log, clock=clock)
         self._ledger = ledger
-        self._log = log
-        self._clock = clock
 
     # -- synchronous core ------------------------------------------------------------------------
 
@@ -190,8 +188,12 @@ class Pool:
         event_id: int | None = None,
     ) -> int:
         await self.ensure_in(tx, guild_id)
-        pool_row = await self._ledger.take_in(tx, guild_id, POOL_USER_ID, amount, pool_reason, None)
-        member_row = await self._ledger.grant_in(tx, guild_id, user_id, amount, member_reason, None)
+        pool_row = await self._ledger.adjust_in(
+            tx, guild_id, POOL_USER_ID, "take", amount, pool_reason, None
+        )
+        member_row = await self._ledger.adjust_in(
+            tx, guild_id, user_id, "grant", amount, member_reason, None
+        )
         return await self._movement_in(
             tx, guild_id, kind, user_id, amount, pool_row, member_row, job_id, event_id
         )
@@ -247,7 +249,9 @@ class Pool:
     ) -> PoolStatus:
         await self.ensure_in(tx, guild_id)
         why = reason or "added to the server pool"
-        row = await self._ledger.grant_in(tx, guild_id, POOL_USER_ID, amount, why, actor_id)
+        row = await self._ledger.adjust_in(
+            tx, guild_id, POOL_USER_ID, "grant", amount, why, actor_id
+        )
         await self._movement_in(tx, guild_id, "deposit", actor_id, amount, row, None)
         await self._log.record_in(
             tx, guild_id, actor_id, "pool add", f"{amount} credits added to the pool ({why})"
@@ -275,8 +279,8 @@ class Pool:
                 )
             )
         try:
-            row = await self._ledger.take_in(
-                tx, guild_id, POOL_USER_ID, amount, "removed from the server pool", actor_id
+            row = await self._ledger.adjust_in(
+                tx, guild_id, POOL_USER_ID, "take", amount, "removed from the server pool", actor_id
             )
         except LedgerError as exc:  # pragma: no cover - checked above
             raise PoolError(str(exc)) from None

@@ -49,6 +49,21 @@ class Admission:
         return self
 
 
+@dataclass(frozen=True)
+class AdmissionQuery:
+    """One video request as the community rules see it: who asks what, where."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    role_ids: Collection[int] | None
+    joined_at: datetime | float | None
+    prompt: str
+    channel_is_age_restricted: bool
+    parent_channel_id: int | None = None  # the thread's channel, when asked in a thread
+    is_manager: bool = False  # managers skip the channel, role and approval rules
+
+
 class CommunityRefusal(InvalidRequest):
     """A request the community rules refuse; an InvalidRequest, so it is shown privately."""
 
@@ -97,61 +112,39 @@ class Community:
 
     # -- admission: the seam with job creation --------------------------------------------------
 
-    async def admission_in(
-        self,
-        tx: Transaction,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        role_ids: Collection[int] | None,
-        joined_at: datetime | float | None,
-        prompt: str,
-        channel_is_age_restricted: bool,
-        *,
-        parent_channel_id: int | None = None,
-        is_manager: bool = False,
-    ) -> Admission:
+    async def admission_in(self, tx: Transaction, query: AdmissionQuery) -> Admission:
         """The verdict, read in the caller's transaction. Writes nothing."""
+        guild_id = query.guild_id
         settings = await self.settings.get_in(tx, guild_id)
-        force = not channel_is_age_restricted
-        ban = await self.bans.get_in(tx, guild_id, user_id)
+        force = not query.channel_is_age_restricted
+
+        def refused(key: str, message: Text, rule: RuleMatch | None = None) -> Admission:
+            """A refusal, with the safety checker as this channel needs it."""
+            return Admission(False, key, message, force_safety_checker=force, rule=rule)
+
+        ban = await self.bans.get_in(tx, guild_id, query.user_id)
         if ban is not None:
-            return Admission(
-                False,
+            return refused(
                 BANNED,
                 Text("community.refused.banned_why", reason=ban.reason)
                 if ban.reason
                 else Text("community.refused.banned"),
-                force_safety_checker=force,
             )
-        if not is_manager:
-            if not settings.channel_allowed(channel_id, parent_channel_id):
+        if not query.is_manager:
+            if not settings.channel_allowed(query.channel_id, query.parent_channel_id):
                 where = ", ".join(f"<#{c}>" for c in sorted(settings.channel_ids))
-                return Admission(
-                    False,
-                    CHANNEL,
-                    Text("community.refused.channel", channels=where),
-                    force_safety_checker=force,
-                )
-            if not settings.role_allowed(role_ids or ()):
+                return refused(CHANNEL, Text("community.refused.channel", channels=where))
+            if not settings.role_allowed(query.role_ids or ()):
                 roles = ", ".join(f"<@&{r}>" for r in sorted(settings.role_ids))
-                return Admission(
-                    False,
-                    ROLE,
-                    Text("community.refused.role", roles=roles),
-                    force_safety_checker=force,
-                )
-        rule = await self.terms.match_in(tx, guild_id, prompt)
+                return refused(ROLE, Text("community.refused.role", roles=roles))
+        rule = await self.terms.match_in(tx, guild_id, query.prompt)
         if rule is not None:
-            return Admission(
-                False,
-                BLOCKED_TERM,
-                Text("community.refused.blocked_term", rule=rule.name),
-                force_safety_checker=force,
-                rule=rule,
-            )
+            named = Text("community.refused.blocked_term", rule=rule.name)
+            return refused(BLOCKED_TERM, named, rule)
         waits = (
-            None if is_manager else settings.approval_needed(_timestamp(joined_at), self._clock())
+            None
+            if query.is_manager
+            else settings.approval_needed(_timestamp(query.joined_at), self._clock())
         )
         return Admission(
             True,
@@ -160,66 +153,19 @@ class Community:
             force_safety_checker=force,
         )
 
-    async def check(
-        self,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        role_ids: Collection[int] | None,
-        joined_at: datetime | float | None,
-        prompt: str,
-        channel_is_age_restricted: bool,
-        *,
-        parent_channel_id: int | None = None,
-        is_manager: bool = False,
-        record_refusal: bool = True,
-    ) -> Admission:
+    async def check(self, query: AdmissionQuery, *, record_refusal: bool = True) -> Admission:
         """Before deferring: the same verdict; a refusal is written to the moderation log."""
         return await self._db.run(
-            functools.partial(
-                self.screen_in,
-                parent_channel_id=parent_channel_id,
-                is_manager=is_manager,
-                record_refusal=record_refusal,
-            ),
-            guild_id,
-            channel_id,
-            user_id,
-            role_ids,
-            joined_at,
-            prompt,
-            channel_is_age_restricted,
+            functools.partial(self.screen_in, record_refusal=record_refusal), query
         )
 
     async def screen_in(
-        self,
-        tx: Transaction,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        role_ids: Collection[int] | None,
-        joined_at: datetime | float | None,
-        prompt: str,
-        channel_is_age_restricted: bool,
-        *,
-        parent_channel_id: int | None,
-        is_manager: bool,
-        record_refusal: bool,
+        self, tx: Transaction, query: AdmissionQuery, *, record_refusal: bool
     ) -> Admission:
         """The verdict on a request, inside a transaction; a refusal goes to the moderation log."""
-        admission = await self.admission_in(
-            tx,
-            guild_id,
-            channel_id,
-            user_id,
-            role_ids,
-            joined_at,
-            prompt,
-            channel_is_age_restricted,
-            parent_channel_id=parent_channel_id,
-            is_manager=is_manager,
-        )
+        admission = await self.admission_in(tx, query)
         if not admission.allowed and record_refusal:
+            user_id, channel_id, prompt = query.user_id, query.channel_id, query.prompt
             what = {
                 BANNED: "banned member",
                 CHANNEL: f"channel <#{channel_id}> not allowed",
@@ -229,7 +175,7 @@ class Community:
             clipped = prompt if len(prompt) <= 200 else prompt[:199] + "…"
             await self.log.record_in(
                 tx,
-                guild_id,
+                query.guild_id,
                 None,
                 "prompt refused",
                 f"<@{user_id}> in <#{channel_id}>: {what}; prompt: {clipped}",
@@ -240,23 +186,16 @@ class Community:
     # -- after the job row exists -----------------------------------------------------------------
 
     async def on_job_created_in(
-        self,
-        tx: Transaction,
-        *,
-        job_id: str,
-        guild_id: int,
-        user_id: int,
-        channel_id: int,
-        reason: str,
+        self, tx: Transaction, job_id: str, query: AdmissionQuery, reason: str
     ) -> ApprovalRequest:
         """Inside the job's transaction, after its row and hold: park it for a moderator."""
-        settings = await self.settings.get_in(tx, guild_id)
+        settings = await self.settings.get_in(tx, query.guild_id)
         return await self.approvals.on_job_created_in(
             tx,
             job_id=job_id,
-            guild_id=guild_id,
-            user_id=user_id,
-            channel_id=channel_id,
+            guild_id=query.guild_id,
+            user_id=query.user_id,
+            channel_id=query.channel_id,
             reason=reason,
             timeout_seconds=settings.approval_timeout_seconds,
         )

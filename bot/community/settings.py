@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.community.log import ModerationLog
-from bot.db import Database, Transaction
+from bot.community.log import Logged
+from bot.db import Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -88,13 +88,8 @@ class CommunitySettings:
         return not self.role_ids or bool(self.role_ids & set(role_ids))
 
 
-class SettingsStore:
+class SettingsStore(Logged):
     """Reads and changes community settings; every change is written to the moderation log."""
-
-    def __init__(self, db: Database, log: ModerationLog, *, clock: Callable[[], float]) -> None:
-        self._db = db
-        self._log = log
-        self._clock = clock
 
     # -- synchronous core ------------------------------------------------------------------------
 

@@ -7,11 +7,10 @@ keyed by (share, member), so it counts once however often they click or react.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.community.log import ModerationLog
-from bot.db import Database, Dialect, Transaction
+from bot.community.log import Logged
+from bot.db import Dialect, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -107,13 +106,8 @@ def _job_sql(dialect: Dialect) -> str:
     )
 
 
-class Showcase:
+class Showcase(Logged):
     """Shares, votes and leaderboards."""
-
-    def __init__(self, db: Database, log: ModerationLog, *, clock: Callable[[], float]) -> None:
-        self._db = db
-        self._log = log
-        self._clock = clock
 
     # -- sharing ---------------------------------------------------------------------------------
 

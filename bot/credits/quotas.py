@@ -78,7 +78,17 @@ class Quotas:
         self, guild_id: int, user_id: int, role_ids: Collection[int] | None, list_price: int
     ) -> Admission:
         """Would `admit` let this through now? Keeps any refill that was due; holds nothing."""
-        outcome = await self._db.run(self._check_in, guild_id, user_id, role_ids, list_price)
+
+        async def admission_or_refusal(
+            tx: Transaction,
+        ) -> Admission | QuotaExceeded | InsufficientCredits:
+            # A refusal is returned, not raised, so the welcome grant and refill still commit.
+            try:
+                return await self.admit_in(tx, guild_id, user_id, role_ids, list_price)
+            except (QuotaExceeded, InsufficientCredits) as refusal:
+                return refusal
+
+        outcome = await self._db.run(admission_or_refusal)
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
@@ -100,14 +110,8 @@ class Quotas:
         list_price: int,
     ) -> Admission:
         """Refill if due, then check the limits and the member's funds; raise if refused."""
-        # role_ids None means the roles are unknown: no role tiers and no refill this time, so
-        # a period's refill is never used up on the wrong (smaller) terms.
         now = self._clock()
-        await self._ledger.ensure_member_in(tx, guild_id, user_id)
-        terms = await self._rules.terms_in(tx, guild_id, user_id, role_ids)
-        if role_ids is not None:
-            await self._rules.remember_roles_in(tx, guild_id, user_id, role_ids)
-            await self.refill_in(tx, guild_id, user_id, terms, now)
+        terms, _ = await self._refreshed_in(tx, guild_id, user_id, role_ids, now)
         price = terms.price(list_price)
         await self._check_concurrency(tx, guild_id, user_id, terms)
         await self._check_daily_spend(tx, guild_id, terms, price, now)
@@ -160,12 +164,7 @@ class Quotas:
     ) -> Standing:
         """The member's balance and terms after any refill that was due."""
         now = self._clock()
-        await self._ledger.ensure_member_in(tx, guild_id, user_id)
-        terms = await self._rules.terms_in(tx, guild_id, user_id, role_ids)
-        refilled = 0
-        if role_ids is not None:
-            await self._rules.remember_roles_in(tx, guild_id, user_id, role_ids)
-            refilled = await self.refill_in(tx, guild_id, user_id, terms, now)
+        terms, refilled = await self._refreshed_in(tx, guild_id, user_id, role_ids, now)
         return Standing(
             balance=await self._ledger.balance_in(tx, guild_id, user_id),
             terms=terms,
@@ -174,19 +173,23 @@ class Quotas:
             open_jobs=await self._ledger.open_holds_in(tx, guild_id, user_id),
         )
 
-    async def _check_in(
+    async def _refreshed_in(
         self,
         tx: Transaction,
         guild_id: int,
         user_id: int,
         role_ids: Collection[int] | None,
-        list_price: int,
-    ) -> Admission | QuotaExceeded | InsufficientCredits:
-        # A refusal is returned, not raised, so the welcome grant and refill still commit.
-        try:
-            return await self.admit_in(tx, guild_id, user_id, role_ids, list_price)
-        except (QuotaExceeded, InsufficientCredits) as refusal:
-            return refusal
+        now: float,
+    ) -> tuple[Terms, int]:
+        """The member (created if new) and their terms, refilled if due: (terms, credits added)."""
+        # role_ids None means the roles are unknown: no role tiers and no refill this time, so
+        # a period's refill is never used up on the wrong (smaller) terms.
+        await self._ledger.ensure_member_in(tx, guild_id, user_id)
+        terms = await self._rules.terms_in(tx, guild_id, user_id, role_ids)
+        if role_ids is None:
+            return terms, 0
+        await self._rules.remember_roles_in(tx, guild_id, user_id, role_ids)
+        return terms, await self.refill_in(tx, guild_id, user_id, terms, now)
 
     async def _check_concurrency(
         self, tx: Transaction, guild_id: int, user_id: int, terms: Terms

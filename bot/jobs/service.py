@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
-from bot.community.service import Admission, Community, CommunityRefusal
+from bot.community.service import Admission, AdmissionQuery, Community, CommunityRefusal
 from bot.credits.quotas import Quotas
 from bot.db import Transaction
 from bot.errors import UserError
@@ -139,8 +139,7 @@ class JobService(OnJobDeps):
             return existing, False
         verdict: Admission | None = None
         if self._community is not None:
-            verdict = await self._community.screen_in(
-                tx,
+            query = AdmissionQuery(
                 order.guild_id,
                 order.channel_id,
                 order.user_id,
@@ -150,8 +149,8 @@ class JobService(OnJobDeps):
                 order.age_restricted,
                 parent_channel_id=order.parent_channel_id,
                 is_manager=order.is_manager,
-                record_refusal=True,
             )
+            verdict = await self._community.screen_in(tx, query, record_refusal=True)
             if not verdict.allowed:
                 return verdict
             if verdict.force_safety_checker and not order.request.enable_safety_checker:
@@ -168,12 +167,7 @@ class JobService(OnJobDeps):
         if parked and self._community is not None and verdict is not None:
             # Parks the job (no next step) until a moderator approves or denies it.
             await self._community.on_job_created_in(
-                tx,
-                job_id=job_id,
-                guild_id=order.guild_id,
-                user_id=order.user_id,
-                channel_id=order.channel_id,
-                reason=verdict.approval_reason or "",
+                tx, job_id, query, verdict.approval_reason or ""
             )
         job = await job_store.get_in(tx, job_id)
         assert job is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from bot.community import Community
+from bot.community import AdmissionQuery, Community
 from bot.db import open_database
 from bot.jobs.models import new_job_id
 from bot.jobs.store import insert_in
@@ -46,32 +46,27 @@ async def job_waiting_for_approval(
         order = text_order(next(_interactions), ids.guild_id, ids.channel_id, ids.user_id, prompt)
         job_id = new_job_id()
         async with db.transaction() as tx:
-            admission = await community.admission_in(
-                tx,
-                ids.guild_id,
-                ids.channel_id,
-                ids.user_id,
-                [ids.member_role_id],
-                None,
-                prompt,
-                False,
+            query = AdmissionQuery(
+                ids.guild_id, ids.channel_id, ids.user_id, [ids.member_role_id], None, prompt, False
             )
+            admission = await community.admission_in(tx, query)
             assert admission.allowed
             assert admission.needs_approval
             await ledger.ensure_member_in(tx, ids.guild_id, ids.user_id)
             await insert_in(tx, job_id, order, PRICE, time.time())
             await ledger.hold_in(tx, ids.guild_id, ids.user_id, job_id, PRICE)
             await tx.execute("UPDATE jobs SET card_message_id = ? WHERE id = ?", (card.id, job_id))
-            request = {
-                "job_id": job_id,
-                "guild_id": ids.guild_id,
-                "user_id": ids.user_id,
-                "channel_id": ids.channel_id,
-                "reason": admission.approval_reason,
-            }
+            reason = admission.approval_reason or ""
             if timeout_seconds is None:
-                await community.on_job_created_in(tx, **request)
+                await community.on_job_created_in(tx, job_id, query, reason)
             else:  # the same, with a timeout shorter than the settings allow
+                request = {
+                    "job_id": job_id,
+                    "guild_id": ids.guild_id,
+                    "user_id": ids.user_id,
+                    "channel_id": ids.channel_id,
+                    "reason": reason,
+                }
                 await community.approvals.on_job_created_in(
                     tx, **request, timeout_seconds=timeout_seconds
                 )

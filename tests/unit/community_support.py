@@ -32,9 +32,15 @@ def community_fixture(db: Database, ledger: Ledger, clock) -> Community:
 
 
 def text_order(
-    interaction_id: int, guild_id: int, channel_id: int, user_id: int, prompt: str
+    interaction_id: int,
+    guild_id: int,
+    channel_id: int,
+    user_id: int,
+    prompt: str,
+    *,
+    resolution: str = "720p",
 ) -> JobOrder:
-    """A member's /video text order for kvidAI v2 at 720p, as the cog builds it."""
+    """A member's /video text order for kvidAI v2 (at 720p unless told), as the cog builds it."""
     return JobOrder(
         interaction_id=interaction_id,
         guild_id=guild_id,
@@ -42,7 +48,7 @@ def text_order(
         user_id=user_id,
         locale="en-US",
         provider="kvid",
-        request=VideoRequest(kind="text", prompt=prompt, model="v2", resolution="720p"),
+        request=VideoRequest(kind="text", prompt=prompt, model="v2", resolution=resolution),
         upload_limit=10 * 1024 * 1024,
     )
 

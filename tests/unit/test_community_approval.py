@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.community import Community
+from bot.community import AdmissionQuery, Community
 from bot.community.approval import ApprovalError
 from bot.db import Database
 from bot.jobs.models import JobOrder, JobState, new_job_id
@@ -46,22 +46,14 @@ async def start_job(community: Community, db: Database, ledger: Ledger, clock) -
     )
     job_id = new_job_id()
     async with db.transaction() as tx:
-        admission = await community.admission_in(
-            tx, GUILD, CHANNEL, ALICE, [], None, "a red kite", False
-        )
+        query = AdmissionQuery(GUILD, CHANNEL, ALICE, [], None, "a red kite", False)
+        admission = await community.admission_in(tx, query)
         assert admission.allowed
         assert admission.needs_approval
         await ledger.ensure_member_in(tx, GUILD, ALICE)
         await insert_in(tx, job_id, order, PRICE, clock())
         await ledger.hold_in(tx, GUILD, ALICE, job_id, PRICE)
-        await community.on_job_created_in(
-            tx,
-            job_id=job_id,
-            guild_id=GUILD,
-            user_id=ALICE,
-            channel_id=CHANNEL,
-            reason=admission.approval_reason,
-        )
+        await community.on_job_created_in(tx, job_id, query, admission.approval_reason)
     clock.advance(1)
     return job_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.community import Community
+from bot.community import AdmissionQuery, Community
 from bot.community.moderation import ModerationError, TermError, check_pattern, normalize
 from tests.unit.community_support import (
     ADMIN,
@@ -28,7 +28,7 @@ async def admit(community: Community, prompt: str, **kwargs):
         channel_is_age_restricted=False,
     )
     defaults.update(kwargs)
-    return await community.check(**defaults)
+    return await community.check(AdmissionQuery(**defaults))
 
 
 async def test_a_blocked_prompt_is_refused_naming_the_rule_never_the_term(community) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.community import Community, CommunityRefusal
+from bot.community import AdmissionQuery, Community, CommunityRefusal
 from bot.community.settings import DAY, ApprovalMode, SettingsError
 from bot.db import Database
 from bot.providers.base import InvalidRequest
@@ -35,7 +35,7 @@ async def verdict(community: Community, db: Database, **kwargs):
     )
     args.update(kwargs)
     async with db.transaction() as tx:
-        return await community.admission_in(tx, **args)
+        return await community.admission_in(tx, AdmissionQuery(**args))
 
 
 async def test_a_new_server_is_open_to_everyone_everywhere(community, db) -> None:
@@ -126,9 +126,8 @@ async def test_channels_settings_round_trip_and_are_logged(community) -> None:
 async def test_a_refused_admission_raises_a_private_refusal(community, db) -> None:
     await community.bans.ban(GUILD, ADMIN, ALICE, None)
     async with db.transaction() as tx:
-        admission = await community.admission_in(
-            tx, GUILD, CHANNEL, ALICE, [], None, "a kite", False
-        )
+        query = AdmissionQuery(GUILD, CHANNEL, ALICE, [], None, "a kite", False)
+        admission = await community.admission_in(tx, query)
     with pytest.raises(InvalidRequest) as refused:
         admission.require()
     assert isinstance(refused.value, CommunityRefusal)

@@ -164,7 +164,7 @@ async def test_a_second_hold_for_the_same_job_fails_whole(ledger: Ledger, db: Da
 
 async def test_a_one_hop_transaction_is_all_or_nothing(ledger: Ledger, db: Database) -> None:
     async def grant_then_fail(tx: Transaction) -> None:
-        await ledger.grant_in(tx, GUILD, USER, 50, "never", actor_id=None)
+        await ledger.adjust_in(tx, GUILD, USER, "grant", 50, "never", actor_id=None)
         raise RuntimeError("crash in the middle")
 
     with pytest.raises(RuntimeError, match="crash in the middle"):

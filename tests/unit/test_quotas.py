@@ -33,6 +33,7 @@ from bot.providers.base import (
     VideoRequest,
 )
 from bot.providers.validation import check_against_spec
+from tests.unit.community_support import text_order
 from tests.unit.conftest import ManualClock
 
 GUILD, CHANNEL = 1, 3
@@ -144,17 +145,7 @@ class Economy:
         if interaction_id is None:
             interaction_id = self._next_interaction
             self._next_interaction += 1
-        request = VideoRequest(kind="text", prompt=prompt, model="v2", resolution=resolution)
-        return JobOrder(
-            interaction_id=interaction_id,
-            guild_id=GUILD,
-            channel_id=CHANNEL,
-            user_id=user_id,
-            locale="en-US",
-            provider="kvid",
-            request=request,
-            upload_limit=10_000_000,
-        )
+        return text_order(interaction_id, GUILD, CHANNEL, user_id, prompt, resolution=resolution)
 
     async def start(
         self, user_id: int, roles: Collection[int] | None = (MEMBER_ROLE,), **kwargs: object

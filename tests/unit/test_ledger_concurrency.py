@@ -8,25 +8,20 @@ from collections import Counter
 from pathlib import Path
 
 from bot.credits.quotas import CONCURRENT_JOBS, QuotaExceeded
-from bot.credits.terms import DAY, Allowance
+from bot.credits.terms import DAY
 from bot.db import Database
 from bot.ledger import InsufficientCredits
 from tests.unit.conftest import ManualClock
 from tests.unit.test_ledger_properties import check_ledger_invariants
+from tests.unit.test_quotas import DEFAULTS as QUOTA_DEFAULTS
 from tests.unit.test_quotas import GUILD, Economy
 
 PLAIN, VIP, RICH, BROKE = 201, 202, 203, 204
 MEMBERS = (PLAIN, VIP, RICH, BROKE)
 ROLE = 777
 PER_MEMBER = 60  # 240 distinct commands, plus repeats and balance checks racing them
-DEFAULTS = Allowance(
-    starting_credits=40,
-    refill_amount=30,
-    refill_cap=100,
-    refill_period_hours=24,
-    max_concurrent_jobs=5,
-    daily_spend_cap=0,
-)
+# The quota tests' allowance, but five jobs at once: enough to race, still a limit to hit.
+DEFAULTS = QUOTA_DEFAULTS.overridden(max_concurrent_jobs=5)
 
 
 async def burst(economy: Economy, round_: int) -> dict[int, Counter[str]]:

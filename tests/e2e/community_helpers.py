@@ -82,3 +82,16 @@ async def posted_request(stack: Stack, job_id: str) -> FakeMessage:
     return await stack.discord.wait_for_message(
         lambda m: f"approval:approve:{job_id}" in m.custom_ids, channel_id=MODS_CHANNEL, timeout=15
     )
+
+
+async def shares_need_review(stack: Stack, prompt: str) -> str:
+    """Alice's finished video, a showcase forum, and shares a moderator reviews first; its job id.
+
+    The video is made before approval mode is on, so it does not wait for a moderator itself.
+    """
+    add_community_channels(stack)
+    job_id = await make_video(stack, stack.ids.user_id, prompt)
+    await as_owner(stack, "server showcase", {"channel": stack.ids.forum_channel_id})
+    await as_owner(stack, "server moderators", {"channel": MODS_CHANNEL})
+    await as_owner(stack, "server approval", {"mode": "everyone"})
+    return job_id

@@ -24,7 +24,7 @@ from tests.e2e.community_helpers import (
 )
 from tests.e2e.conftest import Stack
 from tests.fakes.kvid import KvidScenario
-from tests.unit.community_support import text_order
+from tests.unit.job_support import text_order
 
 PRICE = 15
 _interactions = itertools.count(7_000_000_000)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from tests.e2e.community_helpers import (
     MODS_CHANNEL,
-    add_community_channels,
     as_owner,
     fields,
     make_video,
     reply,
+    shares_need_review,
     text_of,
 )
 from tests.e2e.conftest import Stack
@@ -94,11 +94,7 @@ async def test_a_share_becomes_a_forum_post_and_votes_count_once(stack: Stack) -
 
 async def test_in_approval_mode_a_moderator_approves_a_share_first(stack: Stack) -> None:
     ids = stack.ids
-    add_community_channels(stack)
-    job_id = await make_video(stack, ids.user_id, "a lantern festival")
-    await as_owner(stack, "server showcase", {"channel": ids.forum_channel_id})
-    await as_owner(stack, "server moderators", {"channel": MODS_CHANNEL})
-    await as_owner(stack, "server approval", {"mode": "everyone"})
+    job_id = await shares_need_review(stack, "a lantern festival")
 
     answer = await reply(stack, await stack.invoke("showcase share", {"job": job_id}))
     assert "A moderator reviews shares first" in answer.content

@@ -25,7 +25,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import pytest
@@ -33,7 +32,7 @@ import pytest
 from simulator.fake_discord import FakeInteraction, FakeMessage
 from tests.e2e.community_helpers import MODS_CHANNEL, add_community_channels, as_owner
 from tests.e2e.conftest import Stack
-from tests.e2e.seeded import planned_job
+from tests.e2e.seeded import announced_seed, scenario_chooser
 from tests.fakes.acedata import KlingScenario
 from tests.fakes.kvid import KvidScenario
 from tests.fakes.media import make_mp4, pad_mp4
@@ -305,9 +304,7 @@ class Storm:
     JOB_DEADLINE_SECONDS="30",
 )
 async def test_crash_storm(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
-    seed = int(os.environ.get("STORM_SEED") or random.SystemRandom().randrange(2**32))
-    with capsys.disabled():
-        print(f"\ncrash storm: STORM_SEED={seed} jobs>={JOBS} kills>={KILLS}", flush=True)
+    seed = announced_seed("STORM_SEED", capsys, "crash storm", f"jobs>={JOBS} kills>={KILLS}")
     started = time.monotonic()
     ids = stack.ids
     rng = random.Random(seed)
@@ -321,13 +318,7 @@ async def test_crash_storm(stack: Stack, capsys: pytest.CaptureFixture[str]) -> 
     )
     context = f"STORM_SEED={seed}"
 
-    scenario_rng = partial(planned_job, seed, PROMPT)
-
-    def kvid_scenario(body: dict[str, Any]) -> KvidScenario | None:
-        found = scenario_rng(body)
-        if found is None:
-            return None
-        r, index, kind = found
+    def kvid_scenario(r: random.Random, index: int, kind: str) -> KvidScenario:
         polls = r.randint(1, 4)
         if kind == "kvid_fail":
             return KvidScenario(processing_polls=polls, outcome="failed", error_message="boom")
@@ -335,11 +326,7 @@ async def test_crash_storm(stack: Stack, capsys: pytest.CaptureFixture[str]) -> 
             return KvidScenario(processing_polls=FOREVER)
         return KvidScenario(processing_polls=polls, result_bytes=video_of(base, index))
 
-    def kling_scenario(body: dict[str, Any]) -> KlingScenario | None:
-        found = scenario_rng(body)
-        if found is None:
-            return None
-        r, index, kind = found
+    def kling_scenario(r: random.Random, index: int, kind: str) -> KlingScenario:
         # Kling finishes on its own clock (callbacks arrive whether or not anyone polls).
         seconds = r.uniform(0.3, 2.0)
         if kind == "kling_fail":
@@ -348,8 +335,8 @@ async def test_crash_storm(stack: Stack, capsys: pytest.CaptureFixture[str]) -> 
             return KlingScenario(seconds_until_done=FOREVER)
         return KlingScenario(seconds_until_done=seconds, result_bytes=video_of(base, index))
 
-    stack.kvid.choose = kvid_scenario
-    stack.kling.choose = kling_scenario
+    stack.kvid.choose = scenario_chooser(seed, PROMPT, kvid_scenario)
+    stack.kling.choose = scenario_chooser(seed, PROMPT, kling_scenario)
 
     # Members: veterans make videos freely; newcomers' videos wait for a moderator.
     long_ago = datetime.now(UTC) - timedelta(days=60)

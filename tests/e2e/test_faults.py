@@ -20,6 +20,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import pytest
@@ -28,6 +29,7 @@ from simulator.fake_discord import (
     DEFAULT_BOT_PERMISSIONS,
     SEND_MESSAGES,
     VIEW_CHANNEL,
+    FakeApiError,
     FakeInteraction,
     FakeMessage,
 )
@@ -48,6 +50,19 @@ CARD_EDIT = r"^/webhooks/\d+/[^/]+/messages/@original$"
 def channel_path(channel_id: int) -> str:
     """Every REST path of one channel's messages (send, history)."""
     return rf"^/channels/{channel_id}/messages"
+
+
+def refused_posts(stack: Stack) -> list[FakeApiError]:
+    """Discord's refusals of the bot's posts in alice's channel.
+
+    Before each retry the bot also reads the card and the channel's recent messages, which a
+    closed channel may refuse too: those are not posts.
+    """
+    return [
+        e
+        for e in stack.discord.api_errors
+        if e.method == "POST" and re.search(channel_path(stack.ids.channel_id), e.path)
+    ]
 
 
 def warnings_about(stack: Stack, job_id: str) -> list[str]:
@@ -104,6 +119,13 @@ class DiscordFault:
     lands: Literal["card", "channel", "dm"]
 
 
+def _card_error(status: int, code: int, message: str) -> Callable[[Stack], object]:
+    """Discord refuses every edit of the card with this error (count: more than any retry)."""
+    return lambda s: s.discord.inject_error(
+        "PATCH", CARD_EDIT, status=status, code=code, message=message, count=9
+    )
+
+
 def _no_permission(stack: Stack, permission: int) -> None:
     perms = DEFAULT_BOT_PERMISSIONS & ~permission
     stack.discord.set_channel(stack.ids.channel_id, bot_permissions=perms)
@@ -126,17 +148,13 @@ DISCORD_FAULTS = [
     ),
     DiscordFault(
         "expired token 50027 on the card",
-        lambda s: s.discord.inject_error(
-            "PATCH", CARD_EDIT, status=401, code=50027, message="Invalid Webhook Token", count=9
-        ),
+        _card_error(401, 50027, "Invalid Webhook Token"),
         expire_card=False,
         lands="channel",
     ),
     DiscordFault(
         "unknown webhook 10015 on the card",
-        lambda s: s.discord.inject_error(
-            "PATCH", CARD_EDIT, status=404, code=10015, message="Unknown Webhook", count=9
-        ),
+        _card_error(404, 10015, "Unknown Webhook"),
         expire_card=False,
         lands="channel",
     ),
@@ -149,9 +167,7 @@ DISCORD_FAULTS = [
     DiscordFault(
         "unknown webhook 10015 on the card, then the channel deleted",
         lambda s: (
-            s.discord.inject_error(
-                "PATCH", CARD_EDIT, status=404, code=10015, message="Unknown Webhook", count=9
-            ),
+            _card_error(404, 10015, "Unknown Webhook")(s),
             s.discord.delete_channel(s.ids.channel_id),
         ),
         expire_card=False,
@@ -192,13 +208,7 @@ async def test_discord_fault_still_gets_the_video_to_the_member(
         "attached",
     )
     posts, dms = outcome_posts(stack, stack.ids.channel_id), direct_messages(stack)
-    # Posts refused in the channel (before each retry the bot also reads the card and the
-    # channel's recent messages, which a closed channel may refuse too: those are not posts).
-    channel_errors = [
-        e
-        for e in stack.discord.api_errors
-        if e.method == "POST" and re.search(channel_path(stack.ids.channel_id), e.path)
-    ]
+    channel_errors = refused_posts(stack)
     match fault.lands:
         case "card":
             card = interaction.original
@@ -241,13 +251,7 @@ async def test_no_channel_and_no_dm_keeps_the_result_for_video_status(stack: Sta
     job = await outcome_recorded(stack)
     assert (job["state"], job["delivery_state"]) == ("succeeded", "parked")
     # Bounded: four tries in the channel, one direct message, and nothing left to do.
-    # Posts refused in the channel (before each retry the bot also reads the card and the
-    # channel's recent messages, which a closed channel may refuse too: those are not posts).
-    channel_errors = [
-        e
-        for e in stack.discord.api_errors
-        if e.method == "POST" and re.search(channel_path(stack.ids.channel_id), e.path)
-    ]
+    channel_errors = refused_posts(stack)
     assert [e.code for e in channel_errors] == [50013] * DELIVERY_ATTEMPTS
     assert [e.code for e in stack.discord.api_errors if e.code == 50007] == [50007]
     assert job["delivery_attempts"] == DELIVERY_ATTEMPTS
@@ -319,24 +323,14 @@ class Provider:
         times: int = 1,
         retry_after: str | None = None,
     ) -> None:
+        # The same failure; only the field naming its reason differs between the two APIs.
         if self.name == "kvid":
             error = {429: "RATE_LIMITED"}.get(status, "internal_server_error")
-            stack.kvid.fail_next(
-                endpoint,  # type: ignore[arg-type]
-                status=status,
-                error=error,
-                times=times,
-                retry_after=retry_after,
-            )
+            fail_next = partial(stack.kvid.fail_next, error=error)
         else:
             code = {429: "too_many_requests"}.get(status, "api_error")
-            stack.kling.fail_next(
-                endpoint,  # type: ignore[arg-type]
-                status=status,
-                code=code,
-                times=times,
-                retry_after=retry_after,
-            )
+            fail_next = partial(stack.kling.fail_next, code=code)
+        fail_next(endpoint, status=status, times=times, retry_after=retry_after)  # type: ignore[arg-type]
 
     def dead_url(self, stack: Stack) -> str:
         """A result link on the provider's CDN that answers 404."""

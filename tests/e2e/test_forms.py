@@ -5,19 +5,17 @@ answered, in either order and across a restart; stale forms are refused privatel
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from simulator.fake_discord import FakeInteraction, FakeMessage
 from tests.e2e.community_helpers import (
     MODS_CHANNEL,
-    add_community_channels,
     approval_setup,
-    as_owner,
-    make_video,
     posted_request,
     reply,
+    shares_need_review,
     text_of,
 )
 from tests.e2e.conftest import Stack, field_value
@@ -126,6 +124,48 @@ async def all_delivered(stack: Stack, count: int) -> None:
     )
 
 
+async def submit_in_order(
+    stack: Stack,
+    order: str,
+    alice: tuple[int, FakeInteraction, dict[str, str]],
+    carol: tuple[int, FakeInteraction, dict[str, str]],
+) -> list[FakeInteraction]:
+    """Submit the two (member, form, values) in the order the case names."""
+    submissions = []
+    for who, form, values in in_order(order, alice, carol):
+        submissions.append(await submit(stack, form, values, who))
+    return submissions
+
+
+class OwnForm(NamedTuple):
+    """A member's form on their own video: the id the form must carry, and what they type."""
+
+    video: FakeMessage
+    who: int
+    form_id: str
+    values: dict[str, str]
+
+
+async def both_use_their_own_forms(
+    stack: Stack, label: str, order: str, restarted: bool, alice: OwnForm, carol: OwnForm
+) -> None:
+    """Alice, then carol, open the `label` form of their own video; after a restart if the case
+    asks, both submit in the case's order; each is answered with the card of its own new video.
+    """
+    forms = [await open_form(stack, own.video, label, own.who) for own in (alice, carol)]
+    for form, own in zip(forms, (alice, carol), strict=True):
+        assert form.modal is not None
+        assert form.modal["custom_id"] == own.form_id
+    if restarted:
+        await restart(stack)
+    submissions = await submit_in_order(
+        stack, order, (alice.who, forms[0], alice.values), (carol.who, forms[1], carol.values)
+    )
+    for submitted in submissions:
+        await stack.card(submitted, lambda m: m.attachments, timeout=30)
+    await all_delivered(stack, 4)
+
+
 # -- two members, two forms, at once ---------------------------------------------------------
 
 
@@ -143,27 +183,22 @@ async def test_two_members_extend_their_own_videos_at_once(
     alice_job, carol_job = job_of(alice_video), job_of(carol_video)
 
     # Alice opens her form first, carol second: the last form opened used to take over both.
-    alice_form = await open_form(stack, alice_video, "Extend", alice)
-    carol_form = await open_form(stack, carol_video, "Extend", carol)
-    assert alice_form.modal is not None
-    assert carol_form.modal is not None
-    assert alice_form.modal["custom_id"] == f"video:extend-form:{alice_job}:0"
-    assert carol_form.modal["custom_id"] == f"video:extend-form:{carol_job}:0"
-    if restarted:
-        await restart(stack)
-
-    submissions = {}
-    for who, form, prompt in in_order(
-        order,
-        (alice, alice_form, "alice's kite lands"),
-        (carol, carol_form, "carol's boat sails on"),
-    ):
-        submissions[who] = await submit(stack, form, {"prompt": prompt}, who)
-
     # Both submissions are answered, each with the card of its own extension.
-    for submitted in submissions.values():
-        await stack.card(submitted, lambda m: m.attachments, timeout=30)
-    await all_delivered(stack, 4)
+    await both_use_their_own_forms(
+        stack,
+        "Extend",
+        order,
+        restarted,
+        OwnForm(
+            alice_video, alice, f"video:extend-form:{alice_job}:0", {"prompt": "alice's kite lands"}
+        ),
+        OwnForm(
+            carol_video,
+            carol,
+            f"video:extend-form:{carol_job}:0",
+            {"prompt": "carol's boat sails on"},
+        ),
+    )
     extends = {
         t.request["prompt"]: t.request["video_id"]
         for t in stack.kling.submissions
@@ -204,28 +239,24 @@ async def test_two_members_remix_their_own_videos_at_once(
     alice_video = await finished_video(stack, alice, "a red fox", model="v3")
     carol_video = await finished_video(stack, carol, "a grey owl", model="v2")
 
-    alice_form = await open_form(stack, alice_video, "Remix", alice)
-    carol_form = await open_form(stack, carol_video, "Remix", carol)
-    assert alice_form.modal is not None
-    assert carol_form.modal is not None
-    assert alice_form.modal["custom_id"] == f"video:remix-form:{job_of(alice_video)}"
-    assert carol_form.modal["custom_id"] == f"video:remix-form:{job_of(carol_video)}"
-    if restarted:
-        await restart(stack)
-
-    submissions = {}
-    for who, form, prompt, resolution in in_order(
+    await both_use_their_own_forms(
+        stack,
+        "Remix",
         order,
-        (alice, alice_form, "a blue fox", "480p"),
-        (carol, carol_form, "a white owl", "1080p"),
-    ):
-        submissions[who] = await submit(
-            stack, form, {"prompt": prompt, "resolution": resolution}, who
-        )
-
-    for submitted in submissions.values():
-        await stack.card(submitted, lambda m: m.attachments, timeout=30)
-    await all_delivered(stack, 4)
+        restarted,
+        OwnForm(
+            alice_video,
+            alice,
+            f"video:remix-form:{job_of(alice_video)}",
+            {"prompt": "a blue fox", "resolution": "480p"},
+        ),
+        OwnForm(
+            carol_video,
+            carol,
+            f"video:remix-form:{job_of(carol_video)}",
+            {"prompt": "a white owl", "resolution": "1080p"},
+        ),
+    )
     sent = {
         s.body["prompt"]: (s.body["model"], s.body["resolution"]) for s in stack.kvid.submissions
     }
@@ -281,14 +312,12 @@ async def test_two_moderators_deny_two_requests_at_once(
     if restarted:
         await restart(stack)
 
-    submissions = [
-        await submit(stack, form, {"reason": reason}, who)
-        for who, form, reason in in_order(
-            order,
-            (ids.moderator_id, mod_form, "too close to the rules on gore"),
-            (ids.owner_id, owner_form, "off-topic for this server"),
-        )
-    ]
+    submissions = await submit_in_order(
+        stack,
+        order,
+        (ids.moderator_id, mod_form, {"reason": "too close to the rules on gore"}),
+        (ids.owner_id, owner_form, {"reason": "off-topic for this server"}),
+    )
 
     # Both are answered: each request message now shows its own decision, buttons gone.
     for submitted in submissions:
@@ -447,11 +476,7 @@ async def test_a_deny_form_after_the_request_was_approved_changes_nothing(stack:
 
 async def test_a_share_deny_form_works_after_a_restart(stack: Stack) -> None:
     ids = stack.ids
-    add_community_channels(stack)
-    job_id = await make_video(stack, ids.user_id, "a harbour crane")
-    await as_owner(stack, "server showcase", {"channel": ids.forum_channel_id})
-    await as_owner(stack, "server moderators", {"channel": MODS_CHANNEL})
-    await as_owner(stack, "server approval", {"mode": "everyone"})
+    job_id = await shares_need_review(stack, "a harbour crane")
     await reply(stack, await stack.invoke("showcase share", {"job": job_id}))
     review = await stack.discord.wait_for_message(
         lambda m: m.custom_ids, channel_id=MODS_CHANNEL, timeout=10

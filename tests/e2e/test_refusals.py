@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from simulator.fake_discord import FakeInteraction
 from tests.e2e.conftest import Stack
 from tests.fakes.media import make_image
 from tests.unit.test_media import png_header_only
@@ -16,6 +17,23 @@ def assert_nothing_happened(stack: Stack) -> None:
     assert stack.job_rows() == []
     assert stack.db.rows("SELECT * FROM holds") == []
     assert stack.kvid.submissions == []
+
+
+async def refused_image(
+    stack: Stack, filename: str, data: bytes, content_type: str
+) -> tuple[FakeInteraction, str]:
+    """/video image with this attachment; the interaction and its private refusal.
+
+    Checks that the refusal held nothing and sent nothing to the provider.
+    """
+    interaction = await stack.invoke(
+        "video image",
+        {"image": filename, "prompt": "animate this"},
+        attachments={"image": (filename, data, content_type)},
+    )
+    reply = await stack.private_reply(interaction)
+    assert_nothing_happened(stack)
+    return interaction, reply
 
 
 def truncated_jpeg(width: int, height: int) -> bytes:
@@ -58,59 +76,37 @@ async def test_aspect_ratio_on_text_to_video_is_refused(stack: Stack) -> None:
 
 
 async def test_non_image_attachment_is_refused(stack: Stack) -> None:
-    interaction = await stack.invoke(
-        "video image",
-        {"image": "notes.txt", "prompt": "animate this"},
-        attachments={"image": ("notes.txt", b"just some text, not a picture", "text/plain")},
+    _, reply = await refused_image(
+        stack, "notes.txt", b"just some text, not a picture", "text/plain"
     )
 
-    reply = await stack.private_reply(interaction)
     assert "`notes.txt` is not an image" in reply
     assert "PNG, JPEG or WebP" in reply
-    assert_nothing_happened(stack)
 
 
 async def test_too_small_image_is_refused_with_the_allowed_range(stack: Stack) -> None:
     small = make_image("png", 200, 150)
-    interaction = await stack.invoke(
-        "video image",
-        {"image": "tiny.png", "prompt": "animate this"},
-        attachments={"image": ("tiny.png", small, "image/png")},
-    )
+    _, reply = await refused_image(stack, "tiny.png", small, "image/png")
 
-    reply = await stack.private_reply(interaction)
     assert "`tiny.png` is 200x150 pixels, smaller than the 300x300 minimum" in reply
     assert "Attach a larger image." in reply
-    assert_nothing_happened(stack)
 
 
 async def test_a_huge_image_is_called_too_large_not_not_an_image(stack: Stack) -> None:
     """Discord cannot measure a 20000x20000 PNG; the bot reads its header and says so."""
     huge = png_header_only(20000, 20000)
-    interaction = await stack.invoke(
-        "video image",
-        {"image": "huge.png", "prompt": "animate this"},
-        attachments={"image": ("huge.png", huge, "image/png")},
-    )
+    _, reply = await refused_image(stack, "huge.png", huge, "image/png")
 
-    reply = await stack.private_reply(interaction)
     assert "not an image" not in reply
     assert "20000x20000 pixels, larger than the 6000x6000 maximum" in reply
     assert "Attach a smaller image" in reply
-    assert_nothing_happened(stack)
 
 
 async def test_image_whose_content_is_damaged_is_refused_after_download(stack: Stack) -> None:
     broken = truncated_jpeg(640, 480)
-    interaction = await stack.invoke(
-        "video image",
-        {"image": "photo.jpg", "prompt": "animate this"},
-        attachments={"image": ("photo.jpg", broken, "image/jpeg")},
-    )
+    interaction, reply = await refused_image(stack, "photo.jpg", broken, "image/jpeg")
 
-    reply = await stack.private_reply(interaction)
     assert "damaged" in reply
-    assert_nothing_happened(stack)
     # The public "thinking" reply was removed, so the refusal stays private.
     assert interaction.original is None or interaction.original.deleted
 

@@ -28,9 +28,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -39,7 +37,7 @@ from simulator.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
 from simulator.process import BotProcess, bot_env
 from tests.e2e.conftest import DISCORD_TOKEN, KLING_TOKEN, KVID_KEY, fakes_env
 from tests.e2e.harness import BotDatabase
-from tests.e2e.seeded import planned_job
+from tests.e2e.seeded import announced_seed, scenario_chooser
 from tests.fakes.acedata import FakeAceData, KlingScenario
 from tests.fakes.kvid import FakeKvid, KvidScenario
 from tests.fakes.media import make_mp4, pad_mp4
@@ -207,22 +205,14 @@ def outcome_messages(discord: FakeDiscord, job_id: str) -> list[FakeMessage]:
 async def test_survivors_take_over_a_killed_process(
     cluster: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    seed = int(os.environ.get("SEVERAL_SEED") or random.SystemRandom().randrange(2**32))
-    with capsys.disabled():
-        print(f"\nseveral processes: SEVERAL_SEED={seed} jobs={JOBS}", flush=True)
+    seed = announced_seed("SEVERAL_SEED", capsys, "several processes", f"jobs={JOBS}")
     context = f"SEVERAL_SEED={seed}"
     started = time.monotonic()
     rng = random.Random(seed)
     base = make_mp4(320, 180, seconds=0.25, fps=8)
     discord = cluster.discord
 
-    scenario_of = partial(planned_job, seed, PROMPT)
-
-    def kvid_scenario(body: dict[str, Any]) -> KvidScenario | None:
-        found = scenario_of(body)
-        if found is None:
-            return None
-        r, index, kind = found
+    def kvid_scenario(r: random.Random, index: int, kind: str) -> KvidScenario:
         # Slow status answers: a poll holds its claim for most of a second, so the process
         # that dies is caught holding steps.
         polls, delay = r.randint(1, 3), r.uniform(0.3, 0.9)
@@ -238,18 +228,14 @@ async def test_survivors_take_over_a_killed_process(
             chunk_delay=r.uniform(0.0, 0.25),
         )
 
-    def kling_scenario(body: dict[str, Any]) -> KlingScenario | None:
-        found = scenario_of(body)
-        if found is None:
-            return None
-        r, index, kind = found
+    def kling_scenario(r: random.Random, index: int, kind: str) -> KlingScenario:
         seconds = r.uniform(0.5, 3.0)
         if kind == "kling_fail":
             return KlingScenario(seconds_until_done=seconds, outcome="failed")
         return KlingScenario(seconds_until_done=seconds, result_bytes=video_of(base, index))
 
-    cluster.kvid.choose = kvid_scenario
-    cluster.kling.choose = kling_scenario
+    cluster.kvid.choose = scenario_chooser(seed, PROMPT, kvid_scenario)
+    cluster.kling.choose = scenario_chooser(seed, PROMPT, kling_scenario)
 
     victim = cluster.nodes[rng.randrange(PROCESSES)]
     survivors = [node for node in cluster.nodes if node is not victim]

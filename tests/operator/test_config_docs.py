@@ -75,12 +75,16 @@ def test_the_scan_sees_every_kind_of_read() -> None:
     assert len(found) >= 30
 
 
+def assert_lists_what_the_code_reads(listed: set[str], where: str) -> None:
+    """`listed` (from `where`) names every variable the code reads, and only those."""
+    read = variables_read()
+    assert read - listed == set(), f"read by the code but missing from {where}"
+    assert listed - read == set(), f"in {where} but read nowhere"
+
+
 def test_env_example_lists_exactly_what_the_code_reads() -> None:
     """A new setting needs its line in .env.example; a removed one must leave it."""
-    listed = documented_settings()
-    read = variables_read()
-    assert read - listed == set(), "read by the code but missing from .env.example"
-    assert listed - read == set(), "in .env.example but read nowhere"
+    assert_lists_what_the_code_reads(documented_settings(), ".env.example")
 
 
 def test_every_variable_has_an_explanation() -> None:
@@ -94,10 +98,7 @@ def test_every_variable_has_an_explanation() -> None:
 
 def test_the_readme_table_lists_what_the_code_reads() -> None:
     """The configuration table names every variable, and only real ones."""
-    table = readme_table()
-    read = variables_read()
-    assert read - table == set(), "read by the code but missing from the README's table"
-    assert table - read == set(), "in the README's table but read nowhere"
+    assert_lists_what_the_code_reads(readme_table(), "the README's table")
 
 
 def test_env_example_leaves_the_image_settings_alone() -> None:

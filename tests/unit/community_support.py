@@ -8,10 +8,10 @@ import pytest
 
 from bot.community import Community
 from bot.db import Database
-from bot.jobs.models import JobOrder, new_job_id
+from bot.jobs.models import new_job_id
 from bot.jobs.store import insert_in
 from bot.ledger import Ledger
-from bot.providers.base import VideoRequest
+from tests.unit.job_support import text_order
 
 GUILD = 1_000_001
 CHANNEL = 2_000_001
@@ -29,28 +29,6 @@ _interactions = itertools.count(9_000_000)
 def community_fixture(db: Database, ledger: Ledger, clock) -> Community:
     """The community services on the test's database and ledger (import it to use it)."""
     return Community(db, ledger, clock=clock)
-
-
-def text_order(
-    interaction_id: int,
-    guild_id: int,
-    channel_id: int,
-    user_id: int,
-    prompt: str,
-    *,
-    resolution: str = "720p",
-) -> JobOrder:
-    """A member's /video text order for kvidAI v2 (at 720p unless told), as the cog builds it."""
-    return JobOrder(
-        interaction_id=interaction_id,
-        guild_id=guild_id,
-        channel_id=channel_id,
-        user_id=user_id,
-        locale="en-US",
-        provider="kvid",
-        request=VideoRequest(kind="text", prompt=prompt, model="v2", resolution=resolution),
-        upload_limit=10 * 1024 * 1024,
-    )
 
 
 async def make_job(

@@ -14,21 +14,19 @@ import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.community.approval import SqlJobGate
 from bot.db import Database
-from bot.jobs.deps import JobDeps
-from bot.jobs.models import Delivery, Job, JobOrder, JobState
+from bot.jobs.models import Delivery, Job, JobState
 from bot.jobs.runner import CallbackRefused, JobRunner, ResultFile, RunnerSettings
-from bot.jobs.service import CancelRefused, JobService
-from bot.jobs.store import Guard, JobStore, finish_cols
+from bot.jobs.service import CancelRefused
+from bot.jobs.store import Guard, finish_cols
 from bot.ledger import Ledger
-from bot.pricing import PriceTable
 from bot.providers.base import JobUpdate, Submission, VideoRequest
 from tests.unit.conftest import ManualClock
-from tests.unit.test_jobs import VIDEO_BYTES, ScriptedProvider
+from tests.unit.job_support import Machinery, text_order
+from tests.unit.test_jobs import VIDEO_BYTES, RecordingPresenter, ScriptedProvider
 
 GUILD, USER, CHANNEL = 1, 2, 3
 RUNS = int(os.environ.get("RACE_RUNS", "30"))
@@ -67,71 +65,46 @@ class RacingProvider(ScriptedProvider):
         return "task-1", DONE
 
 
-class CountingPresenter:
-    """Counts how often each outcome reached the member; yields like a Discord request."""
+class CountingPresenter(RecordingPresenter):
+    """Records what reached the member, yielding like a Discord request each time."""
 
     def __init__(self, rng: random.Random) -> None:
+        super().__init__()
         self.rng = rng
-        self.delivered: list[tuple[str, JobState]] = []
 
     async def job_changed(self, job: Job, phase: str | None = None) -> None:
         await jitter(self.rng)
+        await super().job_changed(job, phase)
 
     async def deliver(
         self, job: Job, video: ResultFile | None, *, may_have_sent: bool
     ) -> tuple[Delivery, int | None]:
         await jitter(self.rng)
-        self.delivered.append((job.id, job.state))
-        return (Delivery.ATTACHED if video else Delivery.NOTICE), 7
-
-    async def deliver_privately(
-        self, job: Job, video: ResultFile | None
-    ) -> tuple[Delivery, int | None]:
-        raise AssertionError("not reached")
+        return await super().deliver(job, video, may_have_sent=may_have_sent)
 
 
-class Bench:
+class Bench(Machinery[RacingProvider]):
     """One database and the machinery of as many bot processes as a race needs."""
 
     def __init__(self, db: Database, seed: int, tmp_path: Path) -> None:
         self.rng = random.Random(seed)
-        self.db = db
-        self.clock = ManualClock()
-        self.provider = RacingProvider(self.rng)
+        clock = ManualClock()
+        ledger = Ledger(db, starting_credits=100, clock=clock)
+        super().__init__(db, clock, RacingProvider(self.rng), ledger)
         self.presenter = CountingPresenter(self.rng)
-        self.ledger = Ledger(db, starting_credits=100, clock=self.clock)
-        self.store = JobStore(db)
-        self.deps = JobDeps(db, self.store, self.ledger, {"kvid": self.provider}, self.clock)
-        self.service = JobService(self.deps, PriceTable.load(), wake_runner=lambda: None)
         self.tmp_path = tmp_path
 
     def runner(self, instance: str = "main", *, callbacks: bool = False) -> JobRunner:
         """A runner as one bot process would have it."""
-        transport = httpx.MockTransport(lambda request: httpx.Response(200, content=VIDEO_BYTES))
-        return JobRunner(
-            self.deps,
-            self.presenter,
-            httpx.AsyncClient(transport=transport),
-            settings=RunnerSettings(
-                deadline_seconds=600,
-                instance=instance,
-                callback_base_url="http://bot.test" if callbacks else None,
-            ),
-            work_dir=self.tmp_path / instance,
+        settings = RunnerSettings(
+            deadline_seconds=600,
+            instance=instance,
+            callback_base_url="http://bot.test" if callbacks else None,
         )
+        return self.new_runner(self.presenter, VIDEO_BYTES, settings, self.tmp_path / instance)
 
     async def start_job(self) -> Job:
-        request = VideoRequest(kind="text", prompt="a race", model="v2", resolution="720p")
-        order = JobOrder(
-            interaction_id=self.rng.randrange(10**9),
-            guild_id=GUILD,
-            channel_id=CHANNEL,
-            user_id=USER,
-            locale="en-US",
-            provider="kvid",
-            request=request,
-            upload_limit=10_000_000,
-        )
+        order = text_order(self.rng.randrange(10**9), GUILD, CHANNEL, USER, "a race")
         return await self.service.start(order)
 
     async def running_job(self, runner: JobRunner) -> Job:
@@ -142,6 +115,20 @@ class Bench:
         assert current is not None
         assert current.state is JobState.RUNNING
         return current
+
+    async def finishing_job(self, runner: JobRunner, seconds: float = 30) -> Job:
+        """A running job the provider has finished, its next poll due `seconds` on."""
+        job = await self.running_job(runner)
+        self.provider.done = True
+        self.clock.advance(seconds)
+        return job
+
+    async def member_cancel(self, job_id: str) -> object:
+        """The member cancels the job; None when refused (it went on without them)."""
+        try:
+            return await self.service.cancel(job_id, USER, moderator=False)
+        except CancelRefused:
+            return None
 
     async def race(self, *steps: Callable[[], Awaitable[object]]) -> list[object]:
         """Run the steps concurrently, each starting after a random number of yields."""
@@ -164,7 +151,7 @@ class Bench:
         job = await self.store.get(job_id)
         assert job is not None
         assert job.state.terminal, job
-        told = [entry for entry in self.presenter.delivered if entry[0] == job_id]
+        told = [entry[:2] for entry in self.presenter.deliveries if entry[0] == job_id]
         assert told == [(job_id, job.state)], told
         rows = await self.db.fetchall(
             "SELECT kind FROM ledger WHERE job_id = ? AND kind IN ('capture', 'release')",
@@ -214,9 +201,7 @@ async def bench(request: pytest.FixtureRequest, db: Database, tmp_path: Path) ->
 async def test_finishing_poll_vs_another_process_delivery_pass(bench: Bench) -> None:
     """Two processes' runners pass over the same due job at once: one poll, one delivery."""
     first, second = bench.runner("one"), bench.runner("two")
-    job = await bench.running_job(first)
-    bench.provider.done = True
-    bench.clock.advance(30)
+    job = await bench.finishing_job(first)
     await bench.race(first.run_due, second.run_due, first.run_due, second.run_due)
     await bench.settle(first, second)
     assert (await bench.assert_one_effect(job.id)).state is JobState.SUCCEEDED
@@ -225,10 +210,8 @@ async def test_finishing_poll_vs_another_process_delivery_pass(bench: Bench) -> 
 async def test_callback_vs_poll(bench: Bench) -> None:
     """The provider's callback and a poll both report the finish: one effect."""
     runner = bench.runner(callbacks=True)
-    job = await bench.running_job(runner)
+    job = await bench.finishing_job(runner)
     assert job.callback_token is not None
-    bench.provider.done = True
-    bench.clock.advance(30)
 
     async def callback() -> str:
         return await runner.accept_callback("kvid", job.id, job.callback_token or "", {})
@@ -243,17 +226,8 @@ async def test_callback_vs_poll(bench: Bench) -> None:
 async def test_cancel_vs_finish(bench: Bench) -> None:
     """A member cancels as the provider finishes: cancelled and refunded, or done and charged."""
     runner = bench.runner()
-    job = await bench.running_job(runner)
-    bench.provider.done = True
-    bench.clock.advance(30)
-
-    async def cancel() -> object:
-        try:
-            return await bench.service.cancel(job.id, USER, moderator=False)
-        except CancelRefused:
-            return None
-
-    await bench.race(runner.run_due, cancel)
+    job = await bench.finishing_job(runner)
+    await bench.race(runner.run_due, lambda: bench.member_cancel(job.id))
     await bench.settle(runner)
     await bench.assert_one_effect(job.id)
 
@@ -261,9 +235,7 @@ async def test_cancel_vs_finish(bench: Bench) -> None:
 async def test_deadline_vs_finish(bench: Bench) -> None:
     """The deadline passes as the callback reports the finish: one of them wins, once."""
     runner = bench.runner(callbacks=True)
-    job = await bench.running_job(runner)
-    bench.provider.done = True
-    bench.clock.advance(601)
+    job = await bench.finishing_job(runner, seconds=601)
 
     async def callback() -> object:
         try:
@@ -291,13 +263,7 @@ async def test_approval_vs_cancel(bench: Bench) -> None:
             )
         return await bench.db.run(gate.approve_in, job.id, bench.clock.now)
 
-    async def cancel() -> object:
-        try:
-            return await bench.service.cancel(job.id, USER, moderator=False)
-        except CancelRefused:
-            return None
-
-    decided, cancelled = await bench.race(decide, cancel)
+    decided, cancelled = await bench.race(decide, lambda: bench.member_cancel(job.id))
     assert bool(decided) != bool(cancelled) or (not deny and decided and cancelled)
     bench.provider.done = True
     await bench.settle(runner)
@@ -308,9 +274,7 @@ async def test_two_recoveries_of_a_dead_process(bench: Bench) -> None:
     """A process died mid-submit and mid-delivery; two survivors take over at once."""
     dead = bench.runner("dead")
     submitting = await bench.start_job()
-    delivering = await bench.running_job(dead)
-    bench.provider.done = True
-    bench.clock.advance(30)
+    delivering = await bench.finishing_job(dead)
     # The dead process claimed both steps, moved them on, and stopped before finishing them.
     claimed = await bench.store.claim_steps(dead.owner, bench.clock.now, bench.clock.now + 30, 2)
     assert submitting.id in {job.id for job in claimed}

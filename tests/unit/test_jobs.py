@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.db import Database
-from bot.jobs.deps import JobDeps
 from bot.jobs.models import Delivery, Job, JobOrder, JobState
-from bot.jobs.runner import JobRunner, ResultFile, RunnerSettings
-from bot.jobs.service import JobService
-from bot.jobs.store import JobStore
+from bot.jobs.runner import ResultFile, RunnerSettings
 from bot.ledger import InsufficientCredits, Ledger
 from bot.metrics import NO_METRICS, StepMetrics
-from bot.pricing import PriceTable
 from bot.providers.base import (
     InvalidRequest,
     JobUpdate,
-    ModelSpec,
     ProviderError,
     ProviderFailure,
     Submission,
     VideoRequest,
 )
-from bot.providers.validation import check_against_spec
 from tests.unit.conftest import ManualClock
+from tests.unit.job_support import KvidDouble, Machinery, text_order
 
 GUILD, USER, CHANNEL = 1, 2, 3
 VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 2000
@@ -38,29 +31,13 @@ REFUSED = ProviderFailure(
 )
 
 
-class ScriptedProvider:
+class ScriptedProvider(KvidDouble):
     """A provider whose answers a test lists in advance."""
-
-    name = "kvid"
-    display_name = "kvidAI"
-    default_model = "v2"
-    poll_interval = 5.0
-    models: Mapping[str, ModelSpec] = {
-        "v2": ModelSpec(
-            name="v2",
-            kinds=("text", "image"),
-            resolutions=("480p", "720p"),
-            default_resolution="720p",
-        )
-    }
 
     def __init__(self) -> None:
         self.submits: list[VideoRequest] = []
         self.submit_results: deque[Submission | ProviderFailure] = deque()
         self.polls: deque[JobUpdate | ProviderFailure] = deque()
-
-    def validate(self, request: VideoRequest) -> None:
-        check_against_spec(self.display_name, self.models, request)
 
     async def submit(self, request: VideoRequest) -> Submission:
         self.submits.append(request)
@@ -76,9 +53,6 @@ class ScriptedProvider:
         if isinstance(result, ProviderFailure):
             raise ProviderError(result)
         return result
-
-    async def aclose(self) -> None:
-        return None
 
 
 class RecordingPresenter:
@@ -107,7 +81,7 @@ class RecordingPresenter:
         raise AssertionError("these tests never need a direct message")
 
 
-class World:
+class World(Machinery[ScriptedProvider]):
     """The real job machinery wired the way the composition root wires it."""
 
     def __init__(
@@ -117,35 +91,16 @@ class World:
         tmp_path: Path,
         metrics: StepMetrics = NO_METRICS,
     ) -> None:
-        self.db = db
-        self.clock = clock
-        self.provider = ScriptedProvider()
-        self.presenter = RecordingPresenter()
-        self.ledger = Ledger(db, starting_credits=100, clock=clock)
-        self.store = JobStore(db)
-        deps = JobDeps(db, self.store, self.ledger, {"kvid": self.provider}, clock)
-        self.service = JobService(deps, PriceTable.load(), wake_runner=lambda: None)
-        transport = httpx.MockTransport(lambda request: httpx.Response(200, content=VIDEO_BYTES))
-        self.runner = JobRunner(
-            deps,
-            self.presenter,
-            httpx.AsyncClient(transport=transport),
-            settings=RunnerSettings(deadline_seconds=600),
-            work_dir=tmp_path,
-            metrics=metrics,
+        super().__init__(
+            db, clock, ScriptedProvider(), Ledger(db, starting_credits=100, clock=clock)
         )
+        self.presenter = RecordingPresenter()
+        settings = RunnerSettings(deadline_seconds=600)
+        self.runner = self.new_runner(self.presenter, VIDEO_BYTES, settings, tmp_path, metrics)
 
     def order(self, interaction_id: int = 1000, *, upload_limit: int = 10_000_000) -> JobOrder:
-        request = VideoRequest(kind="text", prompt="a cat surfing", model="v2", resolution="720p")
-        return JobOrder(
-            interaction_id=interaction_id,
-            guild_id=GUILD,
-            channel_id=CHANNEL,
-            user_id=USER,
-            locale="en-US",
-            provider="kvid",
-            request=request,
-            upload_limit=upload_limit,
+        return text_order(
+            interaction_id, GUILD, CHANNEL, USER, "a cat surfing", upload_limit=upload_limit
         )
 
     async def step(self, seconds: float = 0.0) -> Job:

@@ -20,7 +20,7 @@ PLAIN, VIP, RICH, BROKE = 201, 202, 203, 204
 MEMBERS = (PLAIN, VIP, RICH, BROKE)
 ROLE = 777
 PER_MEMBER = 60  # 240 distinct commands, plus repeats and balance checks racing them
-# The quota tests' allowance, with room for more jobs at once.
+# The quota tests' allowance, but five jobs at once: enough to race, still a limit to hit.
 DEFAULTS = QUOTA_DEFAULTS.overridden(max_concurrent_jobs=5)
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.config import ConfigError, Settings
@@ -17,24 +16,18 @@ from bot.credits.rules import CreditRules, RuleError, allowance_defaults
 from bot.credits.terms import DAY, Allowance, Tier, discounted, resolve_terms
 from bot.credits.usage import UsageReports, usage_csv
 from bot.db import Database
-from bot.jobs.deps import JobDeps
 from bot.jobs.models import Delivery, Job, JobOrder, JobState
-from bot.jobs.runner import JobRunner, ResultFile, RunnerSettings
-from bot.jobs.service import JobService
-from bot.jobs.store import JobStore
+from bot.jobs.runner import ResultFile, RunnerSettings
 from bot.ledger import InsufficientCredits, Ledger
-from bot.pricing import PriceTable
 from bot.providers.base import (
     InvalidRequest,
     JobUpdate,
-    ModelSpec,
     ProviderFailure,
     Submission,
     VideoRequest,
 )
-from bot.providers.validation import check_against_spec
-from tests.unit.community_support import text_order
 from tests.unit.conftest import ManualClock
+from tests.unit.job_support import KvidDouble, Machinery, text_order
 
 GUILD, CHANNEL = 1, 3
 ALICE, BOB, CAROL = 11, 12, 13
@@ -53,24 +46,13 @@ VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 500
 REFUSED = ProviderFailure(code="content_policy_violation", member_message="No.", retryable=False)
 
 
-class StubProvider:
+class StubProvider(KvidDouble):
     """A provider that accepts every job; each poll answers from `outcomes` (default success)."""
 
-    name = "kvid"
-    display_name = "kvidAI"
-    default_model = "v2"
     poll_interval = 1.0
-    models: Mapping[str, ModelSpec] = {
-        "v2": ModelSpec(
-            name="v2", kinds=("text",), resolutions=("480p", "720p"), default_resolution="720p"
-        )
-    }
 
     def __init__(self) -> None:
         self.failing: set[str] = set()
-
-    def validate(self, request: VideoRequest) -> None:
-        check_against_spec(self.display_name, self.models, request)
 
     async def submit(self, request: VideoRequest) -> Submission:
         return Submission(f"p-{request.prompt}", "queued")
@@ -84,9 +66,6 @@ class StubProvider:
             video_url="https://cdn.example/v.mp4",
             provider_cost=2.5,
         )
-
-    async def aclose(self) -> None:
-        return None
 
 
 class Quiet:
@@ -106,32 +85,19 @@ class Quiet:
         return Delivery.NOTICE, None
 
 
-class Economy:
+class Economy(Machinery[StubProvider]):
     """The credit machinery wired as the composition root wires it, on one database file."""
 
     def __init__(
         self, db: Database, clock: ManualClock, work_dir: Path, defaults: Allowance = DEFAULTS
     ) -> None:
-        self.db = db
-        self.clock = clock
-        self.provider = StubProvider()
-        self.ledger = Ledger(db, starting_credits=defaults.starting_credits, clock=clock)
+        ledger = Ledger(db, starting_credits=defaults.starting_credits, clock=clock)
         self.rules = CreditRules(db, defaults, clock=clock)
-        self.quotas = Quotas(db, self.ledger, self.rules, clock=clock)
+        self.quotas = Quotas(db, ledger, self.rules, clock=clock)
+        super().__init__(db, clock, StubProvider(), ledger, quotas=self.quotas)
         self.usage = UsageReports(db, clock=clock)
-        self.store = JobStore(db)
-        deps = JobDeps(db, self.store, self.ledger, {"kvid": self.provider}, clock)
-        self.service = JobService(
-            deps, PriceTable.load(), wake_runner=lambda: None, quotas=self.quotas
-        )
-        transport = httpx.MockTransport(lambda request: httpx.Response(200, content=VIDEO_BYTES))
-        self.runner = JobRunner(
-            deps,
-            Quiet(),
-            httpx.AsyncClient(transport=transport),
-            settings=RunnerSettings(deadline_seconds=3600),
-            work_dir=work_dir,
-        )
+        settings = RunnerSettings(deadline_seconds=3600)
+        self.runner = self.new_runner(Quiet(), VIDEO_BYTES, settings, work_dir)
         self._next_interaction = 1
 
     def order(

@@ -25,6 +25,7 @@ from bot.providers.base import (
     ProviderFailure,
     Submission,
     VideoRequest,
+    model_table,
 )
 from bot.providers.common import (
     SecretHeaderAuth,
@@ -82,11 +83,13 @@ FAILED_STATES: Final = frozenset(
 )
 
 
-def _spec(name: str, durations: tuple[int, ...], modes: tuple[str, ...], about: str) -> ModelSpec:
+def _spec(name: str, title: str, durations: tuple[int, ...], modes: tuple[str, ...]) -> ModelSpec:
     """One published model; every Kling model takes the same kinds of input otherwise."""
-    kinds: tuple[JobKind, ...] = (
-        ("text", "image", "extend") if name in EXTEND_MODELS else ("text", "image")
-    )
+    extends = name in EXTEND_MODELS
+    kinds: tuple[JobKind, ...] = ("text", "image", "extend") if extends else ("text", "image")
+    # Written from the same facts the checks use, so the description cannot disagree with them.
+    lengths = _durations_text(durations)
+    about = f"{title}: {lengths} s clips{', up to 4k' if '4k' in modes else ''}"
     return ModelSpec(
         name=name,
         kinds=kinds,
@@ -98,38 +101,30 @@ def _spec(name: str, durations: tuple[int, ...], modes: tuple[str, ...], about: 
         supports_seed=False,
         supports_negative_prompt=True,
         max_prompt_chars=MAX_PROMPT_CHARS,
-        description=about,
+        description=f"{about}; can extend." if extends else f"{about}.",
     )
+
+
+def _durations_text(durations: tuple[int, ...]) -> str:
+    """`5`, `5 or 10`, or `3-15` for a longer run."""
+    if len(durations) > 2:
+        return f"{durations[0]}-{durations[-1]}"
+    return " or ".join(str(d) for d in durations)
 
 
 _FIVE_OR_TEN: Final = (5, 10)
 _THREE_TO_FIFTEEN: Final = tuple(range(3, 16))
 
-MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
-    {
-        spec.name: spec
-        for spec in (
-            _spec("kling-v1", _FIVE_OR_TEN, MODES, "Kling 1.0: 5 or 10 s clips; can extend."),
-            _spec("kling-v1-6", _FIVE_OR_TEN, MODES, "Kling 1.6: 5 or 10 s clips; can extend."),
-            _spec("kling-v2-master", _FIVE_OR_TEN, MODES, "Kling 2.0 Master: 5 or 10 s clips."),
-            _spec("kling-v2-1-master", _FIVE_OR_TEN, MODES, "Kling 2.1 Master: 5 or 10 s clips."),
-            _spec(
-                "kling-v2-5-turbo",
-                _FIVE_OR_TEN,
-                MODES,
-                "Kling 2.5 Turbo: 5 or 10 s clips; can extend.",
-            ),
-            _spec("kling-v2-6", _FIVE_OR_TEN, MODES, "Kling 2.6: 5 or 10 s clips."),
-            _spec("kling-v3", _THREE_TO_FIFTEEN, MODES_WITH_4K, "Kling 3: 3-15 s clips, up to 4k."),
-            _spec(
-                "kling-v3-omni",
-                _THREE_TO_FIFTEEN,
-                MODES_WITH_4K,
-                "Kling 3 Omni: 3-15 s clips, up to 4k.",
-            ),
-            _spec("kling-o1", (5,), MODES, "Kling O1: 5 s clips."),
-        )
-    }
+MODELS: Final = model_table(
+    _spec("kling-v1", "Kling 1.0", _FIVE_OR_TEN, MODES),
+    _spec("kling-v1-6", "Kling 1.6", _FIVE_OR_TEN, MODES),
+    _spec("kling-v2-master", "Kling 2.0 Master", _FIVE_OR_TEN, MODES),
+    _spec("kling-v2-1-master", "Kling 2.1 Master", _FIVE_OR_TEN, MODES),
+    _spec("kling-v2-5-turbo", "Kling 2.5 Turbo", _FIVE_OR_TEN, MODES),
+    _spec("kling-v2-6", "Kling 2.6", _FIVE_OR_TEN, MODES),
+    _spec("kling-v3", "Kling 3", _THREE_TO_FIFTEEN, MODES_WITH_4K),
+    _spec("kling-v3-omni", "Kling 3 Omni", _THREE_TO_FIFTEEN, MODES_WITH_4K),
+    _spec("kling-o1", "Kling O1", (5,), MODES),
 )
 
 

@@ -24,6 +24,7 @@ from bot.providers.base import (
     ProviderFailure,
     Submission,
     VideoRequest,
+    model_table,
 )
 from bot.providers.common import (
     SecretHeaderAuth,
@@ -69,33 +70,25 @@ MAX_INFERENCE_STEPS: Final = 100
 MAX_SEED: Final = 2**32 - 1
 _IMAGE_ASPECTS: Final = ("auto", "16:9", "9:16", "1:1")
 
-MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
-    {
-        "v1": ModelSpec(
-            name="v1",
-            kinds=("text", "image"),
-            resolutions=("480p", "720p"),
-            default_resolution="720p",
-            aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
-            description="kvidAI's first model: quick clips up to 720p.",
-        ),
-        "v2": ModelSpec(
-            name="v2",
-            kinds=("text", "image"),
-            resolutions=("480p", "720p", "1080p"),
-            default_resolution="720p",
-            aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
-            description="kvidAI's default model: clips up to 1080p.",
-        ),
-        "v3": ModelSpec(
-            name="v3",
-            kinds=("text", "image"),
-            resolutions=("480p", "720p", "1080p"),
-            default_resolution="720p",
-            aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
-            description="kvidAI's newest model: clips up to 1080p.",
-        ),
-    }
+
+def _spec(name: str, resolutions: tuple[str, ...], about: str) -> ModelSpec:
+    """One published model; kvid's models differ only in the resolutions they offer."""
+    return ModelSpec(
+        name=name,
+        kinds=("text", "image"),
+        resolutions=resolutions,
+        default_resolution="720p",
+        aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
+        description=about,
+    )
+
+
+_UP_TO_1080P: Final = ("480p", "720p", "1080p")
+
+MODELS: Final = model_table(
+    _spec("v1", ("480p", "720p"), "kvidAI's first model: quick clips up to 720p."),
+    _spec("v2", _UP_TO_1080P, "kvidAI's default model: clips up to 1080p."),
+    _spec("v3", _UP_TO_1080P, "kvidAI's newest model: clips up to 1080p."),
 )
 
 # ---------------------------------------------------------------------------------------------

@@ -116,14 +116,9 @@ class ScriptedServer(Generic[Scenario]):
         app = web.Application(middlewares=[self._middleware])
         self.add_routes(app.router)
         # Cancel handlers whose client hung up (a timed-out poll) and don't wait long on stop().
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        self._runner, self._base_url = await serve_loopback(
+            app, handler_cancellation=True, shutdown_timeout=1.0
         )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self._base_url = f"http://{host}:{port}"
         return self
 
     async def stop(self) -> None:
@@ -260,6 +255,16 @@ class ScriptedServer(Generic[Scenario]):
         return RecordedRequest(
             request.method, request.path, dict(request.query), headers, body, authorized
         )
+
+
+async def serve_loopback(app: web.Application, **options: Any) -> tuple[web.AppRunner, str]:
+    """Serve `app` on a free 127.0.0.1 port: its runner (to clean up) and http://host:port."""
+    runner = web.AppRunner(app, access_log=None, **options)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
 
 
 async def stream_video(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import email.utils
 import io
 import logging
-import random
 import socket
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
+from typing import Any
 
 import av
 import httpx
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.providers.base import InvalidRequest, Provider, ProviderError, VideoRequest
+from bot.providers.base import Provider, ProviderError, VideoRequest
 from bot.providers.http import RetryPolicy
 from bot.providers.kvid import (
     ERROR_TABLE,
@@ -30,9 +31,21 @@ from bot.providers.kvid import (
 )
 from tests.fakes.kvid import FakeKvid, KvidScenario
 from tests.fakes.media import make_mp4
+from tests.fakes.scripted import serve_loopback
+from tests.providers.support import (
+    FAST_RETRY,
+    HONOURS_RETRY_AFTER,
+    RecordingSleep,
+    assert_refused,
+    download_mp4,
+    failure_of,
+    fast_options,
+    first_stream,
+    poll_until_done,
+    raw_chunks,
+)
 
 API_KEY = "kvid-SECRET-7f3a9c2e51d84b06"
-FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 T2V, I2V = SUBMIT_PATHS["text"], SUBMIT_PATHS["image"]
 CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
 
@@ -48,16 +61,6 @@ IMAGE = VideoRequest(
 )
 
 
-class RecordingSleep:
-    """A sleep that returns at once and remembers what it was asked for."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeKvid]:
     async with FakeKvid(api_key=API_KEY) as server:
@@ -70,21 +73,16 @@ async def fake_a2() -> AsyncIterator[FakeKvid]:
         yield server
 
 
-@pytest.fixture
-def sleeps() -> RecordingSleep:
-    return RecordingSleep()
-
-
 def make_provider(
     base_url: str,
     sleep: RecordingSleep,
     *,
-    retry: RetryPolicy = FAST_RETRY,
     timeout: float = 5.0,
     api_key: str = API_KEY,
+    **options: Any,
 ) -> KvidProvider:
     client = build_client(base_url, api_key, timeout=httpx.Timeout(timeout))
-    return KvidProvider(client, poll_interval=0.0, retry=retry, sleep=sleep, rng=random.Random(1))
+    return KvidProvider(client, **fast_options(sleep, **options))
 
 
 @pytest.fixture
@@ -99,17 +97,6 @@ async def provider_a2(fake_a2: FakeKvid, sleeps: RecordingSleep) -> AsyncIterato
     kvid = make_provider(fake_a2.base_url, sleeps)
     yield kvid
     await kvid.aclose()
-
-
-async def poll_until_done(kvid: KvidProvider, job_id: str, limit: int = 20):
-    """Poll until the job leaves pending; return every update seen."""
-    updates = []
-    for _ in range(limit):
-        update = await kvid.poll(job_id)
-        updates.append(update)
-        if update.state != "pending":
-            return updates
-    raise AssertionError(f"job {job_id} still pending after {limit} polls: {updates}")
 
 
 # -- the provider satisfies the boundary ----------------------------------------------------------
@@ -244,15 +231,10 @@ async def test_completed_video_is_downloadable_and_real(
     fake.script(KvidScenario(processing_polls=0, width=320, height=240))
     job_id = (await provider.submit(TEXT)).provider_job_id
     [done] = await poll_until_done(provider, job_id)
-
-    async with httpx.AsyncClient() as http:
-        head = await http.head(done.video_url)
-        body = (await http.get(done.video_url)).content
-    assert head.headers["content-type"] == "video/mp4"
-    assert int(head.headers["content-length"]) == len(body)
+    assert done.video_url is not None
+    body = await download_mp4(done.video_url)
+    assert first_stream(body) == ("h264", 320, 240)
     with av.open(io.BytesIO(body)) as container:
-        stream = container.streams.video[0]
-        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 320, 240)
         assert sum(1 for _ in container.decode(video=0)) >= 1
 
 
@@ -380,10 +362,9 @@ async def test_result_job_failed_is_a_failed_job(fake: FakeKvid, provider: KvidP
 
 
 async def test_unknown_job_raises_not_retryable(fake: FakeKvid, provider: KvidProvider) -> None:
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_0_nope")
-    assert caught.value.failure.code == "JOB_NOT_FOUND"
-    assert not caught.value.failure.retryable
+    failure = await failure_of(provider.poll("vid_0_nope"))
+    assert failure.code == "JOB_NOT_FOUND"
+    assert not failure.retryable
     assert len(fake.requests_to(STATUS_PATH)) == 1
 
 
@@ -463,11 +444,10 @@ async def _member_message(fake: FakeKvid, provider: KvidProvider, code: str) -> 
         fake.fail_next("status", status=403, error=None, shape="no_code")
     else:
         fake.fail_next("status", status=status, error=code, times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_1_x")
+    failure = await failure_of(provider.poll("vid_1_x"))
     fake.clear_injected()  # a non-retryable error leaves unused injections behind
-    assert caught.value.failure.code == code
-    return caught.value.failure.member_message
+    assert failure.code == code
+    return failure.member_message
 
 
 async def test_messages_differ_exactly_between_meanings(
@@ -518,32 +498,26 @@ async def test_other_error_shapes(
     retryable: bool,
 ) -> None:
     fake.fail_next("status", status=status, error=error, shape=shape, message="nope", times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_1_x")
-    assert (caught.value.failure.code, caught.value.failure.retryable) == (code, retryable)
-    assert caught.value.failure.member_message
+    failure = await failure_of(provider.poll("vid_1_x"))
+    assert (failure.code, failure.retryable) == (code, retryable)
+    assert failure.member_message
 
 
 async def test_success_false_on_http_200_is_an_error(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
     fake.fail_next("status", status=200, error="INSUFFICIENT_CREDITS")
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_1_x")
-    assert caught.value.failure.code == "INSUFFICIENT_CREDITS"
+    failure = await failure_of(provider.poll("vid_1_x"))
+    assert failure.code == "INSUFFICIENT_CREDITS"
 
 
 async def test_wrong_api_key_is_an_operator_problem(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    kvid = make_provider(fake.base_url, sleeps, api_key="not-the-key")
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
-    assert caught.value.failure.code == "invalid_api_key"
-    assert caught.value.failure.http_status == 403
-    assert not caught.value.failure.retryable
-    assert "admin" in caught.value.failure.member_message
+    async with aclosing(make_provider(fake.base_url, sleeps, api_key="not-the-key")) as kvid:
+        failure = await failure_of(kvid.submit(TEXT))
+    assert failure.code == "invalid_api_key"
+    assert failure.http_status == 403
+    assert not failure.retryable
+    assert "admin" in failure.member_message
     assert fake.jobs == {}
     assert [r.authorized for r in fake.requests] == [False]
 
@@ -554,26 +528,20 @@ async def test_wrong_api_key_is_an_operator_problem(fake: FakeKvid, sleeps: Reco
 async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
     fake: FakeKvid, sleeps: RecordingSleep
 ) -> None:
-    kvid = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
-    fake.fail_next("submit", status=429, error="RATE_LIMITED", retry_after="3")
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
+        fake.fail_next("submit", status=429, error="RATE_LIMITED", retry_after="3")
         submission = await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
     assert sleeps.delays == [3.0]
     assert len(fake.requests_to(T2V)) == 2
     assert [job.job_id for job in fake.submissions] == [submission.provider_job_id]
 
 
 async def test_retry_after_as_http_date_is_honoured(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    kvid = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
-    when = email.utils.formatdate(time.time() + 20, usegmt=True)
-    fake.fail_next("status", status=429, error="CONCURRENT_LIMIT", retry_after=when)
-    job_id = (await kvid.submit(TEXT)).provider_job_id
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
+        when = email.utils.formatdate(time.time() + 20, usegmt=True)
+        fake.fail_next("status", status=429, error="CONCURRENT_LIMIT", retry_after=when)
+        job_id = (await kvid.submit(TEXT)).provider_job_id
         update = await kvid.poll(job_id)
-    finally:
-        await kvid.aclose()
     assert update.state == "pending"
     [delay] = sleeps.delays
     assert 17.0 <= delay <= 20.0
@@ -592,10 +560,9 @@ async def test_server_errors_on_status_are_retried_up_to_the_policy(
     fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep
 ) -> None:
     fake.fail_next("status", status=500, error="internal_server_error", times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_1_x")
-    assert caught.value.failure.code == "internal_server_error"
-    assert caught.value.failure.retryable
+    failure = await failure_of(provider.poll("vid_1_x"))
+    assert failure.code == "internal_server_error"
+    assert failure.retryable
     assert len(fake.requests_to(STATUS_PATH)) == FAST_RETRY.attempts
     assert len(sleeps.delays) == FAST_RETRY.attempts - 1
     assert all(0 <= d <= FAST_RETRY.max_delay for d in sleeps.delays)
@@ -619,22 +586,18 @@ async def test_submit_server_error_is_not_resent(
     # kvid has no idempotency key: a 500 may come after the job was created, so a blind resend
     # could pay for two videos. The caller gets a retryable failure and decides.
     fake.fail_next("submit", status=500, error="internal_server_error", times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.submit(TEXT)
-    assert caught.value.failure.retryable
+    failure = await failure_of(provider.submit(TEXT))
+    assert failure.retryable
     assert len(fake.requests_to(T2V)) == 1
     assert sleeps.delays == []
 
 
 async def test_status_timeout_is_retried(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    kvid = make_provider(fake.base_url, sleeps, timeout=0.3)
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kvid:
         fake.script(KvidScenario(queued_polls=5))
         job_id = (await kvid.submit(TEXT)).provider_job_id
         fake.delay_next("status", 2.0)
         update = await kvid.poll(job_id)
-    finally:
-        await kvid.aclose()
     assert update.state == "pending"
     assert len(fake.requests_to(STATUS_PATH)) == 2
     assert len(sleeps.delays) == 1
@@ -643,15 +606,11 @@ async def test_status_timeout_is_retried(fake: FakeKvid, sleeps: RecordingSleep)
 async def test_submit_read_timeout_is_reported_unconfirmed(
     fake: FakeKvid, sleeps: RecordingSleep
 ) -> None:
-    kvid = make_provider(fake.base_url, sleeps, timeout=0.3)
-    fake.delay_next("submit", 2.0)
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
-    assert caught.value.failure.code == "submit_unconfirmed"
-    assert caught.value.failure.retryable
+    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kvid:
+        fake.delay_next("submit", 2.0)
+        failure = await failure_of(kvid.submit(TEXT))
+    assert failure.code == "submit_unconfirmed"
+    assert failure.retryable
     # The job exists at kvid although we never heard back: exactly why it was not resent.
     assert len(fake.jobs) == 1
     assert len(fake.requests_to(T2V)) == 1
@@ -661,14 +620,10 @@ async def test_unreachable_server_is_retried_then_raised(sleeps: RecordingSleep)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    kvid = make_provider(f"http://127.0.0.1:{port}", sleeps)
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
-    assert caught.value.failure.code == "network_error"
-    assert caught.value.failure.retryable
+    async with aclosing(make_provider(f"http://127.0.0.1:{port}", sleeps)) as kvid:
+        failure = await failure_of(kvid.submit(TEXT))
+    assert failure.code == "network_error"
+    assert failure.retryable
     assert len(sleeps.delays) == FAST_RETRY.attempts - 1
 
 
@@ -679,10 +634,14 @@ async def test_api_key_never_leaks(
     fake: FakeKvid, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    kvid = make_provider(fake.base_url, sleeps)
-    texts = [repr(kvid), repr(kvid._client), repr(kvid._client.headers), repr(kvid._client.auth)]
-    fake.script(KvidScenario(processing_polls=1))
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps)) as kvid:
+        texts = [
+            repr(kvid),
+            repr(kvid._client),
+            repr(kvid._client.headers),
+            repr(kvid._client.auth),
+        ]
+        fake.script(KvidScenario(processing_polls=1))
         job_id = (await kvid.submit(TEXT)).provider_job_id
         await poll_until_done(kvid, job_id)
         # A server that echoes the key back in its errors must not make us repeat it.
@@ -692,8 +651,6 @@ async def test_api_key_never_leaks(
         fake.fail_next("submit", status=400, error="INVALID_PARAMETERS", message=API_KEY)
         with pytest.raises(ProviderError) as on_submit:
             await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
     for caught in (on_poll, on_submit):
         assert "[redacted]" in caught.value.failure.detail
         texts += [str(caught.value), repr(caught.value), repr(caught.value.failure)]
@@ -737,10 +694,7 @@ def test_build_client_refuses_an_empty_key() -> None:
 async def test_validation_refusals_name_what_is_supported(
     fake: FakeKvid, provider: KvidProvider, request_: VideoRequest, expected: str
 ) -> None:
-    with pytest.raises(InvalidRequest, match=expected):
-        provider.validate(request_)
-    with pytest.raises(InvalidRequest):
-        await provider.submit(request_)
+    await assert_refused(provider, request_, expected)
     assert fake.requests == []
 
 
@@ -848,15 +802,13 @@ async def test_fake_result_before_completion(edition: str, code: str) -> None:
 
 
 async def test_fake_concurrency_limit(sleeps: RecordingSleep) -> None:
-    async with FakeKvid(api_key=API_KEY, edition="a2", max_concurrent=1) as server:
-        kvid = make_provider(server.base_url, sleeps, retry=RetryPolicy(attempts=1))
-        try:
-            await kvid.submit(TEXT)
-            with pytest.raises(ProviderError) as caught:
-                await kvid.submit(TEXT)
-        finally:
-            await kvid.aclose()
-    assert caught.value.failure.code == "CONCURRENT_LIMIT"
+    async with (
+        FakeKvid(api_key=API_KEY, edition="a2", max_concurrent=1) as server,
+        aclosing(make_provider(server.base_url, sleeps, retry=RetryPolicy(attempts=1))) as kvid,
+    ):
+        await kvid.submit(TEXT)
+        failure = await failure_of(kvid.submit(TEXT))
+    assert failure.code == "CONCURRENT_LIMIT"
 
 
 async def test_fake_serves_large_slow_videos_in_chunks(
@@ -869,15 +821,12 @@ async def test_fake_serves_large_slow_videos_in_chunks(
     )
     job_id = (await provider.submit(TEXT)).provider_job_id
     [done] = await poll_until_done(provider, job_id)
-    chunks = 0
-    async with httpx.AsyncClient() as http, http.stream("GET", done.video_url) as response:
-        data = b""
-        async for chunk in response.aiter_raw():
-            chunks += 1
-            data += chunk
+    assert done.video_url is not None
+    chunks = await raw_chunks(done.video_url)
+    data = b"".join(chunks)
     assert len(data) == len(CLIP) + 300_000
     assert data.startswith(CLIP)
-    assert chunks > 1
+    assert len(chunks) > 1
     with av.open(io.BytesIO(data)) as container:
         assert container.streams.video[0].width == 64
 
@@ -916,21 +865,16 @@ async def test_fake_checks_image_sizes(sleeps: RecordingSleep) -> None:
 
     app = web.Application()
     app.router.add_get("/{name}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    runner, images_url = await serve_loopback(app)
     try:
-        async with FakeKvid(api_key=API_KEY, inspect_images=True) as server:
-            kvid = make_provider(server.base_url, sleeps)
-            try:
-                with pytest.raises(ProviderError) as caught:
-                    await kvid.submit(replace(IMAGE, image_url=f"http://{host}:{port}/small"))
-                await kvid.submit(replace(IMAGE, image_url=f"http://{host}:{port}/ok"))
-            finally:
-                await kvid.aclose()
+        async with (
+            FakeKvid(api_key=API_KEY, inspect_images=True) as server,
+            aclosing(make_provider(server.base_url, sleeps)) as kvid,
+        ):
+            small = replace(IMAGE, image_url=f"{images_url}/small")
+            failure = await failure_of(kvid.submit(small))
+            await kvid.submit(replace(IMAGE, image_url=f"{images_url}/ok"))
     finally:
         await runner.cleanup()
-    assert caught.value.failure.code == "image_too_small"
-    assert "300×300" in caught.value.failure.member_message
+    assert failure.code == "image_too_small"
+    assert "300×300" in failure.member_message

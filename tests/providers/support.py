@@ -53,6 +53,12 @@ async def poll_until_done(provider: Provider, job_id: str, limit: int = 20) -> l
     raise AssertionError(f"job {job_id} still pending after {limit} polls: {updates}")
 
 
+async def submit_and_poll(provider: Provider, request: VideoRequest) -> tuple[str, list[JobUpdate]]:
+    """Submit `request` and poll the job until it leaves pending: (its id, every update)."""
+    job_id = (await provider.submit(request)).provider_job_id
+    return job_id, await poll_until_done(provider, job_id)
+
+
 async def failure_of(call: Awaitable[object]) -> ProviderFailure:
     """The failure a provider call raises; the test fails if it raises none."""
     with pytest.raises(ProviderError) as caught:

@@ -137,9 +137,11 @@ def make_provider(
     return KlingProvider(client, **fast_options(sleep, **options))
 
 
-def authorized(fake: FakeAceData) -> httpx.AsyncClient:
-    """A plain client to the fake that sends the right token."""
-    return httpx.AsyncClient(base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"})
+async def fake_post(fake: FakeAceData, path: str, body: dict[str, Any]) -> httpx.Response:
+    """POST `body` to the fake with the right token, past the provider's own checks."""
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=fake.base_url, headers=headers) as http:
+        return await http.post(path, json=body)
 
 
 @pytest.fixture
@@ -402,10 +404,9 @@ async def test_submit_never_waits_for_the_video(
 
 async def test_fake_sync_mode_blocks_then_answers_the_sync_body(fake: FakeAceData) -> None:
     fake.set_default(KlingScenario(seconds_until_done=0.3))
-    async with authorized(fake) as http:
-        started = time.monotonic()
-        response = await http.post(VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat"})
-        elapsed = time.monotonic() - started
+    started = time.monotonic()
+    response = await fake_post(fake, VIDEOS_PATH, {"action": "text2video", "prompt": "a cat"})
+    elapsed = time.monotonic() - started
     assert elapsed >= 0.3
     body = response.json()
     [task] = fake.submissions
@@ -424,8 +425,7 @@ async def test_fake_sync_mode_blocks_then_answers_the_sync_body(fake: FakeAceDat
 async def test_fake_sync_failure_answers_the_error_body(fake: FakeAceData) -> None:
     fake.set_default(KlingScenario(outcome="failed", error_message="fetch failed"))
     fake.sync_seconds = 0.01
-    async with authorized(fake) as http:
-        response = await http.post(VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat"})
+    response = await fake_post(fake, VIDEOS_PATH, {"action": "text2video", "prompt": "a cat"})
     assert response.status_code == 500
     body = response.json()
     assert body["success"] is False
@@ -435,10 +435,8 @@ async def test_fake_sync_failure_answers_the_error_body(fake: FakeAceData) -> No
 
 
 async def test_fake_async_answers_only_a_task_id(fake: FakeAceData) -> None:
-    async with authorized(fake) as http:
-        response = await http.post(
-            VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat", "async": True}
-        )
+    body = {"action": "text2video", "prompt": "a cat", "async": True}
+    response = await fake_post(fake, VIDEOS_PATH, body)
     assert response.json() == {"task_id": fake.submissions[0].task_id}
 
 
@@ -497,13 +495,10 @@ async def test_retrieve_pending_then_succeeded(fake: FakeAceData, provider: Klin
 
 
 async def test_fake_record_has_no_response_until_done(fake: FakeAceData) -> None:
-    async with authorized(fake) as http:
-        submitted = await http.post(
-            VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat", "async": True}
-        )
-        task_id = submitted.json()["task_id"]
-        running = (await http.post(TASKS_PATH, json={"id": task_id, "action": "retrieve"})).json()
-        done = (await http.post(TASKS_PATH, json={"id": task_id})).json()  # action defaults
+    body = {"action": "text2video", "prompt": "a cat", "async": True}
+    task_id = (await fake_post(fake, VIDEOS_PATH, body)).json()["task_id"]
+    running = (await fake_post(fake, TASKS_PATH, {"id": task_id, "action": "retrieve"})).json()
+    done = (await fake_post(fake, TASKS_PATH, {"id": task_id})).json()  # action defaults
     for key in ("response", "finished_at", "elapsed"):
         assert key not in running
         assert key in done
@@ -633,9 +628,8 @@ async def test_unknown_task_is_not_found(
 
 
 async def test_fake_answers_an_empty_object_for_unknown_ids(fake: FakeAceData) -> None:
-    async with authorized(fake) as http:
-        one = await http.post(TASKS_PATH, json={"id": "nope", "action": "retrieve"})
-        many = await http.post(TASKS_PATH, json={"ids": ["nope"], "action": "retrieve_batch"})
+    one = await fake_post(fake, TASKS_PATH, {"id": "nope", "action": "retrieve"})
+    many = await fake_post(fake, TASKS_PATH, {"ids": ["nope"], "action": "retrieve_batch"})
     assert (one.status_code, one.json()) == (200, {})
     assert many.json() == {"items": [], "count": 0}
 
@@ -818,15 +812,8 @@ async def test_poll_driven_completion_also_sends_the_callback(
 
 
 async def test_fake_never_calls_back_off_loopback(fake: FakeAceData) -> None:
-    async with authorized(fake) as http:
-        response = await http.post(
-            VIDEOS_PATH,
-            json={
-                "action": "text2video",
-                "prompt": "x",
-                "callback_url": "https://webhook.site/624b2c78",
-            },
-        )
+    body = {"action": "text2video", "prompt": "x", "callback_url": "https://webhook.site/624b2c78"}
+    response = await fake_post(fake, VIDEOS_PATH, body)
     task_id = response.json()["task_id"]
     await fake.complete(task_id)
     [delivery] = await fake.wait_for_callbacks(1)
@@ -1099,22 +1086,17 @@ async def test_fake_auth_errors_follow_the_contract(fake: FakeAceData) -> None:
 
 
 async def test_fake_checks_parameters(fake: FakeAceData) -> None:
-    async with authorized(fake) as http:
-        tail = await http.post(
-            VIDEOS_PATH,
-            json={
-                "action": "image2video",
-                "prompt": "x",
-                "start_image_url": "https://a/1.png",
-                "end_image_url": "https://a/2.png",
-                "duration": 10,
-                "async": True,
-            },
-        )
-        four_k = await http.post(
-            VIDEOS_PATH,
-            json={"action": "text2video", "prompt": "x", "model": "kling-v1", "mode": "4k"},
-        )
+    tail_too_long = {
+        "action": "image2video",
+        "prompt": "x",
+        "start_image_url": "https://a/1.png",
+        "end_image_url": "https://a/2.png",
+        "duration": 10,
+        "async": True,
+    }
+    tail = await fake_post(fake, VIDEOS_PATH, tail_too_long)
+    four_k_on_v1 = {"action": "text2video", "prompt": "x", "model": "kling-v1", "mode": "4k"}
+    four_k = await fake_post(fake, VIDEOS_PATH, four_k_on_v1)
     assert tail.status_code == four_k.status_code == 400
     assert "image_tail" in tail.json()["error"]["message"]
     assert four_k.json()["error"]["code"] == "bad_request"

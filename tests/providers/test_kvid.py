@@ -41,8 +41,8 @@ from tests.providers.support import (
     failure_of,
     fast_options,
     first_stream,
-    poll_until_done,
     raw_chunks,
+    submit_and_poll,
 )
 
 API_KEY = "kvid-SECRET-7f3a9c2e51d84b06"
@@ -205,9 +205,7 @@ async def test_poll_walks_queued_processing_then_reads_the_result(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
     fake.script(KvidScenario(queued_polls=1, processing_polls=2, used_credit=54))
-    job_id = (await provider.submit(TEXT)).provider_job_id
-
-    updates = await poll_until_done(provider, job_id)
+    job_id, updates = await submit_and_poll(provider, TEXT)
 
     assert [(u.state, u.provider_status) for u in updates] == [
         ("pending", "queued"),
@@ -229,8 +227,7 @@ async def test_completed_video_is_downloadable_and_real(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
     fake.script(KvidScenario(processing_polls=0, width=320, height=240))
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    [done] = await poll_until_done(provider, job_id)
+    _, [done] = await submit_and_poll(provider, TEXT)
     assert done.video_url is not None
     body = await download_mp4(done.video_url)
     assert first_stream(body) == ("h264", 320, 240)
@@ -242,8 +239,7 @@ async def test_failed_job_carries_the_status_error_message(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
     fake.script(KvidScenario(outcome="failed", error_message="Model crashed while rendering"))
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    updates = await poll_until_done(provider, job_id)
+    _, updates = await submit_and_poll(provider, TEXT)
 
     failed = updates[-1]
     assert (failed.state, failed.provider_status) == ("failed", "failed")
@@ -258,8 +254,7 @@ async def test_failed_job_without_message_still_explains(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
     fake.script(KvidScenario(processing_polls=0, outcome="failed"))
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    [failed] = await poll_until_done(provider, job_id)
+    _, [failed] = await submit_and_poll(provider, TEXT)
     assert failed.failure is not None
     assert failed.failure.member_message.startswith("kvidAI could not make this video")
 
@@ -270,8 +265,7 @@ async def test_failure_naming_content_policy_is_recognisable(
     fake.script(
         KvidScenario(processing_polls=0, outcome="failed", error_message="content_policy_violation")
     )
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    [failed] = await poll_until_done(provider, job_id)
+    _, [failed] = await submit_and_poll(provider, TEXT)
     assert failed.failure is not None
     assert failed.failure.code == "content_policy_violation"
     assert not failed.failure.retryable
@@ -279,8 +273,7 @@ async def test_failure_naming_content_policy_is_recognisable(
 
 async def test_canceled_job_is_failed(fake_a2: FakeKvid, provider_a2: KvidProvider) -> None:
     fake_a2.script(KvidScenario(processing_polls=1, outcome="canceled"))
-    job_id = (await provider_a2.submit(TEXT)).provider_job_id
-    updates = await poll_until_done(provider_a2, job_id)
+    _, updates = await submit_and_poll(provider_a2, TEXT)
     assert [u.state for u in updates] == ["pending", "failed"]
     assert updates[-1].failure is not None
     assert updates[-1].failure.code == "canceled"
@@ -290,8 +283,7 @@ async def test_other_edition_with_null_fields_while_running(
     fake_a2: FakeKvid, provider_a2: KvidProvider
 ) -> None:
     fake_a2.script(KvidScenario(queued_polls=1, processing_polls=1, used_credit=12))
-    job_id = (await provider_a2.submit(TEXT)).provider_job_id
-    updates = await poll_until_done(provider_a2, job_id)
+    job_id, updates = await submit_and_poll(provider_a2, TEXT)
     assert [u.state for u in updates] == ["pending", "pending", "succeeded"]
     assert all(u.failure is None for u in updates)
     assert updates[-1].video_url == fake_a2.cdn_url(job_id)
@@ -642,8 +634,7 @@ async def test_api_key_never_leaks(
             repr(kvid._client.auth),
         ]
         fake.script(KvidScenario(processing_polls=1))
-        job_id = (await kvid.submit(TEXT)).provider_job_id
-        await poll_until_done(kvid, job_id)
+        job_id, _ = await submit_and_poll(kvid, TEXT)
         # A server that echoes the key back in its errors must not make us repeat it.
         fake.fail_next("status", status=500, message=f"bad key {API_KEY}", times=10)
         with pytest.raises(ProviderError) as on_poll:
@@ -819,8 +810,7 @@ async def test_fake_serves_large_slow_videos_in_chunks(
             processing_polls=0, result_bytes=CLIP, result_padding=300_000, chunk_delay=0.01
         )
     )
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    [done] = await poll_until_done(provider, job_id)
+    _, [done] = await submit_and_poll(provider, TEXT)
     assert done.video_url is not None
     chunks = await raw_chunks(done.video_url)
     data = b"".join(chunks)

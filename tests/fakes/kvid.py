@@ -126,6 +126,22 @@ class KvidScenario:
     processing_seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class KvidContract:
+    """Which edition of kvid's docs the fake speaks, and which of the contract's checks it makes."""
+
+    edition: Edition = "a1"
+    # Jobs that have not yet reported their outcome count against this limit (a 429).
+    max_concurrent: int | None = None
+    # Download image_url (loopback test servers only) and enforce 300..6000 px per side.
+    inspect_images: bool = False
+    require_https_images: bool = False
+    reject_unknown_fields: bool = False
+
+
+SEED_CONTRACT = KvidContract()
+
+
 @dataclass
 class FakeJob:
     """A job the fake holds; tests may read it."""
@@ -185,24 +201,11 @@ class FakeKvid(ScriptedServer[KvidScenario]):
     default_shape = "seed"
 
     def __init__(
-        self,
-        api_key: str = "test-kvid-key",
-        *,
-        edition: Edition = "a1",
-        max_concurrent: int | None = None,
-        inspect_images: bool = False,
-        require_https_images: bool = False,
-        reject_unknown_fields: bool = False,
+        self, api_key: str = "test-kvid-key", *, contract: KvidContract = SEED_CONTRACT
     ) -> None:
         super().__init__(KvidScenario())
         self.api_key = api_key
-        self.edition = edition
-        # Jobs that have not yet reported their outcome count against this limit (a 429).
-        self.max_concurrent = max_concurrent
-        # Download image_url (loopback test servers only) and enforce 300..6000 px per side.
-        self.inspect_images = inspect_images
-        self.require_https_images = require_https_images
-        self.reject_unknown_fields = reject_unknown_fields
+        self.contract = contract
         self.jobs: dict[str, FakeJob] = {}
         self._counter = itertools.count(1)
         self._rng = random.Random(0)
@@ -303,12 +306,13 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         refusal = await self._check_submit(kind, body)
         if refusal is not None:
             return refusal
-        if self.max_concurrent is not None and self._active_jobs() >= self.max_concurrent:
-            code = "CONCURRENT_LIMIT" if self.edition == "a2" else "RATE_LIMITED"
+        limit, a2 = self.contract.max_concurrent, self.contract.edition == "a2"
+        if limit is not None and self._active_jobs() >= limit:
+            code = "CONCURRENT_LIMIT" if a2 else "RATE_LIMITED"
             return error_response(429, code, retry_after=None)
         job = self._new_job(kind, body)
-        estimated = job.scenario.estimated_time or ("2-5min" if self.edition == "a2" else "30s")
-        message = "Video generation job queued." if self.edition == "a2" else "Job submitted"
+        estimated = job.scenario.estimated_time or ("2-5min" if a2 else "30s")
+        message = "Video generation job queued." if a2 else "Job submitted"
         self.jobs[job.job_id] = job
         await self.changed()
         return web.json_response(
@@ -342,7 +346,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
             "created_at": job.created_at,
         }
         failed = state in ("failed", "canceled")
-        if self.edition == "a2":
+        if self.contract.edition == "a2":
             data["result_url"] = self._result_url(job) if state == "completed" else None
             data["error_message"] = job.scenario.error_message if failed else None
         elif failed and job.scenario.error_message is not None:
@@ -366,11 +370,11 @@ class FakeKvid(ScriptedServer[KvidScenario]):
             "prompt": job.body.get("prompt"),
             "width": width,
             "height": height,
-            "type": "video/mp4" if self.edition == "a1" else f"{job.kind}-to-video",
+            "type": "video/mp4" if self.contract.edition == "a1" else f"{job.kind}-to-video",
             "used_credit": job.scenario.used_credit,
             "created_at": job.created_at,
         }
-        if self.edition == "a2":
+        if self.contract.edition == "a2":
             data["size"] = data["file_size"] = len(self._video_bytes(job))
         return web.json_response({"success": True, "data": data})
 
@@ -390,7 +394,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         if any(ord(ch) < 32 and ch not in "\n\t" for ch in prompt):
             return error_response(400, "PROMPT_VALIDATION_ERROR", "prompt contains control chars")
         unknown = set(body) - COMMON_FIELDS - (IMAGE_FIELDS if kind == "image" else set())
-        if unknown and self.reject_unknown_fields:
+        if unknown and self.contract.reject_unknown_fields:
             return self._invalid(f"unknown fields: {', '.join(sorted(unknown))}", missing=False)
         model = body.get("model", "v2")
         resolution = body.get("resolution", "720p")
@@ -406,11 +410,11 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         url = body.get("image_url")
         if not isinstance(url, str) or not url:
             return self._invalid("image_url is required", missing=True)
-        if self.require_https_images and not url.startswith("https://"):
+        if self.contract.require_https_images and not url.startswith("https://"):
             return self._invalid("image_url must be an HTTPS URL", missing=False)
         if body.get("aspect_ratio", "auto") not in ASPECT_RATIOS:
             return self._invalid(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}", False)
-        if self.inspect_images:
+        if self.contract.inspect_images:
             return await self._inspect_image(url)
         return None
 
@@ -435,7 +439,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         return None
 
     def _invalid(self, message: str, missing: bool) -> web.StreamResponse:
-        if self.edition == "a2":
+        if self.contract.edition == "a2":
             code = "MISSING_PARAMETERS" if missing else "INVALID_PARAMETERS"
             return error_response(400, code, message)
         return error_response(422, "ValidationError", message)
@@ -446,7 +450,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         return error_response(404, "JOB_NOT_FOUND", f"jobId {job_id!r} not found")
 
     def _result_not_ready(self, job: FakeJob) -> web.StreamResponse:
-        if self.edition == "a1":
+        if self.contract.edition == "a1":
             return error_response(400, "RESULT_FETCH_ERROR", SEED_MESSAGES["RESULT_FETCH_ERROR"])
         if job.terminal:  # failed or canceled
             return error_response(400, "JOB_FAILED")
@@ -458,7 +462,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
     def _new_job(self, kind: str, body: dict[str, Any]) -> FakeJob:
         scenario = self.next_scenario(body)
         millis = int(time.time() * 1000) + next(self._counter)
-        if self.edition == "a2":
+        if self.contract.edition == "a2":
             suffix = "".join(self._rng.choices(string.ascii_lowercase + string.digits, k=9))
             job_id = f"job_{millis}_{suffix}"
         else:

@@ -236,57 +236,56 @@ async def test_text2video_body(fake: FakeAceData, provider: KlingProvider) -> No
     assert task.mode == "async"
 
 
-async def test_minimal_body_leaves_unset_options_out(
-    fake: FakeAceData, provider: KlingProvider
+def sent_body(
+    action: str, model: str, mode: str, prompt: str, duration: int, **fields: object
+) -> dict[str, object]:
+    """The createKlingVideos body the provider should send, with the action's own fields."""
+    body = {"action": action, "model": model, "mode": mode, "prompt": prompt, "duration": duration}
+    return {**body, **fields, "async": True}
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        # Unset options are left out.
+        (TEXT, sent_body("text2video", "kling-v1", "std", "A woman is drinking coffee.", 5)),
+        (
+            replace(
+                IMAGE,
+                end_image_url="https://cdn.example/tiger-end.png",
+                aspect_ratio="1:1",
+                duration=5,
+            ),
+            sent_body(
+                "image2video",
+                "kling-v1-6",
+                "pro",
+                "The tiger blinks.",
+                5,
+                aspect_ratio="1:1",
+                start_image_url="https://cdn.example/tiger.png",
+                end_image_url="https://cdn.example/tiger-end.png",
+            ),
+        ),
+        (
+            replace(EXTEND, duration=10),
+            sent_body(
+                "extend",
+                "kling-v1-6",
+                "std",
+                "She puts the cup down and smiles.",
+                10,
+                video_id="900798310464749610",
+            ),
+        ),
+    ],
+    ids=["minimal-text", "image-with-end-frame", "extend"],
+)
+async def test_each_action_sends_exactly_its_body(
+    fake: FakeAceData, provider: KlingProvider, request_: VideoRequest, expected: dict[str, object]
 ) -> None:
-    await provider.submit(TEXT)
-    assert sent_bodies(fake) == [
-        {
-            "action": "text2video",
-            "model": "kling-v1",
-            "mode": "std",
-            "prompt": "A woman is drinking coffee.",
-            "duration": 5,
-            "async": True,
-        }
-    ]
-
-
-async def test_image2video_with_start_and_end_frame(
-    fake: FakeAceData, provider: KlingProvider
-) -> None:
-    request = replace(
-        IMAGE, end_image_url="https://cdn.example/tiger-end.png", aspect_ratio="1:1", duration=5
-    )
-    await provider.submit(request)
-    assert sent_bodies(fake) == [
-        {
-            "action": "image2video",
-            "model": "kling-v1-6",
-            "mode": "pro",
-            "prompt": "The tiger blinks.",
-            "duration": 5,
-            "aspect_ratio": "1:1",
-            "start_image_url": "https://cdn.example/tiger.png",
-            "end_image_url": "https://cdn.example/tiger-end.png",
-            "async": True,
-        }
-    ]
-
-
-async def test_extend_body(fake: FakeAceData, provider: KlingProvider) -> None:
-    await provider.submit(replace(EXTEND, duration=10))
-    assert sent_bodies(fake) == [
-        {
-            "action": "extend",
-            "model": "kling-v1-6",
-            "mode": "std",
-            "prompt": "She puts the cup down and smiles.",
-            "duration": 10,
-            "video_id": "900798310464749610",
-            "async": True,
-        }
-    ]
+    await provider.submit(request_)
+    assert sent_bodies(fake) == [expected]
 
 
 async def test_extend_continues_a_finished_video(

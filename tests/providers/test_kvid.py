@@ -29,7 +29,7 @@ from bot.providers.kvid import (
     build_client,
     parse_estimated_time,
 )
-from tests.fakes.kvid import FakeKvid, KvidScenario
+from tests.fakes.kvid import Edition, FakeKvid, KvidContract, KvidScenario
 from tests.fakes.media import make_mp4
 from tests.fakes.scripted import serve_loopback
 from tests.providers.support import (
@@ -69,7 +69,7 @@ async def fake() -> AsyncIterator[FakeKvid]:
 
 @pytest.fixture
 async def fake_a2() -> AsyncIterator[FakeKvid]:
-    async with FakeKvid(api_key=API_KEY, edition="a2") as server:
+    async with FakeKvid(api_key=API_KEY, contract=KvidContract(edition="a2")) as server:
         yield server
 
 
@@ -778,9 +778,9 @@ async def test_fake_error_body_follows_the_seed(fake: FakeKvid) -> None:
 @pytest.mark.parametrize(
     ("edition", "code"), [("a1", "RESULT_FETCH_ERROR"), ("a2", "JOB_NOT_COMPLETED")]
 )
-async def test_fake_result_before_completion(edition: str, code: str) -> None:
+async def test_fake_result_before_completion(edition: Edition, code: str) -> None:
     async with (
-        FakeKvid(api_key=API_KEY, edition=edition) as server,  # type: ignore[arg-type]
+        FakeKvid(api_key=API_KEY, contract=KvidContract(edition)) as server,
         httpx.AsyncClient(base_url=server.base_url, headers={"api-key": API_KEY}) as http,
     ):
         submitted = await http.post(T2V, json={"prompt": "a cat"})
@@ -794,7 +794,7 @@ async def test_fake_result_before_completion(edition: str, code: str) -> None:
 
 async def test_fake_concurrency_limit(sleeps: RecordingSleep) -> None:
     async with (
-        FakeKvid(api_key=API_KEY, edition="a2", max_concurrent=1) as server,
+        FakeKvid(api_key=API_KEY, contract=KvidContract(edition="a2", max_concurrent=1)) as server,
         aclosing(make_provider(server.base_url, sleeps, retry=RetryPolicy(attempts=1))) as kvid,
     ):
         await kvid.submit(TEXT)
@@ -858,7 +858,7 @@ async def test_fake_checks_image_sizes(sleeps: RecordingSleep) -> None:
     runner, images_url = await serve_loopback(app)
     try:
         async with (
-            FakeKvid(api_key=API_KEY, inspect_images=True) as server,
+            FakeKvid(api_key=API_KEY, contract=KvidContract(inspect_images=True)) as server,
             aclosing(make_provider(server.base_url, sleeps)) as kvid,
         ):
             small = replace(IMAGE, image_url=f"{images_url}/small")

@@ -324,7 +324,7 @@ class Provider:
             stack.kvid.fail_next(
                 endpoint,  # type: ignore[arg-type]
                 status=status,
-                error=error,
+                code=error,
                 times=times,
                 retry_after=retry_after,
             )

@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -34,7 +35,6 @@ from PIL import Image
 
 from tests.fakes.media import make_mp4, pad_mp4
 from tests.fakes.scripted import (
-    Injection,
     ScriptedServer,
     shaped_response,
     stream_video,
@@ -42,8 +42,14 @@ from tests.fakes.scripted import (
 
 Edition = Literal["a1", "a2"]
 Outcome = Literal["completed", "failed", "canceled"]
-Endpoint = Literal["submit", "status", "result", "cdn"]
-ErrorShape = Literal["seed", "object", "fal", "text", "no_code", "empty"]
+ErrorShape = Literal[
+    "seed",  # the seed's body: {"success": false, "error": CODE, "message", "details"}
+    "object",  # `error: {code, message}`
+    "fal",  # `detail: [{loc, msg, type}]`
+    "text",  # a plain-text body
+    "no_code",  # `success`/`message` only, like the 403
+    "empty",  # no body at all
+]
 
 HELP_URL = "https://docs.kvid.ai/docs/api-services/video-api"
 SUBMIT_PATHS = {
@@ -195,10 +201,44 @@ class FakeJob:
         return width, height
 
 
-class FakeKvid(ScriptedServer[KvidScenario]):
+def error_response(
+    status: int,
+    error: str | None,
+    message: str | None = None,
+    *,
+    retry_after: str | None = None,
+    shape: ErrorShape = "seed",
+) -> web.Response:
+    """An error answer in one of the shapes kvid (or the fal upstream it relays) is seen to use."""
+    text = message if message is not None else SEED_MESSAGES.get(error or "", "error")
+    body: Any = None
+    match shape:
+        case "seed":
+            body = {
+                "success": False,
+                "error": error,
+                "message": text,
+                "details": {"http_status": status, "help_url": HELP_URL},
+            }
+        case "object":
+            body = {"success": False, "error": {"code": error, "message": text}}
+        case "fal":
+            body = {"detail": [{"loc": ["body", "image_url"], "msg": text, "type": error}]}
+        case "no_code":
+            body = {"success": False, "message": text}
+    return shaped_response(status, body, text, shape, retry_after)
+
+
+class FakeKvid(ScriptedServer[KvidScenario, FakeJob]):
     """A controllable kvidAI server for tests; runs in the test's event loop."""
 
     default_shape = "seed"
+    default_code = "internal_server_error"
+    paths = MappingProxyType(
+        {**dict.fromkeys(SUBMIT_PATHS, "submit"), STATUS_PATH: "status", RESULT_PATH: "result"}
+    )
+    cdn_prefix = CDN_PREFIX
+    error_response = staticmethod(error_response)
 
     def __init__(
         self, api_key: str = "test-kvid-key", *, contract: KvidContract = SEED_CONTRACT
@@ -219,17 +259,6 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         router.add_get(RESULT_PATH, self._result)
         router.add_get(CDN_PREFIX + "{job_id}.mp4", self._cdn)
 
-    def endpoint_of(self, path: str) -> Endpoint | None:
-        if path in SUBMIT_PATHS:
-            return "submit"
-        if path == STATUS_PATH:
-            return "status"
-        if path == RESULT_PATH:
-            return "result"
-        if path.startswith(CDN_PREFIX):
-            return "cdn"
-        return None
-
     def is_authorized(self, request: web.Request) -> bool:
         return request.headers.get("api-key") == self.api_key
 
@@ -246,52 +275,11 @@ class FakeKvid(ScriptedServer[KvidScenario]):
     def redact(self, name: str, value: str) -> str:
         return "[redacted]" if name == "api-key" else value
 
-    def injected_error(self, injection: Injection) -> web.Response:
-        return error_response(
-            injection.status,
-            injection.code,
-            injection.message,
-            retry_after=injection.retry_after,
-            shape=injection.shape,
-        )
-
     # -- control --------------------------------------------------------------------------------
 
-    def cdn_url(self, job_id: str) -> str:
-        """Where the fake serves a job's video."""
-        return f"{self.base_url}{CDN_PREFIX}{job_id}.mp4"
-
-    def fail_next(
-        self,
-        endpoint: Endpoint,
-        *,
-        status: int = 500,
-        error: str | None = "internal_server_error",
-        message: str | None = None,
-        retry_after: str | None = None,
-        times: int = 1,
-        shape: ErrorShape = "seed",
-        body: bytes | str | dict[str, Any] | None = None,
-        delay_seconds: float = 0.0,
-    ) -> None:
-        """Answer the next `times` calls to `endpoint` with this error instead of the real answer.
-
-        shape: "seed" (the seed's body), "object" (`error: {code, message}`), "fal"
-        (`detail: [{loc, msg, type}]`), "text" (plain-text body), "no_code" (`success`/`message`
-        only, like the 403), "empty" (no body). `body` overrides the shape entirely.
-        """
-        injection = Injection(status, error, message, shape, retry_after, body, delay_seconds)
-        self.inject(endpoint, injection, times=times)
-
-    @property
-    def submissions(self) -> list[FakeJob]:
-        """Jobs in the order they were accepted."""
-        return list(self.jobs.values())
-
-    async def wait_for_submissions(self, n: int, timeout: float = 5.0) -> list[FakeJob]:
-        """Wait until at least `n` jobs were accepted; return them all."""
-        await self.wait_until(lambda: len(self.jobs) >= n, timeout)
-        return self.submissions
+    def accepted(self) -> dict[str, FakeJob]:
+        """The jobs, by id, in the order they were accepted."""
+        return self.jobs
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -480,31 +468,3 @@ class FakeKvid(ScriptedServer[KvidScenario]):
             width, height = job.frame_size
             data = make_mp4(width - width % 2, height - height % 2)
         return pad_mp4(data, job.scenario.result_padding)
-
-
-def error_response(
-    status: int,
-    error: str | None,
-    message: str | None = None,
-    *,
-    retry_after: str | None = None,
-    shape: ErrorShape = "seed",
-) -> web.Response:
-    """An error answer in one of the shapes kvid (or the fal upstream it relays) is seen to use."""
-    text = message if message is not None else SEED_MESSAGES.get(error or "", "error")
-    body: Any = None
-    match shape:
-        case "seed":
-            body = {
-                "success": False,
-                "error": error,
-                "message": text,
-                "details": {"http_status": status, "help_url": HELP_URL},
-            }
-        case "object":
-            body = {"success": False, "error": {"code": error, "message": text}}
-        case "fal":
-            body = {"detail": [{"loc": ["body", "image_url"], "msg": text, "type": error}]}
-        case "no_code":
-            body = {"success": False, "message": text}
-    return shaped_response(status, body, text, shape, retry_after)

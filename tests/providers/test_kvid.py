@@ -333,7 +333,7 @@ async def test_result_not_ready_means_still_pending(
 ) -> None:
     fake.script(KvidScenario(processing_polls=0))
     job_id = (await provider.submit(TEXT)).provider_job_id
-    fake.fail_next("result", status=400, error=code)
+    fake.fail_next("result", status=400, code=code)
 
     first = await provider.poll(job_id)
     second = await provider.poll(job_id)
@@ -346,7 +346,7 @@ async def test_result_not_ready_means_still_pending(
 async def test_result_job_failed_is_a_failed_job(fake: FakeKvid, provider: KvidProvider) -> None:
     fake.script(KvidScenario(processing_polls=0))
     job_id = (await provider.submit(TEXT)).provider_job_id
-    fake.fail_next("result", status=400, error="JOB_FAILED")
+    fake.fail_next("result", status=400, code="JOB_FAILED")
     update = await provider.poll(job_id)
     assert update.state == "failed"
     assert update.failure is not None
@@ -416,7 +416,7 @@ def test_every_documented_code_is_in_the_table() -> None:
 async def test_documented_error_is_mapped(
     fake: FakeKvid, provider: KvidProvider, code: str, status: int, retryable: bool
 ) -> None:
-    fake.fail_next("status", status=status, error=code, times=10)
+    fake.fail_next("status", status=status, code=code, times=10)
     with pytest.raises(ProviderError) as caught:
         await provider.poll("vid_1_x")
     failure = caught.value.failure
@@ -433,9 +433,9 @@ async def test_documented_error_is_mapped(
 async def _member_message(fake: FakeKvid, provider: KvidProvider, code: str) -> str:
     status = next((s for c, s, _ in DOCUMENTED_ERRORS if c == code), 403)
     if code == "invalid_api_key":
-        fake.fail_next("status", status=403, error=None, shape="no_code")
+        fake.fail_next("status", status=403, code=None, shape="no_code")
     else:
-        fake.fail_next("status", status=status, error=code, times=10)
+        fake.fail_next("status", status=status, code=code, times=10)
     failure = await failure_of(provider.poll("vid_1_x"))
     fake.clear_injected()  # a non-retryable error leaves unused injections behind
     assert failure.code == code
@@ -489,7 +489,7 @@ async def test_other_error_shapes(
     code: str,
     retryable: bool,
 ) -> None:
-    fake.fail_next("status", status=status, error=error, shape=shape, message="nope", times=10)
+    fake.fail_next("status", status=status, code=error, shape=shape, message="nope", times=10)
     failure = await failure_of(provider.poll("vid_1_x"))
     assert (failure.code, failure.retryable) == (code, retryable)
     assert failure.member_message
@@ -498,7 +498,7 @@ async def test_other_error_shapes(
 async def test_success_false_on_http_200_is_an_error(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
-    fake.fail_next("status", status=200, error="INSUFFICIENT_CREDITS")
+    fake.fail_next("status", status=200, code="INSUFFICIENT_CREDITS")
     failure = await failure_of(provider.poll("vid_1_x"))
     assert failure.code == "INSUFFICIENT_CREDITS"
 
@@ -521,7 +521,7 @@ async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
     fake: FakeKvid, sleeps: RecordingSleep
 ) -> None:
     async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
-        fake.fail_next("submit", status=429, error="RATE_LIMITED", retry_after="3")
+        fake.fail_next("submit", status=429, code="RATE_LIMITED", retry_after="3")
         submission = await kvid.submit(TEXT)
     assert sleeps.delays == [3.0]
     assert len(fake.requests_to(T2V)) == 2
@@ -531,7 +531,7 @@ async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
 async def test_retry_after_as_http_date_is_honoured(fake: FakeKvid, sleeps: RecordingSleep) -> None:
     async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
         when = email.utils.formatdate(time.time() + 20, usegmt=True)
-        fake.fail_next("status", status=429, error="CONCURRENT_LIMIT", retry_after=when)
+        fake.fail_next("status", status=429, code="CONCURRENT_LIMIT", retry_after=when)
         job_id = (await kvid.submit(TEXT)).provider_job_id
         update = await kvid.poll(job_id)
     assert update.state == "pending"
@@ -542,7 +542,7 @@ async def test_retry_after_as_http_date_is_honoured(fake: FakeKvid, sleeps: Reco
 async def test_concurrency_limit_on_submit_is_retried(
     fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep
 ) -> None:
-    fake.fail_next("submit", status=429, error="CONCURRENT_LIMIT", times=2)
+    fake.fail_next("submit", status=429, code="CONCURRENT_LIMIT", times=2)
     await provider.submit(TEXT)
     assert len(sleeps.delays) == 2
     assert len(fake.submissions) == 1
@@ -551,7 +551,7 @@ async def test_concurrency_limit_on_submit_is_retried(
 async def test_server_errors_on_status_are_retried_up_to_the_policy(
     fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep
 ) -> None:
-    fake.fail_next("status", status=500, error="internal_server_error", times=10)
+    fake.fail_next("status", status=500, code="internal_server_error", times=10)
     failure = await failure_of(provider.poll("vid_1_x"))
     assert failure.code == "internal_server_error"
     assert failure.retryable
@@ -565,8 +565,8 @@ async def test_server_error_then_recovery(
 ) -> None:
     fake.script(KvidScenario(processing_polls=0))
     job_id = (await provider.submit(TEXT)).provider_job_id
-    fake.fail_next("status", status=502, error=None, shape="text", message="Bad Gateway")
-    fake.fail_next("result", status=500, error="internal_server_error")
+    fake.fail_next("status", status=502, code=None, shape="text", message="Bad Gateway")
+    fake.fail_next("result", status=500, code="internal_server_error")
     update = await provider.poll(job_id)
     assert update.state == "succeeded"
     assert len(sleeps.delays) == 2
@@ -577,7 +577,7 @@ async def test_submit_server_error_is_not_resent(
 ) -> None:
     # kvid has no idempotency key: a 500 may come after the job was created, so a blind resend
     # could pay for two videos. The caller gets a retryable failure and decides.
-    fake.fail_next("submit", status=500, error="internal_server_error", times=10)
+    fake.fail_next("submit", status=500, code="internal_server_error", times=10)
     failure = await failure_of(provider.submit(TEXT))
     assert failure.retryable
     assert len(fake.requests_to(T2V)) == 1
@@ -639,7 +639,7 @@ async def test_api_key_never_leaks(
         fake.fail_next("status", status=500, message=f"bad key {API_KEY}", times=10)
         with pytest.raises(ProviderError) as on_poll:
             await kvid.poll(job_id)
-        fake.fail_next("submit", status=400, error="INVALID_PARAMETERS", message=API_KEY)
+        fake.fail_next("submit", status=400, code="INVALID_PARAMETERS", message=API_KEY)
         with pytest.raises(ProviderError) as on_submit:
             await kvid.submit(TEXT)
     for caught in (on_poll, on_submit):

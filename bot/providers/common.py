@@ -1,4 +1,4 @@
-"""Helpers every provider client shares: reading error bodies, trimming text, secret headers."""
+"""What the HTTP provider clients share: reading error bodies, error tables, the client, a base."""
 
 from __future__ import annotations
 

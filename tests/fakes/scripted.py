@@ -199,12 +199,10 @@ class ScriptedServer(Generic[Scenario, Record]):
         body: Body | None = None,
         delay_seconds: float = 0.0,
     ) -> None:
-        """Answer the next `times` calls to `endpoint` with this error instead of the real answer.
-
-        `code` left out is the fake's plain server error; None sends none. `shape` is one of
-        the fake's error shapes (its usual one by default); `body` overrides the shape entirely.
-        The request is not processed: a failed submit creates nothing.
-        """
+        """Answer the next `times` calls to `endpoint` with this error, not the real answer."""
+        # `code` left out is the fake's plain server error, None sends none; `shape` is one of
+        # the fake's error shapes and `body` replaces it. The request itself is not processed,
+        # so a failed submit creates nothing.
         error_code = self.default_code if code is ... else code
         injection = Injection(
             status,

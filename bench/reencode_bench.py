@@ -25,12 +25,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.video_fit import fit_to_limit, probe  # noqa: E402
+from tests.fakes.media import AUDIO_RATE, mux_tone  # noqa: E402
 
 MIB = 1024 * 1024
 LIMIT = 10 * MIB
 FPS = 24
 SECONDS = 10
-AUDIO_RATE = 48_000
 CASES = (("720p", 1280, 720, 30 * MIB), ("1080p", 1920, 1080, 60 * MIB))
 
 
@@ -81,14 +81,7 @@ def make_clip(path: Path, content: str, width: int, height: int, target_bytes: i
         for picture in pictures:
             container.mux(video.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
         container.mux(video.encode(None))
-        t = np.arange(SECONDS * AUDIO_RATE) / AUDIO_RATE
-        tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-        for start in range(0, len(tone), 1024):
-            chunk = np.ascontiguousarray(np.stack([tone[start : start + 1024]] * 2))
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-            frame.sample_rate, frame.pts = AUDIO_RATE, start
-            container.mux(audio.encode(frame))
-        container.mux(audio.encode(None))
+        mux_tone(container, audio, SECONDS)
 
 
 def measure(content: str, label: str, width: int, height: int, target: int, work: Path) -> Row:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal, Protocol, runtime_checkable
 
 from bot.errors import UserError
@@ -30,6 +31,11 @@ class ModelSpec:
     supports_negative_prompt: bool = False
     max_prompt_chars: int = 2000
     description: str = ""
+
+
+def model_table(*specs: ModelSpec) -> Mapping[str, ModelSpec]:
+    """A read-only map of `specs` by model name, in the order given (the order menus show)."""
+    return MappingProxyType({spec.name: spec for spec in specs})
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,20 @@
-"""Helpers every provider client shares: reading error bodies, trimming text, secret headers."""
+"""What the HTTP provider clients share: reading error bodies, error tables, the client, a base."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 import re
-from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Final, cast
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, Final, TypedDict, cast
 
 import httpx
 
 from bot.providers.base import ProviderError, ProviderFailure
+from bot.providers.http import AnswerHook, Retrying, RetryPolicy, Sleep, parse_retry_after
 
 DETAIL_LIMIT: Final = 500
 CODE_LIMIT: Final = 64
@@ -113,27 +119,23 @@ def is_transient_status(http_status: int | None) -> bool:
     return http_status is not None and (http_status in (408, 429) or http_status >= 500)
 
 
+@dataclass(frozen=True, repr=False)
 class SecretHeaderAuth(httpx.Auth):
     """Adds one secret header per request, so the secret never sits in `client.headers`."""
 
-    def __init__(self, header: str, secret: str, *, scheme: str = "") -> None:
-        self._header = header
-        self._secret = secret
-        self._scheme = scheme
-
-    @property
-    def secret(self) -> str:
-        """The secret, for redaction only."""
-        return self._secret
+    header: str
+    # Kept for redaction too: error text never repeats it.
+    secret: str
+    scheme: str = ""
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Attach the secret."""
-        value = f"{self._scheme} {self._secret}" if self._scheme else self._secret
-        request.headers[self._header] = value
+        value = f"{self.scheme} {self.secret}" if self.scheme else self.secret
+        request.headers[self.header] = value
         yield request
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._header}=[redacted])"
+        return f"{type(self).__name__}({self.header}=[redacted])"
 
 
 def secret_of(client: httpx.AsyncClient, header: str) -> str | None:
@@ -179,3 +181,252 @@ def resubmit_guard(refused_statuses: frozenset[int]) -> Callable[[ProviderFailur
         return failure.http_status in refused_statuses or failure.code == "network_error"
 
     return safe
+
+
+# ---------------------------------------------------------------------------------------------
+# The client
+# ---------------------------------------------------------------------------------------------
+
+# Submits answer at once (never the blocking modes), so a long read only means a slow gateway.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0, pool=5.0)
+DEFAULT_RETRY: Final = RetryPolicy()
+
+
+class ClientOptions(TypedDict, total=False):
+    """What a test or the bot may change about a provider's client."""
+
+    timeout: httpx.Timeout | None
+    transport: httpx.AsyncBaseTransport | None
+
+
+def required_secret(value: str, empty_message: str) -> str:
+    """The credential without surrounding blanks; ValueError naming the setting when empty."""
+    if not value or not value.strip():
+        raise ValueError(empty_message)
+    return value.strip()
+
+
+def json_client(
+    base_url: str,
+    auth: SecretHeaderAuth,
+    *,
+    user_agent: str,
+    timeout: httpx.Timeout | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """One long-lived JSON client: base URL, the secret header, explicit timeouts, no redirects."""
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        auth=auth,
+        headers={
+            "content-type": "application/json",
+            "accept": "application/json",
+            "user-agent": user_agent,
+        },
+        timeout=timeout or DEFAULT_TIMEOUT,
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Error tables
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """One documented error code: the member's message and whether a resend may pass later."""
+
+    message: str
+    retryable: bool
+    # The code the rest of the bot sees, when it must differ from the provider's (moderation).
+    reported_as: str | None = None
+    # The HTTP statuses the provider documents for the code, where its docs give them.
+    statuses: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """How a code the table lacks reads, by HTTP status: 408/429/5xx may pass, other 4xx won't."""
+
+    rate_limited: str
+    server_error: str
+    rejected: str
+    # Statuses that mean more to this provider, looked at first (e.g. 401: the credential).
+    by_status: Mapping[int, tuple[str, bool]] = field(default_factory=dict)
+
+    def __call__(self, http_status: int | None) -> tuple[str, bool]:
+        """(member message, retryable) for an unknown code answered with `http_status`."""
+        if http_status is not None and http_status in self.by_status:
+            return self.by_status[http_status]
+        if http_status == 429:
+            return self.rate_limited, True
+        if is_transient_status(http_status):
+            return self.server_error, True
+        return self.rejected, False
+
+
+@dataclass(frozen=True)
+class OperatorAlert:
+    """Answers only the operator can fix: members are told to ask an admin, the log says what."""
+
+    messages: frozenset[str]
+    # A %-format taking the HTTP status and the failure's code.
+    text: str
+    log: logging.Logger
+
+
+class ErrorTable:
+    """A provider's documented error codes, found in any case, and a rule for the ones it lacks."""
+
+    def __init__(
+        self,
+        rows: Mapping[str, ErrorRow],
+        fallback: Fallback,
+        alert: OperatorAlert,
+    ) -> None:
+        self.rows: Mapping[str, ErrorRow] = MappingProxyType(dict(rows))
+        self._fallback = fallback
+        self._alert = alert
+        names = {
+            **{row.reported_as: code for code, row in rows.items() if row.reported_as},
+            **{code: code for code in rows},
+        }
+        self._by_folded = {name.casefold(): code for name, code in names.items()}
+
+    def known(self, code: str | None) -> str | None:
+        """The table's spelling of `code` in any case (or of the code it is reported as)."""
+        if not code:
+            return None
+        return self._by_folded.get(code.strip().casefold())
+
+    def failure(
+        self,
+        code: str,
+        *,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        detail: str = "",
+    ) -> ProviderFailure:
+        """The failure for a known or unknown error code."""
+        key = self.known(code)
+        if key is not None:
+            row = self.rows[key]
+            reported = row.reported_as or key
+            return ProviderFailure(
+                reported, row.message, row.retryable, http_status, retry_after, detail
+            )
+        message, retryable = self._fallback(http_status)
+        return ProviderFailure(code, message, retryable, http_status, retry_after, detail)
+
+    def answer_failure(
+        self, response: httpx.Response, code: str | None, detail: str, secret: str | None
+    ) -> ProviderFailure:
+        """The failure for an error answer whose code (if any) and account were read already."""
+        status = response.status_code
+        failure = self.failure(
+            code or f"http_{status}",
+            http_status=status,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            detail=redact(snippet(detail), secret),
+        )
+        if failure.member_message in self._alert.messages:
+            self._alert.log.error(self._alert.text, status, failure.code)
+        return failure
+
+
+def answer_detail(
+    response: httpx.Response, body: object, code: str | None, message: str | None
+) -> str:
+    """A one-line account of an error answer, for logs and the job table."""
+    status = response.status_code
+    if body is None:
+        return f"HTTP {status}: {snippet(response.text, 200) or '(empty body)'}"
+    return f"HTTP {status} {code or '(no code)'}: {message or '(no message)'}"
+
+
+def unexpected(member_message: str, detail: str, http_status: int | None = None) -> ProviderError:
+    """A 2xx answer that cannot be read: most likely a gateway hiccup, so worth another try."""
+    return ProviderError(
+        ProviderFailure(
+            "unexpected_response", member_message, True, http_status=http_status, detail=detail
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The provider
+# ---------------------------------------------------------------------------------------------
+
+
+class ProviderOptions(TypedDict, total=False):
+    """HttpProvider's keyword options, for a subclass constructor that adds its own."""
+
+    poll_interval: float
+    retry: RetryPolicy
+    sleep: Sleep
+    rng: random.Random | None
+    on_answer: AnswerHook | None
+
+
+class HttpProvider:
+    """What the HTTP providers share: one client, retried calls, JSON answers, a redacted secret."""
+
+    display_name: str
+    poll_interval: float
+    # The header that carries the credential (redacted from any error text).
+    secret_header: ClassVar[str]
+    # The member's message for an answer that cannot be read.
+    server_error: ClassVar[str]
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        poll_interval: float = 10.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        on_answer: AnswerHook | None = None,
+    ) -> None:
+        self._client = client
+        self.poll_interval = poll_interval
+        self._calls = Retrying(retry, sleep, rng, on_answer)
+        self._secret = secret_of(client, self.secret_header)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={str(self._client.base_url)!r})"
+
+    def _failure_from(self, response: httpx.Response) -> ProviderFailure:
+        """The provider's reading of an error answer."""
+        raise NotImplementedError
+
+    async def _submit_json(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        what: str,
+        retry_on: Callable[[ProviderFailure], bool],
+        interpret: Callable[[httpx.Response], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """POST a paid submit; only failures `retry_on` proves created nothing are resent."""
+        send = submit_sender(self._client, path, payload, provider=self.display_name)
+        body = await self._calls.call(send, interpret, what=what, retry_on=retry_on)
+        return cast(dict[str, Any], body)
+
+    def _json_answer(self, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of a successful answer, or ProviderError for anything else."""
+        if not response.is_success:
+            raise ProviderError(self._failure_from(response))
+        body = json_or_none(response)
+        if not isinstance(body, dict):
+            text = redact(snippet(f"non-JSON body: {response.text}", 200), self._secret)
+            raise unexpected(self.server_error, text, response.status_code)
+        if body.get("success") is False:
+            raise ProviderError(self._failure_from(response))
+        return body
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()

@@ -118,3 +118,33 @@ async def call_with_retries(
             )
             await sleep(delay)
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """How a provider client retries its calls: the policy, and the sleep, randomness and hook."""
+
+    policy: RetryPolicy = RetryPolicy()
+    sleep: Sleep = asyncio.sleep
+    rng: random.Random | None = None
+    on_answer: AnswerHook | None = None
+
+    async def call(
+        self,
+        send: Callable[[], Awaitable[httpx.Response]],
+        interpret: Callable[[httpx.Response], object],
+        *,
+        what: str,
+        retry_on: Callable[[ProviderFailure], bool] | None = None,
+    ) -> object:
+        """`call_with_retries` with these settings."""
+        return await call_with_retries(
+            send,
+            interpret,
+            policy=self.policy,
+            what=what,
+            sleep=self.sleep,
+            rng=self.rng,
+            retry_on=retry_on,
+            on_answer=self.on_answer,
+        )

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
-import random
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, cast
+from typing import Any, Final, Unpack, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,29 +18,29 @@ from bot.providers.base import (
     JobKind,
     JobUpdate,
     ModelSpec,
-    ProviderError,
     ProviderFailure,
     Submission,
     VideoRequest,
+    model_table,
 )
 from bot.providers.common import (
+    ClientOptions,
+    ErrorRow,
+    ErrorTable,
+    Fallback,
+    HttpProvider,
+    OperatorAlert,
+    ProviderOptions,
     SecretHeaderAuth,
+    answer_detail,
     error_fields,
-    is_transient_status,
+    json_client,
     json_or_none,
-    redact,
+    required_secret,
     resubmit_guard,
-    secret_of,
     snippet,
-    submit_sender,
     text_or_none,
-)
-from bot.providers.http import (
-    AnswerHook,
-    RetryPolicy,
-    Sleep,
-    call_with_retries,
-    parse_retry_after,
+    unexpected,
 )
 from bot.providers.validation import check_against_spec
 
@@ -53,9 +50,6 @@ DEFAULT_BASE_URL: Final = "https://api.acedata.cloud"
 VIDEOS_PATH: Final = "/kling/videos"
 TASKS_PATH: Final = "/kling/tasks"
 USER_AGENT: Final = "discord-video-bot/0.1 (kling provider; httpx)"
-# Submits are always asynchronous and answer at once; a long read only means a slow gateway.
-DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0, pool=5.0)
-DEFAULT_RETRY: Final = RetryPolicy()
 # AceData's sample task records took 316-317 s; the guide's "1-2 minutes" is optimistic.
 ESTIMATED_SECONDS: Final = 300.0
 # retrieve_batch has no documented size limit; this keeps one request body small.
@@ -82,11 +76,13 @@ FAILED_STATES: Final = frozenset(
 )
 
 
-def _spec(name: str, durations: tuple[int, ...], modes: tuple[str, ...], about: str) -> ModelSpec:
+def _spec(name: str, title: str, durations: tuple[int, ...], modes: tuple[str, ...]) -> ModelSpec:
     """One published model; every Kling model takes the same kinds of input otherwise."""
-    kinds: tuple[JobKind, ...] = (
-        ("text", "image", "extend") if name in EXTEND_MODELS else ("text", "image")
-    )
+    extends = name in EXTEND_MODELS
+    kinds: tuple[JobKind, ...] = ("text", "image", "extend") if extends else ("text", "image")
+    # Written from the same facts the checks use, so the description cannot disagree with them.
+    lengths = _durations_text(durations)
+    about = f"{title}: {lengths} s clips{', up to 4k' if '4k' in modes else ''}"
     return ModelSpec(
         name=name,
         kinds=kinds,
@@ -98,38 +94,30 @@ def _spec(name: str, durations: tuple[int, ...], modes: tuple[str, ...], about: 
         supports_seed=False,
         supports_negative_prompt=True,
         max_prompt_chars=MAX_PROMPT_CHARS,
-        description=about,
+        description=f"{about}; can extend." if extends else f"{about}.",
     )
+
+
+def _durations_text(durations: tuple[int, ...]) -> str:
+    """`5`, `5 or 10`, or `3-15` for a longer run."""
+    if len(durations) > 2:
+        return f"{durations[0]}-{durations[-1]}"
+    return " or ".join(str(d) for d in durations)
 
 
 _FIVE_OR_TEN: Final = (5, 10)
 _THREE_TO_FIFTEEN: Final = tuple(range(3, 16))
 
-MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
-    {
-        spec.name: spec
-        for spec in (
-            _spec("kling-v1", _FIVE_OR_TEN, MODES, "Kling 1.0: 5 or 10 s clips; can extend."),
-            _spec("kling-v1-6", _FIVE_OR_TEN, MODES, "Kling 1.6: 5 or 10 s clips; can extend."),
-            _spec("kling-v2-master", _FIVE_OR_TEN, MODES, "Kling 2.0 Master: 5 or 10 s clips."),
-            _spec("kling-v2-1-master", _FIVE_OR_TEN, MODES, "Kling 2.1 Master: 5 or 10 s clips."),
-            _spec(
-                "kling-v2-5-turbo",
-                _FIVE_OR_TEN,
-                MODES,
-                "Kling 2.5 Turbo: 5 or 10 s clips; can extend.",
-            ),
-            _spec("kling-v2-6", _FIVE_OR_TEN, MODES, "Kling 2.6: 5 or 10 s clips."),
-            _spec("kling-v3", _THREE_TO_FIFTEEN, MODES_WITH_4K, "Kling 3: 3-15 s clips, up to 4k."),
-            _spec(
-                "kling-v3-omni",
-                _THREE_TO_FIFTEEN,
-                MODES_WITH_4K,
-                "Kling 3 Omni: 3-15 s clips, up to 4k.",
-            ),
-            _spec("kling-o1", (5,), MODES, "Kling O1: 5 s clips."),
-        )
-    }
+MODELS: Final = model_table(
+    _spec("kling-v1", "Kling 1.0", _FIVE_OR_TEN, MODES),
+    _spec("kling-v1-6", "Kling 1.6", _FIVE_OR_TEN, MODES),
+    _spec("kling-v2-master", "Kling 2.0 Master", _FIVE_OR_TEN, MODES),
+    _spec("kling-v2-1-master", "Kling 2.1 Master", _FIVE_OR_TEN, MODES),
+    _spec("kling-v2-5-turbo", "Kling 2.5 Turbo", _FIVE_OR_TEN, MODES),
+    _spec("kling-v2-6", "Kling 2.6", _FIVE_OR_TEN, MODES),
+    _spec("kling-v3", "Kling 3", _THREE_TO_FIFTEEN, MODES_WITH_4K),
+    _spec("kling-v3-omni", "Kling 3 Omni", _THREE_TO_FIFTEEN, MODES_WITH_4K),
+    _spec("kling-o1", "Kling O1", (5,), MODES),
 )
 
 
@@ -181,118 +169,53 @@ CONTENT_POLICY_VIOLATION: Final = "content_policy_violation"
 TASK_NOT_FOUND: Final = "task_not_found"
 
 
-@dataclass(frozen=True)
-class ErrorRow:
-    """One documented AceData error code: its HTTP statuses, the member's message, retryable."""
-
-    statuses: tuple[int, ...]
-    message: str
-    retryable: bool
-    # The code the rest of the bot sees, when it must differ from AceData's (moderation).
-    reported_as: str | None = None
-
-
 # Retryable means the same request may succeed later without anyone changing anything.
 ERROR_TABLE: Final[Mapping[str, ErrorRow]] = MappingProxyType(
     {
-        "token_mismatched": ErrorRow((400, 401), _TOKEN_WRONG_API, False),
-        "api_not_implemented": ErrorRow((400,), _NOT_OFFERED, False),
-        "disabled": ErrorRow((400,), _ACCOUNT_DISABLED, False),
-        "bad_request": ErrorRow((400,), _BAD_OPTIONS, False),
-        "no_token": ErrorRow((400,), _TOKEN_BAD, False),
-        "invalid_token": ErrorRow((401,), _TOKEN_BAD, False),
-        "token_expired": ErrorRow((401,), _TOKEN_BAD, False),
+        "token_mismatched": ErrorRow(_TOKEN_WRONG_API, False, statuses=(400, 401)),
+        "api_not_implemented": ErrorRow(_NOT_OFFERED, False, statuses=(400,)),
+        "disabled": ErrorRow(_ACCOUNT_DISABLED, False, statuses=(400,)),
+        "bad_request": ErrorRow(_BAD_OPTIONS, False, statuses=(400,)),
+        "no_token": ErrorRow(_TOKEN_BAD, False, statuses=(400,)),
+        "invalid_token": ErrorRow(_TOKEN_BAD, False, statuses=(401,)),
+        "token_expired": ErrorRow(_TOKEN_BAD, False, statuses=(401,)),
         # Seen as a bare `{"code": "authorization_missing"}` on the sibling /kling/lip-sync.
-        "authorization_missing": ErrorRow((401,), _TOKEN_BAD, False),
-        "used_up": ErrorRow((403,), _OUT_OF_BALANCE, False),
+        "authorization_missing": ErrorRow(_TOKEN_BAD, False, statuses=(401,)),
+        "used_up": ErrorRow(_OUT_OF_BALANCE, False, statuses=(403,)),
         # "Blocked by content moderation"; reported under the code the bot treats as a refusal.
-        "forbidden": ErrorRow((403,), _CONTENT_POLICY, False, CONTENT_POLICY_VIOLATION),
-        "no_api": ErrorRow((404,), _NO_API, False),
-        "too_many_requests": ErrorRow((429,), _RATE_LIMITED, True),
-        "api_error": ErrorRow((500,), _SERVER_ERROR, True),
+        "forbidden": ErrorRow(_CONTENT_POLICY, False, CONTENT_POLICY_VIOLATION, statuses=(403,)),
+        "no_api": ErrorRow(_NO_API, False, statuses=(404,)),
+        "too_many_requests": ErrorRow(_RATE_LIMITED, True, statuses=(429,)),
+        "api_error": ErrorRow(_SERVER_ERROR, True, statuses=(500,)),
     }
 )
-_BY_FOLDED: Final = {
-    **{row.reported_as: code for code, row in ERROR_TABLE.items() if row.reported_as},
-    **{code: code for code in ERROR_TABLE},
-}
 _REASON_LIMIT: Final = 200
 
 
-def known_code(code: str | None) -> str | None:
-    """The table's key for `code` in any case (or for the code it is reported as), else None."""
-    if not code:
-        return None
-    return _BY_FOLDED.get(code.strip().casefold())
-
-
-def failure_for_code(
-    code: str,
-    *,
-    http_status: int | None = None,
-    retry_after: float | None = None,
-    detail: str = "",
-) -> ProviderFailure:
-    """The failure for a known or unknown AceData error code."""
-    key = known_code(code)
-    if key is not None:
-        row = ERROR_TABLE[key]
-        reported = row.reported_as or key
-        return ProviderFailure(
-            reported, row.message, row.retryable, http_status, retry_after, detail
-        )
-    message, retryable = _fallback_for_status(http_status)
-    return ProviderFailure(code, message, retryable, http_status, retry_after, detail)
-
-
-def _fallback_for_status(http_status: int | None) -> tuple[str, bool]:
-    """Classify an unknown code by HTTP status, the way AceData's own SDK does."""
-    if http_status == 401:
-        return _TOKEN_BAD, False
-    if http_status == 429:
-        return _RATE_LIMITED, True
-    if is_transient_status(http_status):
-        return _SERVER_ERROR, True
-    return _REJECTED, False
+ERRORS: Final = ErrorTable(
+    ERROR_TABLE,
+    # The way AceData's own SDK classifies an unknown code.
+    Fallback(_RATE_LIMITED, _SERVER_ERROR, _REJECTED, {401: (_TOKEN_BAD, False)}),
+    OperatorAlert(
+        frozenset({_TOKEN_BAD, _TOKEN_WRONG_API}),
+        "AceData Cloud refused KLING_API_KEY (HTTP %s %s): put a valid token for the Kling "
+        "Videos API from acedata.cloud in KLING_API_KEY and restart the bot",
+        log,
+    ),
+)
 
 
 def failure_from_response(
     response: httpx.Response, *, secret: str | None = None
 ) -> ProviderFailure:
     """Turn an error answer in any shape AceData uses into a ProviderFailure."""
-    status = response.status_code
     body = json_or_none(response)
-    code, message = error_fields(body, known_code)
-    if body is None:
-        detail = f"HTTP {status}: {snippet(response.text, 200) or '(empty body)'}"
-    else:
-        detail = f"HTTP {status} {code or '(no code)'}: {message or '(no message)'}"
-    if status == 403 and known_code(code) is None:
+    code, message = error_fields(body, ERRORS.known)
+    detail = answer_detail(response, body, code, message)
+    if response.status_code == 403 and ERRORS.known(code) is None:
         # The SDK's rule: a 403 without a known code is a moderation block.
         code = "forbidden"
-    failure = failure_for_code(
-        code or f"http_{status}",
-        http_status=status,
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
-        detail=redact(snippet(detail), secret),
-    )
-    if failure.member_message in (_TOKEN_BAD, _TOKEN_WRONG_API):
-        # Members are told to ask an admin; the operator needs to know which setting to fix.
-        log.error(
-            "AceData Cloud refused KLING_API_KEY (HTTP %s %s): put a valid token for the Kling "
-            "Videos API from acedata.cloud in KLING_API_KEY and restart the bot",
-            status,
-            failure.code,
-        )
-    return failure
-
-
-def _unexpected(detail: str, http_status: int | None = None) -> ProviderError:
-    """A 2xx answer we cannot read: most likely a gateway hiccup, so worth another try."""
-    failure = ProviderFailure(
-        "unexpected_response", _SERVER_ERROR, True, http_status=http_status, detail=detail
-    )
-    return ProviderError(failure)
+    return ERRORS.answer_failure(response, code, detail, secret)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,10 +232,10 @@ def _reason_suffix(reason: str | None) -> str:
 
 def _task_failure(result: Mapping[str, Any]) -> ProviderFailure:
     """Why a finished task failed, mapped through the error table when it names a code."""
-    code, message = error_fields(dict(result), known_code)
+    code, message = error_fields(dict(result), ERRORS.known)
     detail = snippet(f"kling task failed: {code or '(no code)'}: {message or '(no message)'}")
-    if code is not None and known_code(code) is not None:
-        return failure_for_code(code, detail=detail)
+    if code is not None and ERRORS.known(code) is not None:
+        return ERRORS.failure(code, detail=detail)
     return ProviderFailure(
         "generation_failed", _JOB_FAILED + _reason_suffix(message), False, detail=detail
     )
@@ -392,37 +315,13 @@ def parse_callback(body: object) -> tuple[str, JobUpdate]:
 # ---------------------------------------------------------------------------------------------
 
 
-class BearerAuth(SecretHeaderAuth):
-    """Adds `authorization: Bearer …` per request, so the token never sits in `client.headers`."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__("authorization", token, scheme="Bearer")
-
-
-def build_client(
-    base_url: str,
-    token: str,
-    *,
-    timeout: httpx.Timeout | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
+def build_client(base_url: str, token: str, **options: Unpack[ClientOptions]) -> httpx.AsyncClient:
     """One long-lived client for AceData: base URL, Bearer token, JSON headers and timeouts."""
-    if not token or not token.strip():
-        raise ValueError(
-            "KLING_API_KEY is empty; set it to an AceData Cloud token for the Kling Videos API"
-        )
-    return httpx.AsyncClient(
-        base_url=base_url.rstrip("/"),
-        auth=BearerAuth(token.strip()),
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json",
-            "user-agent": USER_AGENT,
-        },
-        timeout=timeout or DEFAULT_TIMEOUT,
-        follow_redirects=False,
-        transport=transport,
+    secret = required_secret(
+        token, "KLING_API_KEY is empty; set it to an AceData Cloud token for the Kling Videos API"
     )
+    auth = SecretHeaderAuth("authorization", secret, scheme="Bearer")
+    return json_client(base_url, auth, user_agent=USER_AGENT, **options)
 
 
 def _camera_move(request: VideoRequest) -> CameraMove | None:
@@ -501,7 +400,7 @@ _safe_to_resubmit: Final = resubmit_guard(frozenset({429}))
 # ---------------------------------------------------------------------------------------------
 
 
-class KlingProvider:
+class KlingProvider(HttpProvider):
     """Kling via AceData Cloud: validates, submits asynchronously, polls tasks singly or in bulk."""
 
     name = "kling"
@@ -510,30 +409,20 @@ class KlingProvider:
     default_model = "kling-v2-5-turbo"
     extend_models: tuple[str, ...] = EXTEND_MODELS
 
+    secret_header = "authorization"
+    server_error = _SERVER_ERROR
+
     def __init__(
         self,
         client: httpx.AsyncClient,
         *,
-        poll_interval: float = 10.0,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Sleep = asyncio.sleep,
-        rng: random.Random | None = None,
         batch_size: int = MAX_BATCH,
-        on_answer: AnswerHook | None = None,
+        **options: Unpack[ProviderOptions],
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self._client = client
-        self.poll_interval = poll_interval
-        self._retry = retry
-        self._sleep = sleep
-        self._rng = rng
-        self._on_answer = on_answer
+        super().__init__(client, **options)
         self._batch_size = batch_size
-        self._secret = secret_of(client, "authorization")
-
-    def __repr__(self) -> str:
-        return f"KlingProvider(base_url={str(self._client.base_url)!r})"
 
     def can_extend(self, model: str) -> bool:
         """Whether `model` can continue an earlier video."""
@@ -617,23 +506,13 @@ class KlingProvider:
         if callback_url is not None and not _is_http_url(callback_url):
             raise ValueError("callback_url must be an absolute http(s) URL")
         payload = build_payload(request, callback_url=callback_url)
-        send = submit_sender(self._client, VIDEOS_PATH, payload, provider=self.display_name)
-        body = cast(
-            dict[str, Any],
-            await call_with_retries(
-                send,
-                self._interpret,
-                policy=self._retry,
-                what=f"kling submit ({payload['action']})",
-                sleep=self._sleep,
-                rng=self._rng,
-                on_answer=self._on_answer,
-                retry_on=_safe_to_resubmit,
-            ),
+        what = f"kling submit ({payload['action']})"
+        body = await self._submit_json(
+            VIDEOS_PATH, payload, what, _safe_to_resubmit, self._json_answer
         )
         task_id = text_or_none(body.get("task_id"))
         if task_id is None:
-            raise _unexpected("AceData accepted the submit but returned no task_id")
+            raise unexpected(_SERVER_ERROR, "AceData accepted the submit but returned no task_id")
         status = text_or_none(body.get("state")) or "submitted"
         log.info("kling accepted task %s (%s)", task_id, payload["action"])
         return Submission(task_id, status, ESTIMATED_SECONDS)
@@ -668,7 +547,7 @@ class KlingProvider:
         )
         items = body.get("items", [])
         if not isinstance(items, list):
-            raise _unexpected("retrieve_batch answer has no `items` list")
+            raise unexpected(_SERVER_ERROR, "retrieve_batch answer has no `items` list")
         records = {
             item["id"]: item
             for item in items
@@ -697,29 +576,9 @@ class KlingProvider:
         def send() -> Awaitable[httpx.Response]:
             return self._client.post(TASKS_PATH, json=body)
 
-        result = await call_with_retries(
-            send,
-            self._interpret,
-            policy=self._retry,
-            what=what,
-            sleep=self._sleep,
-            rng=self._rng,
-            on_answer=self._on_answer,
-        )
+        result = await self._calls.call(send, self._json_answer, what=what)
         return cast(dict[str, Any], result)
 
-    def _interpret(self, response: httpx.Response) -> dict[str, Any]:
-        """The JSON object of a successful answer, or ProviderError for anything else."""
-        if not response.is_success:
-            raise ProviderError(failure_from_response(response, secret=self._secret))
-        body = json_or_none(response)
-        if not isinstance(body, dict):
-            text = redact(snippet(f"non-JSON body: {response.text}", 200), self._secret)
-            raise _unexpected(text, response.status_code)
-        if body.get("success") is False:
-            raise ProviderError(failure_from_response(response, secret=self._secret))
-        return body
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._client.aclose()
+    def _failure_from(self, response: httpx.Response) -> ProviderFailure:
+        """AceData's error answer as a failure, with the token redacted."""
+        return failure_from_response(response, secret=self._secret)

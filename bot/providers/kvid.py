@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, cast
+from typing import Any, Final, Unpack, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,26 +22,26 @@ from bot.providers.base import (
     ProviderFailure,
     Submission,
     VideoRequest,
+    model_table,
 )
 from bot.providers.common import (
+    ClientOptions,
+    ErrorRow,
+    ErrorTable,
+    Fallback,
+    HttpProvider,
+    OperatorAlert,
     SecretHeaderAuth,
+    answer_detail,
     float_or_none,
     int_or_none,
-    is_transient_status,
+    json_client,
     json_or_none,
-    redact,
+    required_secret,
     resubmit_guard,
-    secret_of,
     snippet,
-    submit_sender,
     text_or_none,
-)
-from bot.providers.http import (
-    AnswerHook,
-    RetryPolicy,
-    Sleep,
-    call_with_retries,
-    parse_retry_after,
+    unexpected,
 )
 from bot.providers.validation import check_against_spec
 
@@ -51,9 +49,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL: Final = "https://api.kvid.ai"
 USER_AGENT: Final = "discord-video-bot/0.1 (kvid provider; httpx)"
-# Submits answer at once, so a long read timeout only matters for a slow gateway.
-DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0, pool=5.0)
-DEFAULT_RETRY: Final = RetryPolicy()
 
 SUBMIT_PATHS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -69,33 +64,25 @@ MAX_INFERENCE_STEPS: Final = 100
 MAX_SEED: Final = 2**32 - 1
 _IMAGE_ASPECTS: Final = ("auto", "16:9", "9:16", "1:1")
 
-MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
-    {
-        "v1": ModelSpec(
-            name="v1",
-            kinds=("text", "image"),
-            resolutions=("480p", "720p"),
-            default_resolution="720p",
-            aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
-            description="kvidAI's first model: quick clips up to 720p.",
-        ),
-        "v2": ModelSpec(
-            name="v2",
-            kinds=("text", "image"),
-            resolutions=("480p", "720p", "1080p"),
-            default_resolution="720p",
-            aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
-            description="kvidAI's default model: clips up to 1080p.",
-        ),
-        "v3": ModelSpec(
-            name="v3",
-            kinds=("text", "image"),
-            resolutions=("480p", "720p", "1080p"),
-            default_resolution="720p",
-            aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
-            description="kvidAI's newest model: clips up to 1080p.",
-        ),
-    }
+
+def _spec(name: str, resolutions: tuple[str, ...], about: str) -> ModelSpec:
+    """One published model; kvid's models differ only in the resolutions they offer."""
+    return ModelSpec(
+        name=name,
+        kinds=("text", "image"),
+        resolutions=resolutions,
+        default_resolution="720p",
+        aspect_ratios=MappingProxyType({"image": _IMAGE_ASPECTS}),
+        description=about,
+    )
+
+
+_UP_TO_1080P: Final = ("480p", "720p", "1080p")
+
+MODELS: Final = model_table(
+    _spec("v1", ("480p", "720p"), "kvidAI's first model: quick clips up to 720p."),
+    _spec("v2", _UP_TO_1080P, "kvidAI's default model: clips up to 1080p."),
+    _spec("v3", _UP_TO_1080P, "kvidAI's newest model: clips up to 1080p."),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -138,107 +125,68 @@ _REJECTED = "kvidAI refused this request. Check the prompt and options and try a
 INVALID_API_KEY: Final = "invalid_api_key"
 CONTENT_POLICY_VIOLATION: Final = "content_policy_violation"
 
-# code -> (member-facing message, retryable). Retryable means the same request may succeed later
+# code -> member-facing message and retryable. Retryable means the same request may succeed later
 # without the member changing anything; everything else needs a different request or an admin.
-ERROR_TABLE: Final[Mapping[str, tuple[str, bool]]] = MappingProxyType(
+ERROR_TABLE: Final[Mapping[str, ErrorRow]] = MappingProxyType(
     {
         # Seed edition (docs.kvid.ai v1/v2/v3): the authoritative list.
-        "INSUFFICIENT_CREDITS": (_OUT_OF_CREDIT, False),
-        "PROMPT_VALIDATION_ERROR": (_BAD_PROMPT, False),
-        "USER_NOT_FOUND": (_ACCOUNT_BROKEN, False),
-        "RESULT_FETCH_ERROR": (_NOT_READY, True),
-        "ValidationError": (_BAD_OPTIONS, False),
-        "image_too_small": (_IMAGE_TOO_SMALL, False),
-        "image_too_large": (_IMAGE_TOO_LARGE, False),
-        CONTENT_POLICY_VIOLATION: (_CONTENT_POLICY, False),
+        "INSUFFICIENT_CREDITS": ErrorRow(_OUT_OF_CREDIT, False),
+        "PROMPT_VALIDATION_ERROR": ErrorRow(_BAD_PROMPT, False),
+        "USER_NOT_FOUND": ErrorRow(_ACCOUNT_BROKEN, False),
+        "RESULT_FETCH_ERROR": ErrorRow(_NOT_READY, True),
+        "ValidationError": ErrorRow(_BAD_OPTIONS, False),
+        "image_too_small": ErrorRow(_IMAGE_TOO_SMALL, False),
+        "image_too_large": ErrorRow(_IMAGE_TOO_LARGE, False),
+        CONTENT_POLICY_VIOLATION: ErrorRow(_CONTENT_POLICY, False),
         # The docs' remedy is a simpler prompt or lower resolution: the same request won't pass.
-        "generation_timeout": (_TOO_SLOW, False),
-        "RATE_LIMITED": (_RATE_LIMITED, True),
-        "internal_server_error": (_SERVER_ERROR, True),
+        "generation_timeout": ErrorRow(_TOO_SLOW, False),
+        "RATE_LIMITED": ErrorRow(_RATE_LIMITED, True),
+        "internal_server_error": ErrorRow(_SERVER_ERROR, True),
         # Credit-pool edition (wan/seedance/veo3.1 docs).
-        "INSUFFICIENT_CREDIT": (_OUT_OF_CREDIT, False),
-        "CONCURRENT_LIMIT": (_AT_CAPACITY, True),
-        "JOB_NOT_FOUND": (_JOB_GONE, False),
-        "JOB_NOT_COMPLETED": (_NOT_READY, True),
-        "JOB_FAILED": (_JOB_FAILED, False),
-        "MISSING_PARAMETERS": (_BAD_OPTIONS, False),
-        "INVALID_PARAMETERS": (_BAD_OPTIONS, False),
+        "INSUFFICIENT_CREDIT": ErrorRow(_OUT_OF_CREDIT, False),
+        "CONCURRENT_LIMIT": ErrorRow(_AT_CAPACITY, True),
+        "JOB_NOT_FOUND": ErrorRow(_JOB_GONE, False),
+        "JOB_NOT_COMPLETED": ErrorRow(_NOT_READY, True),
+        "JOB_FAILED": ErrorRow(_JOB_FAILED, False),
+        "MISSING_PARAMETERS": ErrorRow(_BAD_OPTIONS, False),
+        "INVALID_PARAMETERS": ErrorRow(_BAD_OPTIONS, False),
         # A 403 carries no code in either edition: a wrong key, which only the operator can fix.
-        INVALID_API_KEY: (_ACCOUNT_BROKEN, False),
+        INVALID_API_KEY: ErrorRow(_ACCOUNT_BROKEN, False),
     }
 )
-_TABLE_BY_FOLDED: Final = {code.casefold(): code for code in ERROR_TABLE}
 # Result-endpoint answers that only mean "ask again later".
 _STILL_RUNNING_CODES: Final = frozenset({"JOB_NOT_COMPLETED", "RESULT_FETCH_ERROR"})
 _REASON_LIMIT: Final = 200
 
 
-def known_code(code: str | None) -> str | None:
-    """Return the table's spelling of `code` (any case), or None when it is not in the table."""
-    if not code:
-        return None
-    return _TABLE_BY_FOLDED.get(code.strip().casefold())
-
-
-def failure_for_code(
-    code: str,
-    *,
-    http_status: int | None = None,
-    retry_after: float | None = None,
-    detail: str = "",
-) -> ProviderFailure:
-    """Build the failure for a known or unknown kvid error code."""
-    canonical = known_code(code)
-    if canonical is not None:
-        message, retryable = ERROR_TABLE[canonical]
-        return ProviderFailure(canonical, message, retryable, http_status, retry_after, detail)
-    message, retryable = _fallback_for_status(http_status)
-    return ProviderFailure(code, message, retryable, http_status, retry_after, detail)
-
-
-def _fallback_for_status(http_status: int | None) -> tuple[str, bool]:
-    """Classify an unknown code by HTTP status: 408/429/5xx may pass, other 4xx will not."""
-    if http_status == 429:
-        return _RATE_LIMITED, True
-    if is_transient_status(http_status):
-        return _SERVER_ERROR, True
-    return _REJECTED, False
+ERRORS: Final = ErrorTable(
+    ERROR_TABLE,
+    Fallback(_RATE_LIMITED, _SERVER_ERROR, _REJECTED),
+    OperatorAlert(
+        frozenset({_ACCOUNT_BROKEN}),
+        "kvidAI refused KVID_API_KEY (HTTP %s %s): put a valid key from kvid.ai in "
+        "KVID_API_KEY and restart the bot",
+        log,
+    ),
+)
 
 
 def error_fields(body: object) -> tuple[str | None, str | None]:
     """Pull (code, message) out of any error body shape kvid or its upstream is seen to use."""
-    return common.error_fields(body, known_code)
+    return common.error_fields(body, ERRORS.known)
 
 
 def failure_from_response(
     response: httpx.Response, *, secret: str | None = None
 ) -> ProviderFailure:
     """Turn a non-2xx (or `success: false`) kvid response into a ProviderFailure."""
-    status = response.status_code
     body = json_or_none(response)
     code, message = error_fields(body)
-    if code is None and status == 403:
+    if code is None and response.status_code == 403:
         code = INVALID_API_KEY
-    if body is None:
-        detail = f"HTTP {status}: {snippet(response.text, 200) or '(empty body)'}"
-    else:
-        detail = f"HTTP {status} {code or '(no code)'}: {message or '(no message)'}"
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    failure = failure_for_code(
-        code or f"http_{status}",
-        http_status=status,
-        retry_after=retry_after,
-        detail=redact(snippet(detail), secret),
+    return ERRORS.answer_failure(
+        response, code, answer_detail(response, body, code, message), secret
     )
-    if failure.member_message == _ACCOUNT_BROKEN:
-        # Members are told to ask an admin; the operator needs to know which setting to fix.
-        log.error(
-            "kvidAI refused KVID_API_KEY (HTTP %s %s): put a valid key from kvid.ai in "
-            "KVID_API_KEY and restart the bot",
-            status,
-            failure.code,
-        )
-    return failure
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,14 +251,7 @@ class SubmitData:
         """Read it, accepting the id spellings kvid's own CLI accepts."""
         job_id = text_or_none(data.get("job_id")) or text_or_none(data.get("jobId"))
         if job_id is None:
-            raise ProviderError(
-                ProviderFailure(
-                    "unexpected_response",
-                    _SERVER_ERROR,
-                    retryable=True,
-                    detail="kvid accepted the submit but returned no job_id",
-                )
-            )
+            raise unexpected(_SERVER_ERROR, "kvid accepted the submit but returned no job_id")
         status = text_or_none(data.get("status")) or "queued"
         return cls(job_id, status, parse_estimated_time(data.get("estimated_time")))
 
@@ -386,39 +327,15 @@ def normalise_status(raw: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class ApiKeyAuth(SecretHeaderAuth):
-    """Adds the `api-key` header per request, so the key never sits in `client.headers`."""
-
-    def __init__(self, api_key: str) -> None:
-        super().__init__("api-key", api_key)
-
-    @property
-    def api_key(self) -> str:
-        """The key, for redaction only."""
-        return self.secret
-
-
 def build_client(
-    base_url: str,
-    api_key: str,
-    *,
-    timeout: httpx.Timeout | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    base_url: str, api_key: str, **options: Unpack[ClientOptions]
 ) -> httpx.AsyncClient:
     """One long-lived client for kvid: base URL, api-key, JSON headers and explicit timeouts."""
-    if not api_key or not api_key.strip():
-        raise ValueError("KVID_API_KEY is empty; set it to the key from kvid.ai/settings/api-keys")
-    return httpx.AsyncClient(
-        base_url=base_url.rstrip("/"),
-        auth=ApiKeyAuth(api_key.strip()),
-        headers={
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-        },
-        timeout=timeout or DEFAULT_TIMEOUT,
-        follow_redirects=False,
-        transport=transport,
+    secret = required_secret(
+        api_key, "KVID_API_KEY is empty; set it to the key from kvid.ai/settings/api-keys"
+    )
+    return json_client(
+        base_url, SecretHeaderAuth("api-key", secret), user_agent=USER_AGENT, **options
     )
 
 
@@ -448,7 +365,7 @@ _safe_to_resubmit: Final = resubmit_guard(frozenset({429, 503}))
 _NOT_READY_MARK: Final = object()
 
 
-class KvidProvider:
+class KvidProvider(HttpProvider):
     """The kvidAI provider: validates, submits and polls jobs through one httpx client."""
 
     name = "kvid"
@@ -456,26 +373,8 @@ class KvidProvider:
     models: Mapping[str, ModelSpec] = MODELS
     default_model = "v2"
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        poll_interval: float = 10.0,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Sleep = asyncio.sleep,
-        rng: random.Random | None = None,
-        on_answer: AnswerHook | None = None,
-    ) -> None:
-        self._client = client
-        self.poll_interval = poll_interval
-        self._retry = retry
-        self._sleep = sleep
-        self._rng = rng
-        self._on_answer = on_answer
-        self._secret = secret_of(client, "api-key")
-
-    def __repr__(self) -> str:
-        return f"KvidProvider(base_url={str(self._client.base_url)!r})"
+    secret_header = "api-key"
+    server_error = _SERVER_ERROR
 
     # -- validation ---------------------------------------------------------------------------
 
@@ -507,23 +406,9 @@ class KvidProvider:
     async def submit(self, request: VideoRequest) -> Submission:
         """Start a job; only refusals that certainly created nothing are retried here."""
         self.validate(request)
-        payload = build_payload(request)
-        path = SUBMIT_PATHS[request.kind]
-
-        send = submit_sender(self._client, path, payload, provider=self.display_name)
-
-        data = cast(
-            dict[str, Any],
-            await call_with_retries(
-                send,
-                self._interpret,
-                policy=self._retry,
-                what=f"kvid submit ({request.kind}-to-video)",
-                sleep=self._sleep,
-                rng=self._rng,
-                on_answer=self._on_answer,
-                retry_on=_safe_to_resubmit,
-            ),
+        path, what = SUBMIT_PATHS[request.kind], f"kvid submit ({request.kind}-to-video)"
+        data = await self._submit_json(
+            path, build_payload(request), what, _safe_to_resubmit, self._interpret
         )
         job = SubmitData.from_json(data)
         log.info("kvid accepted job %s (%s)", job.job_id, job.status)
@@ -592,34 +477,15 @@ class KvidProvider:
         def send() -> Awaitable[httpx.Response]:
             return self._client.get(path, params={"jobId": job_id})
 
-        return await call_with_retries(
-            send,
-            interpret,
-            policy=self._retry,
-            what=f"{what} {job_id}",
-            sleep=self._sleep,
-            rng=self._rng,
-            on_answer=self._on_answer,
-        )
+        return await self._calls.call(send, interpret, what=f"{what} {job_id}")
+
+    def _failure_from(self, response: httpx.Response) -> ProviderFailure:
+        """kvid's error answer as a failure, with the key redacted."""
+        return failure_from_response(response, secret=self._secret)
 
     def _interpret(self, response: httpx.Response) -> dict[str, Any]:
         """The `data` of a successful answer, or ProviderError for anything else."""
-        if not response.is_success:
-            raise ProviderError(failure_from_response(response, secret=self._secret))
-        body = json_or_none(response)
-        if not isinstance(body, dict):
-            raise ProviderError(
-                ProviderFailure(
-                    "unexpected_response",
-                    _SERVER_ERROR,
-                    retryable=True,
-                    http_status=response.status_code,
-                    detail=redact(snippet(f"non-JSON body: {response.text}", 200), self._secret),
-                )
-            )
-        if body.get("success") is False:
-            raise ProviderError(failure_from_response(response, secret=self._secret))
-        return _payload(body)
+        return _payload(self._json_answer(response))
 
     def _interpret_result(self, response: httpx.Response) -> object:
         """Like `_interpret`, but "not ready yet" and "job failed" are answers, not errors."""
@@ -631,10 +497,6 @@ class KvidProvider:
             if exc.failure.code == "JOB_FAILED":
                 return exc.failure
             raise
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._client.aclose()
 
 
 def _reason_suffix(reason: str | None) -> str:
@@ -649,10 +511,10 @@ _CODE_IN_TEXT_RE: Final = re.compile(r"[A-Za-z_]+")
 
 def _code_in(status: StatusData) -> str | None:
     """A table code named by a failed status, in its error field or as a word of its message."""
-    if known := known_code(status.error_code):
+    if known := ERRORS.known(status.error_code):
         return known
     for word in _CODE_IN_TEXT_RE.findall(status.error_message or ""):
-        if (known := known_code(word)) and "_" in known:
+        if (known := ERRORS.known(word)) and "_" in known:
             return known
     return None
 
@@ -662,7 +524,7 @@ def generation_failure(status: StatusData) -> ProviderFailure:
     detail = snippet(f"kvid job failed: {status.error_message or '(no error_message)'}")
     code = _code_in(status)
     if code is not None:
-        return failure_for_code(code, detail=detail)
+        return ERRORS.failure(code, detail=detail)
     message = _JOB_FAILED + _reason_suffix(status.error_message)
     return ProviderFailure("generation_failed", message, retryable=False, detail=detail)
 

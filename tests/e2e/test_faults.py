@@ -20,7 +20,6 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Literal
 
 import pytest
@@ -323,14 +322,14 @@ class Provider:
         times: int = 1,
         retry_after: str | None = None,
     ) -> None:
-        # The same failure; only the field naming its reason differs between the two APIs.
+        # The same failure; only the reason's wording differs between the two APIs.
         if self.name == "kvid":
-            error = {429: "RATE_LIMITED"}.get(status, "internal_server_error")
-            fail_next = partial(stack.kvid.fail_next, error=error)
+            code = {429: "RATE_LIMITED"}.get(status, "internal_server_error")
         else:
             code = {429: "too_many_requests"}.get(status, "api_error")
-            fail_next = partial(stack.kling.fail_next, code=code)
-        fail_next(endpoint, status=status, times=times, retry_after=retry_after)  # type: ignore[arg-type]
+        self.fake(stack).fail_next(
+            endpoint, status=status, code=code, times=times, retry_after=retry_after
+        )
 
     def dead_url(self, stack: Stack) -> str:
         """A result link on the provider's CDN that answers 404."""

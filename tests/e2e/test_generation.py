@@ -99,7 +99,7 @@ async def test_provider_failure_is_refunded_and_the_reason_shown(stack: Stack) -
 
 
 async def test_rate_limited_submit_is_retried_after_retry_after(stack: Stack) -> None:
-    stack.kvid.fail_next("submit", status=429, error="RATE_LIMITED", retry_after="1")
+    stack.kvid.fail_next("submit", status=429, code="RATE_LIMITED", retry_after="1")
     stack.kvid.script(KvidScenario(processing_polls=1))
 
     interaction = await stack.invoke("video text", {"prompt": "a busy street"})

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
@@ -28,14 +29,12 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from tests.fakes.media import make_mp4, pad_mp4
 from tests.fakes.scripted import (
-    Injection,
     ScriptedServer,
     shaped_response,
     stream_video,
 )
 
 Outcome = Literal["succeed", "failed"]
-Endpoint = Literal["videos", "tasks", "cdn"]
 ErrorShape = Literal[
     "standard",  # {"error": {"code", "message"}, "trace_id"} (OpenAPI examples)
     "success_false",  # the guide's example: adds a top-level "success": false
@@ -212,10 +211,49 @@ class CallbackDelivery:
     error: str | None = None
 
 
-class FakeAceData(ScriptedServer[KlingScenario]):
+def error_response(
+    status: int,
+    code: str | None,
+    message: str | None = None,
+    *,
+    shape: ErrorShape = "standard",
+    retry_after: str | None = None,
+    task_id: str | None = None,
+) -> web.Response:
+    """An error answer in one of the shapes AceData is seen to use."""
+    text = message if message is not None else DOCUMENTED_ERRORS.get((status, code or ""), "error")
+    trace_id = str(uuid.uuid4())
+    error = {"code": code, "message": text}
+    body: Any = None
+    match shape:
+        case "standard":
+            body = {"error": error, "trace_id": trace_id}
+        case "success_false":
+            body = {"success": False, "error": error, "trace_id": trace_id}
+        case "with_task_id":
+            body = {
+                "success": False,
+                "error": error,
+                "task_id": task_id or str(uuid.uuid4()),
+                "trace_id": trace_id,
+            }
+        case "string":
+            body = {"error": code, "trace_id": trace_id}
+        case "code_detail":
+            body = {"code": code, "detail": text}
+        case "code_only":
+            body = {"code": code}
+    return shaped_response(status, body, text, shape, retry_after)
+
+
+class FakeAceData(ScriptedServer[KlingScenario, FakeTask]):
     """A controllable AceData Kling server for tests; runs in the test's event loop."""
 
     default_shape = "standard"
+    default_code = "api_error"
+    paths = MappingProxyType({VIDEOS_PATH: "videos", TASKS_PATH: "tasks"})
+    cdn_prefix = CDN_PREFIX
+    error_response = staticmethod(error_response)
 
     def __init__(
         self,
@@ -245,15 +283,6 @@ class FakeAceData(ScriptedServer[KlingScenario]):
         router.add_post(TASKS_PATH, self._tasks)
         router.add_get(CDN_PREFIX + "{task_id}.mp4", self._cdn)
 
-    def endpoint_of(self, path: str) -> Endpoint | None:
-        if path == VIDEOS_PATH:
-            return "videos"
-        if path == TASKS_PATH:
-            return "tasks"
-        if path.startswith(CDN_PREFIX):
-            return "cdn"
-        return None
-
     def is_authorized(self, request: web.Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {self.token}"
 
@@ -269,15 +298,6 @@ class FakeAceData(ScriptedServer[KlingScenario]):
     def redact(self, name: str, value: str) -> str:
         # Keep the scheme, so a test can see "Bearer", but never the token itself.
         return f"{value.split(' ', 1)[0]} [redacted]" if name == "authorization" else value
-
-    def injected_error(self, injection: Injection) -> web.Response:
-        return error_response(
-            injection.status,
-            injection.code,
-            injection.message,
-            shape=injection.shape,
-            retry_after=injection.retry_after,
-        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -301,30 +321,9 @@ class FakeAceData(ScriptedServer[KlingScenario]):
 
     # -- control --------------------------------------------------------------------------------
 
-    def cdn_url(self, task_id: str) -> str:
-        """Where the fake serves a task's video."""
-        return f"{self.base_url}{CDN_PREFIX}{task_id}.mp4"
-
-    def fail_next(
-        self,
-        endpoint: Endpoint,
-        *,
-        status: int = 500,
-        code: str | None = "api_error",
-        message: str | None = None,
-        shape: ErrorShape = "standard",
-        retry_after: str | None = None,
-        times: int = 1,
-        body: bytes | str | dict[str, Any] | None = None,
-        delay_seconds: float = 0.0,
-    ) -> None:
-        """Answer the next `times` calls to `endpoint` with this error instead of the real answer.
-
-        The message defaults to the documented text for (status, code). `body` overrides the
-        shape entirely. The request is not processed: a failed submit creates no task.
-        """
-        injection = Injection(status, code, message, shape, retry_after, body, delay_seconds)
-        self.inject(endpoint, injection, times=times)
+    def accepted(self) -> dict[str, FakeTask]:
+        """The tasks, by id, in the order they were created."""
+        return self.tasks
 
     async def complete(self, task_id: str) -> None:
         """Finish a task now with its scenario's outcome (sending its callback)."""
@@ -334,16 +333,6 @@ class FakeAceData(ScriptedServer[KlingScenario]):
     def tasks_requests(self) -> int:
         """How many requests hit /kling/tasks: the cost of polling."""
         return len(self.requests_to(TASKS_PATH))
-
-    @property
-    def submissions(self) -> list[FakeTask]:
-        """Tasks in the order they were created."""
-        return list(self.tasks.values())
-
-    async def wait_for_submissions(self, n: int, timeout: float = 5.0) -> list[FakeTask]:
-        """Wait until at least `n` tasks exist; return them all."""
-        await self.wait_until(lambda: len(self.tasks) >= n, timeout)
-        return self.submissions
 
     async def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> list[CallbackDelivery]:
         """Wait until at least `n` callbacks were attempted; return them all."""
@@ -625,41 +614,6 @@ def _check_camera(body: dict[str, Any], action: str, model: str) -> str | None:
 
 
 # -- responses ----------------------------------------------------------------------------------
-
-
-def error_response(
-    status: int,
-    code: str | None,
-    message: str | None = None,
-    *,
-    shape: ErrorShape = "standard",
-    retry_after: str | None = None,
-    task_id: str | None = None,
-) -> web.Response:
-    """An error answer in one of the shapes AceData is seen to use."""
-    text = message if message is not None else DOCUMENTED_ERRORS.get((status, code or ""), "error")
-    trace_id = str(uuid.uuid4())
-    error = {"code": code, "message": text}
-    body: Any = None
-    match shape:
-        case "standard":
-            body = {"error": error, "trace_id": trace_id}
-        case "success_false":
-            body = {"success": False, "error": error, "trace_id": trace_id}
-        case "with_task_id":
-            body = {
-                "success": False,
-                "error": error,
-                "task_id": task_id or str(uuid.uuid4()),
-                "trace_id": trace_id,
-            }
-        case "string":
-            body = {"error": code, "trace_id": trace_id}
-        case "code_detail":
-            body = {"code": code, "detail": text}
-        case "code_only":
-            body = {"code": code}
-    return shaped_response(status, body, text, shape, retry_after)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -34,7 +35,6 @@ from PIL import Image
 
 from tests.fakes.media import make_mp4, pad_mp4
 from tests.fakes.scripted import (
-    Injection,
     ScriptedServer,
     shaped_response,
     stream_video,
@@ -42,8 +42,14 @@ from tests.fakes.scripted import (
 
 Edition = Literal["a1", "a2"]
 Outcome = Literal["completed", "failed", "canceled"]
-Endpoint = Literal["submit", "status", "result", "cdn"]
-ErrorShape = Literal["seed", "object", "fal", "text", "no_code", "empty"]
+ErrorShape = Literal[
+    "seed",  # the seed's body: {"success": false, "error": CODE, "message", "details"}
+    "object",  # `error: {code, message}`
+    "fal",  # `detail: [{loc, msg, type}]`
+    "text",  # a plain-text body
+    "no_code",  # `success`/`message` only, like the 403
+    "empty",  # no body at all
+]
 
 HELP_URL = "https://docs.kvid.ai/docs/api-services/video-api"
 SUBMIT_PATHS = {
@@ -126,6 +132,22 @@ class KvidScenario:
     processing_seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class KvidContract:
+    """Which edition of kvid's docs the fake speaks, and which of the contract's checks it makes."""
+
+    edition: Edition = "a1"
+    # Jobs that have not yet reported their outcome count against this limit (a 429).
+    max_concurrent: int | None = None
+    # Download image_url (loopback test servers only) and enforce 300..6000 px per side.
+    inspect_images: bool = False
+    require_https_images: bool = False
+    reject_unknown_fields: bool = False
+
+
+SEED_CONTRACT = KvidContract()
+
+
 @dataclass
 class FakeJob:
     """A job the fake holds; tests may read it."""
@@ -179,30 +201,51 @@ class FakeJob:
         return width, height
 
 
-class FakeKvid(ScriptedServer[KvidScenario]):
+def error_response(
+    status: int,
+    error: str | None,
+    message: str | None = None,
+    *,
+    retry_after: str | None = None,
+    shape: ErrorShape = "seed",
+) -> web.Response:
+    """An error answer in one of the shapes kvid (or the fal upstream it relays) is seen to use."""
+    text = message if message is not None else SEED_MESSAGES.get(error or "", "error")
+    body: Any = None
+    match shape:
+        case "seed":
+            body = {
+                "success": False,
+                "error": error,
+                "message": text,
+                "details": {"http_status": status, "help_url": HELP_URL},
+            }
+        case "object":
+            body = {"success": False, "error": {"code": error, "message": text}}
+        case "fal":
+            body = {"detail": [{"loc": ["body", "image_url"], "msg": text, "type": error}]}
+        case "no_code":
+            body = {"success": False, "message": text}
+    return shaped_response(status, body, text, shape, retry_after)
+
+
+class FakeKvid(ScriptedServer[KvidScenario, FakeJob]):
     """A controllable kvidAI server for tests; runs in the test's event loop."""
 
     default_shape = "seed"
+    default_code = "internal_server_error"
+    paths = MappingProxyType(
+        {**dict.fromkeys(SUBMIT_PATHS, "submit"), STATUS_PATH: "status", RESULT_PATH: "result"}
+    )
+    cdn_prefix = CDN_PREFIX
+    error_response = staticmethod(error_response)
 
     def __init__(
-        self,
-        api_key: str = "test-kvid-key",
-        *,
-        edition: Edition = "a1",
-        max_concurrent: int | None = None,
-        inspect_images: bool = False,
-        require_https_images: bool = False,
-        reject_unknown_fields: bool = False,
+        self, api_key: str = "test-kvid-key", *, contract: KvidContract = SEED_CONTRACT
     ) -> None:
         super().__init__(KvidScenario())
         self.api_key = api_key
-        self.edition = edition
-        # Jobs that have not yet reported their outcome count against this limit (a 429).
-        self.max_concurrent = max_concurrent
-        # Download image_url (loopback test servers only) and enforce 300..6000 px per side.
-        self.inspect_images = inspect_images
-        self.require_https_images = require_https_images
-        self.reject_unknown_fields = reject_unknown_fields
+        self.contract = contract
         self.jobs: dict[str, FakeJob] = {}
         self._counter = itertools.count(1)
         self._rng = random.Random(0)
@@ -215,17 +258,6 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         router.add_get(STATUS_PATH, self._status)
         router.add_get(RESULT_PATH, self._result)
         router.add_get(CDN_PREFIX + "{job_id}.mp4", self._cdn)
-
-    def endpoint_of(self, path: str) -> Endpoint | None:
-        if path in SUBMIT_PATHS:
-            return "submit"
-        if path == STATUS_PATH:
-            return "status"
-        if path == RESULT_PATH:
-            return "result"
-        if path.startswith(CDN_PREFIX):
-            return "cdn"
-        return None
 
     def is_authorized(self, request: web.Request) -> bool:
         return request.headers.get("api-key") == self.api_key
@@ -243,52 +275,11 @@ class FakeKvid(ScriptedServer[KvidScenario]):
     def redact(self, name: str, value: str) -> str:
         return "[redacted]" if name == "api-key" else value
 
-    def injected_error(self, injection: Injection) -> web.Response:
-        return error_response(
-            injection.status,
-            injection.code,
-            injection.message,
-            retry_after=injection.retry_after,
-            shape=injection.shape,
-        )
-
     # -- control --------------------------------------------------------------------------------
 
-    def cdn_url(self, job_id: str) -> str:
-        """Where the fake serves a job's video."""
-        return f"{self.base_url}{CDN_PREFIX}{job_id}.mp4"
-
-    def fail_next(
-        self,
-        endpoint: Endpoint,
-        *,
-        status: int = 500,
-        error: str | None = "internal_server_error",
-        message: str | None = None,
-        retry_after: str | None = None,
-        times: int = 1,
-        shape: ErrorShape = "seed",
-        body: bytes | str | dict[str, Any] | None = None,
-        delay_seconds: float = 0.0,
-    ) -> None:
-        """Answer the next `times` calls to `endpoint` with this error instead of the real answer.
-
-        shape: "seed" (the seed's body), "object" (`error: {code, message}`), "fal"
-        (`detail: [{loc, msg, type}]`), "text" (plain-text body), "no_code" (`success`/`message`
-        only, like the 403), "empty" (no body). `body` overrides the shape entirely.
-        """
-        injection = Injection(status, error, message, shape, retry_after, body, delay_seconds)
-        self.inject(endpoint, injection, times=times)
-
-    @property
-    def submissions(self) -> list[FakeJob]:
-        """Jobs in the order they were accepted."""
-        return list(self.jobs.values())
-
-    async def wait_for_submissions(self, n: int, timeout: float = 5.0) -> list[FakeJob]:
-        """Wait until at least `n` jobs were accepted; return them all."""
-        await self.wait_until(lambda: len(self.jobs) >= n, timeout)
-        return self.submissions
+    def accepted(self) -> dict[str, FakeJob]:
+        """The jobs, by id, in the order they were accepted."""
+        return self.jobs
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -303,12 +294,13 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         refusal = await self._check_submit(kind, body)
         if refusal is not None:
             return refusal
-        if self.max_concurrent is not None and self._active_jobs() >= self.max_concurrent:
-            code = "CONCURRENT_LIMIT" if self.edition == "a2" else "RATE_LIMITED"
+        limit, a2 = self.contract.max_concurrent, self.contract.edition == "a2"
+        if limit is not None and self._active_jobs() >= limit:
+            code = "CONCURRENT_LIMIT" if a2 else "RATE_LIMITED"
             return error_response(429, code, retry_after=None)
         job = self._new_job(kind, body)
-        estimated = job.scenario.estimated_time or ("2-5min" if self.edition == "a2" else "30s")
-        message = "Video generation job queued." if self.edition == "a2" else "Job submitted"
+        estimated = job.scenario.estimated_time or ("2-5min" if a2 else "30s")
+        message = "Video generation job queued." if a2 else "Job submitted"
         self.jobs[job.job_id] = job
         await self.changed()
         return web.json_response(
@@ -342,7 +334,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
             "created_at": job.created_at,
         }
         failed = state in ("failed", "canceled")
-        if self.edition == "a2":
+        if self.contract.edition == "a2":
             data["result_url"] = self._result_url(job) if state == "completed" else None
             data["error_message"] = job.scenario.error_message if failed else None
         elif failed and job.scenario.error_message is not None:
@@ -366,11 +358,11 @@ class FakeKvid(ScriptedServer[KvidScenario]):
             "prompt": job.body.get("prompt"),
             "width": width,
             "height": height,
-            "type": "video/mp4" if self.edition == "a1" else f"{job.kind}-to-video",
+            "type": "video/mp4" if self.contract.edition == "a1" else f"{job.kind}-to-video",
             "used_credit": job.scenario.used_credit,
             "created_at": job.created_at,
         }
-        if self.edition == "a2":
+        if self.contract.edition == "a2":
             data["size"] = data["file_size"] = len(self._video_bytes(job))
         return web.json_response({"success": True, "data": data})
 
@@ -390,7 +382,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         if any(ord(ch) < 32 and ch not in "\n\t" for ch in prompt):
             return error_response(400, "PROMPT_VALIDATION_ERROR", "prompt contains control chars")
         unknown = set(body) - COMMON_FIELDS - (IMAGE_FIELDS if kind == "image" else set())
-        if unknown and self.reject_unknown_fields:
+        if unknown and self.contract.reject_unknown_fields:
             return self._invalid(f"unknown fields: {', '.join(sorted(unknown))}", missing=False)
         model = body.get("model", "v2")
         resolution = body.get("resolution", "720p")
@@ -406,11 +398,11 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         url = body.get("image_url")
         if not isinstance(url, str) or not url:
             return self._invalid("image_url is required", missing=True)
-        if self.require_https_images and not url.startswith("https://"):
+        if self.contract.require_https_images and not url.startswith("https://"):
             return self._invalid("image_url must be an HTTPS URL", missing=False)
         if body.get("aspect_ratio", "auto") not in ASPECT_RATIOS:
             return self._invalid(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}", False)
-        if self.inspect_images:
+        if self.contract.inspect_images:
             return await self._inspect_image(url)
         return None
 
@@ -435,7 +427,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         return None
 
     def _invalid(self, message: str, missing: bool) -> web.StreamResponse:
-        if self.edition == "a2":
+        if self.contract.edition == "a2":
             code = "MISSING_PARAMETERS" if missing else "INVALID_PARAMETERS"
             return error_response(400, code, message)
         return error_response(422, "ValidationError", message)
@@ -446,7 +438,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
         return error_response(404, "JOB_NOT_FOUND", f"jobId {job_id!r} not found")
 
     def _result_not_ready(self, job: FakeJob) -> web.StreamResponse:
-        if self.edition == "a1":
+        if self.contract.edition == "a1":
             return error_response(400, "RESULT_FETCH_ERROR", SEED_MESSAGES["RESULT_FETCH_ERROR"])
         if job.terminal:  # failed or canceled
             return error_response(400, "JOB_FAILED")
@@ -458,7 +450,7 @@ class FakeKvid(ScriptedServer[KvidScenario]):
     def _new_job(self, kind: str, body: dict[str, Any]) -> FakeJob:
         scenario = self.next_scenario(body)
         millis = int(time.time() * 1000) + next(self._counter)
-        if self.edition == "a2":
+        if self.contract.edition == "a2":
             suffix = "".join(self._rng.choices(string.ascii_lowercase + string.digits, k=9))
             job_id = f"job_{millis}_{suffix}"
         else:
@@ -476,31 +468,3 @@ class FakeKvid(ScriptedServer[KvidScenario]):
             width, height = job.frame_size
             data = make_mp4(width - width % 2, height - height % 2)
         return pad_mp4(data, job.scenario.result_padding)
-
-
-def error_response(
-    status: int,
-    error: str | None,
-    message: str | None = None,
-    *,
-    retry_after: str | None = None,
-    shape: ErrorShape = "seed",
-) -> web.Response:
-    """An error answer in one of the shapes kvid (or the fal upstream it relays) is seen to use."""
-    text = message if message is not None else SEED_MESSAGES.get(error or "", "error")
-    body: Any = None
-    match shape:
-        case "seed":
-            body = {
-                "success": False,
-                "error": error,
-                "message": text,
-                "details": {"http_status": status, "help_url": HELP_URL},
-            }
-        case "object":
-            body = {"success": False, "error": {"code": error, "message": text}}
-        case "fal":
-            body = {"detail": [{"loc": ["body", "image_url"], "msg": text, "type": error}]}
-        case "no_code":
-            body = {"success": False, "message": text}
-    return shaped_response(status, body, text, shape, retry_after)

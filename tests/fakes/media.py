@@ -105,12 +105,19 @@ def write_clip(
             container.mux(video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
         container.mux(video.encode(None))
         if sound is not None:
-            t = np.arange(round(seconds * AUDIO_RATE)) / AUDIO_RATE
-            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-            for start in range(0, len(tone), 1024):
-                chunk = np.ascontiguousarray(np.stack([tone[start : start + 1024]] * 2))
-                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-                frame.sample_rate, frame.pts = AUDIO_RATE, start
-                container.mux(sound.encode(frame))
-            container.mux(sound.encode(None))
+            mux_tone(container, sound, seconds)
     return path
+
+
+def mux_tone(
+    container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float
+) -> None:
+    """Encode `seconds` of a 440 Hz stereo tone into `stream` (AUDIO_RATE) and flush it."""
+    t = np.arange(round(seconds * AUDIO_RATE)) / AUDIO_RATE
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    for start in range(0, len(tone), 1024):
+        chunk = np.ascontiguousarray(np.stack([tone[start : start + 1024]] * 2))
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts = AUDIO_RATE, start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))

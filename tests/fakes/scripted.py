@@ -18,11 +18,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Self, TypeVar
+from types import EllipsisType
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from aiohttp import web
 
 Scenario = TypeVar("Scenario")
+# What the fake keeps per accepted submission (a job, a task).
+Record = TypeVar("Record")
 Body = bytes | str | dict[str, Any]
 CHUNK_SIZE = 64 * 1024
 
@@ -62,11 +65,19 @@ class Injection:
     reset: bool = False
 
 
-class ScriptedServer(Generic[Scenario]):
+class ScriptedServer(Generic[Scenario, Record]):
     """A fake HTTP API on 127.0.0.1 that runs in the test's event loop."""
 
-    # The error shape `respond_next` and `reset_next` record (the fake's usual one).
+    # The error shape `fail_next`, `respond_next` and `reset_next` use (the fake's usual one).
     default_shape = "standard"
+    # The code `fail_next` sends when the test names none: the fake's plain server error.
+    default_code: ClassVar[str]
+    # Exact API paths and the endpoint name (as fail_next takes it) each belongs to.
+    paths: ClassVar[Mapping[str, str]]
+    # Where the fake serves finished videos (endpoint "cdn").
+    cdn_prefix: ClassVar[str]
+    # The error answer in one of the fake's shapes: (status, code, message, *, shape, retry_after).
+    error_response: ClassVar[Callable[..., web.Response]]
 
     def __init__(self, default_scenario: Scenario) -> None:
         self.default_scenario = default_scenario
@@ -87,8 +98,8 @@ class ScriptedServer(Generic[Scenario]):
         """Register the fake's endpoints."""
         raise NotImplementedError
 
-    def endpoint_of(self, path: str) -> str | None:
-        """The endpoint name (as fail_next takes it) a path belongs to."""
+    def accepted(self) -> Mapping[str, Record]:
+        """What the fake keeps per accepted submission, by id, in the order accepted."""
         raise NotImplementedError
 
     def is_authorized(self, request: web.Request) -> bool:
@@ -105,10 +116,6 @@ class ScriptedServer(Generic[Scenario]):
         """A header's value as the request log keeps it (credentials hidden)."""
         raise NotImplementedError
 
-    def injected_error(self, injection: Injection) -> web.Response:
-        """The error answer `fail_next` asked for, in one of the fake's shapes."""
-        raise NotImplementedError
-
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> Self:
@@ -116,14 +123,9 @@ class ScriptedServer(Generic[Scenario]):
         app = web.Application(middlewares=[self._middleware])
         self.add_routes(app.router)
         # Cancel handlers whose client hung up (a timed-out poll) and don't wait long on stop().
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        self._runner, self._base_url = await serve_loopback(
+            app, handler_cancellation=True, shutdown_timeout=1.0
         )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self._base_url = f"http://{host}:{port}"
         return self
 
     async def stop(self) -> None:
@@ -145,6 +147,26 @@ class ScriptedServer(Generic[Scenario]):
             raise RuntimeError(f"{type(self).__name__}.start() has not been awaited")
         return self._base_url
 
+    def endpoint_of(self, path: str) -> str | None:
+        """The endpoint name (as fail_next takes it) a path belongs to."""
+        if path in self.paths:
+            return self.paths[path]
+        return "cdn" if path.startswith(self.cdn_prefix) else None
+
+    def cdn_url(self, key: str) -> str:
+        """Where the fake serves the video of the job or task `key`."""
+        return f"{self.base_url}{self.cdn_prefix}{key}.mp4"
+
+    @property
+    def submissions(self) -> list[Record]:
+        """The accepted submissions, in order."""
+        return list(self.accepted().values())
+
+    async def wait_for_submissions(self, n: int, timeout: float = 5.0) -> list[Record]:
+        """Wait until at least `n` submissions were accepted; return them all."""
+        await self.wait_until(lambda: len(self.accepted()) >= n, timeout)
+        return self.submissions
+
     # -- scenarios ------------------------------------------------------------------------------
 
     def script(self, *scenarios: Scenario) -> None:
@@ -163,6 +185,35 @@ class ScriptedServer(Generic[Scenario]):
         return scenario
 
     # -- fault injection ------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        endpoint: str,
+        *,
+        status: int = 500,
+        code: str | EllipsisType | None = ...,
+        message: str | None = None,
+        shape: str | None = None,
+        retry_after: str | None = None,
+        times: int = 1,
+        body: Body | None = None,
+        delay_seconds: float = 0.0,
+    ) -> None:
+        """Answer the next `times` calls to `endpoint` with this error, not the real answer."""
+        # `code` left out is the fake's plain server error, None sends none; `shape` is one of
+        # the fake's error shapes and `body` replaces it. The request itself is not processed,
+        # so a failed submit creates nothing.
+        error_code = self.default_code if code is ... else code
+        injection = Injection(
+            status,
+            error_code,
+            message,
+            shape or self.default_shape,
+            retry_after,
+            body,
+            delay_seconds,
+        )
+        self.inject(endpoint, injection, times=times)
 
     def inject(self, endpoint: str, injection: Injection, *, times: int = 1) -> None:
         """Answer the next `times` calls to `endpoint` with `injection` instead."""
@@ -242,7 +293,13 @@ class ScriptedServer(Generic[Scenario]):
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         match injection.body:
             case None:
-                return self.injected_error(injection)
+                return self.error_response(
+                    injection.status,
+                    injection.code,
+                    injection.message,
+                    shape=injection.shape,
+                    retry_after=injection.retry_after,
+                )
             case dict():
                 return web.json_response(injection.body, status=injection.status, headers=headers)
             case bytes():
@@ -260,6 +317,16 @@ class ScriptedServer(Generic[Scenario]):
         return RecordedRequest(
             request.method, request.path, dict(request.query), headers, body, authorized
         )
+
+
+async def serve_loopback(app: web.Application, **options: Any) -> tuple[web.AppRunner, str]:
+    """Serve `app` on a free 127.0.0.1 port: its runner (to clean up) and http://host:port."""
+    runner = web.AppRunner(app, access_log=None, **options)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
 
 
 async def stream_video(

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import io
 import json
 import logging
-import random
 import socket
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
-import av
 import httpx
 import pytest
 from aiohttp import web
@@ -22,13 +20,11 @@ from aiohttp import web
 from bot.camera import MOVES, CameraMove
 from bot.providers.base import (
     BatchPolling,
-    InvalidRequest,
     JobUpdate,
     Provider,
     ProviderError,
     VideoRequest,
 )
-from bot.providers.http import RetryPolicy
 from bot.providers.kling import (
     CONTENT_POLICY_VIOLATION,
     ERROR_TABLE,
@@ -48,9 +44,21 @@ from tests.fakes.acedata import (
     KlingScenario,
 )
 from tests.fakes.media import make_mp4
+from tests.fakes.scripted import serve_loopback
+from tests.providers.support import (
+    FAST_RETRY,
+    HONOURS_RETRY_AFTER,
+    RecordingSleep,
+    assert_refused,
+    download_mp4,
+    failure_of,
+    fast_options,
+    first_stream,
+    poll_until_done,
+    raw_chunks,
+)
 
 TOKEN = "ace-SECRET-4b1f0c9e77d2a6385"
-FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
 
 TEXT = VideoRequest(
@@ -72,16 +80,6 @@ EXTEND = VideoRequest(
 )
 
 
-class RecordingSleep:
-    """A sleep that returns at once and remembers what it was asked for."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 class CallbackReceiver:
     """The bot's side of a callback: a loopback web server that keeps every JSON body."""
 
@@ -94,12 +92,8 @@ class CallbackReceiver:
     async def start(self) -> CallbackReceiver:
         app = web.Application()
         app.router.add_post("/hooks/kling", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}/hooks/kling"
+        self._runner, base_url = await serve_loopback(app)
+        self.url = f"{base_url}/hooks/kling"
         return self
 
     async def stop(self) -> None:
@@ -125,11 +119,6 @@ async def fake() -> AsyncIterator[FakeAceData]:
 
 
 @pytest.fixture
-def sleeps() -> RecordingSleep:
-    return RecordingSleep()
-
-
-@pytest.fixture
 async def receiver() -> AsyncIterator[CallbackReceiver]:
     hooks = await CallbackReceiver().start()
     yield hooks
@@ -140,20 +129,19 @@ def make_provider(
     base_url: str,
     sleep: RecordingSleep,
     *,
-    retry: RetryPolicy = FAST_RETRY,
     timeout: float = 5.0,
     token: str = TOKEN,
-    batch_size: int = 100,
+    **options: Any,
 ) -> KlingProvider:
     client = build_client(base_url, token, timeout=httpx.Timeout(timeout))
-    return KlingProvider(
-        client,
-        poll_interval=0.0,
-        retry=retry,
-        sleep=sleep,
-        rng=random.Random(1),
-        batch_size=batch_size,
-    )
+    return KlingProvider(client, **fast_options(sleep, **options))
+
+
+async def fake_post(fake: FakeAceData, path: str, body: dict[str, Any]) -> httpx.Response:
+    """POST `body` to the fake with the right token, past the provider's own checks."""
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=fake.base_url, headers=headers) as http:
+        return await http.post(path, json=body)
 
 
 @pytest.fixture
@@ -165,17 +153,6 @@ async def provider(fake: FakeAceData, sleeps: RecordingSleep) -> AsyncIterator[K
 
 async def submit_id(kling: KlingProvider, request: VideoRequest = TEXT, **kwargs: Any) -> str:
     return (await kling.submit(request, **kwargs)).provider_job_id
-
-
-async def poll_until_done(kling: KlingProvider, task_id: str, limit: int = 20) -> list[JobUpdate]:
-    """Poll until the task leaves pending; return every update seen."""
-    updates = []
-    for _ in range(limit):
-        update = await kling.poll(task_id)
-        updates.append(update)
-        if update.state != "pending":
-            return updates
-    raise AssertionError(f"task {task_id} still pending after {limit} polls: {updates}")
 
 
 def sent_bodies(fake: FakeAceData) -> list[dict[str, Any]]:
@@ -259,57 +236,56 @@ async def test_text2video_body(fake: FakeAceData, provider: KlingProvider) -> No
     assert task.mode == "async"
 
 
-async def test_minimal_body_leaves_unset_options_out(
-    fake: FakeAceData, provider: KlingProvider
+def sent_body(
+    action: str, model: str, mode: str, prompt: str, duration: int, **fields: object
+) -> dict[str, object]:
+    """The createKlingVideos body the provider should send, with the action's own fields."""
+    body = {"action": action, "model": model, "mode": mode, "prompt": prompt, "duration": duration}
+    return {**body, **fields, "async": True}
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        # Unset options are left out.
+        (TEXT, sent_body("text2video", "kling-v1", "std", "A woman is drinking coffee.", 5)),
+        (
+            replace(
+                IMAGE,
+                end_image_url="https://cdn.example/tiger-end.png",
+                aspect_ratio="1:1",
+                duration=5,
+            ),
+            sent_body(
+                "image2video",
+                "kling-v1-6",
+                "pro",
+                "The tiger blinks.",
+                5,
+                aspect_ratio="1:1",
+                start_image_url="https://cdn.example/tiger.png",
+                end_image_url="https://cdn.example/tiger-end.png",
+            ),
+        ),
+        (
+            replace(EXTEND, duration=10),
+            sent_body(
+                "extend",
+                "kling-v1-6",
+                "std",
+                "She puts the cup down and smiles.",
+                10,
+                video_id="900798310464749610",
+            ),
+        ),
+    ],
+    ids=["minimal-text", "image-with-end-frame", "extend"],
+)
+async def test_each_action_sends_exactly_its_body(
+    fake: FakeAceData, provider: KlingProvider, request_: VideoRequest, expected: dict[str, object]
 ) -> None:
-    await provider.submit(TEXT)
-    assert sent_bodies(fake) == [
-        {
-            "action": "text2video",
-            "model": "kling-v1",
-            "mode": "std",
-            "prompt": "A woman is drinking coffee.",
-            "duration": 5,
-            "async": True,
-        }
-    ]
-
-
-async def test_image2video_with_start_and_end_frame(
-    fake: FakeAceData, provider: KlingProvider
-) -> None:
-    request = replace(
-        IMAGE, end_image_url="https://cdn.example/tiger-end.png", aspect_ratio="1:1", duration=5
-    )
-    await provider.submit(request)
-    assert sent_bodies(fake) == [
-        {
-            "action": "image2video",
-            "model": "kling-v1-6",
-            "mode": "pro",
-            "prompt": "The tiger blinks.",
-            "duration": 5,
-            "aspect_ratio": "1:1",
-            "start_image_url": "https://cdn.example/tiger.png",
-            "end_image_url": "https://cdn.example/tiger-end.png",
-            "async": True,
-        }
-    ]
-
-
-async def test_extend_body(fake: FakeAceData, provider: KlingProvider) -> None:
-    await provider.submit(replace(EXTEND, duration=10))
-    assert sent_bodies(fake) == [
-        {
-            "action": "extend",
-            "model": "kling-v1-6",
-            "mode": "std",
-            "prompt": "She puts the cup down and smiles.",
-            "duration": 10,
-            "video_id": "900798310464749610",
-            "async": True,
-        }
-    ]
+    await provider.submit(request_)
+    assert sent_bodies(fake) == [expected]
 
 
 async def test_extend_continues_a_finished_video(
@@ -418,24 +394,18 @@ async def test_submit_never_waits_for_the_video(
 ) -> None:
     async with FakeAceData(token=TOKEN, sync_seconds=10.0) as server:
         server.set_default(KlingScenario(seconds_until_done=10.0))
-        kling = make_provider(server.base_url, sleeps, timeout=2.0)
-        started = time.monotonic()
-        try:
+        async with aclosing(make_provider(server.base_url, sleeps, timeout=2.0)) as kling:
+            started = time.monotonic()
             await kling.submit(TEXT)
-        finally:
-            await kling.aclose()
         assert time.monotonic() - started < 1.0
         assert server.submissions[0].mode == "async"
 
 
 async def test_fake_sync_mode_blocks_then_answers_the_sync_body(fake: FakeAceData) -> None:
     fake.set_default(KlingScenario(seconds_until_done=0.3))
-    async with httpx.AsyncClient(
-        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
-    ) as http:
-        started = time.monotonic()
-        response = await http.post(VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat"})
-        elapsed = time.monotonic() - started
+    started = time.monotonic()
+    response = await fake_post(fake, VIDEOS_PATH, {"action": "text2video", "prompt": "a cat"})
+    elapsed = time.monotonic() - started
     assert elapsed >= 0.3
     body = response.json()
     [task] = fake.submissions
@@ -454,10 +424,7 @@ async def test_fake_sync_mode_blocks_then_answers_the_sync_body(fake: FakeAceDat
 async def test_fake_sync_failure_answers_the_error_body(fake: FakeAceData) -> None:
     fake.set_default(KlingScenario(outcome="failed", error_message="fetch failed"))
     fake.sync_seconds = 0.01
-    async with httpx.AsyncClient(
-        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
-    ) as http:
-        response = await http.post(VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat"})
+    response = await fake_post(fake, VIDEOS_PATH, {"action": "text2video", "prompt": "a cat"})
     assert response.status_code == 500
     body = response.json()
     assert body["success"] is False
@@ -467,12 +434,8 @@ async def test_fake_sync_failure_answers_the_error_body(fake: FakeAceData) -> No
 
 
 async def test_fake_async_answers_only_a_task_id(fake: FakeAceData) -> None:
-    async with httpx.AsyncClient(
-        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
-    ) as http:
-        response = await http.post(
-            VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat", "async": True}
-        )
+    body = {"action": "text2video", "prompt": "a cat", "async": True}
+    response = await fake_post(fake, VIDEOS_PATH, body)
     assert response.json() == {"task_id": fake.submissions[0].task_id}
 
 
@@ -502,9 +465,8 @@ async def test_submit_without_task_id_is_unexpected(
     fake: FakeAceData, provider: KlingProvider, sleeps: RecordingSleep
 ) -> None:
     fake.respond_next("videos", {"trace_id": "x"})
-    with pytest.raises(ProviderError) as caught:
-        await provider.submit(TEXT)
-    assert caught.value.failure.code == "unexpected_response"
+    failure = await failure_of(provider.submit(TEXT))
+    assert failure.code == "unexpected_response"
     assert sleeps.delays == []  # the task may exist: not resent
 
 
@@ -532,15 +494,10 @@ async def test_retrieve_pending_then_succeeded(fake: FakeAceData, provider: Klin
 
 
 async def test_fake_record_has_no_response_until_done(fake: FakeAceData) -> None:
-    async with httpx.AsyncClient(
-        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
-    ) as http:
-        submitted = await http.post(
-            VIDEOS_PATH, json={"action": "text2video", "prompt": "a cat", "async": True}
-        )
-        task_id = submitted.json()["task_id"]
-        running = (await http.post(TASKS_PATH, json={"id": task_id, "action": "retrieve"})).json()
-        done = (await http.post(TASKS_PATH, json={"id": task_id})).json()  # action defaults
+    body = {"action": "text2video", "prompt": "a cat", "async": True}
+    task_id = (await fake_post(fake, VIDEOS_PATH, body)).json()["task_id"]
+    running = (await fake_post(fake, TASKS_PATH, {"id": task_id, "action": "retrieve"})).json()
+    done = (await fake_post(fake, TASKS_PATH, {"id": task_id})).json()  # action defaults
     for key in ("response", "finished_at", "elapsed"):
         assert key not in running
         assert key in done
@@ -557,14 +514,7 @@ async def test_completed_video_is_downloadable_and_real(
     task_id = await submit_id(provider, replace(TEXT, aspect_ratio="9:16"))
     [done] = await poll_until_done(provider, task_id)
     assert done.video_url is not None
-    async with httpx.AsyncClient() as http:
-        head = await http.head(done.video_url)
-        body = (await http.get(done.video_url)).content
-    assert head.headers["content-type"] == "video/mp4"
-    assert int(head.headers["content-length"]) == len(body)
-    with av.open(io.BytesIO(body)) as container:
-        stream = container.streams.video[0]
-        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 180, 320)
+    assert first_stream(await download_mp4(done.video_url)) == ("h264", 180, 320)
 
 
 async def test_video_is_missing_until_done(fake: FakeAceData, provider: KlingProvider) -> None:
@@ -584,14 +534,11 @@ async def test_large_slow_video_is_served_in_chunks(
     task_id = await submit_id(provider)
     [done] = await poll_until_done(provider, task_id)
     assert done.video_url is not None
-    chunks, data = 0, b""
-    async with httpx.AsyncClient() as http, http.stream("GET", done.video_url) as response:
-        async for chunk in response.aiter_raw():
-            chunks += 1
-            data += chunk
+    chunks = await raw_chunks(done.video_url)
+    data = b"".join(chunks)
     assert len(data) == len(CLIP) + 300_000
     assert data.startswith(CLIP)
-    assert chunks > 1
+    assert len(chunks) > 1
 
 
 @pytest.mark.parametrize(
@@ -680,11 +627,8 @@ async def test_unknown_task_is_not_found(
 
 
 async def test_fake_answers_an_empty_object_for_unknown_ids(fake: FakeAceData) -> None:
-    async with httpx.AsyncClient(
-        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
-    ) as http:
-        one = await http.post(TASKS_PATH, json={"id": "nope", "action": "retrieve"})
-        many = await http.post(TASKS_PATH, json={"ids": ["nope"], "action": "retrieve_batch"})
+    one = await fake_post(fake, TASKS_PATH, {"id": "nope", "action": "retrieve"})
+    many = await fake_post(fake, TASKS_PATH, {"ids": ["nope"], "action": "retrieve_batch"})
     assert (one.status_code, one.json()) == (200, {})
     assert many.json() == {"items": [], "count": 0}
 
@@ -726,12 +670,9 @@ async def test_poll_many_of_nothing_asks_nothing(
 
 
 async def test_poll_many_splits_into_batches(fake: FakeAceData, sleeps: RecordingSleep) -> None:
-    kling = make_provider(fake.base_url, sleeps, batch_size=2)
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, batch_size=2)) as kling:
         ids = [await submit_id(kling) for _ in range(5)]
         updates = await kling.poll_many(ids)
-    finally:
-        await kling.aclose()
     assert set(updates) == set(ids)
     assert [len(r.json["ids"]) for r in fake.requests_to(TASKS_PATH)] == [2, 2, 1]
 
@@ -741,14 +682,11 @@ async def test_tasks_left_out_of_a_batch_stay_pending(
 ) -> None:
     async with FakeAceData(token=TOKEN, batch_limit=2) as server:
         server.set_default(KlingScenario(polls_until_done=0))
-        kling = make_provider(server.base_url, sleeps)
-        try:
+        async with aclosing(make_provider(server.base_url, sleeps)) as kling:
             ids = [await submit_id(kling) for _ in range(3)]
             with caplog.at_level(logging.WARNING, logger="bot.providers.kling"):
                 updates = await kling.poll_many(ids)
             single = await kling.poll(ids[2])
-        finally:
-            await kling.aclose()
     assert [updates[i].state for i in ids] == ["succeeded", "succeeded", "pending"]
     assert "left out 1 of 3" in caplog.text
     assert "count=3" in caplog.text
@@ -766,9 +704,8 @@ async def test_poll_many_errors_raise_and_retry(
     fake.respond_next("tasks", {"items": "nope", "count": 1})
     fake.respond_next("tasks", {"items": "nope", "count": 1})
     fake.respond_next("tasks", {"items": "nope", "count": 1})
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll_many([task_id])
-    assert caught.value.failure.code == "unexpected_response"
+    failure = await failure_of(provider.poll_many([task_id]))
+    assert failure.code == "unexpected_response"
 
 
 async def test_hundred_tasks_cost_one_tasks_request_per_round(
@@ -874,17 +811,8 @@ async def test_poll_driven_completion_also_sends_the_callback(
 
 
 async def test_fake_never_calls_back_off_loopback(fake: FakeAceData) -> None:
-    async with httpx.AsyncClient(
-        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
-    ) as http:
-        response = await http.post(
-            VIDEOS_PATH,
-            json={
-                "action": "text2video",
-                "prompt": "x",
-                "callback_url": "https://webhook.site/624b2c78",
-            },
-        )
+    body = {"action": "text2video", "prompt": "x", "callback_url": "https://webhook.site/624b2c78"}
+    response = await fake_post(fake, VIDEOS_PATH, body)
     task_id = response.json()["task_id"]
     await fake.complete(task_id)
     [delivery] = await fake.wait_for_callbacks(1)
@@ -988,19 +916,18 @@ def test_every_documented_code_is_in_the_table() -> None:
         assert status in ERROR_TABLE[code].statuses
 
 
-@pytest.mark.parametrize(("status", "code", "reported", "retryable"), DOCUMENTED)
+@pytest.fixture(params=DOCUMENTED, ids=lambda row: f"{row[0]}-{row[1]}")
+def documented(request: pytest.FixtureRequest) -> tuple[int, str, str, bool]:
+    """One documented row: HTTP status, AceData's code, the code reported, retryable."""
+    return request.param
+
+
 async def test_documented_error_on_poll(
-    fake: FakeAceData,
-    provider: KlingProvider,
-    status: int,
-    code: str,
-    reported: str,
-    retryable: bool,
+    fake: FakeAceData, provider: KlingProvider, documented: tuple[int, str, str, bool]
 ) -> None:
+    status, code, reported, retryable = documented
     fake.fail_next("tasks", status=status, code=code, times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("t")
-    failure = caught.value.failure
+    failure = await failure_of(provider.poll("t"))
     assert (failure.code, failure.retryable, failure.http_status) == (reported, retryable, status)
     assert failure.member_message.strip()
     assert DOCUMENTED_ERRORS[(status, code)] in failure.detail
@@ -1008,19 +935,13 @@ async def test_documented_error_on_poll(
     assert fake.tasks_requests == expected_calls
 
 
-@pytest.mark.parametrize(("status", "code", "reported", "retryable"), DOCUMENTED)
 async def test_documented_error_on_submit(
-    fake: FakeAceData,
-    provider: KlingProvider,
-    status: int,
-    code: str,
-    reported: str,
-    retryable: bool,
+    fake: FakeAceData, provider: KlingProvider, documented: tuple[int, str, str, bool]
 ) -> None:
+    status, code, reported, retryable = documented
     fake.fail_next("videos", status=status, code=code, shape="success_false", times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.submit(TEXT)
-    assert (caught.value.failure.code, caught.value.failure.retryable) == (reported, retryable)
+    failure = await failure_of(provider.submit(TEXT))
+    assert (failure.code, failure.retryable) == (reported, retryable)
     # Only a 429 proves AceData created nothing; a 500 may come after the task was made.
     expected_calls = FAST_RETRY.attempts if status == 429 else 1
     assert len(fake.requests_to(VIDEOS_PATH)) == expected_calls
@@ -1030,10 +951,9 @@ async def test_documented_error_on_submit(
 async def _member_message(fake: FakeAceData, provider: KlingProvider, code: str) -> str:
     status = next((s for s, c, _, _ in DOCUMENTED if c == code), 401)
     fake.fail_next("tasks", status=status, code=code, shape="code_only", times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("t")
+    failure = await failure_of(provider.poll("t"))
     fake.clear_injected()
-    return caught.value.failure.member_message
+    return failure.member_message
 
 
 async def test_messages_differ_exactly_between_meanings(
@@ -1097,9 +1017,7 @@ async def test_odd_error_shapes(
         shape=shape,
         times=10,  # type: ignore[arg-type]
     )
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("t")
-    failure = caught.value.failure
+    failure = await failure_of(provider.poll("t"))
     if expected == "invalid_token":  # authorization_missing reads as a token problem
         assert failure.code == "authorization_missing"
         assert failure.member_message == ERROR_TABLE["invalid_token"].message
@@ -1111,19 +1029,17 @@ async def test_odd_error_shapes(
 
 async def test_error_string_that_is_a_message(fake: FakeAceData, provider: KlingProvider) -> None:
     fake.fail_next("tasks", status=500, body={"error": "fetch failed"}, times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("t")
-    assert caught.value.failure.code == "http_500"
-    assert "fetch failed" in caught.value.failure.detail
+    failure = await failure_of(provider.poll("t"))
+    assert failure.code == "http_500"
+    assert "fetch failed" in failure.detail
 
 
 async def test_success_false_on_http_200_is_an_error(
     fake: FakeAceData, provider: KlingProvider
 ) -> None:
     fake.fail_next("videos", status=200, code="used_up", shape="success_false")
-    with pytest.raises(ProviderError) as caught:
-        await provider.submit(TEXT)
-    assert caught.value.failure.code == "used_up"
+    failure = await failure_of(provider.submit(TEXT))
+    assert failure.code == "used_up"
 
 
 async def test_non_json_200_is_retried_as_unexpected(
@@ -1139,13 +1055,8 @@ async def test_non_json_200_is_retried_as_unexpected(
 async def test_wrong_token_is_an_operator_problem(
     fake: FakeAceData, sleeps: RecordingSleep
 ) -> None:
-    kling = make_provider(fake.base_url, sleeps, token="not-the-token")
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await kling.submit(TEXT)
-    finally:
-        await kling.aclose()
-    failure = caught.value.failure
+    async with aclosing(make_provider(fake.base_url, sleeps, token="not-the-token")) as kling:
+        failure = await failure_of(kling.submit(TEXT))
     assert (failure.code, failure.http_status, failure.retryable) == ("invalid_token", 401, False)
     assert "admin" in failure.member_message
     assert fake.tasks == {}
@@ -1174,24 +1085,17 @@ async def test_fake_auth_errors_follow_the_contract(fake: FakeAceData) -> None:
 
 
 async def test_fake_checks_parameters(fake: FakeAceData) -> None:
-    async with httpx.AsyncClient(
-        base_url=fake.base_url, headers={"authorization": f"Bearer {TOKEN}"}
-    ) as http:
-        tail = await http.post(
-            VIDEOS_PATH,
-            json={
-                "action": "image2video",
-                "prompt": "x",
-                "start_image_url": "https://a/1.png",
-                "end_image_url": "https://a/2.png",
-                "duration": 10,
-                "async": True,
-            },
-        )
-        four_k = await http.post(
-            VIDEOS_PATH,
-            json={"action": "text2video", "prompt": "x", "model": "kling-v1", "mode": "4k"},
-        )
+    tail_too_long = {
+        "action": "image2video",
+        "prompt": "x",
+        "start_image_url": "https://a/1.png",
+        "end_image_url": "https://a/2.png",
+        "duration": 10,
+        "async": True,
+    }
+    tail = await fake_post(fake, VIDEOS_PATH, tail_too_long)
+    four_k_on_v1 = {"action": "text2video", "prompt": "x", "model": "kling-v1", "mode": "4k"}
+    four_k = await fake_post(fake, VIDEOS_PATH, four_k_on_v1)
     assert tail.status_code == four_k.status_code == 400
     assert "image_tail" in tail.json()["error"]["message"]
     assert four_k.json()["error"]["code"] == "bad_request"
@@ -1204,12 +1108,9 @@ async def test_fake_checks_parameters(fake: FakeAceData) -> None:
 async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
     fake: FakeAceData, sleeps: RecordingSleep
 ) -> None:
-    kling = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
-    fake.fail_next("videos", status=429, code="too_many_requests", retry_after="3")
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kling:
+        fake.fail_next("videos", status=429, code="too_many_requests", retry_after="3")
         submission = await kling.submit(TEXT)
-    finally:
-        await kling.aclose()
     assert sleeps.delays == [3.0]
     assert len(fake.requests_to(VIDEOS_PATH)) == 2
     assert [task.task_id for task in fake.submissions] == [submission.provider_job_id]
@@ -1218,14 +1119,11 @@ async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
 async def test_rate_limited_poll_honours_an_http_date(
     fake: FakeAceData, sleeps: RecordingSleep
 ) -> None:
-    kling = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
-    when = email.utils.formatdate(time.time() + 20, usegmt=True)
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kling:
+        when = email.utils.formatdate(time.time() + 20, usegmt=True)
         task_id = await submit_id(kling)
         fake.fail_next("tasks", status=429, code="too_many_requests", retry_after=when)
         update = await kling.poll(task_id)
-    finally:
-        await kling.aclose()
     assert update.state == "pending"
     [delay] = sleeps.delays
     assert 17.0 <= delay <= 20.0
@@ -1243,29 +1141,22 @@ async def test_rate_limit_without_retry_after_backs_off(
 async def test_submit_read_timeout_is_reported_unconfirmed(
     fake: FakeAceData, sleeps: RecordingSleep
 ) -> None:
-    kling = make_provider(fake.base_url, sleeps, timeout=0.3)
-    fake.delay_next("videos", 2.0)
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await kling.submit(TEXT)
-    finally:
-        await kling.aclose()
-    assert caught.value.failure.code == "submit_unconfirmed"
-    assert caught.value.failure.retryable
-    assert "Kling did not confirm" in caught.value.failure.member_message
+    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kling:
+        fake.delay_next("videos", 2.0)
+        failure = await failure_of(kling.submit(TEXT))
+    assert failure.code == "submit_unconfirmed"
+    assert failure.retryable
+    assert "Kling did not confirm" in failure.member_message
     assert len(fake.tasks) == 1  # the task exists although we never heard back: not resent
     assert len(fake.requests_to(VIDEOS_PATH)) == 1
 
 
 async def test_poll_timeout_is_retried(fake: FakeAceData, sleeps: RecordingSleep) -> None:
-    kling = make_provider(fake.base_url, sleeps, timeout=0.3)
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kling:
         fake.script(KlingScenario(polls_until_done=5))
         task_id = await submit_id(kling)
         fake.delay_next("tasks", 2.0)
         update = await kling.poll(task_id)
-    finally:
-        await kling.aclose()
     assert update.state == "pending"
     assert fake.tasks_requests == 2
     assert len(sleeps.delays) == 1
@@ -1275,13 +1166,9 @@ async def test_unreachable_server_is_retried_then_raised(sleeps: RecordingSleep)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    kling = make_provider(f"http://127.0.0.1:{port}", sleeps)
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await kling.submit(TEXT)
-    finally:
-        await kling.aclose()
-    assert caught.value.failure.code == "network_error"
+    async with aclosing(make_provider(f"http://127.0.0.1:{port}", sleeps)) as kling:
+        failure = await failure_of(kling.submit(TEXT))
+    assert failure.code == "network_error"
     assert len(sleeps.delays) == FAST_RETRY.attempts - 1
 
 
@@ -1292,14 +1179,13 @@ async def test_token_never_leaks(
     fake: FakeAceData, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    kling = make_provider(fake.base_url, sleeps)
-    texts = [
-        repr(kling),
-        repr(kling._client),
-        repr(kling._client.headers),
-        repr(kling._client.auth),
-    ]
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps)) as kling:
+        texts = [
+            repr(kling),
+            repr(kling._client),
+            repr(kling._client.headers),
+            repr(kling._client.auth),
+        ]
         task_id = await submit_id(kling)
         await poll_until_done(kling, task_id)
         await kling.poll_many([task_id])
@@ -1313,8 +1199,6 @@ async def test_token_never_leaks(
         fake.fail_next("tasks", status=200, body=f"<html>{TOKEN}</html>", times=10)
         with pytest.raises(ProviderError) as on_text:
             await kling.poll(task_id)
-    finally:
-        await kling.aclose()
     for caught in (on_poll, on_submit, on_text):
         assert "[redacted]" in caught.value.failure.detail
         texts += [str(caught.value), repr(caught.value), repr(caught.value.failure)]
@@ -1374,10 +1258,7 @@ def test_build_client_refuses_an_empty_token() -> None:
 async def test_validation_refusals_name_what_is_allowed(
     fake: FakeAceData, provider: KlingProvider, request_: VideoRequest, expected: str
 ) -> None:
-    with pytest.raises(InvalidRequest, match=expected):
-        provider.validate(request_)
-    with pytest.raises(InvalidRequest):
-        await provider.submit(request_)
+    await assert_refused(provider, request_, expected)
     assert fake.requests == []
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import email.utils
 import io
 import logging
-import random
 import socket
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
+from typing import Any
 
 import av
 import httpx
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.providers.base import InvalidRequest, Provider, ProviderError, VideoRequest
+from bot.providers.base import Provider, ProviderError, VideoRequest
 from bot.providers.http import RetryPolicy
 from bot.providers.kvid import (
     ERROR_TABLE,
@@ -28,11 +29,23 @@ from bot.providers.kvid import (
     build_client,
     parse_estimated_time,
 )
-from tests.fakes.kvid import FakeKvid, KvidScenario
+from tests.fakes.kvid import Edition, FakeKvid, KvidContract, KvidScenario
 from tests.fakes.media import make_mp4
+from tests.fakes.scripted import serve_loopback
+from tests.providers.support import (
+    FAST_RETRY,
+    HONOURS_RETRY_AFTER,
+    RecordingSleep,
+    assert_refused,
+    download_mp4,
+    failure_of,
+    fast_options,
+    first_stream,
+    raw_chunks,
+    submit_and_poll,
+)
 
 API_KEY = "kvid-SECRET-7f3a9c2e51d84b06"
-FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 T2V, I2V = SUBMIT_PATHS["text"], SUBMIT_PATHS["image"]
 CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
 
@@ -48,16 +61,6 @@ IMAGE = VideoRequest(
 )
 
 
-class RecordingSleep:
-    """A sleep that returns at once and remembers what it was asked for."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeKvid]:
     async with FakeKvid(api_key=API_KEY) as server:
@@ -66,25 +69,20 @@ async def fake() -> AsyncIterator[FakeKvid]:
 
 @pytest.fixture
 async def fake_a2() -> AsyncIterator[FakeKvid]:
-    async with FakeKvid(api_key=API_KEY, edition="a2") as server:
+    async with FakeKvid(api_key=API_KEY, contract=KvidContract(edition="a2")) as server:
         yield server
-
-
-@pytest.fixture
-def sleeps() -> RecordingSleep:
-    return RecordingSleep()
 
 
 def make_provider(
     base_url: str,
     sleep: RecordingSleep,
     *,
-    retry: RetryPolicy = FAST_RETRY,
     timeout: float = 5.0,
     api_key: str = API_KEY,
+    **options: Any,
 ) -> KvidProvider:
     client = build_client(base_url, api_key, timeout=httpx.Timeout(timeout))
-    return KvidProvider(client, poll_interval=0.0, retry=retry, sleep=sleep, rng=random.Random(1))
+    return KvidProvider(client, **fast_options(sleep, **options))
 
 
 @pytest.fixture
@@ -99,17 +97,6 @@ async def provider_a2(fake_a2: FakeKvid, sleeps: RecordingSleep) -> AsyncIterato
     kvid = make_provider(fake_a2.base_url, sleeps)
     yield kvid
     await kvid.aclose()
-
-
-async def poll_until_done(kvid: KvidProvider, job_id: str, limit: int = 20):
-    """Poll until the job leaves pending; return every update seen."""
-    updates = []
-    for _ in range(limit):
-        update = await kvid.poll(job_id)
-        updates.append(update)
-        if update.state != "pending":
-            return updates
-    raise AssertionError(f"job {job_id} still pending after {limit} polls: {updates}")
 
 
 # -- the provider satisfies the boundary ----------------------------------------------------------
@@ -218,9 +205,7 @@ async def test_poll_walks_queued_processing_then_reads_the_result(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
     fake.script(KvidScenario(queued_polls=1, processing_polls=2, used_credit=54))
-    job_id = (await provider.submit(TEXT)).provider_job_id
-
-    updates = await poll_until_done(provider, job_id)
+    job_id, updates = await submit_and_poll(provider, TEXT)
 
     assert [(u.state, u.provider_status) for u in updates] == [
         ("pending", "queued"),
@@ -242,17 +227,11 @@ async def test_completed_video_is_downloadable_and_real(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
     fake.script(KvidScenario(processing_polls=0, width=320, height=240))
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    [done] = await poll_until_done(provider, job_id)
-
-    async with httpx.AsyncClient() as http:
-        head = await http.head(done.video_url)
-        body = (await http.get(done.video_url)).content
-    assert head.headers["content-type"] == "video/mp4"
-    assert int(head.headers["content-length"]) == len(body)
+    _, [done] = await submit_and_poll(provider, TEXT)
+    assert done.video_url is not None
+    body = await download_mp4(done.video_url)
+    assert first_stream(body) == ("h264", 320, 240)
     with av.open(io.BytesIO(body)) as container:
-        stream = container.streams.video[0]
-        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 320, 240)
         assert sum(1 for _ in container.decode(video=0)) >= 1
 
 
@@ -260,8 +239,7 @@ async def test_failed_job_carries_the_status_error_message(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
     fake.script(KvidScenario(outcome="failed", error_message="Model crashed while rendering"))
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    updates = await poll_until_done(provider, job_id)
+    _, updates = await submit_and_poll(provider, TEXT)
 
     failed = updates[-1]
     assert (failed.state, failed.provider_status) == ("failed", "failed")
@@ -276,8 +254,7 @@ async def test_failed_job_without_message_still_explains(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
     fake.script(KvidScenario(processing_polls=0, outcome="failed"))
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    [failed] = await poll_until_done(provider, job_id)
+    _, [failed] = await submit_and_poll(provider, TEXT)
     assert failed.failure is not None
     assert failed.failure.member_message.startswith("kvidAI could not make this video")
 
@@ -288,8 +265,7 @@ async def test_failure_naming_content_policy_is_recognisable(
     fake.script(
         KvidScenario(processing_polls=0, outcome="failed", error_message="content_policy_violation")
     )
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    [failed] = await poll_until_done(provider, job_id)
+    _, [failed] = await submit_and_poll(provider, TEXT)
     assert failed.failure is not None
     assert failed.failure.code == "content_policy_violation"
     assert not failed.failure.retryable
@@ -297,8 +273,7 @@ async def test_failure_naming_content_policy_is_recognisable(
 
 async def test_canceled_job_is_failed(fake_a2: FakeKvid, provider_a2: KvidProvider) -> None:
     fake_a2.script(KvidScenario(processing_polls=1, outcome="canceled"))
-    job_id = (await provider_a2.submit(TEXT)).provider_job_id
-    updates = await poll_until_done(provider_a2, job_id)
+    _, updates = await submit_and_poll(provider_a2, TEXT)
     assert [u.state for u in updates] == ["pending", "failed"]
     assert updates[-1].failure is not None
     assert updates[-1].failure.code == "canceled"
@@ -308,8 +283,7 @@ async def test_other_edition_with_null_fields_while_running(
     fake_a2: FakeKvid, provider_a2: KvidProvider
 ) -> None:
     fake_a2.script(KvidScenario(queued_polls=1, processing_polls=1, used_credit=12))
-    job_id = (await provider_a2.submit(TEXT)).provider_job_id
-    updates = await poll_until_done(provider_a2, job_id)
+    job_id, updates = await submit_and_poll(provider_a2, TEXT)
     assert [u.state for u in updates] == ["pending", "pending", "succeeded"]
     assert all(u.failure is None for u in updates)
     assert updates[-1].video_url == fake_a2.cdn_url(job_id)
@@ -359,7 +333,7 @@ async def test_result_not_ready_means_still_pending(
 ) -> None:
     fake.script(KvidScenario(processing_polls=0))
     job_id = (await provider.submit(TEXT)).provider_job_id
-    fake.fail_next("result", status=400, error=code)
+    fake.fail_next("result", status=400, code=code)
 
     first = await provider.poll(job_id)
     second = await provider.poll(job_id)
@@ -372,7 +346,7 @@ async def test_result_not_ready_means_still_pending(
 async def test_result_job_failed_is_a_failed_job(fake: FakeKvid, provider: KvidProvider) -> None:
     fake.script(KvidScenario(processing_polls=0))
     job_id = (await provider.submit(TEXT)).provider_job_id
-    fake.fail_next("result", status=400, error="JOB_FAILED")
+    fake.fail_next("result", status=400, code="JOB_FAILED")
     update = await provider.poll(job_id)
     assert update.state == "failed"
     assert update.failure is not None
@@ -380,10 +354,9 @@ async def test_result_job_failed_is_a_failed_job(fake: FakeKvid, provider: KvidP
 
 
 async def test_unknown_job_raises_not_retryable(fake: FakeKvid, provider: KvidProvider) -> None:
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_0_nope")
-    assert caught.value.failure.code == "JOB_NOT_FOUND"
-    assert not caught.value.failure.retryable
+    failure = await failure_of(provider.poll("vid_0_nope"))
+    assert failure.code == "JOB_NOT_FOUND"
+    assert not failure.retryable
     assert len(fake.requests_to(STATUS_PATH)) == 1
 
 
@@ -443,7 +416,7 @@ def test_every_documented_code_is_in_the_table() -> None:
 async def test_documented_error_is_mapped(
     fake: FakeKvid, provider: KvidProvider, code: str, status: int, retryable: bool
 ) -> None:
-    fake.fail_next("status", status=status, error=code, times=10)
+    fake.fail_next("status", status=status, code=code, times=10)
     with pytest.raises(ProviderError) as caught:
         await provider.poll("vid_1_x")
     failure = caught.value.failure
@@ -460,14 +433,13 @@ async def test_documented_error_is_mapped(
 async def _member_message(fake: FakeKvid, provider: KvidProvider, code: str) -> str:
     status = next((s for c, s, _ in DOCUMENTED_ERRORS if c == code), 403)
     if code == "invalid_api_key":
-        fake.fail_next("status", status=403, error=None, shape="no_code")
+        fake.fail_next("status", status=403, code=None, shape="no_code")
     else:
-        fake.fail_next("status", status=status, error=code, times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_1_x")
+        fake.fail_next("status", status=status, code=code, times=10)
+    failure = await failure_of(provider.poll("vid_1_x"))
     fake.clear_injected()  # a non-retryable error leaves unused injections behind
-    assert caught.value.failure.code == code
-    return caught.value.failure.member_message
+    assert failure.code == code
+    return failure.member_message
 
 
 async def test_messages_differ_exactly_between_meanings(
@@ -517,33 +489,27 @@ async def test_other_error_shapes(
     code: str,
     retryable: bool,
 ) -> None:
-    fake.fail_next("status", status=status, error=error, shape=shape, message="nope", times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_1_x")
-    assert (caught.value.failure.code, caught.value.failure.retryable) == (code, retryable)
-    assert caught.value.failure.member_message
+    fake.fail_next("status", status=status, code=error, shape=shape, message="nope", times=10)
+    failure = await failure_of(provider.poll("vid_1_x"))
+    assert (failure.code, failure.retryable) == (code, retryable)
+    assert failure.member_message
 
 
 async def test_success_false_on_http_200_is_an_error(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
-    fake.fail_next("status", status=200, error="INSUFFICIENT_CREDITS")
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_1_x")
-    assert caught.value.failure.code == "INSUFFICIENT_CREDITS"
+    fake.fail_next("status", status=200, code="INSUFFICIENT_CREDITS")
+    failure = await failure_of(provider.poll("vid_1_x"))
+    assert failure.code == "INSUFFICIENT_CREDITS"
 
 
 async def test_wrong_api_key_is_an_operator_problem(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    kvid = make_provider(fake.base_url, sleeps, api_key="not-the-key")
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
-    assert caught.value.failure.code == "invalid_api_key"
-    assert caught.value.failure.http_status == 403
-    assert not caught.value.failure.retryable
-    assert "admin" in caught.value.failure.member_message
+    async with aclosing(make_provider(fake.base_url, sleeps, api_key="not-the-key")) as kvid:
+        failure = await failure_of(kvid.submit(TEXT))
+    assert failure.code == "invalid_api_key"
+    assert failure.http_status == 403
+    assert not failure.retryable
+    assert "admin" in failure.member_message
     assert fake.jobs == {}
     assert [r.authorized for r in fake.requests] == [False]
 
@@ -554,26 +520,20 @@ async def test_wrong_api_key_is_an_operator_problem(fake: FakeKvid, sleeps: Reco
 async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
     fake: FakeKvid, sleeps: RecordingSleep
 ) -> None:
-    kvid = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
-    fake.fail_next("submit", status=429, error="RATE_LIMITED", retry_after="3")
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
+        fake.fail_next("submit", status=429, code="RATE_LIMITED", retry_after="3")
         submission = await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
     assert sleeps.delays == [3.0]
     assert len(fake.requests_to(T2V)) == 2
     assert [job.job_id for job in fake.submissions] == [submission.provider_job_id]
 
 
 async def test_retry_after_as_http_date_is_honoured(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    kvid = make_provider(fake.base_url, sleeps, retry=RetryPolicy(base_delay=0.01, max_delay=30))
-    when = email.utils.formatdate(time.time() + 20, usegmt=True)
-    fake.fail_next("status", status=429, error="CONCURRENT_LIMIT", retry_after=when)
-    job_id = (await kvid.submit(TEXT)).provider_job_id
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
+        when = email.utils.formatdate(time.time() + 20, usegmt=True)
+        fake.fail_next("status", status=429, code="CONCURRENT_LIMIT", retry_after=when)
+        job_id = (await kvid.submit(TEXT)).provider_job_id
         update = await kvid.poll(job_id)
-    finally:
-        await kvid.aclose()
     assert update.state == "pending"
     [delay] = sleeps.delays
     assert 17.0 <= delay <= 20.0
@@ -582,7 +542,7 @@ async def test_retry_after_as_http_date_is_honoured(fake: FakeKvid, sleeps: Reco
 async def test_concurrency_limit_on_submit_is_retried(
     fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep
 ) -> None:
-    fake.fail_next("submit", status=429, error="CONCURRENT_LIMIT", times=2)
+    fake.fail_next("submit", status=429, code="CONCURRENT_LIMIT", times=2)
     await provider.submit(TEXT)
     assert len(sleeps.delays) == 2
     assert len(fake.submissions) == 1
@@ -591,11 +551,10 @@ async def test_concurrency_limit_on_submit_is_retried(
 async def test_server_errors_on_status_are_retried_up_to_the_policy(
     fake: FakeKvid, provider: KvidProvider, sleeps: RecordingSleep
 ) -> None:
-    fake.fail_next("status", status=500, error="internal_server_error", times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.poll("vid_1_x")
-    assert caught.value.failure.code == "internal_server_error"
-    assert caught.value.failure.retryable
+    fake.fail_next("status", status=500, code="internal_server_error", times=10)
+    failure = await failure_of(provider.poll("vid_1_x"))
+    assert failure.code == "internal_server_error"
+    assert failure.retryable
     assert len(fake.requests_to(STATUS_PATH)) == FAST_RETRY.attempts
     assert len(sleeps.delays) == FAST_RETRY.attempts - 1
     assert all(0 <= d <= FAST_RETRY.max_delay for d in sleeps.delays)
@@ -606,8 +565,8 @@ async def test_server_error_then_recovery(
 ) -> None:
     fake.script(KvidScenario(processing_polls=0))
     job_id = (await provider.submit(TEXT)).provider_job_id
-    fake.fail_next("status", status=502, error=None, shape="text", message="Bad Gateway")
-    fake.fail_next("result", status=500, error="internal_server_error")
+    fake.fail_next("status", status=502, code=None, shape="text", message="Bad Gateway")
+    fake.fail_next("result", status=500, code="internal_server_error")
     update = await provider.poll(job_id)
     assert update.state == "succeeded"
     assert len(sleeps.delays) == 2
@@ -618,23 +577,19 @@ async def test_submit_server_error_is_not_resent(
 ) -> None:
     # kvid has no idempotency key: a 500 may come after the job was created, so a blind resend
     # could pay for two videos. The caller gets a retryable failure and decides.
-    fake.fail_next("submit", status=500, error="internal_server_error", times=10)
-    with pytest.raises(ProviderError) as caught:
-        await provider.submit(TEXT)
-    assert caught.value.failure.retryable
+    fake.fail_next("submit", status=500, code="internal_server_error", times=10)
+    failure = await failure_of(provider.submit(TEXT))
+    assert failure.retryable
     assert len(fake.requests_to(T2V)) == 1
     assert sleeps.delays == []
 
 
 async def test_status_timeout_is_retried(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    kvid = make_provider(fake.base_url, sleeps, timeout=0.3)
-    try:
+    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kvid:
         fake.script(KvidScenario(queued_polls=5))
         job_id = (await kvid.submit(TEXT)).provider_job_id
         fake.delay_next("status", 2.0)
         update = await kvid.poll(job_id)
-    finally:
-        await kvid.aclose()
     assert update.state == "pending"
     assert len(fake.requests_to(STATUS_PATH)) == 2
     assert len(sleeps.delays) == 1
@@ -643,15 +598,11 @@ async def test_status_timeout_is_retried(fake: FakeKvid, sleeps: RecordingSleep)
 async def test_submit_read_timeout_is_reported_unconfirmed(
     fake: FakeKvid, sleeps: RecordingSleep
 ) -> None:
-    kvid = make_provider(fake.base_url, sleeps, timeout=0.3)
-    fake.delay_next("submit", 2.0)
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
-    assert caught.value.failure.code == "submit_unconfirmed"
-    assert caught.value.failure.retryable
+    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kvid:
+        fake.delay_next("submit", 2.0)
+        failure = await failure_of(kvid.submit(TEXT))
+    assert failure.code == "submit_unconfirmed"
+    assert failure.retryable
     # The job exists at kvid although we never heard back: exactly why it was not resent.
     assert len(fake.jobs) == 1
     assert len(fake.requests_to(T2V)) == 1
@@ -661,14 +612,10 @@ async def test_unreachable_server_is_retried_then_raised(sleeps: RecordingSleep)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    kvid = make_provider(f"http://127.0.0.1:{port}", sleeps)
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
-    assert caught.value.failure.code == "network_error"
-    assert caught.value.failure.retryable
+    async with aclosing(make_provider(f"http://127.0.0.1:{port}", sleeps)) as kvid:
+        failure = await failure_of(kvid.submit(TEXT))
+    assert failure.code == "network_error"
+    assert failure.retryable
     assert len(sleeps.delays) == FAST_RETRY.attempts - 1
 
 
@@ -679,21 +626,22 @@ async def test_api_key_never_leaks(
     fake: FakeKvid, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    kvid = make_provider(fake.base_url, sleeps)
-    texts = [repr(kvid), repr(kvid._client), repr(kvid._client.headers), repr(kvid._client.auth)]
-    fake.script(KvidScenario(processing_polls=1))
-    try:
-        job_id = (await kvid.submit(TEXT)).provider_job_id
-        await poll_until_done(kvid, job_id)
+    async with aclosing(make_provider(fake.base_url, sleeps)) as kvid:
+        texts = [
+            repr(kvid),
+            repr(kvid._client),
+            repr(kvid._client.headers),
+            repr(kvid._client.auth),
+        ]
+        fake.script(KvidScenario(processing_polls=1))
+        job_id, _ = await submit_and_poll(kvid, TEXT)
         # A server that echoes the key back in its errors must not make us repeat it.
         fake.fail_next("status", status=500, message=f"bad key {API_KEY}", times=10)
         with pytest.raises(ProviderError) as on_poll:
             await kvid.poll(job_id)
-        fake.fail_next("submit", status=400, error="INVALID_PARAMETERS", message=API_KEY)
+        fake.fail_next("submit", status=400, code="INVALID_PARAMETERS", message=API_KEY)
         with pytest.raises(ProviderError) as on_submit:
             await kvid.submit(TEXT)
-    finally:
-        await kvid.aclose()
     for caught in (on_poll, on_submit):
         assert "[redacted]" in caught.value.failure.detail
         texts += [str(caught.value), repr(caught.value), repr(caught.value.failure)]
@@ -737,10 +685,7 @@ def test_build_client_refuses_an_empty_key() -> None:
 async def test_validation_refusals_name_what_is_supported(
     fake: FakeKvid, provider: KvidProvider, request_: VideoRequest, expected: str
 ) -> None:
-    with pytest.raises(InvalidRequest, match=expected):
-        provider.validate(request_)
-    with pytest.raises(InvalidRequest):
-        await provider.submit(request_)
+    await assert_refused(provider, request_, expected)
     assert fake.requests == []
 
 
@@ -833,9 +778,9 @@ async def test_fake_error_body_follows_the_seed(fake: FakeKvid) -> None:
 @pytest.mark.parametrize(
     ("edition", "code"), [("a1", "RESULT_FETCH_ERROR"), ("a2", "JOB_NOT_COMPLETED")]
 )
-async def test_fake_result_before_completion(edition: str, code: str) -> None:
+async def test_fake_result_before_completion(edition: Edition, code: str) -> None:
     async with (
-        FakeKvid(api_key=API_KEY, edition=edition) as server,  # type: ignore[arg-type]
+        FakeKvid(api_key=API_KEY, contract=KvidContract(edition)) as server,
         httpx.AsyncClient(base_url=server.base_url, headers={"api-key": API_KEY}) as http,
     ):
         submitted = await http.post(T2V, json={"prompt": "a cat"})
@@ -848,15 +793,13 @@ async def test_fake_result_before_completion(edition: str, code: str) -> None:
 
 
 async def test_fake_concurrency_limit(sleeps: RecordingSleep) -> None:
-    async with FakeKvid(api_key=API_KEY, edition="a2", max_concurrent=1) as server:
-        kvid = make_provider(server.base_url, sleeps, retry=RetryPolicy(attempts=1))
-        try:
-            await kvid.submit(TEXT)
-            with pytest.raises(ProviderError) as caught:
-                await kvid.submit(TEXT)
-        finally:
-            await kvid.aclose()
-    assert caught.value.failure.code == "CONCURRENT_LIMIT"
+    async with (
+        FakeKvid(api_key=API_KEY, contract=KvidContract(edition="a2", max_concurrent=1)) as server,
+        aclosing(make_provider(server.base_url, sleeps, retry=RetryPolicy(attempts=1))) as kvid,
+    ):
+        await kvid.submit(TEXT)
+        failure = await failure_of(kvid.submit(TEXT))
+    assert failure.code == "CONCURRENT_LIMIT"
 
 
 async def test_fake_serves_large_slow_videos_in_chunks(
@@ -867,17 +810,13 @@ async def test_fake_serves_large_slow_videos_in_chunks(
             processing_polls=0, result_bytes=CLIP, result_padding=300_000, chunk_delay=0.01
         )
     )
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    [done] = await poll_until_done(provider, job_id)
-    chunks = 0
-    async with httpx.AsyncClient() as http, http.stream("GET", done.video_url) as response:
-        data = b""
-        async for chunk in response.aiter_raw():
-            chunks += 1
-            data += chunk
+    _, [done] = await submit_and_poll(provider, TEXT)
+    assert done.video_url is not None
+    chunks = await raw_chunks(done.video_url)
+    data = b"".join(chunks)
     assert len(data) == len(CLIP) + 300_000
     assert data.startswith(CLIP)
-    assert chunks > 1
+    assert len(chunks) > 1
     with av.open(io.BytesIO(data)) as container:
         assert container.streams.video[0].width == 64
 
@@ -916,21 +855,16 @@ async def test_fake_checks_image_sizes(sleeps: RecordingSleep) -> None:
 
     app = web.Application()
     app.router.add_get("/{name}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    runner, images_url = await serve_loopback(app)
     try:
-        async with FakeKvid(api_key=API_KEY, inspect_images=True) as server:
-            kvid = make_provider(server.base_url, sleeps)
-            try:
-                with pytest.raises(ProviderError) as caught:
-                    await kvid.submit(replace(IMAGE, image_url=f"http://{host}:{port}/small"))
-                await kvid.submit(replace(IMAGE, image_url=f"http://{host}:{port}/ok"))
-            finally:
-                await kvid.aclose()
+        async with (
+            FakeKvid(api_key=API_KEY, contract=KvidContract(inspect_images=True)) as server,
+            aclosing(make_provider(server.base_url, sleeps)) as kvid,
+        ):
+            small = replace(IMAGE, image_url=f"{images_url}/small")
+            failure = await failure_of(kvid.submit(small))
+            await kvid.submit(replace(IMAGE, image_url=f"{images_url}/ok"))
     finally:
         await runner.cleanup()
-    assert caught.value.failure.code == "image_too_small"
-    assert "300×300" in caught.value.failure.member_message
+    assert failure.code == "image_too_small"
+    assert "300×300" in failure.member_message

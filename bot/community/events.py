@@ -248,11 +248,10 @@ class Events(Logged):
 
     async def mark_entry_posted(self, entry_id: int, channel_id: int, message_id: int) -> None:
         """Remember the message that shows the entry (and carries its vote button)."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE event_entries SET channel_id = ?, message_id = ? WHERE id = ?",
-                (channel_id, message_id, entry_id),
-            )
+        await self._write(
+            "UPDATE event_entries SET channel_id = ?, message_id = ? WHERE id = ?",
+            (channel_id, message_id, entry_id),
+        )
 
     async def vote(self, entry_id: int, user_id: int) -> EventVote:
         """One vote per member per event: vote, move the vote here, or take it back."""
@@ -392,12 +391,11 @@ class Events(Logged):
 
     async def mark_announced(self, event_id: int, message_id: int | None) -> None:
         """The result was posted (or could not be); it is not posted again."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE events SET announced_at = ?, announce_message_id = ? "
-                "WHERE id = ? AND announced_at IS NULL",
-                (self._clock(), message_id, event_id),
-            )
+        await self._write(
+            "UPDATE events SET announced_at = ?, announce_message_id = ? "
+            "WHERE id = ? AND announced_at IS NULL",
+            (self._clock(), message_id, event_id),
+        )
 
     async def next_end(self) -> float | None:
         """When the next open event ends."""

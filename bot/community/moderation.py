@@ -375,10 +375,11 @@ class Bans(Logged):
         )
         await self._log.record_in(
             tx,
+            reason=reason,
             guild_id,
             actor_id,
             "ban",
-            f"<@{user_id}> banned from generating" + (f": {reason}" if reason else ""),
+            f"<@{user_id}> banned from generating",
             target_user_id=user_id,
         )
         return not existed
@@ -450,9 +451,10 @@ class Reports(Logged):
             await self._log.record_in(
                 tx,
                 guild_id,
+                reason=reason,
                 reporter_id,
                 "report",
-                f"video `{job_id}` by <@{job[1]}> reported" + (f": {reason}" if reason else ""),
+                f"video `{job_id}` by <@{job[1]}> reported",
                 target_user_id=job[1],
                 job_id=job_id,
             )
@@ -480,11 +482,10 @@ class Reports(Logged):
 
     async def mark_posted(self, report_id: int, channel_id: int, message_id: int) -> None:
         """Remember where the report was shown to moderators."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE job_reports SET message_id = ?, message_channel_id = ? WHERE id = ?",
-                (message_id, channel_id, report_id),
-            )
+        await self._write(
+            "UPDATE job_reports SET message_id = ?, message_channel_id = ? WHERE id = ?",
+            (message_id, channel_id, report_id),
+        )
 
     async def resolve(self, report_id: int, actor_id: int, outcome: str) -> list[Report]:
         """Delete the result (closing every open report of that job) or dismiss one report.

@@ -406,11 +406,7 @@ class Events(Logged):
 
     async def current(self, guild_id: int) -> Event | None:
         """The server's open event."""
-        row = await self._db.fetchone(
-            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.guild_id = ? AND e.state = 'open'",
-            (guild_id,),
-        )
-        return Event(*row) if row else None
+        return await self._db.read(self._open_in, guild_id)
 
     async def recent(self, guild_id: int, limit: int = 5) -> list[Event]:
         """The open event and the latest closed ones, newest first."""
@@ -423,17 +419,11 @@ class Events(Logged):
 
     async def entry(self, entry_id: int) -> Entry | None:
         """One entry with its votes."""
-        row = await self._db.fetchone(
-            f"SELECT {_ENTRY_COLUMNS} FROM event_entries n WHERE n.id = ?", (entry_id,)
-        )
-        return Entry(*row) if row else None
+        return await self._db.read(self._entry_in, entry_id)
 
     async def event(self, event_id: int) -> Event | None:
         """One event."""
-        row = await self._db.fetchone(
-            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.id = ?", (event_id,)
-        )
-        return Event(*row) if row else None
+        return await self._db.read(self._event_in, event_id)
 
     async def _open_in(self, tx: Transaction, guild_id: int) -> Event | None:
         row = await tx.fetchone(

@@ -345,12 +345,7 @@ class Bans(Logged):
 
     async def get(self, guild_id: int, user_id: int) -> Ban | None:
         """The member's ban, if any (read-only)."""
-        row = await self._db.fetchone(
-            "SELECT user_id, reason, banned_by, created_at FROM generation_bans "
-            "WHERE guild_id = ? AND user_id = ?",
-            (guild_id, user_id),
-        )
-        return Ban(*row) if row else None
+        return await self._db.read(self.get_in, guild_id, user_id)
 
     async def ban(
         self, guild_id: int, actor_id: int | None, user_id: int, reason: str | None
@@ -375,12 +370,12 @@ class Bans(Logged):
         )
         await self._log.record_in(
             tx,
-            reason=reason,
             guild_id,
             actor_id,
             "ban",
             f"<@{user_id}> banned from generating",
             target_user_id=user_id,
+            reason=reason,
         )
         return not existed
 
@@ -451,12 +446,12 @@ class Reports(Logged):
             await self._log.record_in(
                 tx,
                 guild_id,
-                reason=reason,
                 reporter_id,
                 "report",
                 f"video `{job_id}` by <@{job[1]}> reported",
                 target_user_id=job[1],
                 job_id=job_id,
+                reason=reason,
             )
         row = await tx.fetchone(
             f"SELECT {_REPORT_COLUMNS} FROM job_reports WHERE job_id = ? AND reporter_id = ?",

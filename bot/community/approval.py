@@ -291,10 +291,10 @@ class ApprovalQueue(Logged):
             request.guild_id,
             actor_id,
             f"approval {final}",
-            f"video `{job_id}` by <@{request.user_id}> {words[final]}"
-            + (f": {reason}" if reason else ""),
+            f"video `{job_id}` by <@{request.user_id}> {words[final]}",
             target_user_id=request.user_id,
             job_id=job_id,
+            reason=reason,
         )
         updated = await self.get_in(tx, job_id)
         assert updated is not None
@@ -336,12 +336,10 @@ class ApprovalQueue(Logged):
 
     async def mark_posted(self, job_id: str, channel_id: int, message_id: int) -> None:
         """Remember where the request was shown to moderators."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE approval_requests SET message_id = ?, message_channel_id = ? "
-                "WHERE job_id = ?",
-                (message_id, channel_id, job_id),
-            )
+        await self._write(
+            "UPDATE approval_requests SET message_id = ?, message_channel_id = ? WHERE job_id = ?",
+            (message_id, channel_id, job_id),
+        )
 
     async def pending(self, guild_id: int) -> list[ApprovalRequest]:
         """A server's requests still waiting, oldest first."""

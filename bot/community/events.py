@@ -248,11 +248,10 @@ class Events(Logged):
 
     async def mark_entry_posted(self, entry_id: int, channel_id: int, message_id: int) -> None:
         """Remember the message that shows the entry (and carries its vote button)."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE event_entries SET channel_id = ?, message_id = ? WHERE id = ?",
-                (channel_id, message_id, entry_id),
-            )
+        await self._write(
+            "UPDATE event_entries SET channel_id = ?, message_id = ? WHERE id = ?",
+            (channel_id, message_id, entry_id),
+        )
 
     async def vote(self, entry_id: int, user_id: int) -> EventVote:
         """One vote per member per event: vote, move the vote here, or take it back."""
@@ -392,12 +391,11 @@ class Events(Logged):
 
     async def mark_announced(self, event_id: int, message_id: int | None) -> None:
         """The result was posted (or could not be); it is not posted again."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE events SET announced_at = ?, announce_message_id = ? "
-                "WHERE id = ? AND announced_at IS NULL",
-                (self._clock(), message_id, event_id),
-            )
+        await self._write(
+            "UPDATE events SET announced_at = ?, announce_message_id = ? "
+            "WHERE id = ? AND announced_at IS NULL",
+            (self._clock(), message_id, event_id),
+        )
 
     async def next_end(self) -> float | None:
         """When the next open event ends."""
@@ -408,11 +406,7 @@ class Events(Logged):
 
     async def current(self, guild_id: int) -> Event | None:
         """The server's open event."""
-        row = await self._db.fetchone(
-            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.guild_id = ? AND e.state = 'open'",
-            (guild_id,),
-        )
-        return Event(*row) if row else None
+        return await self._db.read(self._open_in, guild_id)
 
     async def recent(self, guild_id: int, limit: int = 5) -> list[Event]:
         """The open event and the latest closed ones, newest first."""
@@ -425,17 +419,11 @@ class Events(Logged):
 
     async def entry(self, entry_id: int) -> Entry | None:
         """One entry with its votes."""
-        row = await self._db.fetchone(
-            f"SELECT {_ENTRY_COLUMNS} FROM event_entries n WHERE n.id = ?", (entry_id,)
-        )
-        return Entry(*row) if row else None
+        return await self._db.read(self._entry_in, entry_id)
 
     async def event(self, event_id: int) -> Event | None:
         """One event."""
-        row = await self._db.fetchone(
-            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.id = ?", (event_id,)
-        )
-        return Event(*row) if row else None
+        return await self._db.read(self._event_in, event_id)
 
     async def _open_in(self, tx: Transaction, guild_id: int) -> Event | None:
         row = await tx.fetchone(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Concatenate, ParamSpec, TypeVar
 
-from bot.db import Database, Transaction
+from bot.db import Database, Params, Transaction
 
 MAX_DETAIL = 1000
 
@@ -49,8 +49,11 @@ class ModerationLog:
         *,
         target_user_id: int | None = None,
         job_id: str | None = None,
+        reason: str | None = None,
     ) -> int:
-        """Append a line; it is meant for the audit-log channel set at this moment, if any."""
+        """Append a line (ending with `reason`, if any) meant for the audit-log channel now set."""
+        if reason:
+            detail += f": {reason}"
         row = await tx.fetchone(
             "SELECT audit_channel_id FROM community_settings WHERE guild_id = ?", (guild_id,)
         )
@@ -103,6 +106,11 @@ class Logged:
         self._db = db
         self._log = log
         self._clock = clock
+
+    async def _write(self, sql: str, params: Params) -> int:
+        """Run one statement in a write transaction of its own; return the rows it changed."""
+        async with self._db.transaction() as tx:
+            return await tx.execute(sql, params)
 
 
 def _in_own_transaction(

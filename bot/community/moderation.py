@@ -345,12 +345,7 @@ class Bans(Logged):
 
     async def get(self, guild_id: int, user_id: int) -> Ban | None:
         """The member's ban, if any (read-only)."""
-        row = await self._db.fetchone(
-            "SELECT user_id, reason, banned_by, created_at FROM generation_bans "
-            "WHERE guild_id = ? AND user_id = ?",
-            (guild_id, user_id),
-        )
-        return Ban(*row) if row else None
+        return await self._db.read(self.get_in, guild_id, user_id)
 
     async def ban(
         self, guild_id: int, actor_id: int | None, user_id: int, reason: str | None
@@ -378,8 +373,9 @@ class Bans(Logged):
             guild_id,
             actor_id,
             "ban",
-            f"<@{user_id}> banned from generating" + (f": {reason}" if reason else ""),
+            f"<@{user_id}> banned from generating",
             target_user_id=user_id,
+            reason=reason,
         )
         return not existed
 
@@ -452,9 +448,10 @@ class Reports(Logged):
                 guild_id,
                 reporter_id,
                 "report",
-                f"video `{job_id}` by <@{job[1]}> reported" + (f": {reason}" if reason else ""),
+                f"video `{job_id}` by <@{job[1]}> reported",
                 target_user_id=job[1],
                 job_id=job_id,
+                reason=reason,
             )
         row = await tx.fetchone(
             f"SELECT {_REPORT_COLUMNS} FROM job_reports WHERE job_id = ? AND reporter_id = ?",
@@ -480,11 +477,10 @@ class Reports(Logged):
 
     async def mark_posted(self, report_id: int, channel_id: int, message_id: int) -> None:
         """Remember where the report was shown to moderators."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE job_reports SET message_id = ?, message_channel_id = ? WHERE id = ?",
-                (message_id, channel_id, report_id),
-            )
+        await self._write(
+            "UPDATE job_reports SET message_id = ?, message_channel_id = ? WHERE id = ?",
+            (message_id, channel_id, report_id),
+        )
 
     async def resolve(self, report_id: int, actor_id: int, outcome: str) -> list[Report]:
         """Delete the result (closing every open report of that job) or dismiss one report.

@@ -176,10 +176,10 @@ class Showcase(Logged):
                 share.guild_id,
                 actor_id,
                 f"share {verb}",
-                f"showcase share of video `{share.job_id}` by <@{share.user_id}> {verb}"
-                + (f": {reason}" if reason else ""),
+                f"showcase share of video `{share.job_id}` by <@{share.user_id}> {verb}",
                 target_user_id=share.user_id,
                 job_id=share.job_id,
+                reason=reason,
             )
         updated = await self._get_in(tx, "s.id = ?", share_id)
         assert updated is not None
@@ -187,23 +187,20 @@ class Showcase(Logged):
 
     async def mark_review_posted(self, share_id: int, channel_id: int, message_id: int) -> None:
         """Remember the share's approval request in the moderators' channel."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE showcase_shares SET review_channel_id = ?, review_message_id = ? "
-                "WHERE id = ?",
-                (channel_id, message_id, share_id),
-            )
+        await self._write(
+            "UPDATE showcase_shares SET review_channel_id = ?, review_message_id = ? WHERE id = ?",
+            (channel_id, message_id, share_id),
+        )
 
     async def mark_posted(self, share_id: int, channel_id: int, message_id: int) -> bool:
         """The share is in the showcase channel; False if it had been posted already."""
-        async with self._db.transaction() as tx:
-            return bool(
-                await tx.execute(
-                    "UPDATE showcase_shares SET state = 'posted', channel_id = ?, message_id = ?, "
-                    "posted_at = ? WHERE id = ? AND state = 'ready'",
-                    (channel_id, message_id, self._clock(), share_id),
-                )
+        return bool(
+            await self._write(
+                "UPDATE showcase_shares SET state = 'posted', channel_id = ?, message_id = ?, "
+                "posted_at = ? WHERE id = ? AND state = 'ready'",
+                (channel_id, message_id, self._clock(), share_id),
             )
+        )
 
     async def to_post(self) -> list[Share]:
         """Shares approved (or not needing approval) and not yet posted."""

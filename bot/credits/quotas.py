@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 from bot.credits.rules import CreditRules
 from bot.credits.terms import DAY, HOUR, Terms, day_start
@@ -64,13 +65,9 @@ class Quotas:
     ) -> None:
         self._db = db
         self._ledger = ledger
-        self._rules = rules
+        # The servers' settings and tiers.
+        self.rules: Final = rules
         self._clock = clock
-
-    @property
-    def rules(self) -> CreditRules:
-        """The servers' settings and tiers."""
-        return self._rules
 
     # -- async API ------------------------------------------------------------------------------
 
@@ -185,10 +182,10 @@ class Quotas:
         # role_ids None means the roles are unknown: no role tiers and no refill this time, so
         # a period's refill is never used up on the wrong (smaller) terms.
         await self._ledger.ensure_member_in(tx, guild_id, user_id)
-        terms = await self._rules.terms_in(tx, guild_id, user_id, role_ids)
+        terms = await self.rules.terms_in(tx, guild_id, user_id, role_ids)
         if role_ids is None:
             return terms, 0
-        await self._rules.remember_roles_in(tx, guild_id, user_id, role_ids)
+        await self.rules.remember_roles_in(tx, guild_id, user_id, role_ids)
         return terms, await self.refill_in(tx, guild_id, user_id, terms, now)
 
     async def _check_concurrency(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Final
 
 from bot.config import Settings
 from bot.credits.terms import Allowance, Terms, Tier, resolve_terms
@@ -66,13 +67,9 @@ class CreditRules:
 
     def __init__(self, db: Database, defaults: Allowance, *, clock: Callable[[], float]) -> None:
         self._db = db
-        self._defaults = defaults
+        # The operator's defaults from the environment.
+        self.defaults: Final = defaults
         self._clock = clock
-
-    @property
-    def defaults(self) -> Allowance:
-        """The operator's defaults from the environment."""
-        return self._defaults
 
     # -- synchronous core: call only inside a transaction on the database thread ---------------
 
@@ -83,8 +80,8 @@ class CreditRules:
             (guild_id,),
         )
         if row is None:
-            return self._defaults
-        return self._defaults.overridden(**dict(zip(SETTING_RANGES, row, strict=True)))
+            return self.defaults
+        return self.defaults.overridden(**dict(zip(SETTING_RANGES, row, strict=True)))
 
     async def tiers_of_in(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
+from typing import Final
 
 from bot.community.service import Admission, AdmissionQuery, Community, CommunityRefusal
 from bot.credits.quotas import Quotas
@@ -71,15 +72,11 @@ class JobService(OnJobDeps):
         community: Community | None = None,
     ) -> None:
         super().__init__(deps)
-        self._prices = prices
+        # The price table members are charged from.
+        self.prices: Final = prices
         self._wake_runner = wake_runner
         self._quotas = quotas
         self._community = community
-
-    @property
-    def prices(self) -> PriceTable:
-        """The price table members are charged from."""
-        return self._prices
 
     def quote(self, order: JobOrder) -> Quote:
         """Check the order against the provider and price table, or raise InvalidRequest."""
@@ -92,7 +89,7 @@ class JobService(OnJobDeps):
         provider.validate(order.request)
         request = order.request
         try:
-            price = self._prices.price(
+            price = self.prices.price(
                 provider.name, request.model, request.resolution, request.duration
             )
         except PriceMissing as exc:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -23,7 +22,8 @@ from bot.ui.credit_cards import (
     tiers_embed,
     usage_embed,
 )
-from bot.ui.errors import UserError, reply_error
+from bot.ui.dynamic import PersistentButton
+from bot.ui.errors import UserError
 from bot.ui.permissions import member_role_ids, require_manager
 
 if TYPE_CHECKING:
@@ -46,44 +46,33 @@ TierName = app_commands.Range[str, 1, MAX_TIER_NAME]
 
 
 class PageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"credits:page:(?P<user_id>[0-9]{1,20}):(?P<page>[0-9]{1,6})",
+    PersistentButton, template=r"credits:page:(?P<user_id>[0-9]{1,20}):(?P<page>[0-9]{1,6})"
 ):
     """Turns a member's private ledger to a page; the member and the page are in its id."""
 
+    numbers = frozenset({"user_id", "page"})
+
     def __init__(self, user_id: int, page: int, label: str = "", *, disabled: bool = False) -> None:
         super().__init__(
-            discord.ui.Button(
-                label=label or str(page),
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"credits:page:{user_id}:{page}",
-                disabled=disabled,
-            )
+            f"credits:page:{user_id}:{page}",
+            label or str(page),
+            discord.ButtonStyle.secondary,
+            disabled=disabled,
         )
         self.user_id = user_id
         self.page = page
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> PageButton:
-        """Rebuild the button from a pressed custom_id (also after a restart)."""
-        return cls(int(match["user_id"]), int(match["page"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def press(self, interaction: discord.Interaction) -> None:
         """Show the page, if the history is the presser's own."""
-        try:
-            # Only the member whose history it is may turn its pages.
-            if interaction.user.id != self.user_id or interaction.guild_id is None:
-                raise UserError(Text("credits.not_your_history"))
-            ledger: Ledger = interaction.client.services.ledger  # type: ignore[attr-defined]
-            shown = await ledger.page(interaction.guild_id, self.user_id, self.page)
-            await interaction.response.edit_message(
-                embed=ledger_embed(shown, interaction.locale),
-                view=history_view(self.user_id, shown, interaction.locale),
-            )
-        except Exception as error:
-            await reply_error(interaction, error)
+        # Only the member whose history it is may turn its pages.
+        if interaction.user.id != self.user_id or interaction.guild_id is None:
+            raise UserError(Text("credits.not_your_history"))
+        ledger: Ledger = interaction.client.services.ledger  # type: ignore[attr-defined]
+        shown = await ledger.page(interaction.guild_id, self.user_id, self.page)
+        await interaction.response.edit_message(
+            embed=ledger_embed(shown, interaction.locale),
+            view=history_view(self.user_id, shown, interaction.locale),
+        )
 
 
 def history_view(user_id: int, page: LedgerPage, locale: object) -> discord.ui.View:

@@ -44,7 +44,7 @@ class EventVoteButton(VoteButton, template=r"event:vote:(?P<item_id>[0-9]{1,18})
     emoji = "🗳️"
     label_key = "events.vote"
 
-    async def vote(self, interaction: discord.Interaction) -> None:
+    async def press(self, interaction: discord.Interaction) -> None:
         """Vote for this entry, moving the member's vote here if they had one elsewhere."""
         events = community_of(interaction.client).events
         entry = await events.entry(self.item_id)

@@ -48,7 +48,7 @@ class ShareVoteButton(VoteButton, template=r"showcase:vote:(?P<item_id>[0-9]{1,1
     emoji = VOTE_EMOJI
     label_key = "showcase.vote"
 
-    async def vote(self, interaction: discord.Interaction) -> None:
+    async def press(self, interaction: discord.Interaction) -> None:
         """Vote for this share, or take the member's vote back."""
         showcase = community_of(interaction.client).showcase
         share = await showcase.get(self.item_id)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
 import re
 import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
@@ -54,6 +55,7 @@ JOB_ACTIONS = ("cancel", "retry", "remix", "extend", "post", "delete")
 REMIX_FORM = r"video:remix-form:(?P<job_id>[2-9a-z]{8})"
 EXTEND_FORM = r"video:extend-form:(?P<job_id>[2-9a-z]{8}):(?P<seen>[0-9]{1,6})"
 HISTORY_PAGE = 10
+Command = TypeVar("Command", bound=Callable[..., Awaitable[None]])
 OPTION_HELP = {
     "prompt": "What should happen; camera moves such as [Pan right] or [Zoom in] are understood",
     "provider": "Which video service to use",
@@ -91,16 +93,40 @@ class GenerationOptions:
     image: discord.Attachment | None = None
     end_image: discord.Attachment | None = None
 
-    @classmethod
-    def from_command(cls, arguments: dict[str, Any]) -> GenerationOptions:
-        """Pick this class's fields out of a command callback's arguments."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in arguments.items() if k in names})
-
     @property
     def images(self) -> tuple[discord.Attachment, ...]:
         """The attached frames, first one first."""
         return tuple(a for a in (self.image, self.end_image) if a is not None)
+
+
+async def _shared_options(
+    provider: str | None = None,
+    model: str | None = None,
+    resolution: str | None = None,
+    duration: app_commands.Range[int, 1, 60] | None = None,
+    aspect_ratio: app_commands.Choice[str] | None = None,
+    camera: app_commands.Choice[str] | None = None,
+    negative_prompt: app_commands.Range[str, 1, 500] | None = None,
+    seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
+    cfg_scale: app_commands.Range[float, 0.0, 1.0] | None = None,
+    steps: app_commands.Range[int, 1, 100] | None = None,
+    prompt_expansion: bool | None = None,
+    safety_checker: bool | None = None,
+) -> None:
+    """The options /video text and /video image share: a signature only, never called."""
+
+
+def with_shared_options(command: Command) -> Command:
+    """Declare the shared options on a command that takes them as `**shared`.
+
+    discord.py reads a command's options from its callback's signature: this one list stands
+    in for both commands' options, so the two cannot drift apart.
+    """
+    own = inspect.signature(command)
+    named = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = inspect.signature(_shared_options).parameters.values()
+    command.__signature__ = own.replace(parameters=[*named, *shared])  # type: ignore[attr-defined]
+    return command
 
 
 class VideoCog(commands.Cog):
@@ -135,25 +161,15 @@ class VideoCog(commands.Cog):
     @video.command(name="text", description="Make a video from a text prompt")
     @app_commands.describe(**OPTION_HELP)
     @app_commands.choices(aspect_ratio=ASPECT_RATIOS, camera=CAMERA_MOVES)
+    @with_shared_options
     async def text(
         self,
         interaction: discord.Interaction,
         prompt: app_commands.Range[str, 1, 2500],
-        provider: str | None = None,
-        model: str | None = None,
-        resolution: str | None = None,
-        duration: app_commands.Range[int, 1, 60] | None = None,
-        aspect_ratio: app_commands.Choice[str] | None = None,
-        camera: app_commands.Choice[str] | None = None,
-        negative_prompt: app_commands.Range[str, 1, 500] | None = None,
-        seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
-        cfg_scale: app_commands.Range[float, 0.0, 1.0] | None = None,
-        steps: app_commands.Range[int, 1, 100] | None = None,
-        prompt_expansion: bool | None = None,
-        safety_checker: bool | None = None,
+        **shared: Any,
     ) -> None:
         """Text-to-video."""
-        await self._generate(interaction, "text", GenerationOptions.from_command(locals()))
+        await self._generate(interaction, "text", GenerationOptions(prompt=prompt, **shared))
 
     @video.command(name="image", description="Animate an image you attach")
     @app_commands.describe(
@@ -162,27 +178,17 @@ class VideoCog(commands.Cog):
         **OPTION_HELP,
     )
     @app_commands.choices(aspect_ratio=ASPECT_RATIOS, camera=CAMERA_MOVES)
+    @with_shared_options
     async def image(
         self,
         interaction: discord.Interaction,
         image: discord.Attachment,
         prompt: app_commands.Range[str, 1, 2500],
         end_image: discord.Attachment | None = None,
-        provider: str | None = None,
-        model: str | None = None,
-        resolution: str | None = None,
-        duration: app_commands.Range[int, 1, 60] | None = None,
-        aspect_ratio: app_commands.Choice[str] | None = None,
-        camera: app_commands.Choice[str] | None = None,
-        negative_prompt: app_commands.Range[str, 1, 500] | None = None,
-        seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
-        cfg_scale: app_commands.Range[float, 0.0, 1.0] | None = None,
-        steps: app_commands.Range[int, 1, 100] | None = None,
-        prompt_expansion: bool | None = None,
-        safety_checker: bool | None = None,
+        **shared: Any,
     ) -> None:
         """Image-to-video."""
-        options = GenerationOptions.from_command(locals())
+        options = GenerationOptions(prompt=prompt, image=image, end_image=end_image, **shared)
         for attachment in options.images:
             _precheck_attachment(attachment)
         await self._generate(interaction, "image", options)

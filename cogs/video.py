@@ -204,17 +204,8 @@ class VideoCog(commands.Cog):
         """Extend a finished video with the provider that made it."""
         await interaction.response.defer(thinking=True)
         parent = await self._own_job(interaction, job)
-        provider = self._provider(parent.provider)
         self._require_extendable(parent)
-        request = VideoRequest(
-            kind="extend",
-            prompt=prompt.strip(),
-            model=parent.request.model,
-            resolution=parent.request.resolution,
-            duration=parent.request.duration,
-            extend_video_id=parent.provider_video_id,
-        )
-        await self._start(interaction, provider, request, images=(), parent_job_id=parent.id)
+        await self.start_extension(interaction, parent, prompt)
 
     @video.command(name="cancel", description="Cancel one of your jobs and get its credits back")
     @app_commands.describe(job="The job id shown on the job card")
@@ -323,7 +314,7 @@ class VideoCog(commands.Cog):
             extensions = await extension_count(self.services.db, job.guild_id, job.user_id, job.id)
             if extensions != int(match["seen"]):
                 raise UserError(Text("forms.already_extended", job=job.id))
-            await self.extend_from_form(interaction, job, values.get("prompt", ""))
+            await self.start_extension(interaction, job, values.get("prompt", ""))
 
     async def _form_job(self, interaction: discord.Interaction, job_id: str) -> Job:
         """The job a submitted form names, if it still exists and is the submitter's."""
@@ -373,10 +364,10 @@ class VideoCog(commands.Cog):
         )
         await self._start(interaction, provider, request, images=())
 
-    async def extend_from_form(
+    async def start_extension(
         self, interaction: discord.Interaction, job: Job, prompt: str
     ) -> None:
-        """Start an extension of a finished video from the Extend form."""
+        """Start an extension of a finished video (from /video extend or the Extend form)."""
         provider = self._provider(job.provider)
         request = VideoRequest(
             kind="extend",

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.credits.rules import MAX_TIER_NAME
 from bot.credits.usage import NO_ROLE, PERIOD_LABELS, usage_csv
 from bot.i18n import Messages, Text
 from bot.ledger import Ledger, LedgerError, LedgerPage
-from bot.ui.commands import guild_only
+from bot.ui.cogs import BotCog, guild_group
 from bot.ui.credit_cards import (
     allowance_embed,
     balance_embed,
@@ -86,21 +85,15 @@ def history_view(user_id: int, page: LedgerPage, locale: object) -> discord.ui.V
     return view
 
 
-class CreditsCog(commands.Cog):
+class CreditsCog(BotCog):
     """Thin layer over the ledger, the quotas and the usage reports."""
 
-    credits = app_commands.Group(
-        name="credits", description="Your video credits", allowed_contexts=guild_only()
-    )
+    credits = guild_group("credits", "Your video credits")
     tier = app_commands.Group(
         name="tier",
         description="Credit tiers for roles and members (Manage Server)",
         parent=credits,
     )
-
-    def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
-        self.services = bot.services
 
     async def cog_load(self) -> None:
         """Register the history's page buttons (they work on old messages after a restart)."""

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.camera import MOVES
 from bot.credits.quotas import QuotaExceeded
@@ -33,7 +32,7 @@ from bot.ui.cards import (
     models_embed,
 )
 from bot.ui.channels import is_age_restricted
-from bot.ui.commands import guild_only
+from bot.ui.cogs import BotCog, guild_group
 from bot.ui.community_views import delete_result
 from bot.ui.errors import UserError
 from bot.ui.forms import FormValues, build_form, form_id
@@ -129,16 +128,13 @@ def with_shared_options(command: Command) -> Command:
     return command
 
 
-class VideoCog(commands.Cog):
+class VideoCog(BotCog):
     """Thin layer: parse options, call the job service, render the answer."""
 
-    video = app_commands.Group(
-        name="video", description="Make AI videos", allowed_contexts=guild_only()
-    )
+    video = guild_group("video", "Make AI videos")
 
     def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
-        self.services = bot.services
+        super().__init__(bot)
         # Per video, while an Extend form is checked and started (see on_extend_form).
         self._extend_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import io
 import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.credits.rules import MAX_TIER_NAME
 from bot.credits.usage import NO_ROLE, PERIOD_LABELS, usage_csv
 from bot.i18n import Messages, Text
 from bot.ledger import Ledger, LedgerError, LedgerPage
-from bot.ui.commands import guild_only
+from bot.ui.cogs import BotCog, guild_group
 from bot.ui.credit_cards import (
     allowance_embed,
     balance_embed,
@@ -23,7 +21,8 @@ from bot.ui.credit_cards import (
     tiers_embed,
     usage_embed,
 )
-from bot.ui.errors import UserError, reply_error
+from bot.ui.dynamic import PersistentButton
+from bot.ui.errors import UserError
 from bot.ui.permissions import member_role_ids, require_manager
 
 if TYPE_CHECKING:
@@ -46,44 +45,33 @@ TierName = app_commands.Range[str, 1, MAX_TIER_NAME]
 
 
 class PageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"credits:page:(?P<user_id>[0-9]{1,20}):(?P<page>[0-9]{1,6})",
+    PersistentButton, template=r"credits:page:(?P<user_id>[0-9]{1,20}):(?P<page>[0-9]{1,6})"
 ):
     """Turns a member's private ledger to a page; the member and the page are in its id."""
 
+    numbers = frozenset({"user_id", "page"})
+
     def __init__(self, user_id: int, page: int, label: str = "", *, disabled: bool = False) -> None:
         super().__init__(
-            discord.ui.Button(
-                label=label or str(page),
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"credits:page:{user_id}:{page}",
-                disabled=disabled,
-            )
+            f"credits:page:{user_id}:{page}",
+            label or str(page),
+            discord.ButtonStyle.secondary,
+            disabled=disabled,
         )
         self.user_id = user_id
         self.page = page
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> PageButton:
-        """Rebuild the button from a pressed custom_id (also after a restart)."""
-        return cls(int(match["user_id"]), int(match["page"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def press(self, interaction: discord.Interaction) -> None:
         """Show the page, if the history is the presser's own."""
-        try:
-            # Only the member whose history it is may turn its pages.
-            if interaction.user.id != self.user_id or interaction.guild_id is None:
-                raise UserError(Text("credits.not_your_history"))
-            ledger: Ledger = interaction.client.services.ledger  # type: ignore[attr-defined]
-            shown = await ledger.page(interaction.guild_id, self.user_id, self.page)
-            await interaction.response.edit_message(
-                embed=ledger_embed(shown, interaction.locale),
-                view=history_view(self.user_id, shown, interaction.locale),
-            )
-        except Exception as error:
-            await reply_error(interaction, error)
+        # Only the member whose history it is may turn its pages.
+        if interaction.user.id != self.user_id or interaction.guild_id is None:
+            raise UserError(Text("credits.not_your_history"))
+        ledger: Ledger = interaction.client.services.ledger  # type: ignore[attr-defined]
+        shown = await ledger.page(interaction.guild_id, self.user_id, self.page)
+        await interaction.response.edit_message(
+            embed=ledger_embed(shown, interaction.locale),
+            view=history_view(self.user_id, shown, interaction.locale),
+        )
 
 
 def history_view(user_id: int, page: LedgerPage, locale: object) -> discord.ui.View:
@@ -97,21 +85,15 @@ def history_view(user_id: int, page: LedgerPage, locale: object) -> discord.ui.V
     return view
 
 
-class CreditsCog(commands.Cog):
+class CreditsCog(BotCog):
     """Thin layer over the ledger, the quotas and the usage reports."""
 
-    credits = app_commands.Group(
-        name="credits", description="Your video credits", allowed_contexts=guild_only()
-    )
+    credits = guild_group("credits", "Your video credits")
     tier = app_commands.Group(
         name="tier",
         description="Credit tiers for roles and members (Manage Server)",
         parent=credits,
     )
-
-    def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
-        self.services = bot.services
 
     async def cog_load(self) -> None:
         """Register the history's page buttons (they work on old messages after a restart)."""

@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.background import BackgroundLoop
 from bot.community.events import MAX_PRIZE, MAX_THEME, EventResult, parse_duration
 from bot.i18n import Messages, Text, tr
-from bot.ui.commands import guild_only
+from bot.ui.cogs import BotCog, guild_group
 from bot.ui.community import entry_embed, event_embed, event_result_embed, events_embed
 from bot.ui.community_views import (
     NO_MENTIONS,
@@ -44,7 +44,7 @@ class EventVoteButton(VoteButton, template=r"event:vote:(?P<item_id>[0-9]{1,18})
     emoji = "🗳️"
     label_key = "events.vote"
 
-    async def vote(self, interaction: discord.Interaction) -> None:
+    async def press(self, interaction: discord.Interaction) -> None:
         """Vote for this entry, moving the member's vote here if they had one elsewhere."""
         events = community_of(interaction.client).events
         entry = await events.entry(self.item_id)
@@ -86,16 +86,13 @@ def entry_view(entry_id: int, votes: int, locale: object = None) -> discord.ui.V
     return view
 
 
-class EventsCog(commands.Cog):
+class EventsCog(BotCog):
     """Thin layer over bot.community.events, plus the end-of-event announcer."""
 
-    event = app_commands.Group(
-        name="event", description="Themed video events", allowed_contexts=guild_only()
-    )
+    event = guild_group("event", "Themed video events")
 
     def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
-        self.services = bot.services
+        super().__init__(bot)
         self.community: Community = bot.services.community
         self._announcing = asyncio.Lock()
         self._announcer = BackgroundLoop(

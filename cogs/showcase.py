@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.background import BackgroundLoop
 from bot.community.showcase import PERIOD_LABELS, Share, SharedJob, ShowcaseError
 from bot.i18n import Messages, Text, tr
-from bot.ui.commands import guild_only
+from bot.ui.cogs import BotCog, guild_group
 from bot.ui.community import board_embed, share_embed, share_review_embed
 from bot.ui.community_views import (
     NO_MENTIONS,
@@ -48,7 +48,7 @@ class ShareVoteButton(VoteButton, template=r"showcase:vote:(?P<item_id>[0-9]{1,1
     emoji = VOTE_EMOJI
     label_key = "showcase.vote"
 
-    async def vote(self, interaction: discord.Interaction) -> None:
+    async def press(self, interaction: discord.Interaction) -> None:
         """Vote for this share, or take the member's vote back."""
         showcase = community_of(interaction.client).showcase
         share = await showcase.get(self.item_id)
@@ -137,16 +137,13 @@ async def _outcome(interaction: discord.Interaction, share: Share, *, changed: b
     return Outcome(embed, share.state, pending=pending, changed=changed, subject=share)
 
 
-class ShowcaseCog(commands.Cog):
+class ShowcaseCog(BotCog):
     """Thin layer over bot.community.showcase."""
 
-    showcase = app_commands.Group(
-        name="showcase", description="Share videos and vote on them", allowed_contexts=guild_only()
-    )
+    showcase = guild_group("showcase", "Share videos and vote on them")
 
     def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
-        self.services = bot.services
+        super().__init__(bot)
         self.community: Community = bot.services.community
         self._posting: set[int] = set()
         self._poster = BackgroundLoop("showcase posting", self.run_once, idle=IDLE_SECONDS)

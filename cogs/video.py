@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
 import re
 import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.camera import MOVES
 from bot.credits.quotas import QuotaExceeded
@@ -32,7 +32,7 @@ from bot.ui.cards import (
     models_embed,
 )
 from bot.ui.channels import is_age_restricted
-from bot.ui.commands import guild_only
+from bot.ui.cogs import BotCog, guild_group
 from bot.ui.community_views import delete_result
 from bot.ui.errors import UserError
 from bot.ui.forms import FormValues, build_form, form_id
@@ -54,6 +54,7 @@ JOB_ACTIONS = ("cancel", "retry", "remix", "extend", "post", "delete")
 REMIX_FORM = r"video:remix-form:(?P<job_id>[2-9a-z]{8})"
 EXTEND_FORM = r"video:extend-form:(?P<job_id>[2-9a-z]{8}):(?P<seen>[0-9]{1,6})"
 HISTORY_PAGE = 10
+Command = TypeVar("Command", bound=Callable[..., Awaitable[None]])
 OPTION_HELP = {
     "prompt": "What should happen; camera moves such as [Pan right] or [Zoom in] are understood",
     "provider": "Which video service to use",
@@ -91,28 +92,49 @@ class GenerationOptions:
     image: discord.Attachment | None = None
     end_image: discord.Attachment | None = None
 
-    @classmethod
-    def from_command(cls, arguments: dict[str, Any]) -> GenerationOptions:
-        """Pick this class's fields out of a command callback's arguments."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in arguments.items() if k in names})
-
     @property
     def images(self) -> tuple[discord.Attachment, ...]:
         """The attached frames, first one first."""
         return tuple(a for a in (self.image, self.end_image) if a is not None)
 
 
-class VideoCog(commands.Cog):
+async def _shared_options(
+    provider: str | None = None,
+    model: str | None = None,
+    resolution: str | None = None,
+    duration: app_commands.Range[int, 1, 60] | None = None,
+    aspect_ratio: app_commands.Choice[str] | None = None,
+    camera: app_commands.Choice[str] | None = None,
+    negative_prompt: app_commands.Range[str, 1, 500] | None = None,
+    seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
+    cfg_scale: app_commands.Range[float, 0.0, 1.0] | None = None,
+    steps: app_commands.Range[int, 1, 100] | None = None,
+    prompt_expansion: bool | None = None,
+    safety_checker: bool | None = None,
+) -> None:
+    """The options /video text and /video image share: a signature only, never called."""
+
+
+def with_shared_options(command: Command) -> Command:
+    """Declare the shared options on a command that takes them as `**shared`.
+
+    discord.py reads a command's options from its callback's signature: this one list stands
+    in for both commands' options, so the two cannot drift apart.
+    """
+    own = inspect.signature(command)
+    named = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = inspect.signature(_shared_options).parameters.values()
+    command.__signature__ = own.replace(parameters=[*named, *shared])  # type: ignore[attr-defined]
+    return command
+
+
+class VideoCog(BotCog):
     """Thin layer: parse options, call the job service, render the answer."""
 
-    video = app_commands.Group(
-        name="video", description="Make AI videos", allowed_contexts=guild_only()
-    )
+    video = guild_group("video", "Make AI videos")
 
     def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
-        self.services = bot.services
+        super().__init__(bot)
         # Per video, while an Extend form is checked and started (see on_extend_form).
         self._extend_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -135,25 +157,15 @@ class VideoCog(commands.Cog):
     @video.command(name="text", description="Make a video from a text prompt")
     @app_commands.describe(**OPTION_HELP)
     @app_commands.choices(aspect_ratio=ASPECT_RATIOS, camera=CAMERA_MOVES)
+    @with_shared_options
     async def text(
         self,
         interaction: discord.Interaction,
         prompt: app_commands.Range[str, 1, 2500],
-        provider: str | None = None,
-        model: str | None = None,
-        resolution: str | None = None,
-        duration: app_commands.Range[int, 1, 60] | None = None,
-        aspect_ratio: app_commands.Choice[str] | None = None,
-        camera: app_commands.Choice[str] | None = None,
-        negative_prompt: app_commands.Range[str, 1, 500] | None = None,
-        seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
-        cfg_scale: app_commands.Range[float, 0.0, 1.0] | None = None,
-        steps: app_commands.Range[int, 1, 100] | None = None,
-        prompt_expansion: bool | None = None,
-        safety_checker: bool | None = None,
+        **shared: Any,
     ) -> None:
         """Text-to-video."""
-        await self._generate(interaction, "text", GenerationOptions.from_command(locals()))
+        await self._generate(interaction, "text", GenerationOptions(prompt=prompt, **shared))
 
     @video.command(name="image", description="Animate an image you attach")
     @app_commands.describe(
@@ -162,27 +174,17 @@ class VideoCog(commands.Cog):
         **OPTION_HELP,
     )
     @app_commands.choices(aspect_ratio=ASPECT_RATIOS, camera=CAMERA_MOVES)
+    @with_shared_options
     async def image(
         self,
         interaction: discord.Interaction,
         image: discord.Attachment,
         prompt: app_commands.Range[str, 1, 2500],
         end_image: discord.Attachment | None = None,
-        provider: str | None = None,
-        model: str | None = None,
-        resolution: str | None = None,
-        duration: app_commands.Range[int, 1, 60] | None = None,
-        aspect_ratio: app_commands.Choice[str] | None = None,
-        camera: app_commands.Choice[str] | None = None,
-        negative_prompt: app_commands.Range[str, 1, 500] | None = None,
-        seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
-        cfg_scale: app_commands.Range[float, 0.0, 1.0] | None = None,
-        steps: app_commands.Range[int, 1, 100] | None = None,
-        prompt_expansion: bool | None = None,
-        safety_checker: bool | None = None,
+        **shared: Any,
     ) -> None:
         """Image-to-video."""
-        options = GenerationOptions.from_command(locals())
+        options = GenerationOptions(prompt=prompt, image=image, end_image=end_image, **shared)
         for attachment in options.images:
             _precheck_attachment(attachment)
         await self._generate(interaction, "image", options)
@@ -198,17 +200,8 @@ class VideoCog(commands.Cog):
         """Extend a finished video with the provider that made it."""
         await interaction.response.defer(thinking=True)
         parent = await self._own_job(interaction, job)
-        provider = self._provider(parent.provider)
         self._require_extendable(parent)
-        request = VideoRequest(
-            kind="extend",
-            prompt=prompt.strip(),
-            model=parent.request.model,
-            resolution=parent.request.resolution,
-            duration=parent.request.duration,
-            extend_video_id=parent.provider_video_id,
-        )
-        await self._start(interaction, provider, request, images=(), parent_job_id=parent.id)
+        await self.start_extension(interaction, parent, prompt)
 
     @video.command(name="cancel", description="Cancel one of your jobs and get its credits back")
     @app_commands.describe(job="The job id shown on the job card")
@@ -317,7 +310,7 @@ class VideoCog(commands.Cog):
             extensions = await extension_count(self.services.db, job.guild_id, job.user_id, job.id)
             if extensions != int(match["seen"]):
                 raise UserError(Text("forms.already_extended", job=job.id))
-            await self.extend_from_form(interaction, job, values.get("prompt", ""))
+            await self.start_extension(interaction, job, values.get("prompt", ""))
 
     async def _form_job(self, interaction: discord.Interaction, job_id: str) -> Job:
         """The job a submitted form names, if it still exists and is the submitter's."""
@@ -367,10 +360,10 @@ class VideoCog(commands.Cog):
         )
         await self._start(interaction, provider, request, images=())
 
-    async def extend_from_form(
+    async def start_extension(
         self, interaction: discord.Interaction, job: Job, prompt: str
     ) -> None:
-        """Start an extension of a finished video from the Extend form."""
+        """Start an extension of a finished video (from /video extend or the Extend form)."""
         provider = self._provider(job.provider)
         request = VideoRequest(
             kind="extend",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
 import discord
 
 from bot.i18n import Text, tr
 from bot.jobs.models import Job, JobState
-from bot.ui.errors import UserError, refuse_while_draining, reply_error
+from bot.ui.dynamic import PersistentButton
+from bot.ui.errors import UserError, refuse_while_draining
 
 # A custom_id is the whole state a button carries: `video:<action>:<job id>`.
 TEMPLATE = (
@@ -63,38 +63,23 @@ class JobActions:
         await handler(interaction, action, job_id)
 
 
-class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
+class JobButton(PersistentButton, template=TEMPLATE):
     """One action on one job; discord.py rebuilds it from its custom_id after a restart."""
 
     def __init__(self, action: str, job_id: str, locale: object = None) -> None:
         emoji, style = _LOOK[action]
         super().__init__(
-            discord.ui.Button(
-                label=tr(locale, f"buttons.{action}"),
-                emoji=emoji,
-                style=style,
-                custom_id=f"video:{action}:{job_id}",
-            )
+            f"video:{action}:{job_id}", tr(locale, f"buttons.{action}"), style, emoji=emoji
         )
         self.action = action
         self.job_id = job_id
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
-    ) -> JobButton:
-        """Rebuild the button from a pressed custom_id."""
-        return cls(match["action"], match["job_id"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def press(self, interaction: discord.Interaction) -> None:
         """Hand the press to the registered handler."""
-        try:
-            actions = getattr(interaction.client, "job_actions", None)
-            if not isinstance(actions, JobActions):
-                raise UserError(Text("buttons.unavailable"))
-            await actions.dispatch(interaction, self.action, self.job_id)
-        except Exception as error:
-            await reply_error(interaction, error)
+        actions = getattr(interaction.client, "job_actions", None)
+        if not isinstance(actions, JobActions):
+            raise UserError(Text("buttons.unavailable"))
+        await actions.dispatch(interaction, self.action, self.job_id)
 
 
 def job_view(

@@ -14,6 +14,7 @@ from bot.pricing import PER_SECOND, PriceTable
 from bot.providers.base import Provider
 from bot.ui.credit_cards import insufficient_message as insufficient_message
 from bot.ui.credit_cards import limit_message as limit_message
+from bot.ui.embeds import field_list_embed
 from bot.ui.links import web_url
 
 _STATE_LOOK = {
@@ -221,33 +222,31 @@ def models_embed(
 ) -> discord.Embed:
     """Every provider's models, what they support, and their prices here."""
     m = Messages(locale)
-    embed = discord.Embed(title=m("models.title"), colour=discord.Colour.blurple())
-    if not providers:
-        embed.description = m("models.none")
-        return embed
-    for provider in providers:
-        lines = []
-        for spec in provider.models.values():
-            priced = prices.for_model(provider.name, spec.name)
-            costs = ", ".join(
-                _price_label(m, tier, duration, credits)
-                for (tier, duration), credits in sorted(
-                    priced.items(), key=lambda item: (tier_rank(item[0][0]), item[0][1] or 0)
-                )
+    return field_list_embed(
+        m("models.title"),
+        discord.Colour.blurple(),
+        (_provider_field(m, provider, prices) for provider in providers),
+        empty=m("models.none"),
+        footer=m("models.footer"),
+    )
+
+
+def _provider_field(m: Messages, provider: Provider, prices: PriceTable) -> tuple[str, str]:
+    lines = []
+    for spec in provider.models.values():
+        priced = prices.for_model(provider.name, spec.name)
+        costs = ", ".join(
+            _price_label(m, tier, duration, credits)
+            for (tier, duration), credits in sorted(
+                priced.items(), key=lambda item: (tier_rank(item[0][0]), item[0][1] or 0)
             )
-            kinds = "/".join(spec.kinds)
-            lengths = (
-                m("models.lengths", shortest=min(spec.durations), longest=max(spec.durations))
-                if spec.durations
-                else m("models.auto_length")
-            )
-            lines.append(
-                f"**{spec.name}** ({kinds}, {lengths}) · {costs or m('models.not_priced')}"
-            )
-        embed.add_field(
-            name=f"{provider.display_name} (`{provider.name}`)",
-            value=_truncate("\n".join(lines), 1024),
-            inline=False,
         )
-    embed.set_footer(text=m("models.footer"))
-    return embed
+        kinds = "/".join(spec.kinds)
+        lengths = (
+            m("models.lengths", shortest=min(spec.durations), longest=max(spec.durations))
+            if spec.durations
+            else m("models.auto_length")
+        )
+        lines.append(f"**{spec.name}** ({kinds}, {lengths}) · {costs or m('models.not_priced')}")
+    name = f"{provider.display_name} (`{provider.name}`)"
+    return name, _truncate("\n".join(lines), 1024)

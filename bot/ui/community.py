@@ -19,6 +19,7 @@ from bot.community.settings import ApprovalMode, CommunitySettings
 from bot.community.showcase import PERIOD_LABELS, BoardLine, SharedJob
 from bot.i18n import Messages
 from bot.ui.cards import model_label
+from bot.ui.embeds import field_list_embed
 from bot.ui.links import web_url
 
 MAX_FIELD = 1024
@@ -327,24 +328,23 @@ def event_result_embed(result: EventResult, locale: object = None) -> discord.Em
 def events_embed(events: Sequence[Event], locale: object = None) -> discord.Embed:
     """`/event list`."""
     m = Messages(locale)
-    embed = discord.Embed(title=m("embed.events.title"), colour=discord.Colour.purple())
-    if not events:
-        embed.description = m("embed.events.empty")
-        return embed
-    for event in events:
-        if event.state == "open":
-            state = m("embed.events.open", at=int(event.ends_at))
-        else:
-            state = m("embed.events.closed", at=int(event.closed_at or event.ends_at))
-        prize = " · " + m("embed.events.prize", prize=event.prize) if event.prize else ""
-        entries = m("embed.events.entries", count=event.entries)
-        embed.add_field(
-            name=_clip(event.theme, 256),
-            value=f"{state}{prize} · {entries} · "
-            + m("embed.events.in", channel=f"<#{event.channel_id}>"),
-            inline=False,
-        )
-    return embed
+    return field_list_embed(
+        m("embed.events.title"),
+        discord.Colour.purple(),
+        (_event_field(m, event) for event in events),
+        empty=m("embed.events.empty"),
+    )
+
+
+def _event_field(m: Messages, event: Event) -> tuple[str, str]:
+    if event.state == "open":
+        state = m("embed.events.open", at=int(event.ends_at))
+    else:
+        state = m("embed.events.closed", at=int(event.closed_at or event.ends_at))
+    prize = " · " + m("embed.events.prize", prize=event.prize) if event.prize else ""
+    entries = m("embed.events.entries", count=event.entries)
+    in_channel = m("embed.events.in", channel=f"<#{event.channel_id}>")
+    return _clip(event.theme, 256), f"{state}{prize} · {entries} · {in_channel}"
 
 
 def pool_embed(report: PoolReport, period: str, locale: object = None) -> discord.Embed:

@@ -4,15 +4,14 @@ result's messages."""
 from __future__ import annotations
 
 import logging
-import re
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
 from discord import app_commands
 
 from bot.i18n import tr
 from bot.jobs.models import JobState
-from bot.ui.errors import reply_error
+from bot.ui.dynamic import PersistentButton
 
 if TYPE_CHECKING:
     from bot.community import Community
@@ -60,45 +59,24 @@ async def find_channel(client: discord.Client, channel_id: int | None) -> Any | 
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
-class VoteButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"(?P<feature>[a-z]+):vote:(?P<item_id>[0-9]{1,18})",
-):
+class VoteButton(PersistentButton, template=r"(?P<feature>[a-z]+):vote:(?P<item_id>[0-9]{1,18})"):
     """A vote under a post (showcase shares, event entries): its count in the label, what it
-    votes for in its custom_id; each feature subclasses it with its own template and `vote`."""
+    votes for in its custom_id; each feature subclasses it with its own template and `press`."""
 
     feature: ClassVar[str]
     emoji: ClassVar[str]
     label_key: ClassVar[str]
 
+    numbers = frozenset({"item_id"})
+
     def __init__(self, item_id: int, votes: int = 0, locale: object = None) -> None:
         super().__init__(
-            discord.ui.Button(
-                label=tr(locale, self.label_key, votes=votes),
-                emoji=self.emoji,
-                style=discord.ButtonStyle.primary,
-                custom_id=f"{self.feature}:vote:{item_id}",
-            )
+            f"{self.feature}:vote:{item_id}",
+            tr(locale, self.label_key, votes=votes),
+            discord.ButtonStyle.primary,
+            emoji=self.emoji,
         )
         self.item_id = item_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> Self:
-        """Rebuild the button from a pressed custom_id (also after a restart)."""
-        return cls(int(match["item_id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Count the vote; a refusal is shown to the presser."""
-        try:
-            await self.vote(interaction)
-        except Exception as error:
-            await reply_error(interaction, error)
-
-    async def vote(self, interaction: discord.Interaction) -> None:
-        """Record the presser's vote and show the new count."""
-        raise NotImplementedError
 
 
 async def finished_job_choices(

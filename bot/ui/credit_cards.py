@@ -14,6 +14,7 @@ from bot.credits.terms import DAY, HOUR, Allowance, Terms
 from bot.credits.usage import UsageLine, UsageReport
 from bot.i18n import DEFAULT_LANGUAGE, Messages
 from bot.ledger import CAPTURE_REASON, WELCOME_REASON, InsufficientCredits, LedgerEntry, LedgerPage
+from bot.ui.embeds import field_list_embed
 
 # Reasons the bot itself writes into the ledger, shown in the reader's language. Reasons an
 # admin typed are shown as they were typed.
@@ -200,33 +201,34 @@ def allowance_embed(allowance: Allowance, locale: object = DEFAULT_LANGUAGE) -> 
 def tiers_embed(tiers: list[TierInfo], locale: object = DEFAULT_LANGUAGE) -> discord.Embed:
     """A server's tiers: what each improves and who has it."""
     m = Messages(locale)
-    embed = discord.Embed(title=m("tiers.title"), colour=discord.Colour.gold())
-    if not tiers:
-        embed.description = m("tiers.empty")
-        return embed
-    for info in tiers[:25]:
-        tier = info.tier
-        perks = [
-            m("tiers.perk.refill", amount=tier.refill_amount)
-            if tier.refill_amount is not None
-            else "",
-            m("tiers.perk.cap", cap=tier.refill_cap) if tier.refill_cap is not None else "",
-            m("tiers.perk.discount", percent=tier.discount_percent)
-            if tier.discount_percent is not None
-            else "",
-            _jobs_perk(m, tier.max_concurrent_jobs),
-        ]
-        who = [f"<@&{role_id}>" for role_id in info.role_ids]
-        if info.members:
-            who.append(m("tiers.members_directly", count=info.members))
-        value = (
-            (", ".join(p for p in perks if p) or m("tiers.no_perks"))
-            + "\n"
-            + (m("tiers.given_to", who=", ".join(who)) if who else m("tiers.given_to_nobody"))
-        )
-        embed.add_field(name=tier.name, value=_truncate(value, 1024), inline=False)
-    embed.set_footer(text=m("tiers.footer"))
-    return embed
+    return field_list_embed(
+        m("tiers.title"),
+        discord.Colour.gold(),
+        (_tier_field(m, info) for info in tiers[:25]),
+        empty=m("tiers.empty"),
+        footer=m("tiers.footer"),
+    )
+
+
+def _tier_field(m: Messages, info: TierInfo) -> tuple[str, str]:
+    tier = info.tier
+    perks = [
+        m("tiers.perk.refill", amount=tier.refill_amount) if tier.refill_amount is not None else "",
+        m("tiers.perk.cap", cap=tier.refill_cap) if tier.refill_cap is not None else "",
+        m("tiers.perk.discount", percent=tier.discount_percent)
+        if tier.discount_percent is not None
+        else "",
+        _jobs_perk(m, tier.max_concurrent_jobs),
+    ]
+    who = [f"<@&{role_id}>" for role_id in info.role_ids]
+    if info.members:
+        who.append(m("tiers.members_directly", count=info.members))
+    value = (
+        (", ".join(p for p in perks if p) or m("tiers.no_perks"))
+        + "\n"
+        + (m("tiers.given_to", who=", ".join(who)) if who else m("tiers.given_to_nobody"))
+    )
+    return tier.name, _truncate(value, 1024)
 
 
 def _jobs_perk(m: Messages, limit: int | None) -> str:

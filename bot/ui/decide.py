@@ -18,7 +18,8 @@ import discord
 
 from bot.i18n import Messages, Text, tr
 from bot.ui.community_views import is_moderator, owner_ids_of
-from bot.ui.errors import UserError, reply_error
+from bot.ui.dynamic import PersistentButton
+from bot.ui.errors import UserError
 from bot.ui.forms import FormRouter, FormValues, build_form, form_id
 
 OBJECT_ID = r"[0-9a-z]{1,32}"
@@ -144,38 +145,26 @@ def decisions_of(client: discord.Client) -> Decisions:
     return decisions
 
 
-class DecideButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON):
+class DecideButton(PersistentButton, template=BUTTON):
     """Approve or Deny one object of one subject; rebuilt from its custom_id after a restart."""
 
     def __init__(self, subject: str, verdict: str, object_id: str, locale: object = None) -> None:
         emoji, style = _LOOK[verdict]
         super().__init__(
-            discord.ui.Button(
-                label=tr(locale, f"decide.{subject}.{verdict}"),
-                emoji=emoji,
-                style=style,
-                custom_id=form_id(subject, verdict, object_id),
-            )
+            form_id(subject, verdict, object_id),
+            tr(locale, f"decide.{subject}.{verdict}"),
+            style,
+            emoji=emoji,
         )
         self.subject = subject
         self.verdict = verdict
         self.object_id = object_id
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> DecideButton:
-        """Rebuild the button from a pressed custom_id."""
-        return cls(match["subject"], match["verdict"], match["object_id"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def press(self, interaction: discord.Interaction) -> None:
         """Hand the press to the subject's feature."""
-        try:
-            await decisions_of(interaction.client).press(
-                interaction, self.subject, self.verdict, self.object_id
-            )
-        except Exception as error:
-            await reply_error(interaction, error)
+        await decisions_of(interaction.client).press(
+            interaction, self.subject, self.verdict, self.object_id
+        )
 
 
 def decide_view(subject: str, object_id: object, locale: object = None) -> discord.ui.View:

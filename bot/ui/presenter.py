@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import timedelta
 
 import aiohttp
@@ -67,28 +67,20 @@ class _Card:
         return discord.utils.utcnow() < self.interaction.expires_at - TOKEN_MARGIN
 
 
+@dataclass(eq=False, repr=False)
 class DiscordPresenter:
     """Implements the runner's JobPresenter on top of a discord.py client."""
 
-    def __init__(
-        self,
-        client: discord.Client,
-        providers: Mapping[str, Provider],
-        jobs: JobService,
-        community: Community,
-        *,
-        clock: Callable[[], float] = time.time,
-        refresh_seconds: float = REFRESH_SECONDS,
-    ) -> None:
-        self._client = client
-        self._providers = providers
-        self._jobs = jobs
-        self._community = community
-        self._clock = clock
-        self._refresh_seconds = refresh_seconds
-        # Interaction tokens are bearer credentials: kept in memory only, never stored or logged.
-        self._cards: dict[str, _Card] = {}
-        self._refresher: asyncio.Task[None] | None = None
+    client: discord.Client
+    providers: Mapping[str, Provider]
+    jobs: JobService
+    community: Community
+    _: KW_ONLY
+    clock: Callable[[], float] = time.time
+    refresh_seconds: float = REFRESH_SECONDS
+    # Interaction tokens are bearer credentials: kept in memory only, never stored or logged.
+    _cards: dict[str, _Card] = field(default_factory=dict, init=False)
+    _refresher: asyncio.Task[None] | None = field(default=None, init=False)
 
     def start(self) -> None:
         """Begin refreshing quiet cards (elapsed time, place in queue)."""
@@ -141,7 +133,7 @@ class DiscordPresenter:
         message), the card and the channel's recent messages are read first.
         """
         card = self._usable_card(job.id)
-        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        channel = self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
         if may_have_sent and (found := await self._posted_before(channel, job, card)) is not None:
             # Another process (with no card) may have posted it as a new message and died
             # before recording it: putting the outcome on this card too would show it twice.
@@ -169,7 +161,7 @@ class DiscordPresenter:
     ) -> tuple[Delivery, int | None]:
         """Send the outcome to the member directly, when their channel would not take it."""
         with _as_refusal():
-            user = self._client.get_user(job.user_id) or await self._client.fetch_user(job.user_id)
+            user = self.client.get_user(job.user_id) or await self.client.fetch_user(job.user_id)
             channel = await user.create_dm()
             return await self._deliver_in_channel(job, video, channel, mention=False)
 
@@ -206,7 +198,7 @@ class DiscordPresenter:
                 card = None
             if card is not None and _shows_outcome(card, job.id):
                 return card
-        me = self._client.user
+        me = self.client.user
         after = discord.Object(job.card_message_id) if job.card_message_id else None
         async for message in channel.history(limit=50, after=after):
             if me is None or message.author.id != me.id or message.id == job.card_message_id:
@@ -240,7 +232,7 @@ class DiscordPresenter:
             since = now - card.last_edit
             if card.dirty and since >= MIN_EDIT_GAP_SECONDS:
                 changed.append(card)
-            elif since >= self._refresh_seconds:
+            elif since >= self.refresh_seconds:
                 quiet.append(card)
         quiet.sort(key=lambda card: card.last_edit)
         return changed + quiet[: max(0, REFRESH_BUDGET_PER_SECOND - len(changed))]
@@ -270,7 +262,7 @@ class DiscordPresenter:
         A finished job is shown finished once its outcome is out (True: the card is done);
         until then the delivery may still come here, to this card.
         """
-        fresh = await self._jobs.get(card.latest.id)
+        fresh = await self.jobs.get(card.latest.id)
         if fresh is None or fresh.version <= card.latest.version:
             return False
         if fresh.state.terminal and fresh.delivery_state not in (
@@ -286,17 +278,17 @@ class DiscordPresenter:
     ) -> tuple[discord.Embed, discord.ui.View | None]:
         context = CardContext(
             provider_name=self._provider_name(job),
-            now=self._clock(),
+            now=self.clock(),
             phase=phase,
-            place_in_queue=None if job.state.terminal else await self._jobs.queue_position(job),
+            place_in_queue=None if job.state.terminal else await self.jobs.queue_position(job),
             # Only wanted when the provider gave no estimate of its own (it is a scan).
             typical_seconds=None
             if job.state.terminal or job.estimated_seconds
-            else await self._jobs.typical_seconds(job),
+            else await self.jobs.typical_seconds(job),
             locale=locale or job.locale,
             left_out=self._left_out(job),
         )
-        settings = await self._community.server_settings(job.guild_id)
+        settings = await self.community.server_settings(job.guild_id)
         view = job_view(
             job,
             can_extend=self._can_extend(job),
@@ -306,16 +298,16 @@ class DiscordPresenter:
         return job_card(job, context), view
 
     def _provider_name(self, job: Job) -> str:
-        provider = self._providers.get(job.provider)
+        provider = self.providers.get(job.provider)
         return provider.display_name if provider else job.provider
 
     def _left_out(self, job: Job) -> str:
         """What of the prompt the provider could not draw (title-card emoji), if it says."""
-        left_out = getattr(self._providers.get(job.provider), "left_out", None)
+        left_out = getattr(self.providers.get(job.provider), "left_out", None)
         return left_out(job.request) if left_out is not None else ""
 
     def _can_extend(self, job: Job) -> bool:
-        provider = self._providers.get(job.provider)
+        provider = self.providers.get(job.provider)
         can_extend = getattr(provider, "can_extend", None)
         return bool(job.provider_video_id and can_extend and can_extend(job.request.model))
 
@@ -353,7 +345,7 @@ class DiscordPresenter:
         *,
         mention: bool,
     ) -> tuple[Delivery, int | None]:
-        guild = self._client.get_guild(job.guild_id)
+        guild = self.client.get_guild(job.guild_id)
         limit = guild.filesize_limit if guild else DEFAULT_UPLOAD_LIMIT
         if video is not None and video.size > limit:
             video = replace(video, attachable=False)

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.community.moderation import MAX_NAME_CHARS, MAX_PATTERN_CHARS
 from bot.community.pool import PoolError
 from bot.community.settings import ApprovalMode
 from bot.credits.usage import PERIOD_LABELS
 from bot.i18n import Messages, Text, text_of
-from bot.ui.commands import MANAGE_SERVER, guild_only
+from bot.ui.cogs import BotCog, guild_group
+from bot.ui.commands import MANAGE_SERVER
 from bot.ui.community import approval_line, pool_embed, settings_embed
 from bot.ui.community_views import NO_MENTIONS
 from bot.ui.errors import UserError
@@ -36,19 +36,17 @@ PostChannel = discord.TextChannel
 ShowcaseChannel = discord.TextChannel | discord.ForumChannel
 
 
-class ServerCog(commands.Cog):
+class ServerCog(BotCog):
     """Thin layer over bot.community for admins and moderators."""
 
-    server = app_commands.Group(
-        name="server",
-        description="Community settings and moderation (Manage Server)",
-        allowed_contexts=guild_only(),
+    server = guild_group(
+        "server",
+        "Community settings and moderation (Manage Server)",
         default_permissions=MANAGE_SERVER,
     )
 
     def __init__(self, bot: VideoBot, poke: Callable[[], None]) -> None:
-        self.bot = bot
-        self.services = bot.services
+        super().__init__(bot)
         self.community: Community = bot.services.community
         # Wakes the moderation pass: what changed is logged and posted now.
         self.poke = poke

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -20,7 +19,8 @@ from bot.ui.community_views import (
     is_moderator,
     owner_ids_of,
 )
-from bot.ui.errors import UserError, reply_error
+from bot.ui.dynamic import PersistentButton
+from bot.ui.errors import UserError
 
 if TYPE_CHECKING:
     pass
@@ -29,36 +29,25 @@ log = logging.getLogger(__name__)
 
 
 class ReportButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"report:(?P<action>delete|dismiss):(?P<report_id>[0-9]{1,18})",
+    PersistentButton, template=r"report:(?P<action>delete|dismiss):(?P<report_id>[0-9]{1,18})"
 ):
     """Delete a reported result, or dismiss the report."""
+
+    numbers = frozenset({"report_id"})
 
     def __init__(self, action: str, report_id: int, locale: object = None) -> None:
         delete = action == "delete"
         super().__init__(
-            discord.ui.Button(
-                label=tr(locale, f"reports.{action}"),
-                style=discord.ButtonStyle.danger if delete else discord.ButtonStyle.secondary,
-                custom_id=f"report:{action}:{report_id}",
-            )
+            f"report:{action}:{report_id}",
+            tr(locale, f"reports.{action}"),
+            discord.ButtonStyle.danger if delete else discord.ButtonStyle.secondary,
         )
         self.action = action
         self.report_id = report_id
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> ReportButton:
-        """Rebuild the button from a pressed custom_id."""
-        return cls(match["action"], int(match["report_id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def press(self, interaction: discord.Interaction) -> None:
         """Resolve the report, then show its outcome in place of the buttons."""
-        try:
-            await resolve_report(interaction, self.report_id, self.action)
-        except Exception as error:
-            await reply_error(interaction, error)
+        await resolve_report(interaction, self.report_id, self.action)
 
 
 async def resolve_report(interaction: discord.Interaction, report_id: int, action: str) -> None:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.community.log import Logged, ModerationLog
-from bot.db import Database, Params, Transaction
+from bot.community.log import CommunityDeps, Logged
+from bot.db import Params, Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 from bot.jobs import store as job_store
@@ -128,15 +128,8 @@ _COLUMNS = (
 class ApprovalQueue(Logged):
     """Requests for approval: created with the job, decided once, expired when left too long."""
 
-    def __init__(
-        self,
-        db: Database,
-        log: ModerationLog,
-        gate: JobGate,
-        *,
-        clock: Callable[[], float],
-    ) -> None:
-        super().__init__(db, log, clock=clock)
+    def __init__(self, deps: CommunityDeps, gate: JobGate) -> None:
+        super().__init__(deps)
         self._gate = gate
         self._listeners: list[Callable[[], None]] = []
 

@@ -9,12 +9,11 @@ prize (a pool movement plus its ledger rows, and an `event_payouts` row whose pr
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.community.log import Logged, ModerationLog
+from bot.community.log import CommunityDeps, Logged
 from bot.community.pool import Pool
-from bot.db import Database, Transaction
+from bot.db import Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -129,15 +128,8 @@ _ENTRY_COLUMNS = (
 class Events(Logged):
     """Starts, enters, votes on and closes events."""
 
-    def __init__(
-        self,
-        db: Database,
-        pool: Pool,
-        log: ModerationLog,
-        *,
-        clock: Callable[[], float],
-    ) -> None:
-        super().__init__(db, log, clock=clock)
+    def __init__(self, deps: CommunityDeps, pool: Pool) -> None:
+        super().__init__(deps)
         self._pool = pool
 
     # -- starting ---------------------------------------------------------------------------------

@@ -99,13 +99,22 @@ class ModerationLog:
             )
 
 
-class Logged:
-    """A community part whose actions go to the moderation log: database, log and clock."""
+@dataclass(frozen=True)
+class CommunityDeps:
+    """What every community part works on: the database, the moderation log and the clock."""
 
-    def __init__(self, db: Database, log: ModerationLog, *, clock: Callable[[], float]) -> None:
-        self._db = db
-        self._log = log
-        self._clock = clock
+    db: Database
+    log: ModerationLog
+    clock: Callable[[], float]
+
+
+class Logged:
+    """A community part whose actions go to the moderation log; keeps its deps private."""
+
+    def __init__(self, deps: CommunityDeps) -> None:
+        self._db = deps.db
+        self._log = deps.log
+        self._clock = deps.clock
 
     async def _write(self, sql: str, params: Params) -> int:
         """Run one statement in a write transaction of its own; return the rows it changed."""

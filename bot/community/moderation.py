@@ -15,11 +15,10 @@ import re
 import re._constants as _sre  # type: ignore[import-not-found]
 import re._parser as _sre_parse  # type: ignore[import-not-found]
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.community.log import Logged, ModerationLog
-from bot.db import Database, Transaction
+from bot.community.log import CommunityDeps, Logged
+from bot.db import Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -195,8 +194,8 @@ def _fixed_width(items: list) -> bool:
 class BlockedTerms(Logged):
     """A server's blocked words and patterns; matching says which rule, by name."""
 
-    def __init__(self, db: Database, log: ModerationLog, *, clock: Callable[[], float]) -> None:
-        super().__init__(db, log, clock=clock)
+    def __init__(self, deps: CommunityDeps) -> None:
+        super().__init__(deps)
         # (kind, term) -> compiled matcher: each rule is compiled once per process.
         self._compiled: dict[tuple[str, str], re.Pattern[str]] = {}
 

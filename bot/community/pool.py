@@ -8,11 +8,10 @@ their own credits do not cover a video, up to a per-member limit per UTC day.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.community.log import Logged, ModerationLog
-from bot.db import Database, Transaction
+from bot.community.log import CommunityDeps, Logged
+from bot.db import Transaction
 from bot.errors import UserError
 from bot.i18n import Text
 from bot.ledger import Balance, Ledger, LedgerError
@@ -76,15 +75,8 @@ def day_start(moment: float) -> int:
 class Pool(Logged):
     """Moves credits into, out of and from the pool through the ledger."""
 
-    def __init__(
-        self,
-        db: Database,
-        ledger: Ledger,
-        log: ModerationLog,
-        *,
-        clock: Callable[[], float],
-    ) -> None:
-        super().__init__(db, log, clock=clock)
+    def __init__(self, deps: CommunityDeps, ledger: Ledger) -> None:
+        super().__init__(deps)
         self._ledger = ledger
 
     # -- synchronous core ------------------------------------------------------------------------

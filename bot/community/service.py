@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.community.approval import ApprovalQueue, ApprovalRequest, JobGate, SqlJobGate
 from bot.community.events import Events
-from bot.community.log import ModerationLog
+from bot.community.log import CommunityDeps, ModerationLog
 from bot.community.moderation import Bans, BlockedTerms, Reports, RuleMatch
 from bot.community.pool import Pool
 from bot.community.settings import CommunitySettings, SettingsStore
@@ -95,16 +95,15 @@ class Community:
         self._db = db
         self._clock = clock
         self.log = ModerationLog(db, clock=clock)
-        self.settings = SettingsStore(db, self.log, clock=clock)
-        self.terms = BlockedTerms(db, self.log, clock=clock)
-        self.bans = Bans(db, self.log, clock=clock)
-        self.reports = Reports(db, self.log, clock=clock)
-        self.approvals = ApprovalQueue(
-            db, self.log, gate or SqlJobGate(ledger, wake=wake_jobs), clock=clock
-        )
-        self.pool = Pool(db, ledger, self.log, clock=clock)
-        self.showcase = Showcase(db, self.log, clock=clock)
-        self.events = Events(db, self.pool, self.log, clock=clock)
+        deps = CommunityDeps(db, self.log, clock)
+        self.settings = SettingsStore(deps)
+        self.terms = BlockedTerms(deps)
+        self.bans = Bans(deps)
+        self.reports = Reports(deps)
+        self.approvals = ApprovalQueue(deps, gate or SqlJobGate(ledger, wake=wake_jobs))
+        self.pool = Pool(deps, ledger)
+        self.showcase = Showcase(deps)
+        self.events = Events(deps, self.pool)
 
     def now(self) -> float:
         """The community's clock."""

@@ -27,7 +27,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlencode
 
-from simulator.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
+from simulator.fake_discord import FakeDiscord, FakeInteraction
+from simulator.fake_discord.constants import EPHEMERAL
 from tests.e2e.harness import BotDatabase, BotProcess, bot_env
 from tests.fakes.kvid import FakeKvid, KvidScenario
 from tests.fakes.media import make_mp4

@@ -24,7 +24,8 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from PIL import Image
 
-from simulator.fake_discord import EPHEMERAL, LOADING, FakeDiscord, FakeMessage
+from simulator.fake_discord import FakeDiscord, FakeMessage
+from simulator.fake_discord.constants import EPHEMERAL, LOADING
 
 STYLES = ("cinematic", "anime", "claymation", "documentary")
 

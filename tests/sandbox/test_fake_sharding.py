@@ -8,7 +8,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from simulator.fake_discord import INTENT_GUILDS, FakeDiscord
+from simulator.fake_discord import FakeDiscord
+from simulator.fake_discord.constants import INTENT_GUILDS
 
 BOT = {"Authorization": "Bot fake-token"}
 PING = {"name": "ping", "description": "ping", "type": 1, "contexts": [0, 1, 2]}

@@ -50,7 +50,7 @@ other records are imported from their own modules (e.g. `from .constants import 
 
 from .interactions import FakeInteraction
 from .records import DefaultGuild, FakeApiError, FakeAttachment, FakeMessage
-from .server import FakeDiscord
+from .server import FakeDiscord, FakeSettings
 
 __all__ = [
     "DefaultGuild",
@@ -59,4 +59,5 @@ __all__ = [
     "FakeDiscord",
     "FakeInteraction",
     "FakeMessage",
+    "FakeSettings",
 ]

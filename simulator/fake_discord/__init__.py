@@ -25,7 +25,7 @@ per-file upload limits (413 40005), message/embed/component limits (400 50035), 
 (default_member_permissions, contexts, nsfw) when a test invokes a command. Gateway sharding:
 IDENTIFY's `shard: [id, count]` routes each guild's events (GUILD_CREATE, INTERACTION_CREATE, ...)
 to the sessions where `(guild_id >> 22) % count == id`, direct messages to shard 0; an invalid
-shard closes with 4010, a session over `max_guilds_per_shard` guilds with 4011, and
+shard closes with 4010, a session over `FakeSettings.max_guilds_per_shard` guilds with 4011, and
 GET /gateway/bot recommends a shard count (`recommended_shards`).
 
 One class, `FakeDiscord` (server.py), is made of a mixin per concern, each in its own module:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from simulator.console import Console
-from simulator.fake_discord import FakeDiscord
+from simulator.fake_discord import FakeDiscord, FakeSettings
 from simulator.process import BotProcess, BotStartError, bot_env, start_and_wait
 from simulator.sample_photo import ensure_sample_photo
 from simulator.session import BotGone, Session
@@ -241,7 +241,7 @@ async def run(options: Options, console: Console) -> int:
     except OSError as exc:
         console.print(f"Cannot set up the sandbox folder: {exc}. Pass --dir FOLDER to use another.")
         return 2
-    fake = FakeDiscord.with_default_guild(bot_name="VideoBot")
+    fake = FakeDiscord.with_default_guild(FakeSettings(bot_name="VideoBot"))
     await fake.start("127.0.0.1", 0)
     bot = BotProcess(sandbox_env(fake, folder), folder / "bot.log", cwd=folder)
     try:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -79,42 +79,34 @@ class Outcome:
     quit: bool = False
 
 
+@dataclass(eq=False)
 class Session:
     """Runs sandbox lines as members of the default guild of a running FakeDiscord."""
 
-    def __init__(
-        self,
-        fake: FakeDiscord,
-        *,
-        out: Callable[[str], None],
-        videos_dir: Path,
-        search_dirs: tuple[Path, ...] = (Path(),),
-        wait_for_jobs: bool = True,
-        job_timeout: float = 600.0,
-        answer_timeout: float = 60.0,
-        alive: Callable[[], bool] = lambda: True,
-        bot_log: Callable[[], str] = lambda: "",
-    ) -> None:
-        assert fake.defaults is not None, "the fake needs its default guild"
-        self.fake = fake
-        self.ids: DefaultGuild = fake.defaults
-        self.out = out
-        self.search_dirs = search_dirs
-        self.wait_for_jobs = wait_for_jobs
-        self.job_timeout = job_timeout
-        self.answer_timeout = answer_timeout
-        self.alive = alive
-        self.bot_log = bot_log
+    fake: FakeDiscord
+    _: KW_ONLY
+    out: Callable[[str], None]
+    videos_dir: InitVar[Path]
+    search_dirs: tuple[Path, ...] = (Path(),)
+    wait_for_jobs: bool = True
+    job_timeout: float = 600.0
+    answer_timeout: float = 60.0
+    alive: Callable[[], bool] = lambda: True
+    bot_log: Callable[[], str] = lambda: ""
+    # Members added with `:as NAME LANGUAGE`, and languages chosen for existing ones.
+    added: dict[str, int] = field(default_factory=dict, init=False)
+    locales: dict[int, str] = field(default_factory=dict, init=False)
+    form: OpenForm | None = field(default=None, init=False)
+    _expect_failure: bool = field(default=False, init=False)
+
+    def __post_init__(self, videos_dir: Path) -> None:
+        assert self.fake.defaults is not None, "the fake needs its default guild"
+        self.ids: DefaultGuild = self.fake.defaults
         self.user_id = self.ids.user_id
         self.channel_id = self.ids.channel_id
         self.transcript = Transcript(
-            fake, out, self.names, videos_dir, here=lambda: self.channel_id
+            self.fake, self.out, self.names, videos_dir, here=lambda: self.channel_id
         )
-        self._expect_failure = False
-        # Members added with `:as NAME LANGUAGE`, and languages chosen for existing ones.
-        self.added: dict[str, int] = {}
-        self.locales: dict[int, str] = {}
-        self.form: OpenForm | None = None
 
     # -- the default guild ----------------------------------------------------------------------
 

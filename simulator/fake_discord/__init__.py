@@ -25,7 +25,7 @@ per-file upload limits (413 40005), message/embed/component limits (400 50035), 
 (default_member_permissions, contexts, nsfw) when a test invokes a command. Gateway sharding:
 IDENTIFY's `shard: [id, count]` routes each guild's events (GUILD_CREATE, INTERACTION_CREATE, ...)
 to the sessions where `(guild_id >> 22) % count == id`, direct messages to shard 0; an invalid
-shard closes with 4010, a session over `max_guilds_per_shard` guilds with 4011, and
+shard closes with 4010, a session over `FakeSettings.max_guilds_per_shard` guilds with 4011, and
 GET /gateway/bot recommends a shard count (`recommended_shards`).
 
 One class, `FakeDiscord` (server.py), is made of a mixin per concern, each in its own module:
@@ -43,144 +43,21 @@ One class, `FakeDiscord` (server.py), is made of a mixin per concern, each in it
     payloads      Discord's JSON for all of the above
     faults        rate limits, slow answers and errors a test injects
     records       the frozen records tests read (FakeMessage, FakeChannel, ...)
+
+The package exports what callers outside it use; constants, permission bits, fault rules and the
+other records are imported from their own modules (e.g. `from .constants import EPHEMERAL`).
 """
 
-from .constants import (
-    API_PREFIX_RE,
-    DISCORD_EPOCH_MS,
-    EPHEMERAL,
-    HEARTBEAT_ACK_DELAY,
-    INTENT_DIRECT_MESSAGE_REACTIONS,
-    INTENT_DIRECT_MESSAGES,
-    INTENT_GUILD_MEMBERS,
-    INTENT_GUILD_MESSAGE_REACTIONS,
-    INTENT_GUILD_MESSAGES,
-    INTENT_GUILD_PRESENCES,
-    INTENT_GUILDS,
-    INTENT_MESSAGE_CONTENT,
-    IS_COMPONENTS_V2,
-    LOADING,
-    MIB,
-    PRIVILEGED_INTENTS,
-    SUPPRESS_EMBEDS,
-    SUPPRESS_NOTIFICATIONS,
-    ChannelKind,
-)
-from .faults import (
-    ErrorRule,
-    RateLimitRule,
-    ResponseDelay,
-)
-from .interactions import (
-    FakeInteraction,
-)
-from .permissions import (
-    ADD_REACTIONS,
-    ADMINISTRATOR,
-    ALL_PERMISSIONS,
-    ATTACH_FILES,
-    CHANGE_NICKNAME,
-    CONNECT,
-    CREATE_INSTANT_INVITE,
-    CREATE_PUBLIC_THREADS,
-    DEFAULT_BOT_PERMISSIONS,
-    DEFAULT_EVERYONE_PERMISSIONS,
-    EMBED_LINKS,
-    MANAGE_CHANNELS,
-    MANAGE_GUILD,
-    MANAGE_MESSAGES,
-    READ_MESSAGE_HISTORY,
-    SEND_MESSAGES,
-    SEND_MESSAGES_IN_THREADS,
-    SPEAK,
-    USE_APPLICATION_COMMANDS,
-    USE_EXTERNAL_EMOJIS,
-    VIEW_CHANNEL,
-)
-from .records import (
-    DefaultGuild,
-    FakeApiError,
-    FakeAttachment,
-    FakeChannel,
-    FakeGatewayConnection,
-    FakeGuild,
-    FakeMember,
-    FakeMessage,
-    FakeRequest,
-    FakeResponse,
-    FakeRole,
-    FakeUnhandledRequest,
-    FakeUser,
-    guild_upload_limit,
-    snowflake_time,
-)
-from .server import (
-    FakeDiscord,
-    main,
-    serve,
-)
+from .interactions import FakeInteraction
+from .records import DefaultGuild, FakeApiError, FakeAttachment, FakeMessage
+from .server import FakeDiscord, FakeSettings
 
 __all__ = [
-    "ADD_REACTIONS",
-    "ADMINISTRATOR",
-    "ALL_PERMISSIONS",
-    "API_PREFIX_RE",
-    "ATTACH_FILES",
-    "CHANGE_NICKNAME",
-    "CONNECT",
-    "CREATE_INSTANT_INVITE",
-    "CREATE_PUBLIC_THREADS",
-    "DEFAULT_BOT_PERMISSIONS",
-    "DEFAULT_EVERYONE_PERMISSIONS",
-    "DISCORD_EPOCH_MS",
-    "EMBED_LINKS",
-    "EPHEMERAL",
-    "HEARTBEAT_ACK_DELAY",
-    "INTENT_DIRECT_MESSAGES",
-    "INTENT_DIRECT_MESSAGE_REACTIONS",
-    "INTENT_GUILDS",
-    "INTENT_GUILD_MEMBERS",
-    "INTENT_GUILD_MESSAGES",
-    "INTENT_GUILD_MESSAGE_REACTIONS",
-    "INTENT_GUILD_PRESENCES",
-    "INTENT_MESSAGE_CONTENT",
-    "IS_COMPONENTS_V2",
-    "LOADING",
-    "MANAGE_CHANNELS",
-    "MANAGE_GUILD",
-    "MANAGE_MESSAGES",
-    "MIB",
-    "PRIVILEGED_INTENTS",
-    "READ_MESSAGE_HISTORY",
-    "SEND_MESSAGES",
-    "SEND_MESSAGES_IN_THREADS",
-    "SPEAK",
-    "SUPPRESS_EMBEDS",
-    "SUPPRESS_NOTIFICATIONS",
-    "USE_APPLICATION_COMMANDS",
-    "USE_EXTERNAL_EMOJIS",
-    "VIEW_CHANNEL",
-    "ChannelKind",
     "DefaultGuild",
-    "ErrorRule",
     "FakeApiError",
     "FakeAttachment",
-    "FakeChannel",
     "FakeDiscord",
-    "FakeGatewayConnection",
-    "FakeGuild",
     "FakeInteraction",
-    "FakeMember",
     "FakeMessage",
-    "FakeRequest",
-    "FakeResponse",
-    "FakeRole",
-    "FakeUnhandledRequest",
-    "FakeUser",
-    "RateLimitRule",
-    "ResponseDelay",
-    "guild_upload_limit",
-    "main",
-    "serve",
-    "snowflake_time",
+    "FakeSettings",
 ]

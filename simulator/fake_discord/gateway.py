@@ -229,7 +229,7 @@ class GatewayMixin:
         conn = _Conn(next(self._conn_ids), ws, time.monotonic())
         self._conns.append(conn)
         writer = asyncio.create_task(self._gateway_writer(conn))
-        conn.send({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        conn.send({"op": 10, "d": {"heartbeat_interval": self.settings.heartbeat_interval_ms}})
         self._changed()
         try:
             async for msg in ws:
@@ -282,7 +282,7 @@ class GatewayMixin:
             # an instant loopback ACK would be measured against the previous beat and logged
             # as "Can't keep up, websocket is 41.3s behind" on every beat.
             asyncio.get_running_loop().call_later(
-                self.heartbeat_ack_delay, conn.send, {"op": 11, "d": None}
+                self.settings.heartbeat_ack_delay, conn.send, {"op": 11, "d": None}
             )
         elif op == 2:
             await self._identify(conn, data or {})
@@ -301,7 +301,7 @@ class GatewayMixin:
     def _token_ok(self, token: str | None) -> bool:
         if not token:
             return False
-        return self.token is None or token.removeprefix("Bot ") == self.token
+        return self.settings.token is None or token.removeprefix("Bot ") == self.settings.token
 
     async def _identify(self, conn: _Conn, data: JSON) -> None:
         if conn.session is not None:
@@ -314,7 +314,7 @@ class GatewayMixin:
         if not isinstance(intents, int):
             await conn.close(4013, b"Invalid intent(s).")
             return
-        if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
+        if intents & PRIVILEGED_INTENTS & ~self.settings.privileged_intents:
             await conn.close(4014, b"Disallowed intent(s).")
             return
         shard = _shard(data.get("shard"))
@@ -323,7 +323,7 @@ class GatewayMixin:
             return
         session = _Session(secrets.token_hex(16), intents, shard)
         guilds = [g for g in self._guilds.values() if session.handles_guild(g.id)]
-        if len(guilds) > self.max_guilds_per_shard:
+        if len(guilds) > self.settings.max_guilds_per_shard:
             # Discord: "The session would have handled too many guilds - you are required to
             # shard your connection in order to connect" (2,500 a shard; the fake's is settable).
             await conn.close(4011, b"Sharding required.")
@@ -427,10 +427,10 @@ class GatewayMixin:
 
     def _application_flags(self) -> int:
         flags = 0
-        if self.privileged_intents & INTENT_GUILD_PRESENCES:
+        if self.settings.privileged_intents & INTENT_GUILD_PRESENCES:
             flags |= 1 << 13
-        if self.privileged_intents & INTENT_GUILD_MEMBERS:
+        if self.settings.privileged_intents & INTENT_GUILD_MEMBERS:
             flags |= 1 << 15
-        if self.privileged_intents & INTENT_MESSAGE_CONTENT:
+        if self.settings.privileged_intents & INTENT_MESSAGE_CONTENT:
             flags |= 1 << 19
         return flags

@@ -104,7 +104,10 @@ class FakeInteraction:
     @property
     def expired(self) -> bool:
         """Whether the token is no longer valid (expired by hand or after its lifetime)."""
-        return self._expired or time.monotonic() - self.created > self._fake.interaction_token_ttl
+        return (
+            self._expired
+            or time.monotonic() - self.created > self._fake.settings.interaction_token_ttl
+        )
 
     @property
     def errors(self) -> list[FakeApiError]:

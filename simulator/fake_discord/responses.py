@@ -39,7 +39,7 @@ class ResponsesMixin:
         body = await self._read_body(request)
         if inter._responses:
             raise _ApiError(400, 40060, "Interaction has already been acknowledged.")
-        deadline = self.initial_response_timeout
+        deadline = self.settings.initial_response_timeout
         if deadline is not None and time.monotonic() - inter.created > deadline:
             inter._late = True
             self._changed()

@@ -232,7 +232,7 @@ class RestMixin:
         return _json_response(
             {
                 "url": f"ws://{self._host}:{self._port}",
-                "shards": self.recommended_shards
+                "shards": self.settings.recommended_shards
                 or max(1, -(-len(self._guilds) // GUILDS_PER_RECOMMENDED_SHARD)),
                 "session_start_limit": {
                     "total": 1000,
@@ -268,7 +268,7 @@ class RestMixin:
         return _json_response(self._channel_payload(channel))
 
     async def _h_application(self, request: web.Request) -> web.Response:
-        owner = self._users[self.application_owner_id]
+        owner = self._users[self.settings.application_owner_id]
         return _json_response(
             {
                 "id": str(self.application_id),

@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -46,6 +46,29 @@ from .rest import RestMixin, _Handler
 from .state import StateMixin
 
 
+@dataclass(frozen=True)
+class FakeSettings:
+    """Who the fake's application and bot are, and the timings and limits the fake enforces."""
+
+    application_id: int = 1300000000000000100
+    # None: the bot user has the application's id, as Discord's bots do.
+    bot_user_id: int | None = None
+    bot_name: str = "SandboxBot"
+    application_owner_id: int = 1300000000000000031
+    # None: any bot token is accepted.
+    token: str | None = None
+    privileged_intents: int = PRIVILEGED_INTENTS
+    # None: no initial-response deadline.
+    initial_response_timeout: float | None = 3.0
+    interaction_token_ttl: float = 15 * 60.0
+    heartbeat_interval_ms: int = 41250
+    heartbeat_ack_delay: float = HEARTBEAT_ACK_DELAY
+    # GET /gateway/bot's `shards`; None: one per GUILDS_PER_RECOMMENDED_SHARD guilds.
+    recommended_shards: int | None = None
+    # More guilds than this on one session: IDENTIFY is closed with 4011 Sharding required.
+    max_guilds_per_shard: int = MAX_GUILDS_PER_SHARD
+
+
 class FakeDiscord(
     StateMixin,
     MessagesMixin,
@@ -62,38 +85,12 @@ class FakeDiscord(
 ):
     """A loopback Discord: REST API, gateway and CDN served by aiohttp on 127.0.0.1."""
 
-    DEFAULT_APPLICATION_ID = 1300000000000000100
-    DEFAULT_OWNER_ID = 1300000000000000031
-
-    def __init__(
-        self,
-        *,
-        application_id: int = DEFAULT_APPLICATION_ID,
-        bot_user_id: int | None = None,
-        bot_name: str = "SandboxBot",
-        application_owner_id: int = DEFAULT_OWNER_ID,
-        token: str | None = None,
-        privileged_intents: int = PRIVILEGED_INTENTS,
-        initial_response_timeout: float | None = 3.0,
-        interaction_token_ttl: float = 15 * 60.0,
-        heartbeat_interval_ms: int = 41250,
-        heartbeat_ack_delay: float = HEARTBEAT_ACK_DELAY,
-        recommended_shards: int | None = None,
-        max_guilds_per_shard: int = MAX_GUILDS_PER_SHARD,
-    ) -> None:
-        self.application_id = application_id
-        self.bot_user_id = bot_user_id if bot_user_id is not None else application_id
-        self.application_owner_id = application_owner_id
-        self.token = token
-        self.privileged_intents = privileged_intents
-        self.initial_response_timeout = initial_response_timeout
-        self.interaction_token_ttl = interaction_token_ttl
-        self.heartbeat_interval_ms = heartbeat_interval_ms
-        self.heartbeat_ack_delay = heartbeat_ack_delay
-        # GET /gateway/bot's `shards`; None: one per GUILDS_PER_RECOMMENDED_SHARD guilds.
-        self.recommended_shards = recommended_shards
-        # More guilds than this on one session: IDENTIFY is closed with 4011 Sharding required.
-        self.max_guilds_per_shard = max_guilds_per_shard
+    def __init__(self, settings: FakeSettings = FakeSettings()) -> None:
+        self.settings = settings
+        self.application_id = settings.application_id
+        self.bot_user_id = (
+            settings.bot_user_id if settings.bot_user_id is not None else settings.application_id
+        )
         self.defaults: DefaultGuild | None = None
 
         self.requests: list[FakeRequest] = []
@@ -135,15 +132,14 @@ class FakeDiscord(
         self._routes: list[tuple[str, re.Pattern[str], _Handler, bool]] = []
         self._register_routes()
 
-        self._users[self.bot_user_id] = FakeUser(self.bot_user_id, bot_name, bot=True)
-        self._users.setdefault(
-            application_owner_id, FakeUser(application_owner_id, "sandbox-owner", "Owner")
-        )
+        self._users[self.bot_user_id] = FakeUser(self.bot_user_id, settings.bot_name, bot=True)
+        owner_id = settings.application_owner_id
+        self._users.setdefault(owner_id, FakeUser(owner_id, "sandbox-owner", "Owner"))
 
     @classmethod
-    def with_default_guild(cls, **kwargs: Any) -> FakeDiscord:
+    def with_default_guild(cls, settings: FakeSettings = FakeSettings()) -> FakeDiscord:
         """Create a fake that already has the default guild (see `add_default_guild`)."""
-        fake = cls(**kwargs)
+        fake = cls(settings)
         fake.add_default_guild()
         return fake
 

@@ -208,7 +208,7 @@ class StateMixin:
             channel_id=base + 11,
             nsfw_channel_id=base + 12,
             forum_channel_id=base + 13,
-            owner_id=self.application_owner_id,
+            owner_id=self.settings.application_owner_id,
             user_id=base + 32,
             other_user_id=base + 33,
             moderator_id=base + 34,

@@ -27,7 +27,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlencode
 
-from simulator.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
+from simulator.fake_discord import FakeDiscord, FakeInteraction
+from simulator.fake_discord.constants import EPHEMERAL
 from tests.e2e.harness import BotDatabase, BotProcess, bot_env
 from tests.fakes.kvid import FakeKvid, KvidScenario
 from tests.fakes.media import make_mp4
@@ -274,7 +275,7 @@ def _add_members(discord: FakeDiscord) -> list[tuple[int, int, int]]:
     places = []
     guilds = guild_ids()
     for g, guild_id in enumerate(guilds):
-        discord.add_guild(guild_id, f"Load {g}", owner_id=discord.application_owner_id)
+        discord.add_guild(guild_id, f"Load {g}", owner_id=discord.settings.application_owner_id)
         discord.add_channel(guild_id, guild_id + 1, "videos")
     # Member m is in guild m % GUILDS: consecutive commands land in different guilds, channels
     # and (with several processes) shards.
@@ -618,7 +619,7 @@ async def _drain(
 ) -> bool:
     """Wait until every command is answered and every job delivered; False on the deadline."""
     loop = asyncio.get_running_loop()
-    limit = discord.initial_response_timeout or 3.0
+    limit = discord.settings.initial_response_timeout or 3.0
     while loop.time() < deadline and all(bot.running for bot in bots):
         now = time.monotonic()
         answered = all(i.acknowledged or now - i.created > limit for i in sent)

@@ -24,14 +24,8 @@ from typing import Any, Literal
 
 import pytest
 
-from simulator.fake_discord import (
-    DEFAULT_BOT_PERMISSIONS,
-    SEND_MESSAGES,
-    VIEW_CHANNEL,
-    FakeApiError,
-    FakeInteraction,
-    FakeMessage,
-)
+from simulator.fake_discord import FakeApiError, FakeInteraction, FakeMessage
+from simulator.fake_discord.permissions import DEFAULT_BOT_PERMISSIONS, SEND_MESSAGES, VIEW_CHANNEL
 from tests.e2e.conftest import Stack, field_value
 from tests.fakes.acedata import FakeAceData, KlingScenario
 from tests.fakes.kvid import FakeKvid, KvidScenario

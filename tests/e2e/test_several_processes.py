@@ -112,7 +112,7 @@ async def cluster(tmp_path: Path, postgres: Schema) -> AsyncIterator[Cluster]:
     await discord.start()
     kvid = await FakeKvid(api_key=KVID_KEY).start()
     kling = await FakeAceData(token=KLING_TOKEN).start()
-    owner = discord.application_owner_id
+    owner = discord.settings.application_owner_id
     members = [1300000000000009000 + n for n in range(MEMBERS)]
     nodes: list[Node] = []
     for shard in range(PROCESSES):

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from simulator import cli
-from simulator.fake_discord import FakeDiscord
+from simulator.fake_discord import FakeDiscord, FakeSettings
 from tests.e2e.harness import BotDatabase
 from tests.operator.support import (
     REPO,
@@ -280,7 +280,7 @@ async def test_the_run_command_starts_the_bot(
 
     The fake Discord stands in for discord.com through the two settings meant for that.
     """
-    fake = FakeDiscord.with_default_guild(token=TOKEN)
+    fake = FakeDiscord.with_default_guild(FakeSettings(token=TOKEN))
     await fake.start()
     write_env_file(
         fresh_copy,
@@ -502,7 +502,7 @@ def test_the_emulation_reads_the_dockerfile() -> None:
 @pytest.mark.recipes
 async def test_the_image_runs_with_the_readme_env_file(image: Image, tmp_path: Path) -> None:
     """`docker run --env-file .env -v …:/data`: starts as uid 10001 and makes a video in /data."""
-    fake = FakeDiscord.with_default_guild(token=TOKEN)
+    fake = FakeDiscord.with_default_guild(FakeSettings(token=TOKEN))
     await fake.start()
     folder = tmp_path / "operator"
     folder.mkdir()

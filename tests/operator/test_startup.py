@@ -17,7 +17,7 @@ import pytest
 
 from bot.providers import kling
 from simulator import cli
-from simulator.fake_discord import FakeDiscord
+from simulator.fake_discord import FakeDiscord, FakeSettings
 from simulator.process import BotProcess, start_and_wait
 from tests.e2e.harness import BotDatabase
 from tests.fakes.kvid import FakeKvid
@@ -135,7 +135,7 @@ async def run_against(fake: FakeDiscord, cwd: Path, token: str) -> tuple[int, st
 
 async def test_a_token_discord_refuses(tmp_path: Path) -> None:
     """A wrong token: Discord answers 401, the bot says DISCORD_TOKEN is wrong and exits 1."""
-    fake = FakeDiscord.with_default_guild(token=TOKEN)
+    fake = FakeDiscord.with_default_guild(FakeSettings(token=TOKEN))
     wrong = "MTMwMDAwMDAwMDAwMDAwMDEwMA.startup-test.wrong-token-value"
     code, output = await run_against(fake, tmp_path, wrong)
     assert code == 1, output
@@ -147,7 +147,7 @@ async def test_a_token_discord_refuses(tmp_path: Path) -> None:
 
 async def test_a_discord_that_requires_sharding(tmp_path: Path) -> None:
     """Discord closes an unsharded connection with 4011: one line saying to set SHARD_COUNT."""
-    fake = FakeDiscord.with_default_guild(max_guilds_per_shard=0)
+    fake = FakeDiscord.with_default_guild(FakeSettings(max_guilds_per_shard=0))
     code, output = await run_against(fake, tmp_path, TOKEN)
     assert code == 2, output
     assert [c.close_code for c in fake.connections] == [4011]

@@ -31,7 +31,7 @@ from simulator.commands import (
     SlashCommand,
     parse_line,
 )
-from simulator.fake_discord import FakeAttachment, FakeDiscord, FakeMessage
+from simulator.fake_discord import FakeAttachment, FakeDiscord, FakeMessage, FakeSettings
 from simulator.fake_discord.records import _Msg
 from simulator.render_text import Names, card_state, render_message
 from simulator.session import Session
@@ -556,7 +556,7 @@ def pointed() -> Iterator[None]:
 @pytest.fixture
 async def pager_session(pointed: None, tmp_path: Path) -> AsyncIterator[tuple[Session, list[str]]]:
     """A session on a fake that the tiny bot is connected to; and what it printed."""
-    fake = FakeDiscord.with_default_guild(bot_name="VideoBot")
+    fake = FakeDiscord.with_default_guild(FakeSettings(bot_name="VideoBot"))
     await fake.start()
     discord.http.Route.BASE = fake.api_base
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)

@@ -11,7 +11,7 @@ import signal
 import sys
 import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from PIL import Image
 
-from simulator.fake_discord import EPHEMERAL, LOADING, FakeDiscord, FakeMessage
+from simulator.fake_discord import FakeDiscord, FakeMessage, FakeSettings
+from simulator.fake_discord.constants import EPHEMERAL, LOADING
 
 STYLES = ("cinematic", "anime", "claymation", "documentary")
 
@@ -501,7 +502,7 @@ async def test_double_ack_and_deadline(harness: Harness) -> None:
     assert original is not None
     assert original.deleted
 
-    fake.initial_response_timeout = 0.0
+    fake.settings = replace(fake.settings, initial_response_timeout=0.0)
     late = await fake.invoke("demo pick", {"style": "anime"})
     assert await state.get("pick_error") == (404, 10062)
     assert late.missed_deadline
@@ -821,7 +822,7 @@ async def test_heartbeat_acks_are_measured_against_the_beat_they_answer(
 ) -> None:
     """Every ACK arrives after discord.py has recorded its beat: latency is the ACK delay, not
     the whole interval (which, at Discord's 41.25 s, logged "Can't keep up" on every beat)."""
-    fake = FakeDiscord.with_default_guild(heartbeat_interval_ms=400)
+    fake = FakeDiscord.with_default_guild(FakeSettings(heartbeat_interval_ms=400))
     await fake.start()
     try:
         client = discord.Client(intents=discord.Intents.default())
@@ -836,7 +837,7 @@ async def test_heartbeat_acks_are_measured_against_the_beat_they_answer(
     finally:
         await fake.stop()
     assert all(latency < 0.25 for latency in latencies), latencies
-    assert max(latencies) >= fake.heartbeat_ack_delay * 0.9, latencies
+    assert max(latencies) >= fake.settings.heartbeat_ack_delay * 0.9, latencies
     assert "behind" not in caplog.text
 
 

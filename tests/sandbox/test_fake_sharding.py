@@ -8,7 +8,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from simulator.fake_discord import INTENT_GUILDS, FakeDiscord
+from simulator.fake_discord import FakeDiscord, FakeSettings
+from simulator.fake_discord.constants import INTENT_GUILDS
 
 BOT = {"Authorization": "Bot fake-token"}
 PING = {"name": "ping", "description": "ping", "type": 1, "contexts": [0, 1, 2]}
@@ -64,7 +65,7 @@ async def test_gateway_bot_recommends_a_shard_count() -> None:
     """GET /gateway/bot answers `shards`: one per 1,000 guilds, or what the test set."""
     for fake, expected in (
         (FakeDiscord.with_default_guild(), 1),
-        (FakeDiscord(recommended_shards=3), 3),
+        (FakeDiscord(FakeSettings(recommended_shards=3)), 3),
     ):
         await fake.start()
         try:
@@ -126,10 +127,10 @@ async def test_an_invalid_shard_is_closed_with_4010(fake: FakeDiscord, shard: An
 
 async def test_a_session_over_the_guild_limit_is_closed_with_4011() -> None:
     """Too many guilds for one session is 4011 Sharding required; splitting them connects."""
-    fake = FakeDiscord(max_guilds_per_shard=1)
+    fake = FakeDiscord(FakeSettings(max_guilds_per_shard=1))
     await fake.start()
     try:
-        owner = fake.application_owner_id
+        owner = fake.settings.application_owner_id
         for shard_id in (0, 1):
             fake.add_guild(fake.new_id(shard=(shard_id, 2)), f"g{shard_id}", owner_id=owner)
         async with aiohttp.ClientSession() as session:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -22,7 +20,6 @@ from bot.providers.base import (
     BatchPolling,
     JobUpdate,
     Provider,
-    ProviderError,
     VideoRequest,
 )
 from bot.providers.kling import (
@@ -32,7 +29,6 @@ from bot.providers.kling import (
     TASKS_PATH,
     VIDEOS_PATH,
     KlingProvider,
-    build_client,
     can_extend,
     parse_callback,
 )
@@ -45,32 +41,21 @@ from tests.fakes.acedata import (
 )
 from tests.fakes.media import make_mp4
 from tests.fakes.scripted import serve_loopback
+from tests.providers.contracts import KLING, Contract
 from tests.providers.support import (
     FAST_RETRY,
-    HONOURS_RETRY_AFTER,
     RecordingSleep,
     assert_refused,
     download_mp4,
     failure_of,
-    fast_options,
     first_stream,
     poll_until_done,
-    raw_chunks,
 )
 
-TOKEN = "ace-SECRET-4b1f0c9e77d2a6385"
+TOKEN = KLING.secret
 CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
 
-TEXT = VideoRequest(
-    kind="text", prompt="A woman is drinking coffee.", model="kling-v1", resolution="std"
-)
-IMAGE = VideoRequest(
-    kind="image",
-    prompt="The tiger blinks.",
-    model="kling-v1-6",
-    resolution="pro",
-    image_url="https://cdn.example/tiger.png",
-)
+TEXT, IMAGE = KLING.text, KLING.image
 EXTEND = VideoRequest(
     kind="extend",
     prompt="She puts the cup down and smiles.",
@@ -113,9 +98,9 @@ class CallbackReceiver:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeAceData]:
-    async with FakeAceData(token=TOKEN) as server:
-        yield server
+def contract() -> Contract[KlingProvider, FakeAceData]:
+    """The conftest's `fake` and `provider` are FakeAceData and KlingProvider."""
+    return KLING
 
 
 @pytest.fixture
@@ -125,16 +110,7 @@ async def receiver() -> AsyncIterator[CallbackReceiver]:
     await hooks.stop()
 
 
-def make_provider(
-    base_url: str,
-    sleep: RecordingSleep,
-    *,
-    timeout: float = 5.0,
-    token: str = TOKEN,
-    **options: Any,
-) -> KlingProvider:
-    client = build_client(base_url, token, timeout=httpx.Timeout(timeout))
-    return KlingProvider(client, **fast_options(sleep, **options))
+make_provider = KLING.make_provider
 
 
 async def fake_post(fake: FakeAceData, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -142,13 +118,6 @@ async def fake_post(fake: FakeAceData, path: str, body: dict[str, Any]) -> httpx
     headers = {"authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(base_url=fake.base_url, headers=headers) as http:
         return await http.post(path, json=body)
-
-
-@pytest.fixture
-async def provider(fake: FakeAceData, sleeps: RecordingSleep) -> AsyncIterator[KlingProvider]:
-    kling = make_provider(fake.base_url, sleeps)
-    yield kling
-    await kling.aclose()
 
 
 async def submit_id(kling: KlingProvider, request: VideoRequest = TEXT, **kwargs: Any) -> str:
@@ -521,24 +490,6 @@ async def test_video_is_missing_until_done(fake: FakeAceData, provider: KlingPro
     task_id = await submit_id(provider)
     async with httpx.AsyncClient() as http:
         assert (await http.get(fake.cdn_url(task_id))).status_code == 404
-
-
-async def test_large_slow_video_is_served_in_chunks(
-    fake: FakeAceData, provider: KlingProvider
-) -> None:
-    fake.script(
-        KlingScenario(
-            polls_until_done=0, result_bytes=CLIP, result_padding=300_000, chunk_delay=0.01
-        )
-    )
-    task_id = await submit_id(provider)
-    [done] = await poll_until_done(provider, task_id)
-    assert done.video_url is not None
-    chunks = await raw_chunks(done.video_url)
-    data = b"".join(chunks)
-    assert len(data) == len(CLIP) + 300_000
-    assert data.startswith(CLIP)
-    assert len(chunks) > 1
 
 
 @pytest.mark.parametrize(
@@ -1052,17 +1003,6 @@ async def test_non_json_200_is_retried_as_unexpected(
     assert len(sleeps.delays) == 1
 
 
-async def test_wrong_token_is_an_operator_problem(
-    fake: FakeAceData, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, token="not-the-token")) as kling:
-        failure = await failure_of(kling.submit(TEXT))
-    assert (failure.code, failure.http_status, failure.retryable) == ("invalid_token", 401, False)
-    assert "admin" in failure.member_message
-    assert fake.tasks == {}
-    assert [r.authorized for r in fake.requests] == [False]
-
-
 async def test_fake_auth_errors_follow_the_contract(fake: FakeAceData) -> None:
     async with httpx.AsyncClient(base_url=fake.base_url) as http:
         missing = await http.post(TASKS_PATH, json={"id": "x"})
@@ -1105,30 +1045,6 @@ async def test_fake_checks_parameters(fake: FakeAceData) -> None:
 # -- retries --------------------------------------------------------------------------------------
 
 
-async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
-    fake: FakeAceData, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kling:
-        fake.fail_next("videos", status=429, code="too_many_requests", retry_after="3")
-        submission = await kling.submit(TEXT)
-    assert sleeps.delays == [3.0]
-    assert len(fake.requests_to(VIDEOS_PATH)) == 2
-    assert [task.task_id for task in fake.submissions] == [submission.provider_job_id]
-
-
-async def test_rate_limited_poll_honours_an_http_date(
-    fake: FakeAceData, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kling:
-        when = email.utils.formatdate(time.time() + 20, usegmt=True)
-        task_id = await submit_id(kling)
-        fake.fail_next("tasks", status=429, code="too_many_requests", retry_after=when)
-        update = await kling.poll(task_id)
-    assert update.state == "pending"
-    [delay] = sleeps.delays
-    assert 17.0 <= delay <= 20.0
-
-
 async def test_rate_limit_without_retry_after_backs_off(
     fake: FakeAceData, provider: KlingProvider, sleeps: RecordingSleep
 ) -> None:
@@ -1136,83 +1052,6 @@ async def test_rate_limit_without_retry_after_backs_off(
     await provider.poll("t")
     assert len(sleeps.delays) == 2
     assert all(0 <= d <= FAST_RETRY.max_delay for d in sleeps.delays)
-
-
-async def test_submit_read_timeout_is_reported_unconfirmed(
-    fake: FakeAceData, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kling:
-        fake.delay_next("videos", 2.0)
-        failure = await failure_of(kling.submit(TEXT))
-    assert failure.code == "submit_unconfirmed"
-    assert failure.retryable
-    assert "Kling did not confirm" in failure.member_message
-    assert len(fake.tasks) == 1  # the task exists although we never heard back: not resent
-    assert len(fake.requests_to(VIDEOS_PATH)) == 1
-
-
-async def test_poll_timeout_is_retried(fake: FakeAceData, sleeps: RecordingSleep) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kling:
-        fake.script(KlingScenario(polls_until_done=5))
-        task_id = await submit_id(kling)
-        fake.delay_next("tasks", 2.0)
-        update = await kling.poll(task_id)
-    assert update.state == "pending"
-    assert fake.tasks_requests == 2
-    assert len(sleeps.delays) == 1
-
-
-async def test_unreachable_server_is_retried_then_raised(sleeps: RecordingSleep) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with aclosing(make_provider(f"http://127.0.0.1:{port}", sleeps)) as kling:
-        failure = await failure_of(kling.submit(TEXT))
-    assert failure.code == "network_error"
-    assert len(sleeps.delays) == FAST_RETRY.attempts - 1
-
-
-# -- the token stays secret -----------------------------------------------------------------------
-
-
-async def test_token_never_leaks(
-    fake: FakeAceData, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    async with aclosing(make_provider(fake.base_url, sleeps)) as kling:
-        texts = [
-            repr(kling),
-            repr(kling._client),
-            repr(kling._client.headers),
-            repr(kling._client.auth),
-        ]
-        task_id = await submit_id(kling)
-        await poll_until_done(kling, task_id)
-        await kling.poll_many([task_id])
-        # A server that echoes the token back in its errors must not make us repeat it.
-        fake.fail_next("tasks", status=500, message=f"bad token Bearer {TOKEN}", times=10)
-        with pytest.raises(ProviderError) as on_poll:
-            await kling.poll(task_id)
-        fake.fail_next("videos", status=400, code="bad_request", message=TOKEN)
-        with pytest.raises(ProviderError) as on_submit:
-            await kling.submit(TEXT)
-        fake.fail_next("tasks", status=200, body=f"<html>{TOKEN}</html>", times=10)
-        with pytest.raises(ProviderError) as on_text:
-            await kling.poll(task_id)
-    for caught in (on_poll, on_submit, on_text):
-        assert "[redacted]" in caught.value.failure.detail
-        texts += [str(caught.value), repr(caught.value), repr(caught.value.failure)]
-    assert all(TOKEN not in text for text in texts)
-    assert {"httpx", "httpcore.http11", "bot.providers.http"} <= {r.name for r in caplog.records}
-    assert TOKEN not in caplog.text
-    assert all(TOKEN not in str(r.__dict__) for r in caplog.records)
-    assert all(r.authorized for r in fake.requests)
-    assert all(TOKEN not in str(r) for r in fake.requests)
-
-
-def test_build_client_refuses_an_empty_token() -> None:
-    with pytest.raises(ValueError, match="KLING_API_KEY"):
-        build_client("http://127.0.0.1:9", "  ")
 
 
 # -- validation -----------------------------------------------------------------------------------

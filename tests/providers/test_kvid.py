@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import email.utils
 import io
 import logging
-import socket
-import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
-from typing import Any
 
 import av
 import httpx
@@ -32,39 +28,28 @@ from bot.providers.kvid import (
 from tests.fakes.kvid import Edition, FakeKvid, KvidContract, KvidScenario
 from tests.fakes.media import make_mp4
 from tests.fakes.scripted import serve_loopback
+from tests.providers.contracts import KVID, Contract
 from tests.providers.support import (
     FAST_RETRY,
-    HONOURS_RETRY_AFTER,
     RecordingSleep,
     assert_refused,
     download_mp4,
     failure_of,
-    fast_options,
     first_stream,
-    raw_chunks,
     submit_and_poll,
 )
 
-API_KEY = "kvid-SECRET-7f3a9c2e51d84b06"
+API_KEY = KVID.secret
 T2V, I2V = SUBMIT_PATHS["text"], SUBMIT_PATHS["image"]
 CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
 
-TEXT = VideoRequest(
-    kind="text", prompt="A woman is drinking coffee.", model="v2", resolution="720p"
-)
-IMAGE = VideoRequest(
-    kind="image",
-    prompt="The tiger blinks.",
-    model="v2",
-    resolution="720p",
-    image_url="https://cdn.example/tiger.png",
-)
+TEXT, IMAGE = KVID.text, KVID.image
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeKvid]:
-    async with FakeKvid(api_key=API_KEY) as server:
-        yield server
+def contract() -> Contract[KvidProvider, FakeKvid]:
+    """The conftest's `fake` and `provider` are FakeKvid and KvidProvider."""
+    return KVID
 
 
 @pytest.fixture
@@ -73,23 +58,7 @@ async def fake_a2() -> AsyncIterator[FakeKvid]:
         yield server
 
 
-def make_provider(
-    base_url: str,
-    sleep: RecordingSleep,
-    *,
-    timeout: float = 5.0,
-    api_key: str = API_KEY,
-    **options: Any,
-) -> KvidProvider:
-    client = build_client(base_url, api_key, timeout=httpx.Timeout(timeout))
-    return KvidProvider(client, **fast_options(sleep, **options))
-
-
-@pytest.fixture
-async def provider(fake: FakeKvid, sleeps: RecordingSleep) -> AsyncIterator[KvidProvider]:
-    kvid = make_provider(fake.base_url, sleeps)
-    yield kvid
-    await kvid.aclose()
+make_provider = KVID.make_provider
 
 
 @pytest.fixture
@@ -503,40 +472,7 @@ async def test_success_false_on_http_200_is_an_error(
     assert failure.code == "INSUFFICIENT_CREDITS"
 
 
-async def test_wrong_api_key_is_an_operator_problem(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, api_key="not-the-key")) as kvid:
-        failure = await failure_of(kvid.submit(TEXT))
-    assert failure.code == "invalid_api_key"
-    assert failure.http_status == 403
-    assert not failure.retryable
-    assert "admin" in failure.member_message
-    assert fake.jobs == {}
-    assert [r.authorized for r in fake.requests] == [False]
-
-
 # -- retries --------------------------------------------------------------------------------------
-
-
-async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
-    fake: FakeKvid, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
-        fake.fail_next("submit", status=429, code="RATE_LIMITED", retry_after="3")
-        submission = await kvid.submit(TEXT)
-    assert sleeps.delays == [3.0]
-    assert len(fake.requests_to(T2V)) == 2
-    assert [job.job_id for job in fake.submissions] == [submission.provider_job_id]
-
-
-async def test_retry_after_as_http_date_is_honoured(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
-        when = email.utils.formatdate(time.time() + 20, usegmt=True)
-        fake.fail_next("status", status=429, code="CONCURRENT_LIMIT", retry_after=when)
-        job_id = (await kvid.submit(TEXT)).provider_job_id
-        update = await kvid.poll(job_id)
-    assert update.state == "pending"
-    [delay] = sleeps.delays
-    assert 17.0 <= delay <= 20.0
 
 
 async def test_concurrency_limit_on_submit_is_retried(
@@ -582,82 +518,6 @@ async def test_submit_server_error_is_not_resent(
     assert failure.retryable
     assert len(fake.requests_to(T2V)) == 1
     assert sleeps.delays == []
-
-
-async def test_status_timeout_is_retried(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kvid:
-        fake.script(KvidScenario(queued_polls=5))
-        job_id = (await kvid.submit(TEXT)).provider_job_id
-        fake.delay_next("status", 2.0)
-        update = await kvid.poll(job_id)
-    assert update.state == "pending"
-    assert len(fake.requests_to(STATUS_PATH)) == 2
-    assert len(sleeps.delays) == 1
-
-
-async def test_submit_read_timeout_is_reported_unconfirmed(
-    fake: FakeKvid, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kvid:
-        fake.delay_next("submit", 2.0)
-        failure = await failure_of(kvid.submit(TEXT))
-    assert failure.code == "submit_unconfirmed"
-    assert failure.retryable
-    # The job exists at kvid although we never heard back: exactly why it was not resent.
-    assert len(fake.jobs) == 1
-    assert len(fake.requests_to(T2V)) == 1
-
-
-async def test_unreachable_server_is_retried_then_raised(sleeps: RecordingSleep) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with aclosing(make_provider(f"http://127.0.0.1:{port}", sleeps)) as kvid:
-        failure = await failure_of(kvid.submit(TEXT))
-    assert failure.code == "network_error"
-    assert failure.retryable
-    assert len(sleeps.delays) == FAST_RETRY.attempts - 1
-
-
-# -- the key stays secret -------------------------------------------------------------------------
-
-
-async def test_api_key_never_leaks(
-    fake: FakeKvid, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    async with aclosing(make_provider(fake.base_url, sleeps)) as kvid:
-        texts = [
-            repr(kvid),
-            repr(kvid._client),
-            repr(kvid._client.headers),
-            repr(kvid._client.auth),
-        ]
-        fake.script(KvidScenario(processing_polls=1))
-        job_id, _ = await submit_and_poll(kvid, TEXT)
-        # A server that echoes the key back in its errors must not make us repeat it.
-        fake.fail_next("status", status=500, message=f"bad key {API_KEY}", times=10)
-        with pytest.raises(ProviderError) as on_poll:
-            await kvid.poll(job_id)
-        fake.fail_next("submit", status=400, code="INVALID_PARAMETERS", message=API_KEY)
-        with pytest.raises(ProviderError) as on_submit:
-            await kvid.submit(TEXT)
-    for caught in (on_poll, on_submit):
-        assert "[redacted]" in caught.value.failure.detail
-        texts += [str(caught.value), repr(caught.value), repr(caught.value.failure)]
-    assert all(API_KEY not in text for text in texts)
-    # DEBUG really was on for the HTTP stack, and nothing it logged carries the key.
-    assert {"httpx", "httpcore.http11", "bot.providers.http"} <= {r.name for r in caplog.records}
-    assert API_KEY not in caplog.text
-    assert all(API_KEY not in str(r.__dict__) for r in caplog.records)
-    # The key was sent, though: the fake saw authorized requests throughout.
-    assert all(r.authorized for r in fake.requests)
-    assert all(API_KEY not in str(r) for r in fake.requests)
-
-
-def test_build_client_refuses_an_empty_key() -> None:
-    with pytest.raises(ValueError, match="KVID_API_KEY"):
-        build_client("http://127.0.0.1:9", "  ")
 
 
 # -- validation -----------------------------------------------------------------------------------
@@ -800,25 +660,6 @@ async def test_fake_concurrency_limit(sleeps: RecordingSleep) -> None:
         await kvid.submit(TEXT)
         failure = await failure_of(kvid.submit(TEXT))
     assert failure.code == "CONCURRENT_LIMIT"
-
-
-async def test_fake_serves_large_slow_videos_in_chunks(
-    fake: FakeKvid, provider: KvidProvider
-) -> None:
-    fake.script(
-        KvidScenario(
-            processing_polls=0, result_bytes=CLIP, result_padding=300_000, chunk_delay=0.01
-        )
-    )
-    _, [done] = await submit_and_poll(provider, TEXT)
-    assert done.video_url is not None
-    chunks = await raw_chunks(done.video_url)
-    data = b"".join(chunks)
-    assert len(data) == len(CLIP) + 300_000
-    assert data.startswith(CLIP)
-    assert len(chunks) > 1
-    with av.open(io.BytesIO(data)) as container:
-        assert container.streams.video[0].width == 64
 
 
 async def test_fake_video_is_missing_until_completed(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Final, Generic, TypeVar
 
 import httpx
@@ -51,6 +51,9 @@ class Contract(Generic[P, F]):
     # A job still running after `polls` polls, and one finished at the first poll.
     pending_for: Callable[[int], Any]
     done_at_once: Callable[..., Any]
+    # Requests validate() refuses, each with a pattern of what the refusal names; requests it takes.
+    refused: Sequence[tuple[VideoRequest, str]]
+    supported: Sequence[VideoRequest]
 
     def make_provider(
         self,
@@ -64,6 +67,9 @@ class Contract(Generic[P, F]):
         """The provider under test, talking to `base_url` with fast, recorded retries."""
         client = self.build_client(base_url, secret or self.secret, timeout=httpx.Timeout(timeout))
         return self.provider_class(client, **fast_options(sleep, **options))
+
+
+# -- the requests the tests start from, and what each provider refuses or takes ------------------
 
 
 def _text(model: str, resolution: str) -> VideoRequest:
@@ -84,6 +90,90 @@ def _image(model: str, resolution: str) -> VideoRequest:
     )
 
 
+KLING_TEXT: Final = _text("kling-v1", "std")
+KLING_IMAGE: Final = _image("kling-v1-6", "pro")
+KLING_EXTEND: Final = VideoRequest(
+    kind="extend",
+    prompt="She puts the cup down and smiles.",
+    model="kling-v1-6",
+    resolution="std",
+    extend_video_id="900798310464749610",
+)
+KVID_TEXT: Final = _text("v2", "720p")
+KVID_IMAGE: Final = _image("v2", "720p")
+
+_KLING_REFUSED: Final = (
+    (
+        replace(KLING_IMAGE, end_image_url="https://cdn.example/end.png", duration=10),
+        "only 5-second clips, not 10",
+    ),
+    (replace(KLING_TEXT, model="kling-v3", resolution="4k", camera="pan_left"), "std or pro"),
+    (replace(KLING_TEXT, cfg_scale=2.0), "from 0 to 1"),
+    (replace(KLING_TEXT, cfg_scale=float("nan")), "from 0 to 1"),
+    (replace(KLING_TEXT, cfg_scale=-0.1), "from 0 to 1"),
+    (replace(KLING_TEXT, negative_prompt="x" * 201), "201 characters.*at most 200"),
+    (
+        replace(KLING_EXTEND, model="kling-v3"),
+        "kling-v3 cannot extend.*kling-v1, kling-v1-6, kling-v2-5-turbo",
+    ),
+    (replace(KLING_TEXT, seed=42), "seed"),
+    (replace(KLING_TEXT, resolution="4k"), "std, pro"),
+    (replace(KLING_TEXT, model="kling-o1", duration=10), "5 seconds, not 10"),
+    (replace(KLING_TEXT, model="kling-v3", duration=20), "makes clips of 3-15 seconds, not 20"),
+    (replace(KLING_TEXT, duration=7), "5 or 10 seconds"),
+    (replace(KLING_TEXT, aspect_ratio="4:3"), "16:9, 9:16, 1:1"),
+    (replace(KLING_EXTEND, aspect_ratio="16:9"), "aspect ratio"),
+    (replace(KLING_TEXT, end_image_url="https://cdn.example/end.png"), "image-to-video"),
+    (replace(KLING_IMAGE, end_image_url="file:///end.png"), "http"),
+    (replace(KLING_EXTEND, extend_video_id=None), "finished job"),
+    (replace(KLING_TEXT, extend_video_id="123"), "extend"),
+    (replace(KLING_TEXT, image_url="https://cdn.example/x.png"), "image-to-video"),
+    (replace(KLING_IMAGE, image_url=None), "image"),
+    (replace(KLING_IMAGE, image_url="file:///etc/passwd"), "http"),
+    (replace(KLING_TEXT, camera="dolly_zoom"), "Choose one of: zoom_in"),
+    (replace(KLING_TEXT, model="kling-v9"), "kling-v1, kling-v1-6"),
+    (replace(KLING_TEXT, prompt="x" * 2501), "2500"),
+    (replace(KLING_TEXT, prompt="x" * 2495, camera="close_up"), "camera move written in"),
+    (replace(KLING_TEXT, prompt="  "), "empty"),
+)
+_KLING_SUPPORTED: Final = (
+    replace(KLING_TEXT, model="kling-v3", resolution="4k", duration=3),
+    replace(
+        KLING_TEXT, model="kling-v3-omni", resolution="pro", duration=15, camera="roll_clockwise"
+    ),
+    replace(KLING_TEXT, model="kling-o1", duration=5, aspect_ratio="1:1"),
+    replace(KLING_IMAGE, end_image_url="https://cdn.example/end.png"),
+    replace(KLING_TEXT, cfg_scale=0.0, negative_prompt="x" * 200),
+    replace(KLING_TEXT, cfg_scale=1.0, camera="over_the_shoulder"),
+    replace(KLING_EXTEND, model="kling-v2-5-turbo"),
+    replace(KLING_EXTEND, model="kling-v1"),
+)
+_KVID_REFUSED: Final = (
+    (replace(KVID_TEXT, model="v1", resolution="1080p"), "480p, 720p"),
+    (replace(KVID_TEXT, model="v9"), "v1, v2, v3"),
+    (replace(KVID_TEXT, aspect_ratio="16:9"), "aspect ratio"),
+    (replace(KVID_IMAGE, aspect_ratio="4:3"), "auto, 16:9, 9:16, 1:1"),
+    (replace(KVID_TEXT, duration=5), "chooses the clip length"),
+    (replace(KVID_TEXT, negative_prompt="blurry"), "negative prompt"),
+    (replace(KVID_TEXT, num_inference_steps=0), "1–100"),
+    (replace(KVID_TEXT, num_inference_steps=101), "1–100"),
+    (replace(KVID_TEXT, seed=-1), "0 to 4294967295"),
+    (replace(KVID_IMAGE, image_url=None), "image"),
+    (replace(KVID_IMAGE, image_url="file:///etc/passwd"), "http"),
+    (replace(KVID_TEXT, image_url="https://cdn.example/x.png"), "image-to-video"),
+    (replace(KVID_TEXT, prompt="x" * 2001), "2000"),
+    (replace(KVID_TEXT, prompt="   "), "empty"),
+)
+_KVID_SUPPORTED: Final = (
+    replace(KVID_TEXT, model="v1", resolution="480p"),
+    replace(KVID_TEXT, model="v3", resolution="1080p", seed=0, num_inference_steps=100),
+    replace(KVID_IMAGE, aspect_ratio="auto"),
+    replace(KVID_IMAGE, model="v1", aspect_ratio="1:1", num_inference_steps=1),
+)
+
+
+# -- the adapters ---------------------------------------------------------------------------------
+
 KLING: Final = Contract(
     name="Kling",
     secret="ace-SECRET-4b1f0c9e77d2a6385",
@@ -91,8 +181,8 @@ KLING: Final = Contract(
     fake_class=FakeAceData,
     build_client=kling.build_client,
     provider_class=KlingProvider,
-    text=_text("kling-v1", "std"),
-    image=_image("kling-v1-6", "pro"),
+    text=KLING_TEXT,
+    image=KLING_IMAGE,
     submit_endpoint="videos",
     poll_endpoint="tasks",
     submit_path=kling.VIDEOS_PATH,
@@ -104,6 +194,8 @@ KLING: Final = Contract(
     wrong_secret=("invalid_token", 401),
     pending_for=lambda polls: KlingScenario(polls_until_done=polls),
     done_at_once=lambda **fields: KlingScenario(polls_until_done=0, **fields),
+    refused=_KLING_REFUSED,
+    supported=_KLING_SUPPORTED,
 )
 KVID: Final = Contract(
     name="kvidAI",
@@ -112,8 +204,8 @@ KVID: Final = Contract(
     fake_class=FakeKvid,
     build_client=kvid.build_client,
     provider_class=KvidProvider,
-    text=_text("v2", "720p"),
-    image=_image("v2", "720p"),
+    text=KVID_TEXT,
+    image=KVID_IMAGE,
     submit_endpoint="submit",
     poll_endpoint="status",
     submit_path=kvid.SUBMIT_PATHS["text"],
@@ -125,4 +217,6 @@ KVID: Final = Contract(
     wrong_secret=("invalid_api_key", 403),
     pending_for=lambda polls: KvidScenario(queued_polls=polls),
     done_at_once=lambda **fields: KvidScenario(processing_polls=0, **fields),
+    refused=_KVID_REFUSED,
+    supported=_KVID_SUPPORTED,
 )

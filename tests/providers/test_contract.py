@@ -13,13 +13,14 @@ from typing import Any
 import av
 import pytest
 
-from bot.providers.base import BatchPolling, ProviderError
+from bot.providers.base import BatchPolling, ProviderError, VideoRequest
 from tests.fakes.media import make_mp4
 from tests.providers.contracts import KLING, KVID, AnyFake, AnyProvider, Contract
 from tests.providers.support import (
     FAST_RETRY,
     HONOURS_RETRY_AFTER,
     RecordingSleep,
+    assert_refused,
     failure_of,
     raw_chunks,
     submit_and_poll,
@@ -183,3 +184,38 @@ async def test_unreachable_server_is_retried_then_raised(
     assert failure.code == "network_error"
     assert failure.retryable
     assert len(sleeps.delays) == FAST_RETRY.attempts - 1
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+def _case_id(value: object) -> str | None:
+    """Name a case by its provider and let pytest number the rest."""
+    return value.name if isinstance(value, Contract) else None
+
+
+@pytest.mark.parametrize(
+    ("contract", "request_", "expected"),
+    [(c, request_, expected) for c in (KLING, KVID) for request_, expected in c.refused],
+    indirect=["contract"],
+    ids=_case_id,
+)
+async def test_validation_refusals_name_what_is_allowed(
+    fake: AnyFake, provider: AnyProvider, request_: VideoRequest, expected: str
+) -> None:
+    await assert_refused(provider, request_, expected)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("contract", "request_"),
+    [(c, request_) for c in (KLING, KVID) for request_ in c.supported],
+    indirect=["contract"],
+    ids=_case_id,
+)
+async def test_supported_requests_reach_the_fake(
+    fake: AnyFake, provider: AnyProvider, request_: VideoRequest
+) -> None:
+    provider.validate(request_)
+    await provider.submit(request_)  # the fake applies the contract's own parameter checks
+    assert len(fake.accepted()) == 1

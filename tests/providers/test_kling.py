@@ -39,30 +39,22 @@ from tests.fakes.acedata import (
     FakeAceData,
     KlingScenario,
 )
-from tests.fakes.media import make_mp4
 from tests.fakes.scripted import serve_loopback
-from tests.providers.contracts import KLING, Contract
+from tests.providers.contracts import KLING, KLING_EXTEND, KLING_IMAGE, KLING_TEXT, Contract
 from tests.providers.support import (
     FAST_RETRY,
     RecordingSleep,
-    assert_refused,
-    download_mp4,
+    assert_h264_mp4,
+    assert_one_message_per_meaning,
     failure_of,
-    first_stream,
+    injected_failure,
     poll_until_done,
+    submit_and_capture,
 )
 
 TOKEN = KLING.secret
-CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
 
-TEXT, IMAGE = KLING.text, KLING.image
-EXTEND = VideoRequest(
-    kind="extend",
-    prompt="She puts the cup down and smiles.",
-    model="kling-v1-6",
-    resolution="std",
-    extend_video_id="900798310464749610",
-)
+TEXT, IMAGE, EXTEND = KLING_TEXT, KLING_IMAGE, KLING_EXTEND
 
 
 class CallbackReceiver:
@@ -179,10 +171,7 @@ async def test_text2video_body(fake: FakeAceData, provider: KlingProvider) -> No
         negative_prompt="blurry, low quality",
         cfg_scale=0.7,
     )
-    submission = await provider.submit(request)
-
-    [sent] = fake.requests_to(VIDEOS_PATH)
-    assert sent.method == "POST"
+    submission, sent = await submit_and_capture(provider, fake, request, VIDEOS_PATH)
     assert sent.json == {
         "action": "text2video",
         "model": "kling-v1",
@@ -483,7 +472,7 @@ async def test_completed_video_is_downloadable_and_real(
     task_id = await submit_id(provider, replace(TEXT, aspect_ratio="9:16"))
     [done] = await poll_until_done(provider, task_id)
     assert done.video_url is not None
-    assert first_stream(await download_mp4(done.video_url)) == ("h264", 180, 320)
+    await assert_h264_mp4(done.video_url, 180, 320)
 
 
 async def test_video_is_missing_until_done(fake: FakeAceData, provider: KlingProvider) -> None:
@@ -902,19 +891,13 @@ async def test_documented_error_on_submit(
 async def _member_message(fake: FakeAceData, provider: KlingProvider, code: str) -> str:
     status = next((s for s, c, _, _ in DOCUMENTED if c == code), 401)
     fake.fail_next("tasks", status=status, code=code, shape="code_only", times=10)
-    failure = await failure_of(provider.poll("t"))
-    fake.clear_injected()
-    return failure.member_message
+    return (await injected_failure(fake, provider.poll("t"))).member_message
 
 
 async def test_messages_differ_exactly_between_meanings(
     fake: FakeAceData, provider: KlingProvider
 ) -> None:
-    by_meaning: dict[str, set[str]] = {}
-    for meaning, codes in MEANINGS.items():
-        by_meaning[meaning] = {await _member_message(fake, provider, c) for c in codes}
-    assert all(len(messages) == 1 for messages in by_meaning.values()), by_meaning
-    assert len({next(iter(m)) for m in by_meaning.values()}) == len(MEANINGS)
+    await assert_one_message_per_meaning(MEANINGS, lambda c: _member_message(fake, provider, c))
 
 
 async def test_messages_say_what_to_do(fake: FakeAceData, provider: KlingProvider) -> None:
@@ -1052,73 +1035,3 @@ async def test_rate_limit_without_retry_after_backs_off(
     await provider.poll("t")
     assert len(sleeps.delays) == 2
     assert all(0 <= d <= FAST_RETRY.max_delay for d in sleeps.delays)
-
-
-# -- validation -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("request_", "expected"),
-    [
-        (
-            replace(IMAGE, end_image_url="https://cdn.example/end.png", duration=10),
-            "only 5-second clips, not 10",
-        ),
-        (replace(TEXT, model="kling-v3", resolution="4k", camera="pan_left"), "std or pro"),
-        (replace(TEXT, cfg_scale=2.0), "from 0 to 1"),
-        (replace(TEXT, cfg_scale=float("nan")), "from 0 to 1"),
-        (replace(TEXT, cfg_scale=-0.1), "from 0 to 1"),
-        (replace(TEXT, negative_prompt="x" * 201), "201 characters.*at most 200"),
-        (
-            replace(EXTEND, model="kling-v3"),
-            "kling-v3 cannot extend.*kling-v1, kling-v1-6, kling-v2-5-turbo",
-        ),
-        (replace(TEXT, seed=42), "seed"),
-        (replace(TEXT, resolution="4k"), "std, pro"),
-        (replace(TEXT, model="kling-o1", duration=10), "5 seconds, not 10"),
-        (replace(TEXT, model="kling-v3", duration=20), "makes clips of 3-15 seconds, not 20"),
-        (replace(TEXT, duration=7), "5 or 10 seconds"),
-        (replace(TEXT, aspect_ratio="4:3"), "16:9, 9:16, 1:1"),
-        (replace(EXTEND, aspect_ratio="16:9"), "aspect ratio"),
-        (replace(TEXT, end_image_url="https://cdn.example/end.png"), "image-to-video"),
-        (replace(IMAGE, end_image_url="file:///end.png"), "http"),
-        (replace(EXTEND, extend_video_id=None), "finished job"),
-        (replace(TEXT, extend_video_id="123"), "extend"),
-        (replace(TEXT, image_url="https://cdn.example/x.png"), "image-to-video"),
-        (replace(IMAGE, image_url=None), "image"),
-        (replace(IMAGE, image_url="file:///etc/passwd"), "http"),
-        (replace(TEXT, camera="dolly_zoom"), "Choose one of: zoom_in"),
-        (replace(TEXT, model="kling-v9"), "kling-v1, kling-v1-6"),
-        (replace(TEXT, prompt="x" * 2501), "2500"),
-        (replace(TEXT, prompt="x" * 2495, camera="close_up"), "camera move written in"),
-        (replace(TEXT, prompt="  "), "empty"),
-    ],
-)
-async def test_validation_refusals_name_what_is_allowed(
-    fake: FakeAceData, provider: KlingProvider, request_: VideoRequest, expected: str
-) -> None:
-    await assert_refused(provider, request_, expected)
-    assert fake.requests == []
-
-
-@pytest.mark.parametrize(
-    "request_",
-    [
-        replace(TEXT, model="kling-v3", resolution="4k", duration=3),
-        replace(
-            TEXT, model="kling-v3-omni", resolution="pro", duration=15, camera="roll_clockwise"
-        ),
-        replace(TEXT, model="kling-o1", duration=5, aspect_ratio="1:1"),
-        replace(IMAGE, end_image_url="https://cdn.example/end.png"),
-        replace(TEXT, cfg_scale=0.0, negative_prompt="x" * 200),
-        replace(TEXT, cfg_scale=1.0, camera="over_the_shoulder"),
-        replace(EXTEND, model="kling-v2-5-turbo"),
-        replace(EXTEND, model="kling-v1"),
-    ],
-)
-async def test_supported_requests_reach_the_fake(
-    fake: FakeAceData, provider: KlingProvider, request_: VideoRequest
-) -> None:
-    provider.validate(request_)
-    await provider.submit(request_)  # the fake applies the contract's own parameter checks
-    assert len(fake.tasks) == 1

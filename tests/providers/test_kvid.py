@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
 
-import av
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.providers.base import Provider, ProviderError, VideoRequest
+from bot.providers.base import Provider, ProviderError
 from bot.providers.http import RetryPolicy
 from bot.providers.kvid import (
     ERROR_TABLE,
@@ -26,22 +24,21 @@ from bot.providers.kvid import (
     parse_estimated_time,
 )
 from tests.fakes.kvid import Edition, FakeKvid, KvidContract, KvidScenario
-from tests.fakes.media import make_mp4
 from tests.fakes.scripted import serve_loopback
 from tests.providers.contracts import KVID, Contract
 from tests.providers.support import (
     FAST_RETRY,
     RecordingSleep,
-    assert_refused,
-    download_mp4,
+    assert_h264_mp4,
+    assert_one_message_per_meaning,
     failure_of,
-    first_stream,
+    injected_failure,
+    submit_and_capture,
     submit_and_poll,
 )
 
 API_KEY = KVID.secret
 T2V, I2V = SUBMIT_PATHS["text"], SUBMIT_PATHS["image"]
-CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
 
 TEXT, IMAGE = KVID.text, KVID.image
 
@@ -113,10 +110,7 @@ async def test_text_submit_sends_exactly_the_documented_fields(
         enable_safety_checker=False,
         enable_prompt_expansion=True,
     )
-    submission = await provider.submit(request)
-
-    [sent] = fake.requests_to(T2V)
-    assert sent.method == "POST"
+    submission, sent = await submit_and_capture(provider, fake, request, T2V)
     assert sent.json == {
         "prompt": "A woman is drinking coffee.",
         "model": "v3",
@@ -198,10 +192,7 @@ async def test_completed_video_is_downloadable_and_real(
     fake.script(KvidScenario(processing_polls=0, width=320, height=240))
     _, [done] = await submit_and_poll(provider, TEXT)
     assert done.video_url is not None
-    body = await download_mp4(done.video_url)
-    assert first_stream(body) == ("h264", 320, 240)
-    with av.open(io.BytesIO(body)) as container:
-        assert sum(1 for _ in container.decode(video=0)) >= 1
+    await assert_h264_mp4(done.video_url, 320, 240)
 
 
 async def test_failed_job_carries_the_status_error_message(
@@ -405,8 +396,7 @@ async def _member_message(fake: FakeKvid, provider: KvidProvider, code: str) -> 
         fake.fail_next("status", status=403, code=None, shape="no_code")
     else:
         fake.fail_next("status", status=status, code=code, times=10)
-    failure = await failure_of(provider.poll("vid_1_x"))
-    fake.clear_injected()  # a non-retryable error leaves unused injections behind
+    failure = await injected_failure(fake, provider.poll("vid_1_x"))
     assert failure.code == code
     return failure.member_message
 
@@ -414,12 +404,7 @@ async def _member_message(fake: FakeKvid, provider: KvidProvider, code: str) -> 
 async def test_messages_differ_exactly_between_meanings(
     fake: FakeKvid, provider: KvidProvider
 ) -> None:
-    by_meaning: dict[str, set[str]] = {}
-    for meaning, codes in MEANINGS.items():
-        by_meaning[meaning] = {await _member_message(fake, provider, c) for c in codes}
-    assert all(len(messages) == 1 for messages in by_meaning.values()), by_meaning
-    distinct = {next(iter(m)) for m in by_meaning.values()}
-    assert len(distinct) == len(MEANINGS)
+    await assert_one_message_per_meaning(MEANINGS, lambda c: _member_message(fake, provider, c))
 
 
 async def test_messages_say_what_to_do(fake: FakeKvid, provider: KvidProvider) -> None:
@@ -518,48 +503,6 @@ async def test_submit_server_error_is_not_resent(
     assert failure.retryable
     assert len(fake.requests_to(T2V)) == 1
     assert sleeps.delays == []
-
-
-# -- validation -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("request_", "expected"),
-    [
-        (replace(TEXT, model="v1", resolution="1080p"), "480p, 720p"),
-        (replace(TEXT, model="v9"), "v1, v2, v3"),
-        (replace(TEXT, aspect_ratio="16:9"), "aspect ratio"),
-        (replace(IMAGE, aspect_ratio="4:3"), "auto, 16:9, 9:16, 1:1"),
-        (replace(TEXT, duration=5), "chooses the clip length"),
-        (replace(TEXT, negative_prompt="blurry"), "negative prompt"),
-        (replace(TEXT, num_inference_steps=0), "1–100"),
-        (replace(TEXT, num_inference_steps=101), "1–100"),
-        (replace(TEXT, seed=-1), "0 to 4294967295"),
-        (replace(IMAGE, image_url=None), "image"),
-        (replace(IMAGE, image_url="file:///etc/passwd"), "http"),
-        (replace(TEXT, image_url="https://cdn.example/x.png"), "image-to-video"),
-        (replace(TEXT, prompt="x" * 2001), "2000"),
-        (replace(TEXT, prompt="   "), "empty"),
-    ],
-)
-async def test_validation_refusals_name_what_is_supported(
-    fake: FakeKvid, provider: KvidProvider, request_: VideoRequest, expected: str
-) -> None:
-    await assert_refused(provider, request_, expected)
-    assert fake.requests == []
-
-
-@pytest.mark.parametrize(
-    "request_",
-    [
-        replace(TEXT, model="v1", resolution="480p"),
-        replace(TEXT, model="v3", resolution="1080p", seed=0, num_inference_steps=100),
-        replace(IMAGE, aspect_ratio="auto"),
-        replace(IMAGE, model="v1", aspect_ratio="1:1", num_inference_steps=1),
-    ],
-)
-def test_supported_requests_pass_validation(provider: KvidProvider, request_: VideoRequest) -> None:
-    provider.validate(request_)
 
 
 # -- estimated_time -------------------------------------------------------------------------------

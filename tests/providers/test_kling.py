@@ -116,6 +116,15 @@ async def submit_id(kling: KlingProvider, request: VideoRequest = TEXT, **kwargs
     return (await kling.submit(request, **kwargs)).provider_job_id
 
 
+async def body_sent_for(
+    kling: KlingProvider, fake: FakeAceData, request: VideoRequest
+) -> dict[str, Any]:
+    """Submit `request` and return the one createKlingVideos body it sent."""
+    await kling.submit(request)
+    [body] = sent_bodies(fake)
+    return body
+
+
 def sent_bodies(fake: FakeAceData) -> list[dict[str, Any]]:
     return [r.json for r in fake.requests_to(VIDEOS_PATH)]
 
@@ -289,8 +298,7 @@ WORD_MOVES = [m for m in CameraMove if MOVES[m].kling_axis is None]
 async def test_camera_move_with_a_kling_axis_becomes_camera_control(
     fake: FakeAceData, provider: KlingProvider, move: CameraMove
 ) -> None:
-    await provider.submit(replace(TEXT, camera=move.value))
-    [body] = sent_bodies(fake)
+    body = await body_sent_for(provider, fake, replace(TEXT, camera=move.value))
     info = MOVES[move]
     config = dict.fromkeys(("horizontal", "vertical", "pan", "tilt", "roll", "zoom"), 0.0)
     config[info.kling_axis or ""] = float(info.kling_sign)
@@ -315,8 +323,7 @@ def test_kling_swaps_pan_and_tilt() -> None:
 async def test_camera_move_without_a_kling_axis_is_written_in_the_prompt(
     fake: FakeAceData, provider: KlingProvider, move: CameraMove
 ) -> None:
-    await provider.submit(replace(TEXT, camera=move.value))
-    [body] = sent_bodies(fake)
+    body = await body_sent_for(provider, fake, replace(TEXT, camera=move.value))
     assert "camera_control" not in body
     assert body["prompt"] == f"[{MOVES[move].directive}] {TEXT.prompt}"
 
@@ -337,8 +344,9 @@ async def test_directives_typed_in_the_prompt_pass_through_untouched(
 
 
 async def test_word_moves_are_fine_in_4k(fake: FakeAceData, provider: KlingProvider) -> None:
-    await provider.submit(replace(TEXT, model="kling-v3", resolution="4k", camera="low_angle"))
-    [body] = sent_bodies(fake)
+    body = await body_sent_for(
+        provider, fake, replace(TEXT, model="kling-v3", resolution="4k", camera="low_angle")
+    )
     assert body["mode"] == "4k"
     assert "camera_control" not in body
     assert body["prompt"].startswith("[Low-angle] ")

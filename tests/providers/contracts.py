@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Generic, TypeVar
 
@@ -12,9 +12,11 @@ from bot.providers import kling, kvid
 from bot.providers.base import VideoRequest
 from bot.providers.kling import KlingProvider
 from bot.providers.kvid import KvidProvider
+from tests.fakes.acedata import DOCUMENTED_ERRORS as ACEDATA_DOCUMENTED
 from tests.fakes.acedata import FakeAceData, KlingScenario
+from tests.fakes.kvid import DOCUMENTED_ERRORS as KVID_DOCUMENTED
 from tests.fakes.kvid import FakeKvid, KvidScenario
-from tests.providers.support import RecordingSleep, fast_options
+from tests.providers.support import RecordingSleep, fast_options, injected_failure
 
 P = TypeVar("P", KlingProvider, KvidProvider)
 F = TypeVar("F", FakeAceData, FakeKvid)
@@ -54,6 +56,9 @@ class Contract(Generic[P, F]):
     # Requests validate() refuses, each with a pattern of what the refusal names; requests it takes.
     refused: Sequence[tuple[VideoRequest, str]]
     supported: Sequence[VideoRequest]
+    # The provider's error codes by what they mean to a member, and the message a code gives.
+    meanings: Mapping[str, Sequence[str]]
+    member_message: Callable[[F, P, str], Awaitable[str]]
 
     def make_provider(
         self,
@@ -172,6 +177,60 @@ _KVID_SUPPORTED: Final = (
 )
 
 
+# -- error messages -------------------------------------------------------------------------------
+
+# Codes that mean the same thing to a member share a message; different meanings must not.
+_KLING_MEANINGS: Final = {
+    "token unusable": ["no_token", "invalid_token", "token_expired", "authorization_missing"],
+    "token for another api": ["token_mismatched"],
+    "account disabled": ["disabled"],
+    "balance used up": ["used_up"],
+    "feature not offered": ["api_not_implemented"],
+    "wrong address": ["no_api"],
+    "bad options": ["bad_request"],
+    "content policy": ["forbidden"],
+    "rate limited": ["too_many_requests"],
+    "server error": ["api_error"],
+}
+
+# Codes that mean the same thing to a member share a message; different meanings must not.
+_KVID_MEANINGS: Final = {
+    "no credit": ["INSUFFICIENT_CREDITS", "INSUFFICIENT_CREDIT"],
+    "bad options": ["ValidationError", "MISSING_PARAMETERS", "INVALID_PARAMETERS"],
+    "bad prompt": ["PROMPT_VALIDATION_ERROR"],
+    "operator account": ["USER_NOT_FOUND", "invalid_api_key"],
+    "not ready": ["RESULT_FETCH_ERROR", "JOB_NOT_COMPLETED"],
+    "small image": ["image_too_small"],
+    "large image": ["image_too_large"],
+    "content policy": ["content_policy_violation"],
+    "too slow": ["generation_timeout"],
+    "rate limited": ["RATE_LIMITED"],
+    "at capacity": ["CONCURRENT_LIMIT"],
+    "server error": ["internal_server_error"],
+    "job gone": ["JOB_NOT_FOUND"],
+    "job failed": ["JOB_FAILED"],
+}
+
+
+async def _kling_member_message(fake: FakeAceData, kling: KlingProvider, code: str) -> str:
+    """The member message for AceData's `code`, sent with its documented status."""
+    status = next((s for s, c in ACEDATA_DOCUMENTED if c == code), 401)
+    fake.fail_next("tasks", status=status, code=code, shape="code_only", times=10)
+    return (await injected_failure(fake, kling.poll("t"))).member_message
+
+
+async def _kvid_member_message(fake: FakeKvid, kvid: KvidProvider, code: str) -> str:
+    """The member message for kvid's `code`, sent with its documented status."""
+    status = next((s for c, s, _ in KVID_DOCUMENTED if c == code), 403)
+    if code == "invalid_api_key":
+        fake.fail_next("status", status=403, code=None, shape="no_code")
+    else:
+        fake.fail_next("status", status=status, code=code, times=10)
+    failure = await injected_failure(fake, kvid.poll("vid_1_x"))
+    assert failure.code == code
+    return failure.member_message
+
+
 # -- the adapters ---------------------------------------------------------------------------------
 
 KLING: Final = Contract(
@@ -196,6 +255,8 @@ KLING: Final = Contract(
     done_at_once=lambda **fields: KlingScenario(polls_until_done=0, **fields),
     refused=_KLING_REFUSED,
     supported=_KLING_SUPPORTED,
+    meanings=_KLING_MEANINGS,
+    member_message=_kling_member_message,
 )
 KVID: Final = Contract(
     name="kvidAI",
@@ -219,4 +280,6 @@ KVID: Final = Contract(
     done_at_once=lambda **fields: KvidScenario(processing_polls=0, **fields),
     refused=_KVID_REFUSED,
     supported=_KVID_SUPPORTED,
+    meanings=_KVID_MEANINGS,
+    member_message=_kvid_member_message,
 )

@@ -20,6 +20,7 @@ from tests.providers.support import (
     FAST_RETRY,
     HONOURS_RETRY_AFTER,
     RecordingSleep,
+    assert_one_message_per_meaning,
     assert_refused,
     failure_of,
     raw_chunks,
@@ -184,6 +185,28 @@ async def test_unreachable_server_is_retried_then_raised(
     assert failure.code == "network_error"
     assert failure.retryable
     assert len(sleeps.delays) == FAST_RETRY.attempts - 1
+
+
+# -- error messages -------------------------------------------------------------------------------
+
+
+async def test_messages_differ_exactly_between_meanings(
+    contract: AnyContract, fake: AnyFake, provider: AnyProvider
+) -> None:
+    await assert_one_message_per_meaning(
+        contract.meanings, lambda code: contract.member_message(fake, provider, code)
+    )
+
+
+async def test_messages_name_the_provider_and_promise_no_refund(
+    contract: AnyContract, fake: AnyFake, provider: AnyProvider
+) -> None:
+    # `meanings` covers the whole error table (each provider file checks that).
+    for code in {c for codes in contract.meanings.values() for c in codes}:
+        message = (await contract.member_message(fake, provider, code)).lower()
+        assert "refund" not in message
+        assert "charged" not in message
+        assert contract.name.lower() in message
 
 
 # -- validation -----------------------------------------------------------------------------------

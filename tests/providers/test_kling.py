@@ -45,9 +45,7 @@ from tests.providers.support import (
     FAST_RETRY,
     RecordingSleep,
     assert_h264_mp4,
-    assert_one_message_per_meaning,
     failure_of,
-    injected_failure,
     poll_until_done,
     submit_and_capture,
 )
@@ -841,25 +839,11 @@ DOCUMENTED = [
     (500, "api_error", "api_error", True),
 ]
 
-# Codes that mean the same thing to a member share a message; different meanings must not.
-MEANINGS = {
-    "token unusable": ["no_token", "invalid_token", "token_expired", "authorization_missing"],
-    "token for another api": ["token_mismatched"],
-    "account disabled": ["disabled"],
-    "balance used up": ["used_up"],
-    "feature not offered": ["api_not_implemented"],
-    "wrong address": ["no_api"],
-    "bad options": ["bad_request"],
-    "content policy": ["forbidden"],
-    "rate limited": ["too_many_requests"],
-    "server error": ["api_error"],
-}
-
 
 def test_every_documented_code_is_in_the_table() -> None:
     assert {(s, c) for s, c, _, _ in DOCUMENTED} == set(DOCUMENTED_ERRORS)
     assert {c for _, c, _, _ in DOCUMENTED} | {"authorization_missing"} == set(ERROR_TABLE)
-    assert {c for codes in MEANINGS.values() for c in codes} == set(ERROR_TABLE)
+    assert {c for codes in KLING.meanings.values() for c in codes} == set(ERROR_TABLE)
     for status, code, _, _ in DOCUMENTED:
         assert status in ERROR_TABLE[code].statuses
 
@@ -896,29 +880,12 @@ async def test_documented_error_on_submit(
     assert fake.tasks == {}
 
 
-async def _member_message(fake: FakeAceData, provider: KlingProvider, code: str) -> str:
-    status = next((s for s, c, _, _ in DOCUMENTED if c == code), 401)
-    fake.fail_next("tasks", status=status, code=code, shape="code_only", times=10)
-    return (await injected_failure(fake, provider.poll("t"))).member_message
-
-
-async def test_messages_differ_exactly_between_meanings(
-    fake: FakeAceData, provider: KlingProvider
-) -> None:
-    await assert_one_message_per_meaning(MEANINGS, lambda c: _member_message(fake, provider, c))
-
-
 async def test_messages_say_what_to_do(fake: FakeAceData, provider: KlingProvider) -> None:
     for code in ("no_token", "token_mismatched", "disabled", "used_up", "no_api"):
-        assert "admin" in await _member_message(fake, provider, code)
-    assert "content policy" in await _member_message(fake, provider, "forbidden")
-    assert "/video models" in await _member_message(fake, provider, "bad_request")
-    assert "Wait" in await _member_message(fake, provider, "too_many_requests")
-    for code in ERROR_TABLE:
-        message = (await _member_message(fake, provider, code)).lower()
-        assert "refund" not in message
-        assert "charged" not in message
-        assert "kling" in message
+        assert "admin" in await KLING.member_message(fake, provider, code)
+    assert "content policy" in await KLING.member_message(fake, provider, "forbidden")
+    assert "/video models" in await KLING.member_message(fake, provider, "bad_request")
+    assert "Wait" in await KLING.member_message(fake, provider, "too_many_requests")
 
 
 @pytest.mark.parametrize(

@@ -23,16 +23,14 @@ from bot.providers.kvid import (
     build_client,
     parse_estimated_time,
 )
-from tests.fakes.kvid import Edition, FakeKvid, KvidContract, KvidScenario
+from tests.fakes.kvid import DOCUMENTED_ERRORS, Edition, FakeKvid, KvidContract, KvidScenario
 from tests.fakes.scripted import serve_loopback
 from tests.providers.contracts import KVID, Contract
 from tests.providers.support import (
     FAST_RETRY,
     RecordingSleep,
     assert_h264_mp4,
-    assert_one_message_per_meaning,
     failure_of,
-    injected_failure,
     submit_and_capture,
     submit_and_poll,
 )
@@ -322,54 +320,11 @@ async def test_unknown_job_raises_not_retryable(fake: FakeKvid, provider: KvidPr
 
 # -- error mapping --------------------------------------------------------------------------------
 
-# Every documented code with its documented HTTP status, and whether the docs' remedy is simply to
-# try again later (retryable) or needs a different request or an admin (not).
-DOCUMENTED_ERRORS = [
-    # seed edition
-    ("INSUFFICIENT_CREDITS", 402, False),
-    ("PROMPT_VALIDATION_ERROR", 400, False),
-    ("USER_NOT_FOUND", 404, False),
-    ("RESULT_FETCH_ERROR", 400, True),
-    ("ValidationError", 422, False),
-    ("image_too_small", 422, False),
-    ("image_too_large", 422, False),
-    ("content_policy_violation", 422, False),
-    ("generation_timeout", 504, False),
-    ("RATE_LIMITED", 429, True),
-    ("internal_server_error", 500, True),
-    # credit-pool edition
-    ("INSUFFICIENT_CREDIT", 402, False),
-    ("CONCURRENT_LIMIT", 429, True),
-    ("JOB_NOT_FOUND", 404, False),
-    ("JOB_NOT_COMPLETED", 400, True),
-    ("JOB_FAILED", 400, False),
-    ("MISSING_PARAMETERS", 400, False),
-    ("INVALID_PARAMETERS", 400, False),
-]
-
-# Codes that mean the same thing to a member share a message; different meanings must not.
-MEANINGS = {
-    "no credit": ["INSUFFICIENT_CREDITS", "INSUFFICIENT_CREDIT"],
-    "bad options": ["ValidationError", "MISSING_PARAMETERS", "INVALID_PARAMETERS"],
-    "bad prompt": ["PROMPT_VALIDATION_ERROR"],
-    "operator account": ["USER_NOT_FOUND", "invalid_api_key"],
-    "not ready": ["RESULT_FETCH_ERROR", "JOB_NOT_COMPLETED"],
-    "small image": ["image_too_small"],
-    "large image": ["image_too_large"],
-    "content policy": ["content_policy_violation"],
-    "too slow": ["generation_timeout"],
-    "rate limited": ["RATE_LIMITED"],
-    "at capacity": ["CONCURRENT_LIMIT"],
-    "server error": ["internal_server_error"],
-    "job gone": ["JOB_NOT_FOUND"],
-    "job failed": ["JOB_FAILED"],
-}
-
 
 def test_every_documented_code_is_in_the_table() -> None:
     documented = {code for code, _, _ in DOCUMENTED_ERRORS} | {"invalid_api_key"}
     assert documented == set(ERROR_TABLE)
-    assert {c for codes in MEANINGS.values() for c in codes} == set(ERROR_TABLE)
+    assert {c for codes in KVID.meanings.values() for c in codes} == set(ERROR_TABLE)
 
 
 @pytest.mark.parametrize(("code", "status", "retryable"), DOCUMENTED_ERRORS)
@@ -390,33 +345,12 @@ async def test_documented_error_is_mapped(
     assert len(fake.requests_to(STATUS_PATH)) == expected_calls
 
 
-async def _member_message(fake: FakeKvid, provider: KvidProvider, code: str) -> str:
-    status = next((s for c, s, _ in DOCUMENTED_ERRORS if c == code), 403)
-    if code == "invalid_api_key":
-        fake.fail_next("status", status=403, code=None, shape="no_code")
-    else:
-        fake.fail_next("status", status=status, code=code, times=10)
-    failure = await injected_failure(fake, provider.poll("vid_1_x"))
-    assert failure.code == code
-    return failure.member_message
-
-
-async def test_messages_differ_exactly_between_meanings(
-    fake: FakeKvid, provider: KvidProvider
-) -> None:
-    await assert_one_message_per_meaning(MEANINGS, lambda c: _member_message(fake, provider, c))
-
-
 async def test_messages_say_what_to_do(fake: FakeKvid, provider: KvidProvider) -> None:
-    assert "300×300" in await _member_message(fake, provider, "image_too_small")
-    assert "6000×6000" in await _member_message(fake, provider, "image_too_large")
-    assert "content policy" in await _member_message(fake, provider, "content_policy_violation")
-    assert "admin" in await _member_message(fake, provider, "INSUFFICIENT_CREDITS")
-    assert "lower resolution" in await _member_message(fake, provider, "generation_timeout")
-    for code in ERROR_TABLE:
-        message = await _member_message(fake, provider, code)
-        assert "refund" not in message.lower()
-        assert "charged" not in message.lower()
+    assert "300×300" in await KVID.member_message(fake, provider, "image_too_small")
+    assert "6000×6000" in await KVID.member_message(fake, provider, "image_too_large")
+    assert "content policy" in await KVID.member_message(fake, provider, "content_policy_violation")
+    assert "admin" in await KVID.member_message(fake, provider, "INSUFFICIENT_CREDITS")
+    assert "lower resolution" in await KVID.member_message(fake, provider, "generation_timeout")
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,6 @@ AnyFake = FakeAceData | FakeKvid
 class Contract(Generic[P, F]):
     """How one provider and its fake spell the behaviours every provider shares."""
 
-    name: str
     secret: str
     # The environment variable an empty secret's error names.
     secret_variable: str
@@ -59,6 +58,11 @@ class Contract(Generic[P, F]):
     # The provider's error codes by what they mean to a member, and the message a code gives.
     meanings: Mapping[str, Sequence[str]]
     member_message: Callable[[F, P, str], Awaitable[str]]
+
+    @property
+    def name(self) -> str:
+        """The provider's display name, as its member messages spell it."""
+        return self.provider_class.display_name
 
     def make_provider(
         self,
@@ -192,8 +196,6 @@ _KLING_MEANINGS: Final = {
     "rate limited": ["too_many_requests"],
     "server error": ["api_error"],
 }
-
-# Codes that mean the same thing to a member share a message; different meanings must not.
 _KVID_MEANINGS: Final = {
     "no credit": ["INSUFFICIENT_CREDITS", "INSUFFICIENT_CREDIT"],
     "bad options": ["ValidationError", "MISSING_PARAMETERS", "INVALID_PARAMETERS"],
@@ -234,7 +236,6 @@ async def _kvid_member_message(fake: FakeKvid, kvid: KvidProvider, code: str) ->
 # -- the adapters ---------------------------------------------------------------------------------
 
 KLING: Final = Contract(
-    name="Kling",
     secret="ace-SECRET-4b1f0c9e77d2a6385",
     secret_variable="KLING_API_KEY",
     fake_class=FakeAceData,
@@ -259,7 +260,6 @@ KLING: Final = Contract(
     member_message=_kling_member_message,
 )
 KVID: Final = Contract(
-    name="kvidAI",
     secret="kvid-SECRET-7f3a9c2e51d84b06",
     secret_variable="KVID_API_KEY",
     fake_class=FakeKvid,

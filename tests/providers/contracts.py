@@ -283,3 +283,5 @@ KVID: Final = Contract(
     meanings=_KVID_MEANINGS,
     member_message=_kvid_member_message,
 )
+# Every provider the contract suite runs against.
+CONTRACTS: Final = (KLING, KVID)

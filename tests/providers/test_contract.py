@@ -15,7 +15,7 @@ import pytest
 
 from bot.providers.base import BatchPolling, ProviderError, VideoRequest
 from tests.fakes.media import make_mp4
-from tests.providers.contracts import KLING, KVID, AnyFake, AnyProvider, Contract
+from tests.providers.contracts import CONTRACTS, AnyFake, AnyProvider, Contract
 from tests.providers.support import (
     FAST_RETRY,
     HONOURS_RETRY_AFTER,
@@ -31,7 +31,7 @@ CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
 AnyContract = Contract[Any, Any]
 
 
-@pytest.fixture(params=[KLING, KVID], ids=lambda contract: contract.name)
+@pytest.fixture(params=CONTRACTS, ids=lambda contract: contract.name)
 def contract(request: pytest.FixtureRequest) -> AnyContract:
     """Each provider in turn."""
     return request.param
@@ -219,7 +219,7 @@ def _case_id(value: object) -> str | None:
 
 @pytest.mark.parametrize(
     ("contract", "request_", "expected"),
-    [(c, request_, expected) for c in (KLING, KVID) for request_, expected in c.refused],
+    [(c, request_, expected) for c in CONTRACTS for request_, expected in c.refused],
     indirect=["contract"],
     ids=_case_id,
 )
@@ -232,7 +232,7 @@ async def test_validation_refusals_name_what_is_allowed(
 
 @pytest.mark.parametrize(
     ("contract", "request_"),
-    [(c, request_) for c in (KLING, KVID) for request_ in c.supported],
+    [(c, request_) for c in CONTRACTS for request_ in c.supported],
     indirect=["contract"],
     ids=_case_id,
 )

@@ -9,8 +9,8 @@ docs/faults.md lists the same cases. Covered elsewhere and not repeated here:
 - a kvidAI job that never finishes: test_durability.py::test_job_past_the_deadline_fails_...
 - a rate-limited kvidAI submit with Retry-After: test_generation.py::test_rate_limited_submit_...
 - read timeouts (the bot's provider clients wait 30 s, too long for an end-to-end case):
-  tests/providers/test_kvid.py::test_status_timeout_is_retried,
-  tests/providers/test_kling.py::test_poll_timeout_is_retried and the submit_read_timeout tests;
+  tests/providers/test_contract.py::test_poll_timeout_is_retried and
+  test_submit_read_timeout_is_reported_unconfirmed, for both providers;
   to the runner a timeout is the same retryable network_error as the connection reset below.
 """
 

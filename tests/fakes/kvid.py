@@ -82,6 +82,31 @@ SEED_MESSAGES: Mapping[str, str] = {
     "INVALID_PARAMETERS": "Invalid parameter",
 }
 
+# Every documented code with its documented HTTP status, and whether the docs' remedy is simply to
+# try again later (retryable) or needs a different request or an admin (not).
+DOCUMENTED_ERRORS = [
+    # seed edition
+    ("INSUFFICIENT_CREDITS", 402, False),
+    ("PROMPT_VALIDATION_ERROR", 400, False),
+    ("USER_NOT_FOUND", 404, False),
+    ("RESULT_FETCH_ERROR", 400, True),
+    ("ValidationError", 422, False),
+    ("image_too_small", 422, False),
+    ("image_too_large", 422, False),
+    ("content_policy_violation", 422, False),
+    ("generation_timeout", 504, False),
+    ("RATE_LIMITED", 429, True),
+    ("internal_server_error", 500, True),
+    # credit-pool edition
+    ("INSUFFICIENT_CREDIT", 402, False),
+    ("CONCURRENT_LIMIT", 429, True),
+    ("JOB_NOT_FOUND", 404, False),
+    ("JOB_NOT_COMPLETED", 400, True),
+    ("JOB_FAILED", 400, False),
+    ("MISSING_PARAMETERS", 400, False),
+    ("INVALID_PARAMETERS", 400, False),
+]
+
 # Documented request fields (a1). Anything else is ignored, as kvid's gateway does, but recorded.
 COMMON_FIELDS = frozenset(
     {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import av
@@ -17,9 +17,11 @@ from bot.providers.base import (
     Provider,
     ProviderError,
     ProviderFailure,
+    Submission,
     VideoRequest,
 )
 from bot.providers.http import RetryPolicy
+from tests.fakes.scripted import RecordedRequest, ScriptedServer
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 # A cap far above the Retry-After values the tests send, so the wait is the server's, not the cap.
@@ -66,6 +68,15 @@ async def failure_of(call: Awaitable[object]) -> ProviderFailure:
     return caught.value.failure
 
 
+async def injected_failure(
+    fake: ScriptedServer[Any, Any], call: Awaitable[object]
+) -> ProviderFailure:
+    """The failure `call` raises from an injected error; the injections left unused are dropped."""
+    failure = await failure_of(call)
+    fake.clear_injected()  # a non-retryable error stops before using up every injection
+    return failure
+
+
 async def assert_refused(provider: Provider, request: VideoRequest, expected: str) -> None:
     """validate() refuses `request` with a message matching `expected`, and so does submit()."""
     with pytest.raises(InvalidRequest, match=expected):
@@ -74,21 +85,38 @@ async def assert_refused(provider: Provider, request: VideoRequest, expected: st
         await provider.submit(request)
 
 
-async def download_mp4(url: str) -> bytes:
-    """The video at `url`, checked to be served as video/mp4 with its exact length."""
+async def assert_h264_mp4(url: str, width: int, height: int) -> None:
+    """The video at `url` is served as video/mp4, at its exact length, and decodes as H.264."""
     async with httpx.AsyncClient() as http:
         head = await http.head(url)
         body = (await http.get(url)).content
     assert head.headers["content-type"] == "video/mp4"
     assert int(head.headers["content-length"]) == len(body)
-    return body
-
-
-def first_stream(data: bytes) -> tuple[str, int, int]:
-    """(codec, width, height) of an MP4's first video stream."""
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(body)) as container:
         stream = container.streams.video[0]
-        return stream.codec_context.name, stream.width, stream.height
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", width, height)
+        assert sum(1 for _ in container.decode(stream)) >= 1
+
+
+async def assert_one_message_per_meaning(
+    meanings: Mapping[str, Sequence[str]], message_of: Callable[[str], Awaitable[str]]
+) -> None:
+    """Codes of one meaning share a member message, and no two meanings share one."""
+    by_meaning: dict[str, set[str]] = {}
+    for meaning, codes in meanings.items():
+        by_meaning[meaning] = {await message_of(code) for code in codes}
+    assert all(len(messages) == 1 for messages in by_meaning.values()), by_meaning
+    assert len({next(iter(m)) for m in by_meaning.values()}) == len(meanings)
+
+
+async def submit_and_capture(
+    provider: Provider, fake: ScriptedServer[Any, Any], request: VideoRequest, path: str
+) -> tuple[Submission, RecordedRequest]:
+    """Submit `request`: the submission, and the one request it sent to `path`, a POST."""
+    submission = await provider.submit(request)
+    [sent] = fake.requests_to(path)
+    assert sent.method == "POST"
+    return submission, sent
 
 
 async def raw_chunks(url: str) -> list[bytes]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -22,7 +20,6 @@ from bot.providers.base import (
     BatchPolling,
     JobUpdate,
     Provider,
-    ProviderError,
     VideoRequest,
 )
 from bot.providers.kling import (
@@ -32,7 +29,6 @@ from bot.providers.kling import (
     TASKS_PATH,
     VIDEOS_PATH,
     KlingProvider,
-    build_client,
     can_extend,
     parse_callback,
 )
@@ -43,41 +39,20 @@ from tests.fakes.acedata import (
     FakeAceData,
     KlingScenario,
 )
-from tests.fakes.media import make_mp4
 from tests.fakes.scripted import serve_loopback
+from tests.providers.contracts import KLING, KLING_EXTEND, KLING_IMAGE, KLING_TEXT, Contract
 from tests.providers.support import (
     FAST_RETRY,
-    HONOURS_RETRY_AFTER,
     RecordingSleep,
-    assert_refused,
-    download_mp4,
+    assert_h264_mp4,
     failure_of,
-    fast_options,
-    first_stream,
     poll_until_done,
-    raw_chunks,
+    submit_and_capture,
 )
 
-TOKEN = "ace-SECRET-4b1f0c9e77d2a6385"
-CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
+TOKEN = KLING.secret
 
-TEXT = VideoRequest(
-    kind="text", prompt="A woman is drinking coffee.", model="kling-v1", resolution="std"
-)
-IMAGE = VideoRequest(
-    kind="image",
-    prompt="The tiger blinks.",
-    model="kling-v1-6",
-    resolution="pro",
-    image_url="https://cdn.example/tiger.png",
-)
-EXTEND = VideoRequest(
-    kind="extend",
-    prompt="She puts the cup down and smiles.",
-    model="kling-v1-6",
-    resolution="std",
-    extend_video_id="900798310464749610",
-)
+TEXT, IMAGE, EXTEND = KLING_TEXT, KLING_IMAGE, KLING_EXTEND
 
 
 class CallbackReceiver:
@@ -113,9 +88,9 @@ class CallbackReceiver:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeAceData]:
-    async with FakeAceData(token=TOKEN) as server:
-        yield server
+def contract() -> Contract[KlingProvider, FakeAceData]:
+    """The conftest's `fake` and `provider` are FakeAceData and KlingProvider."""
+    return KLING
 
 
 @pytest.fixture
@@ -125,16 +100,7 @@ async def receiver() -> AsyncIterator[CallbackReceiver]:
     await hooks.stop()
 
 
-def make_provider(
-    base_url: str,
-    sleep: RecordingSleep,
-    *,
-    timeout: float = 5.0,
-    token: str = TOKEN,
-    **options: Any,
-) -> KlingProvider:
-    client = build_client(base_url, token, timeout=httpx.Timeout(timeout))
-    return KlingProvider(client, **fast_options(sleep, **options))
+make_provider = KLING.make_provider
 
 
 async def fake_post(fake: FakeAceData, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -144,15 +110,17 @@ async def fake_post(fake: FakeAceData, path: str, body: dict[str, Any]) -> httpx
         return await http.post(path, json=body)
 
 
-@pytest.fixture
-async def provider(fake: FakeAceData, sleeps: RecordingSleep) -> AsyncIterator[KlingProvider]:
-    kling = make_provider(fake.base_url, sleeps)
-    yield kling
-    await kling.aclose()
-
-
 async def submit_id(kling: KlingProvider, request: VideoRequest = TEXT, **kwargs: Any) -> str:
     return (await kling.submit(request, **kwargs)).provider_job_id
+
+
+async def body_sent_for(
+    kling: KlingProvider, fake: FakeAceData, request: VideoRequest
+) -> dict[str, Any]:
+    """Submit `request` and return the one createKlingVideos body it sent."""
+    await kling.submit(request)
+    [body] = sent_bodies(fake)
+    return body
 
 
 def sent_bodies(fake: FakeAceData) -> list[dict[str, Any]]:
@@ -210,10 +178,7 @@ async def test_text2video_body(fake: FakeAceData, provider: KlingProvider) -> No
         negative_prompt="blurry, low quality",
         cfg_scale=0.7,
     )
-    submission = await provider.submit(request)
-
-    [sent] = fake.requests_to(VIDEOS_PATH)
-    assert sent.method == "POST"
+    submission, sent = await submit_and_capture(provider, fake, request, VIDEOS_PATH)
     assert sent.json == {
         "action": "text2video",
         "model": "kling-v1",
@@ -331,8 +296,7 @@ WORD_MOVES = [m for m in CameraMove if MOVES[m].kling_axis is None]
 async def test_camera_move_with_a_kling_axis_becomes_camera_control(
     fake: FakeAceData, provider: KlingProvider, move: CameraMove
 ) -> None:
-    await provider.submit(replace(TEXT, camera=move.value))
-    [body] = sent_bodies(fake)
+    body = await body_sent_for(provider, fake, replace(TEXT, camera=move.value))
     info = MOVES[move]
     config = dict.fromkeys(("horizontal", "vertical", "pan", "tilt", "roll", "zoom"), 0.0)
     config[info.kling_axis or ""] = float(info.kling_sign)
@@ -357,8 +321,7 @@ def test_kling_swaps_pan_and_tilt() -> None:
 async def test_camera_move_without_a_kling_axis_is_written_in_the_prompt(
     fake: FakeAceData, provider: KlingProvider, move: CameraMove
 ) -> None:
-    await provider.submit(replace(TEXT, camera=move.value))
-    [body] = sent_bodies(fake)
+    body = await body_sent_for(provider, fake, replace(TEXT, camera=move.value))
     assert "camera_control" not in body
     assert body["prompt"] == f"[{MOVES[move].directive}] {TEXT.prompt}"
 
@@ -379,8 +342,9 @@ async def test_directives_typed_in_the_prompt_pass_through_untouched(
 
 
 async def test_word_moves_are_fine_in_4k(fake: FakeAceData, provider: KlingProvider) -> None:
-    await provider.submit(replace(TEXT, model="kling-v3", resolution="4k", camera="low_angle"))
-    [body] = sent_bodies(fake)
+    body = await body_sent_for(
+        provider, fake, replace(TEXT, model="kling-v3", resolution="4k", camera="low_angle")
+    )
     assert body["mode"] == "4k"
     assert "camera_control" not in body
     assert body["prompt"].startswith("[Low-angle] ")
@@ -514,31 +478,13 @@ async def test_completed_video_is_downloadable_and_real(
     task_id = await submit_id(provider, replace(TEXT, aspect_ratio="9:16"))
     [done] = await poll_until_done(provider, task_id)
     assert done.video_url is not None
-    assert first_stream(await download_mp4(done.video_url)) == ("h264", 180, 320)
+    await assert_h264_mp4(done.video_url, 180, 320)
 
 
 async def test_video_is_missing_until_done(fake: FakeAceData, provider: KlingProvider) -> None:
     task_id = await submit_id(provider)
     async with httpx.AsyncClient() as http:
         assert (await http.get(fake.cdn_url(task_id))).status_code == 404
-
-
-async def test_large_slow_video_is_served_in_chunks(
-    fake: FakeAceData, provider: KlingProvider
-) -> None:
-    fake.script(
-        KlingScenario(
-            polls_until_done=0, result_bytes=CLIP, result_padding=300_000, chunk_delay=0.01
-        )
-    )
-    task_id = await submit_id(provider)
-    [done] = await poll_until_done(provider, task_id)
-    assert done.video_url is not None
-    chunks = await raw_chunks(done.video_url)
-    data = b"".join(chunks)
-    assert len(data) == len(CLIP) + 300_000
-    assert data.startswith(CLIP)
-    assert len(chunks) > 1
 
 
 @pytest.mark.parametrize(
@@ -893,25 +839,11 @@ DOCUMENTED = [
     (500, "api_error", "api_error", True),
 ]
 
-# Codes that mean the same thing to a member share a message; different meanings must not.
-MEANINGS = {
-    "token unusable": ["no_token", "invalid_token", "token_expired", "authorization_missing"],
-    "token for another api": ["token_mismatched"],
-    "account disabled": ["disabled"],
-    "balance used up": ["used_up"],
-    "feature not offered": ["api_not_implemented"],
-    "wrong address": ["no_api"],
-    "bad options": ["bad_request"],
-    "content policy": ["forbidden"],
-    "rate limited": ["too_many_requests"],
-    "server error": ["api_error"],
-}
-
 
 def test_every_documented_code_is_in_the_table() -> None:
     assert {(s, c) for s, c, _, _ in DOCUMENTED} == set(DOCUMENTED_ERRORS)
     assert {c for _, c, _, _ in DOCUMENTED} | {"authorization_missing"} == set(ERROR_TABLE)
-    assert {c for codes in MEANINGS.values() for c in codes} == set(ERROR_TABLE)
+    assert {c for codes in KLING.meanings.values() for c in codes} == set(ERROR_TABLE)
     for status, code, _, _ in DOCUMENTED:
         assert status in ERROR_TABLE[code].statuses
 
@@ -948,35 +880,12 @@ async def test_documented_error_on_submit(
     assert fake.tasks == {}
 
 
-async def _member_message(fake: FakeAceData, provider: KlingProvider, code: str) -> str:
-    status = next((s for s, c, _, _ in DOCUMENTED if c == code), 401)
-    fake.fail_next("tasks", status=status, code=code, shape="code_only", times=10)
-    failure = await failure_of(provider.poll("t"))
-    fake.clear_injected()
-    return failure.member_message
-
-
-async def test_messages_differ_exactly_between_meanings(
-    fake: FakeAceData, provider: KlingProvider
-) -> None:
-    by_meaning: dict[str, set[str]] = {}
-    for meaning, codes in MEANINGS.items():
-        by_meaning[meaning] = {await _member_message(fake, provider, c) for c in codes}
-    assert all(len(messages) == 1 for messages in by_meaning.values()), by_meaning
-    assert len({next(iter(m)) for m in by_meaning.values()}) == len(MEANINGS)
-
-
 async def test_messages_say_what_to_do(fake: FakeAceData, provider: KlingProvider) -> None:
     for code in ("no_token", "token_mismatched", "disabled", "used_up", "no_api"):
-        assert "admin" in await _member_message(fake, provider, code)
-    assert "content policy" in await _member_message(fake, provider, "forbidden")
-    assert "/video models" in await _member_message(fake, provider, "bad_request")
-    assert "Wait" in await _member_message(fake, provider, "too_many_requests")
-    for code in ERROR_TABLE:
-        message = (await _member_message(fake, provider, code)).lower()
-        assert "refund" not in message
-        assert "charged" not in message
-        assert "kling" in message
+        assert "admin" in await KLING.member_message(fake, provider, code)
+    assert "content policy" in await KLING.member_message(fake, provider, "forbidden")
+    assert "/video models" in await KLING.member_message(fake, provider, "bad_request")
+    assert "Wait" in await KLING.member_message(fake, provider, "too_many_requests")
 
 
 @pytest.mark.parametrize(
@@ -1052,17 +961,6 @@ async def test_non_json_200_is_retried_as_unexpected(
     assert len(sleeps.delays) == 1
 
 
-async def test_wrong_token_is_an_operator_problem(
-    fake: FakeAceData, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, token="not-the-token")) as kling:
-        failure = await failure_of(kling.submit(TEXT))
-    assert (failure.code, failure.http_status, failure.retryable) == ("invalid_token", 401, False)
-    assert "admin" in failure.member_message
-    assert fake.tasks == {}
-    assert [r.authorized for r in fake.requests] == [False]
-
-
 async def test_fake_auth_errors_follow_the_contract(fake: FakeAceData) -> None:
     async with httpx.AsyncClient(base_url=fake.base_url) as http:
         missing = await http.post(TASKS_PATH, json={"id": "x"})
@@ -1105,30 +1003,6 @@ async def test_fake_checks_parameters(fake: FakeAceData) -> None:
 # -- retries --------------------------------------------------------------------------------------
 
 
-async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
-    fake: FakeAceData, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kling:
-        fake.fail_next("videos", status=429, code="too_many_requests", retry_after="3")
-        submission = await kling.submit(TEXT)
-    assert sleeps.delays == [3.0]
-    assert len(fake.requests_to(VIDEOS_PATH)) == 2
-    assert [task.task_id for task in fake.submissions] == [submission.provider_job_id]
-
-
-async def test_rate_limited_poll_honours_an_http_date(
-    fake: FakeAceData, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kling:
-        when = email.utils.formatdate(time.time() + 20, usegmt=True)
-        task_id = await submit_id(kling)
-        fake.fail_next("tasks", status=429, code="too_many_requests", retry_after=when)
-        update = await kling.poll(task_id)
-    assert update.state == "pending"
-    [delay] = sleeps.delays
-    assert 17.0 <= delay <= 20.0
-
-
 async def test_rate_limit_without_retry_after_backs_off(
     fake: FakeAceData, provider: KlingProvider, sleeps: RecordingSleep
 ) -> None:
@@ -1136,150 +1010,3 @@ async def test_rate_limit_without_retry_after_backs_off(
     await provider.poll("t")
     assert len(sleeps.delays) == 2
     assert all(0 <= d <= FAST_RETRY.max_delay for d in sleeps.delays)
-
-
-async def test_submit_read_timeout_is_reported_unconfirmed(
-    fake: FakeAceData, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kling:
-        fake.delay_next("videos", 2.0)
-        failure = await failure_of(kling.submit(TEXT))
-    assert failure.code == "submit_unconfirmed"
-    assert failure.retryable
-    assert "Kling did not confirm" in failure.member_message
-    assert len(fake.tasks) == 1  # the task exists although we never heard back: not resent
-    assert len(fake.requests_to(VIDEOS_PATH)) == 1
-
-
-async def test_poll_timeout_is_retried(fake: FakeAceData, sleeps: RecordingSleep) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kling:
-        fake.script(KlingScenario(polls_until_done=5))
-        task_id = await submit_id(kling)
-        fake.delay_next("tasks", 2.0)
-        update = await kling.poll(task_id)
-    assert update.state == "pending"
-    assert fake.tasks_requests == 2
-    assert len(sleeps.delays) == 1
-
-
-async def test_unreachable_server_is_retried_then_raised(sleeps: RecordingSleep) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with aclosing(make_provider(f"http://127.0.0.1:{port}", sleeps)) as kling:
-        failure = await failure_of(kling.submit(TEXT))
-    assert failure.code == "network_error"
-    assert len(sleeps.delays) == FAST_RETRY.attempts - 1
-
-
-# -- the token stays secret -----------------------------------------------------------------------
-
-
-async def test_token_never_leaks(
-    fake: FakeAceData, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    async with aclosing(make_provider(fake.base_url, sleeps)) as kling:
-        texts = [
-            repr(kling),
-            repr(kling._client),
-            repr(kling._client.headers),
-            repr(kling._client.auth),
-        ]
-        task_id = await submit_id(kling)
-        await poll_until_done(kling, task_id)
-        await kling.poll_many([task_id])
-        # A server that echoes the token back in its errors must not make us repeat it.
-        fake.fail_next("tasks", status=500, message=f"bad token Bearer {TOKEN}", times=10)
-        with pytest.raises(ProviderError) as on_poll:
-            await kling.poll(task_id)
-        fake.fail_next("videos", status=400, code="bad_request", message=TOKEN)
-        with pytest.raises(ProviderError) as on_submit:
-            await kling.submit(TEXT)
-        fake.fail_next("tasks", status=200, body=f"<html>{TOKEN}</html>", times=10)
-        with pytest.raises(ProviderError) as on_text:
-            await kling.poll(task_id)
-    for caught in (on_poll, on_submit, on_text):
-        assert "[redacted]" in caught.value.failure.detail
-        texts += [str(caught.value), repr(caught.value), repr(caught.value.failure)]
-    assert all(TOKEN not in text for text in texts)
-    assert {"httpx", "httpcore.http11", "bot.providers.http"} <= {r.name for r in caplog.records}
-    assert TOKEN not in caplog.text
-    assert all(TOKEN not in str(r.__dict__) for r in caplog.records)
-    assert all(r.authorized for r in fake.requests)
-    assert all(TOKEN not in str(r) for r in fake.requests)
-
-
-def test_build_client_refuses_an_empty_token() -> None:
-    with pytest.raises(ValueError, match="KLING_API_KEY"):
-        build_client("http://127.0.0.1:9", "  ")
-
-
-# -- validation -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("request_", "expected"),
-    [
-        (
-            replace(IMAGE, end_image_url="https://cdn.example/end.png", duration=10),
-            "only 5-second clips, not 10",
-        ),
-        (replace(TEXT, model="kling-v3", resolution="4k", camera="pan_left"), "std or pro"),
-        (replace(TEXT, cfg_scale=2.0), "from 0 to 1"),
-        (replace(TEXT, cfg_scale=float("nan")), "from 0 to 1"),
-        (replace(TEXT, cfg_scale=-0.1), "from 0 to 1"),
-        (replace(TEXT, negative_prompt="x" * 201), "201 characters.*at most 200"),
-        (
-            replace(EXTEND, model="kling-v3"),
-            "kling-v3 cannot extend.*kling-v1, kling-v1-6, kling-v2-5-turbo",
-        ),
-        (replace(TEXT, seed=42), "seed"),
-        (replace(TEXT, resolution="4k"), "std, pro"),
-        (replace(TEXT, model="kling-o1", duration=10), "5 seconds, not 10"),
-        (replace(TEXT, model="kling-v3", duration=20), "makes clips of 3-15 seconds, not 20"),
-        (replace(TEXT, duration=7), "5 or 10 seconds"),
-        (replace(TEXT, aspect_ratio="4:3"), "16:9, 9:16, 1:1"),
-        (replace(EXTEND, aspect_ratio="16:9"), "aspect ratio"),
-        (replace(TEXT, end_image_url="https://cdn.example/end.png"), "image-to-video"),
-        (replace(IMAGE, end_image_url="file:///end.png"), "http"),
-        (replace(EXTEND, extend_video_id=None), "finished job"),
-        (replace(TEXT, extend_video_id="123"), "extend"),
-        (replace(TEXT, image_url="https://cdn.example/x.png"), "image-to-video"),
-        (replace(IMAGE, image_url=None), "image"),
-        (replace(IMAGE, image_url="file:///etc/passwd"), "http"),
-        (replace(TEXT, camera="dolly_zoom"), "Choose one of: zoom_in"),
-        (replace(TEXT, model="kling-v9"), "kling-v1, kling-v1-6"),
-        (replace(TEXT, prompt="x" * 2501), "2500"),
-        (replace(TEXT, prompt="x" * 2495, camera="close_up"), "camera move written in"),
-        (replace(TEXT, prompt="  "), "empty"),
-    ],
-)
-async def test_validation_refusals_name_what_is_allowed(
-    fake: FakeAceData, provider: KlingProvider, request_: VideoRequest, expected: str
-) -> None:
-    await assert_refused(provider, request_, expected)
-    assert fake.requests == []
-
-
-@pytest.mark.parametrize(
-    "request_",
-    [
-        replace(TEXT, model="kling-v3", resolution="4k", duration=3),
-        replace(
-            TEXT, model="kling-v3-omni", resolution="pro", duration=15, camera="roll_clockwise"
-        ),
-        replace(TEXT, model="kling-o1", duration=5, aspect_ratio="1:1"),
-        replace(IMAGE, end_image_url="https://cdn.example/end.png"),
-        replace(TEXT, cfg_scale=0.0, negative_prompt="x" * 200),
-        replace(TEXT, cfg_scale=1.0, camera="over_the_shoulder"),
-        replace(EXTEND, model="kling-v2-5-turbo"),
-        replace(EXTEND, model="kling-v1"),
-    ],
-)
-async def test_supported_requests_reach_the_fake(
-    fake: FakeAceData, provider: KlingProvider, request_: VideoRequest
-) -> None:
-    provider.validate(request_)
-    await provider.submit(request_)  # the fake applies the contract's own parameter checks
-    assert len(fake.tasks) == 1

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import email.utils
-import io
 import logging
-import socket
-import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
-from typing import Any
 
-import av
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.providers.base import Provider, ProviderError, VideoRequest
+from bot.providers.base import Provider, ProviderError
 from bot.providers.http import RetryPolicy
 from bot.providers.kvid import (
     ERROR_TABLE,
@@ -29,42 +23,28 @@ from bot.providers.kvid import (
     build_client,
     parse_estimated_time,
 )
-from tests.fakes.kvid import Edition, FakeKvid, KvidContract, KvidScenario
-from tests.fakes.media import make_mp4
+from tests.fakes.kvid import DOCUMENTED_ERRORS, Edition, FakeKvid, KvidContract, KvidScenario
 from tests.fakes.scripted import serve_loopback
+from tests.providers.contracts import KVID, Contract
 from tests.providers.support import (
     FAST_RETRY,
-    HONOURS_RETRY_AFTER,
     RecordingSleep,
-    assert_refused,
-    download_mp4,
+    assert_h264_mp4,
     failure_of,
-    fast_options,
-    first_stream,
-    raw_chunks,
+    submit_and_capture,
     submit_and_poll,
 )
 
-API_KEY = "kvid-SECRET-7f3a9c2e51d84b06"
+API_KEY = KVID.secret
 T2V, I2V = SUBMIT_PATHS["text"], SUBMIT_PATHS["image"]
-CLIP = make_mp4(64, 48, seconds=0.25, fps=8)
 
-TEXT = VideoRequest(
-    kind="text", prompt="A woman is drinking coffee.", model="v2", resolution="720p"
-)
-IMAGE = VideoRequest(
-    kind="image",
-    prompt="The tiger blinks.",
-    model="v2",
-    resolution="720p",
-    image_url="https://cdn.example/tiger.png",
-)
+TEXT, IMAGE = KVID.text, KVID.image
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeKvid]:
-    async with FakeKvid(api_key=API_KEY) as server:
-        yield server
+def contract() -> Contract[KvidProvider, FakeKvid]:
+    """The conftest's `fake` and `provider` are FakeKvid and KvidProvider."""
+    return KVID
 
 
 @pytest.fixture
@@ -73,23 +53,7 @@ async def fake_a2() -> AsyncIterator[FakeKvid]:
         yield server
 
 
-def make_provider(
-    base_url: str,
-    sleep: RecordingSleep,
-    *,
-    timeout: float = 5.0,
-    api_key: str = API_KEY,
-    **options: Any,
-) -> KvidProvider:
-    client = build_client(base_url, api_key, timeout=httpx.Timeout(timeout))
-    return KvidProvider(client, **fast_options(sleep, **options))
-
-
-@pytest.fixture
-async def provider(fake: FakeKvid, sleeps: RecordingSleep) -> AsyncIterator[KvidProvider]:
-    kvid = make_provider(fake.base_url, sleeps)
-    yield kvid
-    await kvid.aclose()
+make_provider = KVID.make_provider
 
 
 @pytest.fixture
@@ -144,10 +108,7 @@ async def test_text_submit_sends_exactly_the_documented_fields(
         enable_safety_checker=False,
         enable_prompt_expansion=True,
     )
-    submission = await provider.submit(request)
-
-    [sent] = fake.requests_to(T2V)
-    assert sent.method == "POST"
+    submission, sent = await submit_and_capture(provider, fake, request, T2V)
     assert sent.json == {
         "prompt": "A woman is drinking coffee.",
         "model": "v3",
@@ -229,10 +190,7 @@ async def test_completed_video_is_downloadable_and_real(
     fake.script(KvidScenario(processing_polls=0, width=320, height=240))
     _, [done] = await submit_and_poll(provider, TEXT)
     assert done.video_url is not None
-    body = await download_mp4(done.video_url)
-    assert first_stream(body) == ("h264", 320, 240)
-    with av.open(io.BytesIO(body)) as container:
-        assert sum(1 for _ in container.decode(video=0)) >= 1
+    await assert_h264_mp4(done.video_url, 320, 240)
 
 
 async def test_failed_job_carries_the_status_error_message(
@@ -362,54 +320,11 @@ async def test_unknown_job_raises_not_retryable(fake: FakeKvid, provider: KvidPr
 
 # -- error mapping --------------------------------------------------------------------------------
 
-# Every documented code with its documented HTTP status, and whether the docs' remedy is simply to
-# try again later (retryable) or needs a different request or an admin (not).
-DOCUMENTED_ERRORS = [
-    # seed edition
-    ("INSUFFICIENT_CREDITS", 402, False),
-    ("PROMPT_VALIDATION_ERROR", 400, False),
-    ("USER_NOT_FOUND", 404, False),
-    ("RESULT_FETCH_ERROR", 400, True),
-    ("ValidationError", 422, False),
-    ("image_too_small", 422, False),
-    ("image_too_large", 422, False),
-    ("content_policy_violation", 422, False),
-    ("generation_timeout", 504, False),
-    ("RATE_LIMITED", 429, True),
-    ("internal_server_error", 500, True),
-    # credit-pool edition
-    ("INSUFFICIENT_CREDIT", 402, False),
-    ("CONCURRENT_LIMIT", 429, True),
-    ("JOB_NOT_FOUND", 404, False),
-    ("JOB_NOT_COMPLETED", 400, True),
-    ("JOB_FAILED", 400, False),
-    ("MISSING_PARAMETERS", 400, False),
-    ("INVALID_PARAMETERS", 400, False),
-]
-
-# Codes that mean the same thing to a member share a message; different meanings must not.
-MEANINGS = {
-    "no credit": ["INSUFFICIENT_CREDITS", "INSUFFICIENT_CREDIT"],
-    "bad options": ["ValidationError", "MISSING_PARAMETERS", "INVALID_PARAMETERS"],
-    "bad prompt": ["PROMPT_VALIDATION_ERROR"],
-    "operator account": ["USER_NOT_FOUND", "invalid_api_key"],
-    "not ready": ["RESULT_FETCH_ERROR", "JOB_NOT_COMPLETED"],
-    "small image": ["image_too_small"],
-    "large image": ["image_too_large"],
-    "content policy": ["content_policy_violation"],
-    "too slow": ["generation_timeout"],
-    "rate limited": ["RATE_LIMITED"],
-    "at capacity": ["CONCURRENT_LIMIT"],
-    "server error": ["internal_server_error"],
-    "job gone": ["JOB_NOT_FOUND"],
-    "job failed": ["JOB_FAILED"],
-}
-
 
 def test_every_documented_code_is_in_the_table() -> None:
     documented = {code for code, _, _ in DOCUMENTED_ERRORS} | {"invalid_api_key"}
     assert documented == set(ERROR_TABLE)
-    assert {c for codes in MEANINGS.values() for c in codes} == set(ERROR_TABLE)
+    assert {c for codes in KVID.meanings.values() for c in codes} == set(ERROR_TABLE)
 
 
 @pytest.mark.parametrize(("code", "status", "retryable"), DOCUMENTED_ERRORS)
@@ -430,39 +345,12 @@ async def test_documented_error_is_mapped(
     assert len(fake.requests_to(STATUS_PATH)) == expected_calls
 
 
-async def _member_message(fake: FakeKvid, provider: KvidProvider, code: str) -> str:
-    status = next((s for c, s, _ in DOCUMENTED_ERRORS if c == code), 403)
-    if code == "invalid_api_key":
-        fake.fail_next("status", status=403, code=None, shape="no_code")
-    else:
-        fake.fail_next("status", status=status, code=code, times=10)
-    failure = await failure_of(provider.poll("vid_1_x"))
-    fake.clear_injected()  # a non-retryable error leaves unused injections behind
-    assert failure.code == code
-    return failure.member_message
-
-
-async def test_messages_differ_exactly_between_meanings(
-    fake: FakeKvid, provider: KvidProvider
-) -> None:
-    by_meaning: dict[str, set[str]] = {}
-    for meaning, codes in MEANINGS.items():
-        by_meaning[meaning] = {await _member_message(fake, provider, c) for c in codes}
-    assert all(len(messages) == 1 for messages in by_meaning.values()), by_meaning
-    distinct = {next(iter(m)) for m in by_meaning.values()}
-    assert len(distinct) == len(MEANINGS)
-
-
 async def test_messages_say_what_to_do(fake: FakeKvid, provider: KvidProvider) -> None:
-    assert "300×300" in await _member_message(fake, provider, "image_too_small")
-    assert "6000×6000" in await _member_message(fake, provider, "image_too_large")
-    assert "content policy" in await _member_message(fake, provider, "content_policy_violation")
-    assert "admin" in await _member_message(fake, provider, "INSUFFICIENT_CREDITS")
-    assert "lower resolution" in await _member_message(fake, provider, "generation_timeout")
-    for code in ERROR_TABLE:
-        message = await _member_message(fake, provider, code)
-        assert "refund" not in message.lower()
-        assert "charged" not in message.lower()
+    assert "300×300" in await KVID.member_message(fake, provider, "image_too_small")
+    assert "6000×6000" in await KVID.member_message(fake, provider, "image_too_large")
+    assert "content policy" in await KVID.member_message(fake, provider, "content_policy_violation")
+    assert "admin" in await KVID.member_message(fake, provider, "INSUFFICIENT_CREDITS")
+    assert "lower resolution" in await KVID.member_message(fake, provider, "generation_timeout")
 
 
 @pytest.mark.parametrize(
@@ -503,40 +391,7 @@ async def test_success_false_on_http_200_is_an_error(
     assert failure.code == "INSUFFICIENT_CREDITS"
 
 
-async def test_wrong_api_key_is_an_operator_problem(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, api_key="not-the-key")) as kvid:
-        failure = await failure_of(kvid.submit(TEXT))
-    assert failure.code == "invalid_api_key"
-    assert failure.http_status == 403
-    assert not failure.retryable
-    assert "admin" in failure.member_message
-    assert fake.jobs == {}
-    assert [r.authorized for r in fake.requests] == [False]
-
-
 # -- retries --------------------------------------------------------------------------------------
-
-
-async def test_rate_limited_submit_waits_for_retry_after_then_succeeds(
-    fake: FakeKvid, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
-        fake.fail_next("submit", status=429, code="RATE_LIMITED", retry_after="3")
-        submission = await kvid.submit(TEXT)
-    assert sleeps.delays == [3.0]
-    assert len(fake.requests_to(T2V)) == 2
-    assert [job.job_id for job in fake.submissions] == [submission.provider_job_id]
-
-
-async def test_retry_after_as_http_date_is_honoured(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, retry=HONOURS_RETRY_AFTER)) as kvid:
-        when = email.utils.formatdate(time.time() + 20, usegmt=True)
-        fake.fail_next("status", status=429, code="CONCURRENT_LIMIT", retry_after=when)
-        job_id = (await kvid.submit(TEXT)).provider_job_id
-        update = await kvid.poll(job_id)
-    assert update.state == "pending"
-    [delay] = sleeps.delays
-    assert 17.0 <= delay <= 20.0
 
 
 async def test_concurrency_limit_on_submit_is_retried(
@@ -582,124 +437,6 @@ async def test_submit_server_error_is_not_resent(
     assert failure.retryable
     assert len(fake.requests_to(T2V)) == 1
     assert sleeps.delays == []
-
-
-async def test_status_timeout_is_retried(fake: FakeKvid, sleeps: RecordingSleep) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kvid:
-        fake.script(KvidScenario(queued_polls=5))
-        job_id = (await kvid.submit(TEXT)).provider_job_id
-        fake.delay_next("status", 2.0)
-        update = await kvid.poll(job_id)
-    assert update.state == "pending"
-    assert len(fake.requests_to(STATUS_PATH)) == 2
-    assert len(sleeps.delays) == 1
-
-
-async def test_submit_read_timeout_is_reported_unconfirmed(
-    fake: FakeKvid, sleeps: RecordingSleep
-) -> None:
-    async with aclosing(make_provider(fake.base_url, sleeps, timeout=0.3)) as kvid:
-        fake.delay_next("submit", 2.0)
-        failure = await failure_of(kvid.submit(TEXT))
-    assert failure.code == "submit_unconfirmed"
-    assert failure.retryable
-    # The job exists at kvid although we never heard back: exactly why it was not resent.
-    assert len(fake.jobs) == 1
-    assert len(fake.requests_to(T2V)) == 1
-
-
-async def test_unreachable_server_is_retried_then_raised(sleeps: RecordingSleep) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with aclosing(make_provider(f"http://127.0.0.1:{port}", sleeps)) as kvid:
-        failure = await failure_of(kvid.submit(TEXT))
-    assert failure.code == "network_error"
-    assert failure.retryable
-    assert len(sleeps.delays) == FAST_RETRY.attempts - 1
-
-
-# -- the key stays secret -------------------------------------------------------------------------
-
-
-async def test_api_key_never_leaks(
-    fake: FakeKvid, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    async with aclosing(make_provider(fake.base_url, sleeps)) as kvid:
-        texts = [
-            repr(kvid),
-            repr(kvid._client),
-            repr(kvid._client.headers),
-            repr(kvid._client.auth),
-        ]
-        fake.script(KvidScenario(processing_polls=1))
-        job_id, _ = await submit_and_poll(kvid, TEXT)
-        # A server that echoes the key back in its errors must not make us repeat it.
-        fake.fail_next("status", status=500, message=f"bad key {API_KEY}", times=10)
-        with pytest.raises(ProviderError) as on_poll:
-            await kvid.poll(job_id)
-        fake.fail_next("submit", status=400, code="INVALID_PARAMETERS", message=API_KEY)
-        with pytest.raises(ProviderError) as on_submit:
-            await kvid.submit(TEXT)
-    for caught in (on_poll, on_submit):
-        assert "[redacted]" in caught.value.failure.detail
-        texts += [str(caught.value), repr(caught.value), repr(caught.value.failure)]
-    assert all(API_KEY not in text for text in texts)
-    # DEBUG really was on for the HTTP stack, and nothing it logged carries the key.
-    assert {"httpx", "httpcore.http11", "bot.providers.http"} <= {r.name for r in caplog.records}
-    assert API_KEY not in caplog.text
-    assert all(API_KEY not in str(r.__dict__) for r in caplog.records)
-    # The key was sent, though: the fake saw authorized requests throughout.
-    assert all(r.authorized for r in fake.requests)
-    assert all(API_KEY not in str(r) for r in fake.requests)
-
-
-def test_build_client_refuses_an_empty_key() -> None:
-    with pytest.raises(ValueError, match="KVID_API_KEY"):
-        build_client("http://127.0.0.1:9", "  ")
-
-
-# -- validation -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("request_", "expected"),
-    [
-        (replace(TEXT, model="v1", resolution="1080p"), "480p, 720p"),
-        (replace(TEXT, model="v9"), "v1, v2, v3"),
-        (replace(TEXT, aspect_ratio="16:9"), "aspect ratio"),
-        (replace(IMAGE, aspect_ratio="4:3"), "auto, 16:9, 9:16, 1:1"),
-        (replace(TEXT, duration=5), "chooses the clip length"),
-        (replace(TEXT, negative_prompt="blurry"), "negative prompt"),
-        (replace(TEXT, num_inference_steps=0), "1–100"),
-        (replace(TEXT, num_inference_steps=101), "1–100"),
-        (replace(TEXT, seed=-1), "0 to 4294967295"),
-        (replace(IMAGE, image_url=None), "image"),
-        (replace(IMAGE, image_url="file:///etc/passwd"), "http"),
-        (replace(TEXT, image_url="https://cdn.example/x.png"), "image-to-video"),
-        (replace(TEXT, prompt="x" * 2001), "2000"),
-        (replace(TEXT, prompt="   "), "empty"),
-    ],
-)
-async def test_validation_refusals_name_what_is_supported(
-    fake: FakeKvid, provider: KvidProvider, request_: VideoRequest, expected: str
-) -> None:
-    await assert_refused(provider, request_, expected)
-    assert fake.requests == []
-
-
-@pytest.mark.parametrize(
-    "request_",
-    [
-        replace(TEXT, model="v1", resolution="480p"),
-        replace(TEXT, model="v3", resolution="1080p", seed=0, num_inference_steps=100),
-        replace(IMAGE, aspect_ratio="auto"),
-        replace(IMAGE, model="v1", aspect_ratio="1:1", num_inference_steps=1),
-    ],
-)
-def test_supported_requests_pass_validation(provider: KvidProvider, request_: VideoRequest) -> None:
-    provider.validate(request_)
 
 
 # -- estimated_time -------------------------------------------------------------------------------
@@ -800,25 +537,6 @@ async def test_fake_concurrency_limit(sleeps: RecordingSleep) -> None:
         await kvid.submit(TEXT)
         failure = await failure_of(kvid.submit(TEXT))
     assert failure.code == "CONCURRENT_LIMIT"
-
-
-async def test_fake_serves_large_slow_videos_in_chunks(
-    fake: FakeKvid, provider: KvidProvider
-) -> None:
-    fake.script(
-        KvidScenario(
-            processing_polls=0, result_bytes=CLIP, result_padding=300_000, chunk_delay=0.01
-        )
-    )
-    _, [done] = await submit_and_poll(provider, TEXT)
-    assert done.video_url is not None
-    chunks = await raw_chunks(done.video_url)
-    data = b"".join(chunks)
-    assert len(data) == len(CLIP) + 300_000
-    assert data.startswith(CLIP)
-    assert len(chunks) > 1
-    with av.open(io.BytesIO(data)) as container:
-        assert container.streams.video[0].width == 64
 
 
 async def test_fake_video_is_missing_until_completed(

@@ -40,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.load import LoadReport, run_load  # noqa: E402
+from tests.e2e.load import LoadPlan, LoadReport, run_load  # noqa: E402
 from tests.postgres import SERVER_URL, Schema, reachable  # noqa: E402
 
 # Issue 10's targets, checked on every run whatever its size.
@@ -288,13 +288,8 @@ async def run_config(
     try:
         return await run_load(
             None,
-            rate,
-            seconds,
-            job_seconds=args.job_seconds,
-            poll_interval=args.poll_interval,
-            drain_timeout=args.drain_timeout,
+            plan_of(args, rate, seconds, label or config.label),
             tmp=tmp,
-            label=label or config.label,
             database_url=schema.url if schema is not None else None,
             processes=config.processes,
             during=during,
@@ -304,6 +299,18 @@ async def run_config(
             await schema.drop()
 
 
+def plan_of(args: argparse.Namespace, rate: float, seconds: float, label: str) -> LoadPlan:
+    """`rate` commands/s for `seconds`, with the job length and waits given on the command line."""
+    return LoadPlan(
+        rate,
+        seconds,
+        job_seconds=args.job_seconds,
+        poll_interval=args.poll_interval,
+        drain_timeout=args.drain_timeout,
+        label=label,
+    )
+
+
 async def run_baseline(args: argparse.Namespace, tmp: Path) -> LoadReport:
     """The bot at `--baseline-ref`, one process over SQLite, from a temporary git worktree."""
     commit = _git("rev-parse", "--short", f"{args.baseline_ref}^{{commit}}")
@@ -311,16 +318,8 @@ async def run_baseline(args: argparse.Namespace, tmp: Path) -> LoadReport:
     _git("worktree", "add", "--detach", str(checkout), commit)
     try:
         print(f"baseline {commit}: running...", flush=True)
-        return await run_load(
-            checkout,
-            args.rate,
-            args.seconds,
-            job_seconds=args.job_seconds,
-            poll_interval=args.poll_interval,
-            drain_timeout=args.drain_timeout,
-            tmp=tmp / "baseline",
-            label=f"baseline {commit}",
-        )
+        plan = plan_of(args, args.rate, args.seconds, f"baseline {commit}")
+        return await run_load(checkout, plan, tmp=tmp / "baseline")
     finally:
         _git("worktree", "remove", "--force", str(checkout))
 

@@ -50,6 +50,28 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
+class LoadPlan:
+    """A load run: `rate` commands/s for `seconds`, each job taking `job_seconds` at the fake."""
+
+    rate: float
+    seconds: float
+    job_seconds: float
+    poll_interval: float
+    # How long the bot may take to deliver what was sent before the run counts it lost.
+    drain_timeout: float
+    label: str = "current"
+    # How long to keep watching after everything was delivered, so a late duplicate still
+    # counts; None: one poll interval plus a second, at most 10 s.
+    settle_seconds: float | None = None
+
+    def settle(self) -> float:
+        """The settle time in seconds, defaults applied."""
+        if self.settle_seconds is not None:
+            return self.settle_seconds
+        return min(self.poll_interval + 1.0, 10.0)
+
+
+@dataclass(frozen=True)
 class LoadReport:
     """What one load run measured; `format()` prints it."""
 
@@ -307,24 +329,16 @@ def _with_query(url: str, **params: str) -> str:
 
 async def run_load(
     bot_source: Path | None,
-    rate: float,
-    seconds: float,
+    plan: LoadPlan,
     *,
-    job_seconds: float,
-    poll_interval: float,
-    drain_timeout: float,
     tmp: Path,
-    label: str = "current",
-    settle_seconds: float | None = None,
     database_url: str | None = None,
     processes: int = 1,
     during: Callable[[list[int]], Awaitable[object]] | None = None,
 ) -> LoadReport:
-    """Drive `rate` commands/s for `seconds` through the real bot and measure what happened.
+    """Drive the plan's commands through the real bot and measure what happened.
 
     bot_source: None runs the working tree's bot; a path runs the `bot` package of that checkout.
-    settle_seconds: how long to keep watching after everything was delivered, so that a late
-    duplicate still counts (default: one poll interval plus a second, at most 10 s).
     database_url: a `postgresql://` URL (an empty database or schema) instead of a SQLite file.
     processes: bot processes sharing the database, each with its own gateway shard (more than
     one needs `database_url`).
@@ -333,8 +347,6 @@ async def run_load(
     """
     if processes > 1 and database_url is None:
         raise ValueError("several bot processes share a PostgreSQL database, not a SQLite file")
-    if settle_seconds is None:
-        settle_seconds = min(poll_interval + 1.0, 10.0)
     tmp.mkdir(parents=True, exist_ok=True)
     discord = FakeDiscord()
     places = _add_members(discord)
@@ -343,8 +355,8 @@ async def run_load(
     # One small real clip, encoded once and served for every job.
     kvid.set_default(
         KvidScenario(
-            processing_seconds=job_seconds,
-            estimated_time=f"{job_seconds:g}s",
+            processing_seconds=plan.job_seconds,
+            estimated_time=f"{plan.job_seconds:g}s",
             result_bytes=make_mp4(),
         )
     )
@@ -355,7 +367,7 @@ async def run_load(
         "DISCORD_GATEWAY_URL": discord.gateway_url,
         "KVID_API_KEY": KVID_KEY,
         "KVID_BASE_URL": kvid.base_url,
-        "KVID_POLL_INTERVAL": f"{poll_interval:g}",
+        "KVID_POLL_INTERVAL": f"{plan.poll_interval:g}",
         "LOG_LEVEL": "WARNING",
         # Members have enough credits and no per-member cap: nothing should be refused.
         "STARTING_CREDITS": "1000000",
@@ -385,22 +397,7 @@ async def run_load(
     try:
         await asyncio.gather(*(bot.start() for bot in bots))
         await _wait_until_up(bots, discord)
-        return await _drive(
-            discord,
-            kvid,
-            bots,
-            _Jobs(where),
-            backends,
-            places,
-            label=label,
-            rate=rate,
-            seconds=seconds,
-            job_seconds=job_seconds,
-            poll_interval=poll_interval,
-            drain_timeout=drain_timeout,
-            settle_seconds=settle_seconds,
-            during=during,
-        )
+        return await _drive(discord, kvid, bots, _Jobs(where), backends, places, plan, during)
     finally:
         await asyncio.gather(*(bot.stop() for bot in bots))
         await kvid.stop()
@@ -455,18 +452,12 @@ async def _drive(
     jobs: _Jobs,
     backends: _Backends | None,
     places: list[tuple[int, int, int]],
-    *,
-    label: str,
-    rate: float,
-    seconds: float,
-    job_seconds: float,
-    poll_interval: float,
-    drain_timeout: float,
-    settle_seconds: float,
+    plan: LoadPlan,
     during: Callable[[list[int]], Awaitable[object]] | None,
 ) -> LoadReport:
     loop = asyncio.get_running_loop()
-    total = max(1, round(rate * seconds))
+    rate = plan.rate
+    total = max(1, round(rate * plan.seconds))
     first_request = len(discord.requests)
     first_interaction = len(discord.interactions)
     pids = [bot.pid for bot in bots if bot.pid is not None]
@@ -523,11 +514,11 @@ async def _drive(
                 continue
             sent.append(interaction)
         sent_done = loop.time()
-        drained = await _drain(discord, bots, sample, sent, loop.time() + drain_timeout)
+        drained = await _drain(discord, bots, sample, sent, loop.time() + plan.drain_timeout)
         drain_end = loop.time()
         if drained:
             # Keep watching a little: a second delivery of a finished job must still count.
-            await asyncio.sleep(settle_seconds)
+            await asyncio.sleep(plan.settle())
         await sample()
         # /proc of an exited bot is gone: no figure rather than a wrong one.
         running = all(bot.running for bot in bots)
@@ -562,11 +553,11 @@ async def _drive(
     exits = [bot.returncode for bot in bots if bot.returncode is not None]
     assert len(discord.interactions) - first_interaction == len(sent)
     return LoadReport(
-        label=label,
+        label=plan.label,
         rate=rate,
-        seconds=seconds,
-        job_seconds=job_seconds,
-        poll_interval=poll_interval,
+        seconds=plan.seconds,
+        job_seconds=plan.job_seconds,
+        poll_interval=plan.poll_interval,
         processes=len(bots),
         sent=len(sent),
         unsent=unsent,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.e2e.harness import BotDatabase
-from tests.e2e.load import run_load
+from tests.e2e.load import LoadPlan, run_load
 
 # bench/load.py runs 100/s for 60 s with 45 s jobs; this keeps the shape (jobs overlapping,
 # open-loop sends from many members in several guilds) at a size that runs in about 20 s.
@@ -16,16 +16,8 @@ POLL_INTERVAL = 0.5
 
 
 async def test_steady_load_answers_every_command_once(tmp_path: Path) -> None:
-    report = await run_load(
-        None,
-        RATE,
-        SECONDS,
-        job_seconds=JOB_SECONDS,
-        poll_interval=POLL_INTERVAL,
-        drain_timeout=40,
-        tmp=tmp_path,
-        label="CI load",
-    )
+    plan = LoadPlan(RATE, SECONDS, JOB_SECONDS, POLL_INTERVAL, drain_timeout=40, label="CI load")
+    report = await run_load(None, plan, tmp=tmp_path)
     print("\n" + report.format())
 
     found = {

@@ -4,13 +4,6 @@ The job runner, the moderation pass (/server), the showcase poster and the event
 all work this way: a pass reads the database and acts; a poke (a new job, a decision, a
 command) sets an `asyncio.Event` so the next wait returns at once; otherwise the loop wakes
 when the earliest deadline it knows of is due, or after `idle` seconds at the latest.
-
-Note for bot/jobs/runner.py (not changed here, it has another owner): `JobRunner._run` and
-`_wait_until_due` are this loop. After `recover()` they can become
-`await run_passes("job runner", self._claim_and_start, self._wake,
-idle=settings.idle_wake_seconds, next_due=<store.next_due(), or None at full capacity>,
-clock=self._clock)`: the same clear-then-pass order, the same `min(idle, due - now)` wait
-and the same 5 ms floor.
 """
 
 from __future__ import annotations

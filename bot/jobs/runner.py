@@ -23,6 +23,7 @@ from typing import Any, Protocol, assert_never
 
 import httpx
 
+from bot.background import run_passes
 from bot.db import Transaction
 from bot.i18n import Text
 from bot.jobs.deps import JobDeps, OnJobDeps
@@ -244,17 +245,14 @@ class JobRunner(OnJobDeps):
 
     async def _run(self) -> None:
         await self.recover()
-        while True:
-            # Cleared before anything is read, so a wake-up set during this pass (a new job, a
-            # callback, a step ending) makes the next wait return at once.
-            self._wake.clear()
-            try:
-                await self._claim_and_start()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("job runner pass failed; continuing")
-            await self._wait_until_due()
+        await run_passes(
+            "job runner",
+            self._claim_and_start,
+            self._wake,
+            idle=self._settings.idle_wake_seconds,
+            next_due=self._next_due,
+            clock=self._clock,
+        )
 
     async def run_due(self) -> None:
         """Do every step that is due now and wait for them (one deterministic pass)."""
@@ -302,15 +300,12 @@ class JobRunner(OnJobDeps):
             self._metrics.leases_taken_over(len(taken))
         return claimed
 
-    async def _wait_until_due(self) -> None:
-        timeout = self._settings.idle_wake_seconds
-        if len(self._steps) < self._settings.max_parallel_steps:
-            due = await self._store.next_due()
-            if due is not None:
-                timeout = min(timeout, due - self._clock())
-        # At full capacity only a step's end (or a new job) is worth waking for.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.005))
+    async def _next_due(self) -> float | None:
+        """When the next step is due; None at full capacity, when only a step's end (or a new
+        job) is worth waking for."""
+        if len(self._steps) >= self._settings.max_parallel_steps:
+            return None
+        return await self._store.next_due()
 
     async def _renew_forever(self) -> None:
         period = self._settings.lease_seconds / 3

@@ -10,18 +10,9 @@ import pytest
 
 from bot.providers.base import ProviderError, ProviderFailure
 from bot.providers.http import RetryPolicy, call_with_retries, parse_retry_after
+from tests.providers.support import RecordingSleep
 
 NOW = 1_800_000_000.0
-
-
-class RecordingSleep:
-    """A sleep that returns at once and remembers what it was asked for."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 def _failure(retryable: bool, *, retry_after: float | None = None, status: int = 500):

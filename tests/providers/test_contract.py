@@ -11,6 +11,7 @@ from contextlib import aclosing
 from typing import Any
 
 import av
+import httpx
 import pytest
 
 from bot.providers.base import BatchPolling, ProviderError, VideoRequest
@@ -53,6 +54,14 @@ async def test_large_slow_video_is_served_in_chunks(
     assert len(chunks) > 1
     with av.open(io.BytesIO(data)) as container:
         assert container.streams.video[0].width == 64
+
+
+async def test_video_is_missing_until_done(
+    contract: AnyContract, fake: AnyFake, provider: AnyProvider
+) -> None:
+    job_id = (await provider.submit(contract.text)).provider_job_id
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(fake.cdn_url(job_id))).status_code == 404
 
 
 # -- the secret -----------------------------------------------------------------------------------

@@ -481,12 +481,6 @@ async def test_completed_video_is_downloadable_and_real(
     await assert_h264_mp4(done.video_url, 180, 320)
 
 
-async def test_video_is_missing_until_done(fake: FakeAceData, provider: KlingProvider) -> None:
-    task_id = await submit_id(provider)
-    async with httpx.AsyncClient() as http:
-        assert (await http.get(fake.cdn_url(task_id))).status_code == 404
-
-
 @pytest.mark.parametrize(
     ("code", "message", "expected_code", "retryable", "phrase"),
     [

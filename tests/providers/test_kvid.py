@@ -539,15 +539,6 @@ async def test_fake_concurrency_limit(sleeps: RecordingSleep) -> None:
     assert failure.code == "CONCURRENT_LIMIT"
 
 
-async def test_fake_video_is_missing_until_completed(
-    fake: FakeKvid, provider: KvidProvider
-) -> None:
-    job_id = (await provider.submit(TEXT)).provider_job_id
-    async with httpx.AsyncClient() as http:
-        response = await http.get(fake.cdn_url(job_id))
-    assert response.status_code == 404
-
-
 async def test_fake_waits_for_submissions(fake: FakeKvid, provider: KvidProvider) -> None:
     import asyncio
 

@@ -313,9 +313,11 @@ def fit_to_limit(
     )
 
 
-def _is_blank(image: Image.Image) -> bool:
-    """True for near-uniform frames (fades, black or white slates) that make poor posters."""
-    stat = ImageStat.Stat(image.convert("L"))
+def _is_blank(stat: ImageStat.Stat) -> bool:
+    """True for near-uniform frames (fades, black or white slates) that make poor posters.
+
+    `stat` is the frame's grey-level statistics.
+    """
     return stat.stddev[0] < 8 or stat.mean[0] < 16
 
 
@@ -347,10 +349,12 @@ def poster_frame(src: Path, dest: Path, *, max_width: int = 1280) -> Path:
                 image = _frame_near(container, duration * point)
                 if image is None:
                     continue
-                spread = ImageStat.Stat(image.convert("L")).stddev[0]
+                # One grey-level pass per frame serves both the ranking and the blank test.
+                stat = ImageStat.Stat(image.convert("L"))
+                spread = stat.stddev[0]
                 if spread > best_spread:
                     best, best_spread = image, spread
-                if not _is_blank(image) and spread >= _DETAILED_SPREAD:
+                if not _is_blank(stat) and spread >= _DETAILED_SPREAD:
                     break
     except av.FFmpegError as exc:
         raise VideoFitError(f"cannot decode a frame of {src.name}: {exc}") from exc

@@ -258,7 +258,6 @@ class Pool(Logged):
     async def _withdraw_in(
         self, tx: Transaction, guild_id: int, actor_id: int | None, amount: int
     ) -> PoolStatus:
-        await self.ensure_in(tx, guild_id)
         status = await self.status_in(tx, guild_id)
         if amount > status.available:
             raise PoolError(

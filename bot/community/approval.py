@@ -133,15 +133,6 @@ class ApprovalQueue(Logged):
         self._gate = gate
         self._listeners: list[Callable[[], None]] = []
 
-    @property
-    def gate(self) -> JobGate:
-        """What decisions do to jobs."""
-        return self._gate
-
-    def use_gate(self, gate: JobGate) -> None:
-        """Replace the job gate (the job service may bring its own)."""
-        self._gate = gate
-
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call `listener` after a request is created or decided (e.g. to post or edit it)."""
         self._listeners.append(listener)

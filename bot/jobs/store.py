@@ -283,8 +283,9 @@ async def _claim_steps_in(
 async def _claim_riders_in(
     tx: Transaction, provider: str, owner: str, horizon: float, until: float, limit: int
 ) -> list[Job]:
+    # Riders are only unleased jobs, so none is ever taken over from another owner.
     rows = await tx.fetchall(
-        "UPDATE jobs SET taken_from = lease_owner, lease_owner = ?, next_poll_at = ?, "
+        "UPDATE jobs SET taken_from = NULL, lease_owner = ?, next_poll_at = ?, "
         "version = version + 1 "
         f"WHERE id IN (SELECT id FROM jobs WHERE {_ACTIVE_SQL} AND next_poll_at <= ? "
         "AND state = 'running' AND provider = ? AND lease_owner IS NULL "

@@ -147,7 +147,8 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
         )
     for marker in request.node.iter_markers("bot_env"):
         overrides.update(marker.kwargs)
-    database: Path | str = tmp_path / "bot.sqlite3"
+    sqlite_file = tmp_path / "bot.sqlite3"
+    database: Path | str = sqlite_file
     engine = getattr(request, "param", os.environ.get("E2E_DATABASE", "sqlite"))
     if engine == "postgresql":
         database = request.getfixturevalue("postgres").url
@@ -155,7 +156,7 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
     env = bot_env(
         {
             **fakes_env(discord, kvid, kling),
-            "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
+            "DATABASE_PATH": str(sqlite_file),
             "LOG_LEVEL": "DEBUG",
             **overrides,
         }

@@ -9,11 +9,11 @@ import pytest
 from bot.community import AdmissionQuery, Community
 from bot.community.approval import ApprovalError
 from bot.db import Database
-from bot.jobs.models import JobOrder, JobState, new_job_id
+from bot.jobs.models import JobState, new_job_id
 from bot.jobs.store import JobStore, insert_in
 from bot.ledger import Ledger
-from bot.providers.base import VideoRequest
 from tests.unit.community_support import ADMIN, ALICE, BOB, CHANNEL, GUILD, assert_ledger_balanced
+from tests.unit.job_support import text_order
 
 PRICE = 15
 
@@ -34,16 +34,7 @@ async def community(db: Database, ledger: Ledger, clock, wakes) -> Community:
 
 async def start_job(community: Community, db: Database, ledger: Ledger, clock) -> str:
     """What JobService.start does with the seam: admission, job row, hold, request, one tx."""
-    order = JobOrder(
-        interaction_id=int(clock() * 1000),
-        guild_id=GUILD,
-        channel_id=CHANNEL,
-        user_id=ALICE,
-        locale="en-US",
-        provider="kvid",
-        request=VideoRequest(kind="text", prompt="a red kite", model="v2", resolution="720p"),
-        upload_limit=10 * 1024 * 1024,
-    )
+    order = text_order(int(clock() * 1000), GUILD, CHANNEL, ALICE, "a red kite")
     job_id = new_job_id()
     async with db.transaction() as tx:
         query = AdmissionQuery(GUILD, CHANNEL, ALICE, [], None, "a red kite", False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -128,14 +128,6 @@ class SettingsStore(Logged):
             pool_daily_limit=row[6],
         )
 
-    async def _ensure_row_in(self, tx: Transaction, guild_id: int, actor_id: int | None) -> None:
-        await tx.execute(
-            "INSERT INTO community_settings (guild_id, updated_at, updated_by) VALUES (?, ?, ?) "
-            "ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at, "
-            "updated_by = excluded.updated_by",
-            (guild_id, self._clock(), actor_id),
-        )
-
     # -- admin changes ---------------------------------------------------------------------------
 
     async def get(self, guild_id: int) -> CommunitySettings:
@@ -149,25 +141,9 @@ class SettingsStore(Logged):
         """Set (or with None, clear) the moderators', audit-log or showcase channel."""
         if column not in CHANNEL_COLUMNS:
             raise SettingsError(Text("community.settings.not_channel", name=column))
-        return await self._db.run(self._set_channel_in, guild_id, actor_id, column, channel_id)
-
-    async def _set_channel_in(
-        self,
-        tx: Transaction,
-        guild_id: int,
-        actor_id: int | None,
-        column: str,
-        channel_id: int | None,
-    ) -> CommunitySettings:
-        await self._ensure_row_in(tx, guild_id, actor_id)
-        # `column` is one of CHANNEL_COLUMNS (checked by the caller), never from the member.
-        await tx.execute(
-            f"UPDATE community_settings SET {column} = ? WHERE guild_id = ?", (channel_id, guild_id)
-        )
         label = CHANNEL_LABELS[column]
         detail = f"{label} set to <#{channel_id}>" if channel_id else f"{label} cleared"
-        await self._log.record_in(tx, guild_id, actor_id, "settings", detail)
-        return await self.get_in(tx, guild_id)
+        return await self._db.run(self._write_in, guild_id, actor_id, {column: channel_id}, detail)
 
     async def configure(
         self,
@@ -194,19 +170,30 @@ class SettingsStore(Logged):
                 raise SettingsError(
                     Text("community.settings.mode", modes=", ".join(m.value for m in ApprovalMode))
                 ) from None
-        return await self._db.run(self._configure_in, guild_id, actor_id, wanted)
+        detail = ", ".join(f"{k}={v}" for k, v in wanted.items())
+        return await self._db.run(self._write_in, guild_id, actor_id, wanted, detail)
 
-    async def _configure_in(
-        self, tx: Transaction, guild_id: int, actor_id: int | None, wanted: dict
+    async def _write_in(
+        self,
+        tx: Transaction,
+        guild_id: int,
+        actor_id: int | None,
+        columns: Mapping[str, object],
+        detail: str,
     ) -> CommunitySettings:
-        await self._ensure_row_in(tx, guild_id, actor_id)
-        for name, value in wanted.items():
-            # Names come from RANGES or are "approval_mode" (checked above).
+        """Write settings columns and log what changed (nothing is logged for no change)."""
+        await tx.execute(
+            "INSERT INTO community_settings (guild_id, updated_at, updated_by) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at, "
+            "updated_by = excluded.updated_by",
+            (guild_id, self._clock(), actor_id),
+        )
+        for name, value in columns.items():
+            # Names are CHANNEL_COLUMNS, RANGES or "approval_mode" (checked by the callers).
             await tx.execute(
                 f"UPDATE community_settings SET {name} = ? WHERE guild_id = ?", (value, guild_id)
             )
-        if wanted:
-            detail = ", ".join(f"{k}={v}" for k, v in wanted.items())
+        if detail:
             await self._log.record_in(tx, guild_id, actor_id, "settings", detail)
         return await self.get_in(tx, guild_id)
 
@@ -265,8 +252,7 @@ class SettingsStore(Logged):
             )
             changes.append(f"added <{mark}{add}> to allowed {what}")
         if changes:
-            await self._ensure_row_in(tx, guild_id, actor_id)
-            await self._log.record_in(tx, guild_id, actor_id, "settings", "; ".join(changes))
+            return await self._write_in(tx, guild_id, actor_id, {}, "; ".join(changes))
         return await self.get_in(tx, guild_id)
 
 

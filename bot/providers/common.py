@@ -285,10 +285,14 @@ class ErrorTable:
         rows: Mapping[str, ErrorRow],
         fallback: Fallback,
         alert: OperatorAlert,
+        *,
+        unlabelled_403: str,
     ) -> None:
         self.rows: Mapping[str, ErrorRow] = MappingProxyType(dict(rows))
         self._fallback = fallback
         self._alert = alert
+        # What a 403 means when it names no code the table knows (each provider's docs say).
+        self._unlabelled_403 = unlabelled_403
         names = {
             **{row.reported_as: code for code, row in rows.items() if row.reported_as},
             **{code: code for code in rows},
@@ -320,11 +324,14 @@ class ErrorTable:
         message, retryable = self._fallback(http_status)
         return ProviderFailure(code, message, retryable, http_status, retry_after, detail)
 
-    def answer_failure(
-        self, response: httpx.Response, code: str | None, detail: str, secret: str | None
-    ) -> ProviderFailure:
-        """The failure for an error answer whose code (if any) and account were read already."""
+    def answer_failure(self, response: httpx.Response, secret: str | None) -> ProviderFailure:
+        """The failure for an error answer in any shape the provider uses, its secret redacted."""
+        body = json_or_none(response)
+        code, message = error_fields(body, self.known)
+        detail = answer_detail(response, body, code, message)
         status = response.status_code
+        if status == 403 and self.known(code) is None:
+            code = self._unlabelled_403
         failure = self.failure(
             code or f"http_{status}",
             http_status=status,
@@ -379,6 +386,8 @@ class HttpProvider:
     secret_header: ClassVar[str]
     # The member's message for an answer that cannot be read.
     server_error: ClassVar[str]
+    # The provider's documented error codes.
+    errors: ClassVar[ErrorTable]
 
     def __init__(
         self,
@@ -399,8 +408,8 @@ class HttpProvider:
         return f"{type(self).__name__}(base_url={str(self._client.base_url)!r})"
 
     def _failure_from(self, response: httpx.Response) -> ProviderFailure:
-        """The provider's reading of an error answer."""
-        raise NotImplementedError
+        """The provider's error answer as a failure, with the secret redacted."""
+        return self.errors.answer_failure(response, self._secret)
 
     async def _submit_json(
         self,

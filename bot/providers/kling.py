@@ -32,10 +32,8 @@ from bot.providers.common import (
     OperatorAlert,
     ProviderOptions,
     SecretHeaderAuth,
-    answer_detail,
     error_fields,
     json_client,
-    json_or_none,
     required_secret,
     resubmit_guard,
     snippet,
@@ -202,20 +200,9 @@ ERRORS: Final = ErrorTable(
         "Videos API from acedata.cloud in KLING_API_KEY and restart the bot",
         log,
     ),
+    # The SDK's rule: a 403 without a known code is a moderation block.
+    unlabelled_403="forbidden",
 )
-
-
-def failure_from_response(
-    response: httpx.Response, *, secret: str | None = None
-) -> ProviderFailure:
-    """Turn an error answer in any shape AceData uses into a ProviderFailure."""
-    body = json_or_none(response)
-    code, message = error_fields(body, ERRORS.known)
-    detail = answer_detail(response, body, code, message)
-    if response.status_code == 403 and ERRORS.known(code) is None:
-        # The SDK's rule: a 403 without a known code is a moderation block.
-        code = "forbidden"
-    return ERRORS.answer_failure(response, code, detail, secret)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,6 +398,7 @@ class KlingProvider(HttpProvider):
 
     secret_header = "authorization"
     server_error = _SERVER_ERROR
+    errors = ERRORS
 
     def __init__(
         self,
@@ -578,7 +566,3 @@ class KlingProvider(HttpProvider):
 
         result = await self._calls.call(send, self._json_answer, what=what)
         return cast(dict[str, Any], result)
-
-    def _failure_from(self, response: httpx.Response) -> ProviderFailure:
-        """AceData's error answer as a failure, with the token redacted."""
-        return failure_from_response(response, secret=self._secret)

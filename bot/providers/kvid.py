@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.camera import CameraMove, with_directive
-from bot.providers import common
 from bot.providers.base import (
     InvalidRequest,
     JobUpdate,
@@ -32,11 +31,9 @@ from bot.providers.common import (
     HttpProvider,
     OperatorAlert,
     SecretHeaderAuth,
-    answer_detail,
     float_or_none,
     int_or_none,
     json_client,
-    json_or_none,
     required_secret,
     resubmit_guard,
     snippet,
@@ -168,25 +165,9 @@ ERRORS: Final = ErrorTable(
         "KVID_API_KEY and restart the bot",
         log,
     ),
+    # Neither edition's docs give a 403 a code: it is a wrong key.
+    unlabelled_403=INVALID_API_KEY,
 )
-
-
-def error_fields(body: object) -> tuple[str | None, str | None]:
-    """Pull (code, message) out of any error body shape kvid or its upstream is seen to use."""
-    return common.error_fields(body, ERRORS.known)
-
-
-def failure_from_response(
-    response: httpx.Response, *, secret: str | None = None
-) -> ProviderFailure:
-    """Turn a non-2xx (or `success: false`) kvid response into a ProviderFailure."""
-    body = json_or_none(response)
-    code, message = error_fields(body)
-    if code is None and response.status_code == 403:
-        code = INVALID_API_KEY
-    return ERRORS.answer_failure(
-        response, code, answer_detail(response, body, code, message), secret
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,6 +356,7 @@ class KvidProvider(HttpProvider):
 
     secret_header = "api-key"
     server_error = _SERVER_ERROR
+    errors = ERRORS
 
     # -- validation ---------------------------------------------------------------------------
 
@@ -478,10 +460,6 @@ class KvidProvider(HttpProvider):
             return self._client.get(path, params={"jobId": job_id})
 
         return await self._calls.call(send, interpret, what=f"{what} {job_id}")
-
-    def _failure_from(self, response: httpx.Response) -> ProviderFailure:
-        """kvid's error answer as a failure, with the key redacted."""
-        return failure_from_response(response, secret=self._secret)
 
     def _interpret(self, response: httpx.Response) -> dict[str, Any]:
         """The `data` of a successful answer, or ProviderError for anything else."""

@@ -260,7 +260,7 @@ def test_kling_names_its_key_when_acedata_refuses_it(
     """AceData's token errors log one line naming KLING_API_KEY, without the key."""
     response = httpx.Response(status, json={"error": {"code": code, "message": "bad token"}})
     with caplog.at_level(logging.ERROR, logger="bot.providers.kling"):
-        failure = kling.failure_from_response(response, secret="the-kling-secret")
+        failure = kling.ERRORS.answer_failure(response, "the-kling-secret")
     assert failure.code == code
     assert [r.getMessage() for r in caplog.records if "KLING_API_KEY" in r.getMessage()]
     assert "the-kling-secret" not in caplog.text
@@ -270,5 +270,5 @@ def test_kling_content_refusals_do_not_blame_the_key(caplog: pytest.LogCaptureFi
     """A moderation 403 is the member's prompt, not the operator's key."""
     response = httpx.Response(403, json={"error": {"code": "forbidden", "message": "blocked"}})
     with caplog.at_level(logging.ERROR, logger="bot.providers.kling"):
-        kling.failure_from_response(response)
+        kling.ERRORS.answer_failure(response, None)
     assert "KLING_API_KEY" not in caplog.text

@@ -362,6 +362,9 @@ async def test_messages_say_what_to_do(fake: FakeKvid, provider: KvidProvider) -
         ("text", 502, None, "http_502", True),
         ("empty", 503, None, "http_503", True),
         ("no_code", 403, None, "invalid_api_key", False),
+        # kvid documents no code for a 403: one it does not document is still the key.
+        ("seed", 403, "NOT_ALLOWED", "invalid_api_key", False),
+        ("seed", 403, "content_policy_violation", "content_policy_violation", False),
         ("seed", 418, "TEAPOT", "TEAPOT", False),
         ("seed", 503, "UPSTREAM_DOWN", "UPSTREAM_DOWN", True),
         ("seed", 429, "SLOW_DOWN", "SLOW_DOWN", True),

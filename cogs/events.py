@@ -11,7 +11,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.background import BackgroundLoop
 from bot.community.events import MAX_PRIZE, MAX_THEME, EventResult, parse_duration
 from bot.i18n import Messages, Text, tr
 from bot.ui.cogs import BotCog, guild_group
@@ -95,13 +94,11 @@ class EventsCog(BotCog):
         super().__init__(bot)
         self.community: Community = bot.services.community
         self._announcing = asyncio.Lock()
-        self._announcer = BackgroundLoop(
+        self._announcer = self.community.background_loop(
             "event announcer",
             self.run_once,
             idle=IDLE_SECONDS,
             next_due=self.community.events.next_end,
-            clock=self.community.now,
-            floor=0.05,
         )
 
     def _provider_name(self, provider: str) -> str:

@@ -11,7 +11,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.background import BackgroundLoop
 from bot.community.showcase import PERIOD_LABELS, Share, SharedJob, ShowcaseError
 from bot.i18n import Messages, Text, tr
 from bot.ui.cogs import BotCog, guild_group
@@ -146,7 +145,9 @@ class ShowcaseCog(BotCog):
         super().__init__(bot)
         self.community: Community = bot.services.community
         self._posting: set[int] = set()
-        self._poster = BackgroundLoop("showcase posting", self.run_once, idle=IDLE_SECONDS)
+        self._poster = self.community.background_loop(
+            "showcase posting", self.run_once, idle=IDLE_SECONDS
+        )
         self.poke = self._poster.poke
 
     async def cog_load(self) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.background import BackgroundLoop
 from bot.community.approval import ApprovalQueue, ApprovalRequest, JobGate, SqlJobGate
 from bot.community.events import Events
 from bot.community.log import CommunityDeps, ModerationLog
@@ -104,6 +105,10 @@ class Community:
         self.pool = Pool(deps, ledger)
         self.showcase = Showcase(deps)
         self.events = Events(deps, self.pool)
+        # The loops of community passes (moderation, showcase, events) wake on this clock; a
+        # deadline still past due after a pass (another process has it) is looked at again
+        # after 50 ms, not 5.
+        self.background_loop = functools.partial(BackgroundLoop, clock=clock, floor=0.05)
 
     def now(self) -> float:
         """The community's clock."""

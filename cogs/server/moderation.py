@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.background import BackgroundLoop
 from bot.ui.community import log_line_text
 from bot.ui.community_views import NO_MENTIONS, find_channel, guild_locale
 from cogs.server.approvals import Approvals, post_request, show_decision
@@ -30,13 +29,11 @@ class ModerationCog(commands.Cog):
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         self.community: Community = bot.services.community
-        self._pass = BackgroundLoop(
+        self._pass = self.community.background_loop(
             "community moderation",
             self.run_once,
             idle=IDLE_SECONDS,
             next_due=self.community.approvals.next_expiry,
-            clock=self.community.now,
-            floor=0.05,
         )
         # Post new requests, reports and log lines now rather than at the next pass.
         self.poke = self._pass.poke

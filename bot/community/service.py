@@ -157,18 +157,10 @@ class Community:
             force_safety_checker=force,
         )
 
-    async def check(self, query: AdmissionQuery, *, record_refusal: bool = True) -> Admission:
-        """Before deferring: the same verdict; a refusal is written to the moderation log."""
-        return await self._db.run(
-            functools.partial(self.screen_in, record_refusal=record_refusal), query
-        )
-
-    async def screen_in(
-        self, tx: Transaction, query: AdmissionQuery, *, record_refusal: bool
-    ) -> Admission:
+    async def screen_in(self, tx: Transaction, query: AdmissionQuery) -> Admission:
         """The verdict on a request, inside a transaction; a refusal goes to the moderation log."""
         admission = await self.admission_in(tx, query)
-        if not admission.allowed and record_refusal:
+        if not admission.allowed:
             user_id, channel_id, prompt = query.user_id, query.channel_id, query.prompt
             what = {
                 BANNED: "banned member",

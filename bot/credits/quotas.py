@@ -71,25 +71,6 @@ class Quotas:
 
     # -- async API ------------------------------------------------------------------------------
 
-    async def check(
-        self, guild_id: int, user_id: int, role_ids: Collection[int] | None, list_price: int
-    ) -> Admission:
-        """Would `admit` let this through now? Keeps any refill that was due; holds nothing."""
-
-        async def admission_or_refusal(
-            tx: Transaction,
-        ) -> Admission | QuotaExceeded | InsufficientCredits:
-            # A refusal is returned, not raised, so the welcome grant and refill still commit.
-            try:
-                return await self.admit_in(tx, guild_id, user_id, role_ids, list_price)
-            except (QuotaExceeded, InsufficientCredits) as refusal:
-                return refusal
-
-        outcome = await self._db.run(admission_or_refusal)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
     async def standing(
         self, guild_id: int, user_id: int, role_ids: Collection[int] | None
     ) -> Standing:

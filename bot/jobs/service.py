@@ -147,7 +147,7 @@ class JobService(OnJobDeps):
                 parent_channel_id=order.parent_channel_id,
                 is_manager=order.is_manager,
             )
-            verdict = await self._community.screen_in(tx, query, record_refusal=True)
+            verdict = await self._community.screen_in(tx, query)
             if not verdict.allowed:
                 return verdict
             if verdict.force_safety_checker and not order.request.enable_safety_checker:

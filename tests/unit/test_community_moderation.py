@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import pytest
 
-from bot.community import AdmissionQuery, Community
+from bot.community import Admission, AdmissionQuery, Community
 from bot.community.moderation import ModerationError, TermError, check_pattern, normalize
+from bot.db import Database
 from tests.unit.community_support import (
     ADMIN,
     ALICE,
@@ -16,26 +20,34 @@ from tests.unit.community_support import (
     make_job,
 )
 
-
-async def admit(community: Community, prompt: str, **kwargs):
-    defaults = dict(
-        guild_id=GUILD,
-        channel_id=CHANNEL,
-        user_id=ALICE,
-        role_ids=[],
-        joined_at=None,
-        prompt=prompt,
-        channel_is_age_restricted=False,
-    )
-    defaults.update(kwargs)
-    return await community.check(AdmissionQuery(**defaults))
+Admit = Callable[..., Awaitable[Admission]]
 
 
-async def test_a_blocked_prompt_is_refused_naming_the_rule_never_the_term(community) -> None:
+@pytest.fixture
+def admit(community: Community, db: Database) -> Admit:
+    """Screen a prompt as `/video` does (a refusal is logged), with defaults for the rest."""
+
+    async def screen(prompt: str, **kwargs: Any) -> Admission:
+        defaults: dict[str, Any] = dict(
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            user_id=ALICE,
+            role_ids=[],
+            joined_at=None,
+            prompt=prompt,
+            channel_is_age_restricted=False,
+        )
+        defaults.update(kwargs)
+        return await db.run(community.screen_in, AdmissionQuery(**defaults))
+
+    return screen
+
+
+async def test_a_blocked_prompt_is_refused_naming_the_rule_never_the_term(community, admit) -> None:
     await community.terms.add(GUILD, ADMIN, "word", "Gore", "Graphic violence")
     await community.terms.add(GUILD, ADMIN, "pattern", r"free\s*crypto", "Scams")
 
-    verdict = await admit(community, "a cat, lots of GORE, at dawn")
+    verdict = await admit("a cat, lots of GORE, at dawn")
     assert not verdict.allowed
     assert verdict.reason_key == "blocked_term"
     assert verdict.rule is not None
@@ -46,29 +58,29 @@ async def test_a_blocked_prompt_is_refused_naming_the_rule_never_the_term(commun
     assert '"Graphic violence" 규칙에 걸려서' in verdict.message.render("ko")
     assert "gore" not in str(verdict.message).lower()
 
-    scam = await admit(community, "FREE   Crypto giveaway banner")
+    scam = await admit("FREE   Crypto giveaway banner")
     assert scam.rule.name == "Scams"
     assert "crypto" not in str(scam.message).lower()
     assert "\\s" not in str(scam.message)
 
-    assert (await admit(community, "a goregeous sunset")).allowed  # whole words only
-    assert (await admit(community, "freedom of crypto")).allowed is True
+    assert (await admit("a goregeous sunset")).allowed  # whole words only
+    assert (await admit("freedom of crypto")).allowed is True
 
 
 async def test_word_rules_see_through_case_width_invisible_characters_and_punctuation(
-    community,
+    community, admit
 ) -> None:
     await community.terms.add(GUILD, ADMIN, "word", "blood bath", None)
     for prompt in ("BLOOD-BATH tonight", "ｂｌｏｏｄ bath", "blo\u200bod   bath", "blood_bath"):
-        verdict = await admit(community, prompt)
+        verdict = await admit(prompt)
         assert not verdict.allowed, prompt
         assert verdict.rule.name == "word rule 1"
-    assert (await admit(community, "bloodbaths and bloody baths")).allowed
+    assert (await admit("bloodbaths and bloody baths")).allowed
 
 
-async def test_a_refusal_is_logged_for_moderators_with_the_rule(community, db) -> None:
+async def test_a_refusal_is_logged_for_moderators_with_the_rule(community, db, admit) -> None:
     await community.terms.add(GUILD, ADMIN, "word", "gore", "Graphic violence")
-    await admit(community, "gore everywhere")
+    await admit("gore everywhere")
     lines = await community.log.recent(GUILD)
     assert lines[0].action == "prompt refused"
     assert 'rule "Graphic violence"' in lines[0].detail
@@ -108,7 +120,7 @@ def test_ordinary_patterns_are_accepted(pattern: str) -> None:
     assert check_pattern(pattern).search(normalize("Buy PILLS, free money, nudity, k1ll, abcdx"))
 
 
-async def test_rules_are_named_unique_and_removable_by_name(community) -> None:
+async def test_rules_are_named_unique_and_removable_by_name(community, admit) -> None:
     first = await community.terms.add(GUILD, ADMIN, "word", "spam", None)
     assert first.name == "word rule 1"
     with pytest.raises(TermError, match="already blocked"):
@@ -122,21 +134,21 @@ async def test_rules_are_named_unique_and_removable_by_name(community) -> None:
     assert removed is not None
     assert removed.term == "spam"
     assert await community.terms.remove(GUILD, ADMIN, "word rule 1") is None
-    assert (await admit(community, "spam")).allowed
+    assert (await admit("spam")).allowed
     actions = [line.action for line in await community.log.recent(GUILD)]
     assert actions == ["unblock", "block"]
 
 
-async def test_a_banned_member_is_refused_until_unbanned(community) -> None:
+async def test_a_banned_member_is_refused_until_unbanned(community, admit) -> None:
     assert await community.bans.ban(GUILD, ADMIN, ALICE, "spamming")
-    verdict = await admit(community, "a kite")
+    verdict = await admit("a kite")
     assert (verdict.allowed, verdict.reason_key) == (False, "banned")
     assert "spamming" in str(verdict.message)
-    assert (await admit(community, "a kite", user_id=BOB)).allowed
+    assert (await admit("a kite", user_id=BOB)).allowed
     assert not await community.bans.ban(GUILD, ADMIN, ALICE, "again")  # already banned
     assert await community.bans.unban(GUILD, ADMIN, ALICE)
     assert not await community.bans.unban(GUILD, ADMIN, ALICE)
-    assert (await admit(community, "a kite")).allowed
+    assert (await admit("a kite")).allowed
     lines = await community.log.recent(GUILD)
     assert [(line.action, line.actor_id, line.target_user_id) for line in lines[:4]] == [
         ("unban", ADMIN, ALICE),

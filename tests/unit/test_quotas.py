@@ -283,8 +283,8 @@ async def test_tier_discount_is_applied_when_the_job_is_held(economy: Economy) -
     vip = await economy.start(BOB)
     plain = await economy.start(ALICE)
     assert (vip.price, plain.price) == (12, 15)
-    check = await economy.quotas.check(GUILD, BOB, [MEMBER_ROLE], PRICE_720)
-    assert (check.price, check.list_price, check.tiers) == (12, 15, ("VIP",))
+    terms = await economy.db.run(economy.quotas.admit_in, GUILD, BOB, [MEMBER_ROLE], PRICE_720)
+    assert (terms.price, terms.list_price, terms.tiers) == (12, 15, ("VIP",))
     held = await economy.db.fetchone("SELECT amount FROM holds WHERE job_id = ?", (vip.id,))
     assert held is not None
     assert held["amount"] == 12
@@ -380,15 +380,6 @@ async def test_insufficient_credits_say_when_the_allowance_refills(economy: Econ
     assert (exc.price, exc.available, exc.refill_amount, exc.refill_cap) == (15, 10, 30, 100)
     assert exc.next_refill_at == (int(economy.clock.now) // DAY + 1) * DAY
     assert await economy.db.fetchall("SELECT * FROM jobs") == []
-
-
-async def test_check_keeps_the_refill_even_when_it_refuses(economy: Economy) -> None:
-    await economy.ledger.take(GUILD, ALICE, 40, "empty", actor_id=None)
-    economy.clock.advance(DAY)
-    with pytest.raises(InsufficientCredits):
-        await economy.quotas.check(GUILD, ALICE, [MEMBER_ROLE], 45)
-    assert (await economy.ledger.balance(GUILD, ALICE)).balance == 30
-    assert await economy.db.fetchall("SELECT * FROM holds") == []
 
 
 async def test_a_repeated_interaction_is_not_refused_by_the_limits(economy: Economy) -> None:

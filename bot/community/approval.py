@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.community.log import CommunityDeps, Logged
-from bot.db import Params, Transaction
+from bot.db import Params, Transaction, execute_alone
 from bot.errors import UserError
 from bot.i18n import Text
 from bot.jobs import store as job_store
@@ -320,7 +320,8 @@ class ApprovalQueue(Logged):
 
     async def mark_posted(self, job_id: str, channel_id: int, message_id: int) -> None:
         """Remember where the request was shown to moderators."""
-        await self._write(
+        await execute_alone(
+            self._db,
             "UPDATE approval_requests SET message_id = ?, message_channel_id = ? WHERE job_id = ?",
             (message_id, channel_id, job_id),
         )

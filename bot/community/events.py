@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot.community.log import CommunityDeps, Logged
 from bot.community.pool import Pool
-from bot.db import Transaction
+from bot.db import Transaction, execute_alone
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -240,7 +240,8 @@ class Events(Logged):
 
     async def mark_entry_posted(self, entry_id: int, channel_id: int, message_id: int) -> None:
         """Remember the message that shows the entry (and carries its vote button)."""
-        await self._write(
+        await execute_alone(
+            self._db,
             "UPDATE event_entries SET channel_id = ?, message_id = ? WHERE id = ?",
             (channel_id, message_id, entry_id),
         )
@@ -383,7 +384,8 @@ class Events(Logged):
 
     async def mark_announced(self, event_id: int, message_id: int | None) -> None:
         """The result was posted (or could not be); it is not posted again."""
-        await self._write(
+        await execute_alone(
+            self._db,
             "UPDATE events SET announced_at = ?, announce_message_id = ? "
             "WHERE id = ? AND announced_at IS NULL",
             (self._clock(), message_id, event_id),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Concatenate, ParamSpec, TypeVar
 
-from bot.db import Database, Params, Transaction
+from bot.db import Database, Transaction, execute_alone
 
 MAX_DETAIL = 1000
 
@@ -91,12 +91,12 @@ class ModerationLog:
 
     async def mark_relayed(self, line_id: int, error: str | None = None) -> None:
         """The line was posted (or could not be, for `error`); it is not tried again."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE moderation_log SET relayed_at = ?, relay_error = ? "
-                "WHERE id = ? AND relayed_at IS NULL",
-                (self._clock(), error[:200] if error else None, line_id),
-            )
+        await execute_alone(
+            self._db,
+            "UPDATE moderation_log SET relayed_at = ?, relay_error = ? "
+            "WHERE id = ? AND relayed_at IS NULL",
+            (self._clock(), error[:200] if error else None, line_id),
+        )
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,6 @@ class Logged:
         self._db = deps.db
         self._log = deps.log
         self._clock = deps.clock
-
-    async def _write(self, sql: str, params: Params) -> int:
-        """Run one statement in a write transaction of its own; return the rows it changed."""
-        async with self._db.transaction() as tx:
-            return await tx.execute(sql, params)
 
 
 def _in_own_transaction(

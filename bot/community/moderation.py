@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.community.log import CommunityDeps, Logged
-from bot.db import Transaction
+from bot.db import Transaction, execute_alone
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -476,7 +476,8 @@ class Reports(Logged):
 
     async def mark_posted(self, report_id: int, channel_id: int, message_id: int) -> None:
         """Remember where the report was shown to moderators."""
-        await self._write(
+        await execute_alone(
+            self._db,
             "UPDATE job_reports SET message_id = ?, message_channel_id = ? WHERE id = ?",
             (message_id, channel_id, report_id),
         )

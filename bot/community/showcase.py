@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.community.log import Logged
-from bot.db import Dialect, Transaction
+from bot.db import Dialect, Transaction, execute_alone
 from bot.errors import UserError
 from bot.i18n import Text
 
@@ -187,7 +187,8 @@ class Showcase(Logged):
 
     async def mark_review_posted(self, share_id: int, channel_id: int, message_id: int) -> None:
         """Remember the share's approval request in the moderators' channel."""
-        await self._write(
+        await execute_alone(
+            self._db,
             "UPDATE showcase_shares SET review_channel_id = ?, review_message_id = ? WHERE id = ?",
             (channel_id, message_id, share_id),
         )
@@ -195,7 +196,8 @@ class Showcase(Logged):
     async def mark_posted(self, share_id: int, channel_id: int, message_id: int) -> bool:
         """The share is in the showcase channel; False if it had been posted already."""
         return bool(
-            await self._write(
+            await execute_alone(
+                self._db,
                 "UPDATE showcase_shares SET state = 'posted', channel_id = ?, message_id = ?, "
                 "posted_at = ? WHERE id = ? AND state = 'ready'",
                 (channel_id, message_id, self._clock(), share_id),

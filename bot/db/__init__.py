@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeGuard
 
-from bot.db.base import Database, Params, Row, Transaction, Work
+from bot.db.base import Database, Params, Row, Transaction, Work, execute_alone
 from bot.db.dialect import Dialect
 from bot.db.postgres import PostgresDatabase
 from bot.db.sqlite import SqliteDatabase
@@ -17,6 +17,7 @@ __all__ = [
     "Row",
     "Transaction",
     "Work",
+    "execute_alone",
     "is_postgres_url",
     "open_database",
 ]

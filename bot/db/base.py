@@ -85,3 +85,8 @@ class Database(Protocol):
     async def close(self) -> None:
         """Close every connection."""
         ...
+
+
+async def execute_alone(db: Database, sql: str, params: Params = ()) -> int:
+    """One statement in a durable write transaction of its own; the rows it changed."""
+    return await db.run(lambda tx: tx.execute(sql, params))

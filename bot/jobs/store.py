@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bot.db import Database, Row, Transaction
+from bot.db import Database, Row, Transaction, execute_alone
 from bot.jobs.models import DeliveryState, Job, JobOrder, JobState, request_to_json
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
@@ -190,10 +190,9 @@ class JobStore:
 
     async def record_card(self, job_id: str, message_id: int) -> None:
         """Remember which message shows the job's card (not a state change: no version bump)."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE jobs SET card_message_id = ? WHERE id = ?", (message_id, job_id)
-            )
+        await execute_alone(
+            self._db, "UPDATE jobs SET card_message_id = ? WHERE id = ?", (message_id, job_id)
+        )
 
 
 async def insert_in(tx: Transaction, job_id: str, order: JobOrder, price: int, now: float) -> None:

@@ -106,13 +106,18 @@ def jobs_by_prompt(stack: Stack) -> dict[str, dict[str, object]]:
     return {json.loads(str(r["request_json"]))["prompt"]: r for r in stack.job_rows()}
 
 
-def spent(stack: Stack, user_id: int) -> int:
-    """What the member's finished jobs cost."""
-    return sum(
-        int(r["price"])  # type: ignore[arg-type]
-        for r in stack.job_rows()
-        if r["user_id"] == user_id and r["state"] == "succeeded"
-    )
+def each_paid_for_their_own(stack: Stack, owners: dict[str, int]) -> dict[str, dict[str, object]]:
+    """Assert the jobs are `owners` (prompt: member) and each member paid for their own only.
+
+    Every job has finished: a member's balance is the 100 they started with less the prices of
+    their own jobs, with nothing still held. Returns the jobs by prompt.
+    """
+    jobs = jobs_by_prompt(stack)
+    assert {p: r["user_id"] for p, r in jobs.items()} == owners
+    for who in set(owners.values()):
+        own = sum(int(r["price"]) for r in jobs.values() if r["user_id"] == who)  # type: ignore[call-overload]
+        assert stack.db.balance(stack.ids.guild_id, who) == (100 - own, 0)
+    return jobs
 
 
 async def all_delivered(stack: Stack, count: int) -> None:
@@ -208,23 +213,17 @@ async def test_two_members_extend_their_own_videos_at_once(
         "alice's kite lands": videos["alice's kite"],
         "carol's boat sails on": videos["carol's boat"],
     }
-    jobs = jobs_by_prompt(stack)
-    assert (jobs["alice's kite lands"]["user_id"], jobs["alice's kite lands"]["parent_job_id"]) == (
-        alice,
-        alice_job,
+    jobs = each_paid_for_their_own(
+        stack,
+        {
+            "alice's kite": alice,
+            "alice's kite lands": alice,
+            "carol's boat": carol,
+            "carol's boat sails on": carol,
+        },
     )
-    assert (
-        jobs["carol's boat sails on"]["user_id"],
-        jobs["carol's boat sails on"]["parent_job_id"],
-    ) == (carol, carol_job)
-    # Each paid for their own two videos, nothing of the other's.
-    for who, prompts in (
-        (alice, ("alice's kite", "alice's kite lands")),
-        (carol, ("carol's boat", "carol's boat sails on")),
-    ):
-        assert {p for p, r in jobs.items() if r["user_id"] == who} == set(prompts)
-        assert spent(stack, who) == sum(int(jobs[p]["price"]) for p in prompts)  # type: ignore[arg-type]
-        assert stack.db.balance(ids.guild_id, who) == (100 - spent(stack, who), 0)
+    assert jobs["alice's kite lands"]["parent_job_id"] == alice_job
+    assert jobs["carol's boat sails on"]["parent_job_id"] == carol_job
 
 
 @pytest.mark.parametrize("restarted", RESTART)
@@ -266,19 +265,10 @@ async def test_two_members_remix_their_own_videos_at_once(
         "a blue fox": ("v3", "480p"),
         "a white owl": ("v2", "1080p"),
     }
-    jobs = jobs_by_prompt(stack)
-    assert {p: r["user_id"] for p, r in jobs.items()} == {
-        "a red fox": alice,
-        "a blue fox": alice,
-        "a grey owl": carol,
-        "a white owl": carol,
-    }
-    for who in (alice, carol):
-        own = [r for r in jobs.values() if r["user_id"] == who]
-        assert stack.db.balance(ids.guild_id, who) == (
-            100 - sum(int(r["price"]) for r in own),  # type: ignore[arg-type]
-            0,
-        )
+    each_paid_for_their_own(
+        stack,
+        {"a red fox": alice, "a blue fox": alice, "a grey owl": carol, "a white owl": carol},
+    )
 
 
 @pytest.mark.parametrize("restarted", RESTART)

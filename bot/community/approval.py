@@ -16,7 +16,7 @@ from typing import Protocol
 from bot.community.log import CommunityDeps, Logged
 from bot.db import Params, Transaction, execute_alone
 from bot.errors import UserError
-from bot.i18n import Text
+from bot.i18n import Text, tr
 from bot.jobs import store as job_store
 from bot.ledger import Ledger
 
@@ -78,7 +78,7 @@ class SqlJobGate:
         """Cancel the queued job and give its credits back, in this transaction."""
         changed = await job_store.reject_in(tx, job_id, code, message, now)
         if changed:
-            await self._ledger.resolve_in(tx, job_id, "released", message[:200])
+            await self._ledger.resolve_in(tx, job_id, "released", f"refund: {code}")
         return bool(changed)
 
     def after_commit(self) -> None:
@@ -249,11 +249,8 @@ class ApprovalQueue(Logged):
                 final = WITHDRAWN
         else:
             code = DENIED_CODE if outcome == DENIED else EXPIRED_CODE
-            if outcome == DENIED:
-                message = f"A moderator did not approve this video: {reason}"
-            else:
-                message = "No moderator decided on this video in time, so it was not made."
-            message += " The credits held for it were given back."
+            # A denial keeps the moderator's words; the card sets them in the member's language.
+            message = (reason or "—") if outcome == DENIED else tr("en", f"failure.{code}")
             if not await self._gate.reject_in(tx, job_id, code, message, now):
                 final = WITHDRAWN
         # The guard makes this the one decision, whoever else tries at the same time.

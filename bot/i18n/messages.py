@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n.catalogue import DEFAULT_LANGUAGE, Catalogue, Text, default_catalogue, language_of
+from bot.i18n.catalogue import (
+    DEFAULT_LANGUAGE,
+    Catalogue,
+    Text,
+    default_catalogue,
+    language_of,
+    placeholders,
+)
 
 
 def tr(locale: object, key: str, /, **params: Any) -> str:
@@ -49,15 +56,20 @@ class Messages:
 def failure_text(locale: object, code: str, *, provider: str, fallback: str | None = None) -> str:
     """Why a job failed, for a member: `failure.<code>` in their language.
 
-    `fallback` is the English message the provider gave (the job's `failure_message`): English
-    readers get it as it is (it can be more specific than the catalogue), and anyone gets
-    `failure.unknown` for a code the catalogue does not know.
+    `fallback` is the job's `failure_message`. Mostly it is the English message the provider
+    gave: English readers get it as it is (it can be more specific than the catalogue), and
+    anyone gets `failure.unknown` for a code the catalogue does not know. Where the code's
+    message takes a `{reason}` (a moderator's denial), `fallback` is that reason, quoted in the
+    bot's sentence in every language.
     """
     catalogue = default_catalogue()
     language = language_of(locale, catalogue.languages)
+    key = f"failure.{code}"
+    english = catalogue.message(DEFAULT_LANGUAGE, key)
+    if english is not None and "reason" in placeholders(english):
+        return catalogue.format(language, key, provider=provider, reason=fallback or "")
     if language == DEFAULT_LANGUAGE and fallback:
         return fallback
-    key = f"failure.{code}"
-    if not catalogue.has(key):
+    if english is None:
         key = "failure.unknown"
     return catalogue.format(language, key, provider=provider)

@@ -384,7 +384,7 @@ class DiscordPresenter:
         m = Messages(job.locale)
         who = f"<@{job.user_id}> " if mention else ""
         if job.state is JobState.CANCELLED and not job.moderated:
-            return Delivery.NOTICE, who + m("delivery.cancelled", job=job.id, price=job.price)
+            return Delivery.NOTICE, who + m("delivery.cancelled", job=job.id, count=job.price)
         if job.state is not JobState.SUCCEEDED:
             if job.failure_message:
                 reason = failure_text(
@@ -396,7 +396,7 @@ class DiscordPresenter:
             else:
                 reason = m("delivery.failed_no_reason")
             return Delivery.NOTICE, who + m(
-                "delivery.failed", job=job.id, reason=reason, price=job.price
+                "delivery.failed", job=job.id, reason=reason, count=job.price
             )
         if video is not None and video.attachable:
             return Delivery.ATTACHED, who + m("delivery.ready")

@@ -15,6 +15,7 @@ from discord import app_commands
 
 from bot.app import EXTENSIONS, VideoBot
 from bot.camera import MOVES, CameraMove
+from bot.community import approval
 from bot.credits.quotas import QuotaExceeded
 from bot.credits.rules import RuleError
 from bot.credits.usage import PERIOD_LABELS
@@ -246,6 +247,8 @@ def failure_codes() -> set[str]:
         local.PROVIDER_CLOSED,
         runner.RESTART_DURING_SUBMIT.code,
         runner.TIMED_OUT.code,
+        approval.DENIED_CODE,
+        approval.EXPIRED_CODE,
     }
     # Codes written as literals where a failure is built.
     literal = re.compile(r"""(?:ProviderFailure\(\s*|code=|failure_code=)["']([A-Za-z_]+)["']""")
@@ -322,6 +325,19 @@ def test_failure_text() -> None:
     )
     assert failure_text("en-US", "http_418", provider="Kling") == (
         "Kling could not make this video. Try again in a little while."
+    )
+
+
+def test_a_finished_jobs_notice_counts_its_credits() -> None:
+    """One credit is "credit was", more are "credits were" (Korean has one form)."""
+    notice = {"job": "abcd2345", "reason": "Kling had an internal error."}
+    assert tr("en", "delivery.failed", count=1, **notice).endswith("Your 1 credit was returned.")
+    assert tr("en", "delivery.failed", count=15, **notice).endswith("15 credits were returned.")
+    assert tr("en", "delivery.cancelled", job="abcd2345", count=1).endswith(
+        "1 credit was returned."
+    )
+    assert tr("ko", "delivery.cancelled", job="abcd2345", count=1).endswith(
+        "1 크레딧은 돌려드렸어요."
     )
 
 

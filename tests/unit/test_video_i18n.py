@@ -122,6 +122,43 @@ def test_a_failure_is_explained_by_its_code_in_korean_and_verbatim_in_english() 
     assert korean["상태"] == "❌ 실패"
 
 
+@pytest.mark.parametrize(
+    ("locale", "what_happened", "expected"),
+    [
+        (
+            "en-US",
+            "What happened",
+            "A moderator did not approve this video: “not today”. Your credits were returned.",
+        ),
+        (
+            "ko",
+            "무슨 일이 있었나요",
+            "모더레이터가 이 영상을 승인하지 않았어요: “not today”. 크레딧은 모두 돌려드렸어요.",
+        ),
+    ],
+)
+def test_a_denial_quotes_the_moderator_in_the_members_language(
+    locale: str, what_happened: str, expected: str
+) -> None:
+    """The moderator's reason is kept as written, inside the bot's sentence in either language."""
+    job = make_job(
+        state=JobState.CANCELLED, failure_code="approval_denied", failure_message="not today"
+    )
+    card = fields(job_card(job, CardContext(provider_name="kvidAI", now=NOW, locale=locale)))
+    assert card[what_happened] == expected
+
+
+def test_an_approval_that_ran_out_of_time_says_so_in_korean() -> None:
+    """Not the catalogue's "the service could not make this video": no service was asked."""
+    job = make_job(
+        state=JobState.CANCELLED,
+        failure_code="approval_expired",
+        failure_message="No moderator decided on this video in time, so it was not made.",
+    )
+    card = fields(job_card(job, CardContext(provider_name="kvidAI", now=NOW, locale="ko")))
+    assert card["무슨 일이 있었나요"].startswith("기한 안에 결정한 모더레이터가 없어서")
+
+
 def test_live_states_and_durations() -> None:
     running = make_job(state=JobState.RUNNING, provider_status="processing", finished_at=None)
     context = CardContext(provider_name="kvidAI", now=NOW, place_in_queue=2, typical_seconds=40)

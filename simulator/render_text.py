@@ -27,20 +27,40 @@ _LINK_RE: Final = re.compile(r"\[([^\]]+)\]\((<?)(\S+?)>?\)")
 _EMPHASIS_RE: Final = re.compile(r"(\*\*|__)(.+?)\1", re.DOTALL)
 
 
-def _card_words() -> tuple[re.Pattern[str], frozenset[str], frozenset[str]]:
-    """The job card's title, and its State and Elapsed field names, in every shipped language
-    (a Korean member's card reads `영상 작업 ...`)."""
+@dataclass(frozen=True)
+class _CardWords:
+    """The job card's words in every shipped language (a Korean member's card reads `영상 작업`)."""
+
+    title: re.Pattern[str]
+    state_names: frozenset[str]
+    elapsed_names: frozenset[str]
+    # The state of a job that waits for a moderator's decision.
+    waiting_approval: frozenset[str]
+
+
+def _card_words() -> _CardWords:
+    """Read the card's title, field names and approval state from the catalogues."""
     catalogue = default_catalogue()
-    titles, states, elapsed = [], set(), set()
-    for language in sorted(catalogue.languages):
-        title = str(catalogue.message(language, "card.title"))
-        titles.append(re.escape(title).replace(re.escape("{job}"), "([^`]+)"))
-        states.add(str(catalogue.message(language, "card.field.state")))
-        elapsed.add(str(catalogue.message(language, "card.field.elapsed")))
-    return re.compile("^(?:" + "|".join(titles) + ")"), frozenset(states), frozenset(elapsed)
+    languages = sorted(catalogue.languages)
+
+    def each(key: str) -> frozenset[str]:
+        return frozenset(str(catalogue.message(language, key)) for language in languages)
+
+    titles = (
+        re.escape(str(catalogue.message(language, "card.title"))).replace(
+            re.escape("{job}"), "([^`]+)"
+        )
+        for language in languages
+    )
+    return _CardWords(
+        re.compile("^(?:" + "|".join(titles) + ")"),
+        each("card.field.state"),
+        each("card.field.elapsed"),
+        each("card.state.waiting_approval"),
+    )
 
 
-JOB_TITLE_RE, _STATE_NAMES, _ELAPSED_NAMES = _card_words()
+_WORDS: Final = _card_words()
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,11 @@ class CardState:
     def succeeded(self) -> bool:
         """The job finished with a video."""
         return self.state.startswith(DONE_MARK)
+
+    @property
+    def awaits_moderator(self) -> bool:
+        """The job waits for a moderator's Approve or Deny, which waiting cannot bring."""
+        return self.state in _WORDS.waiting_approval
 
 
 def relative_time(timestamp: float, now: float) -> str:
@@ -128,13 +153,13 @@ def card_state(message: FakeMessage) -> CardState | None:
     embed = message.embed
     if message.deleted or embed is None:
         return None
-    match = JOB_TITLE_RE.match(str(embed.get("title") or ""))
+    match = _WORDS.title.match(str(embed.get("title") or ""))
     if match is None:
         return None
     job_id = next(group for group in match.groups() if group)
     fields = {f.get("name"): str(f.get("value", "")) for f in embed.get("fields") or ()}
-    state = next((v for k, v in fields.items() if k in _STATE_NAMES), "?")
-    elapsed = next((v for k, v in fields.items() if k in _ELAPSED_NAMES), "")
+    state = next((v for k, v in fields.items() if k in _WORDS.state_names), "?")
+    elapsed = next((v for k, v in fields.items() if k in _WORDS.elapsed_names), "")
     return CardState(job_id, state, elapsed)
 
 

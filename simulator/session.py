@@ -20,7 +20,7 @@ from simulator.commands import (
 )
 from simulator.fake_discord import DefaultGuild, FakeDiscord, FakeInteraction, FakeMessage
 from simulator.forms import find_field, form_fields, form_text, select_value
-from simulator.render_text import Names, button_label, card_state, render_message
+from simulator.render_text import CardState, Names, button_label, card_state, render_message
 from simulator.transcript import Transcript, display_path
 
 # Commands whose answer is a job card; without one, the bot refused the request.
@@ -97,6 +97,8 @@ class Session:
     added: dict[str, int] = field(default_factory=dict, init=False)
     locales: dict[int, str] = field(default_factory=dict, init=False)
     form: OpenForm | None = field(default=None, init=False)
+    # The custom ids of every button pressed and form sent (a moderator's decision names its job).
+    sent_ids: list[str] = field(default_factory=list, init=False)
     _expect_failure: bool = field(default=False, init=False)
 
     def __post_init__(self, videos_dir: Path) -> None:
@@ -210,7 +212,7 @@ class Session:
             if found_member is None:
                 return Outcome(False, f"no member {member!r}; :members lists them")
             user_id = found_member
-        found = self._find_button(label, ref)
+        found = await self._button_when_shown(label, ref)
         if isinstance(found, str):
             return self._judge(Outcome(False, found))
         message, custom_id = found
@@ -221,8 +223,25 @@ class Session:
             )
         except (LookupError, ValueError) as exc:
             return self._judge(Outcome(False, f"Discord would not send this click: {exc}"))
+        self.sent_ids.append(custom_id)
         outcome = await self._follow(interaction, mark, expects_job=False)
         return self._judge(outcome)
+
+    async def _button_when_shown(
+        self, label: str, ref: str | None
+    ) -> tuple[FakeMessage, str] | str:
+        """The button to press; a script gives the bot a moment to post it (a moderator's
+        request is posted just after the line that made it), as a person would wait to see it."""
+        found = self._find_button(label, ref)
+        if isinstance(found, str) and self.wait_for_jobs:
+            with contextlib.suppress(TimeoutError):
+                await self._until(
+                    lambda: not isinstance(self._find_button(label, ref), str),
+                    ANSWER_DEADLINE,
+                    "the button",
+                )
+                found = self._find_button(label, ref)
+        return found
 
     def _find_button(self, label: str, ref: str | None) -> tuple[FakeMessage, str] | str:
         """The message and custom id to click, or why there is none.
@@ -319,12 +338,21 @@ class Session:
         original = interaction.original
         return original is not None and not original.loading and not original.deleted
 
+    def pending_cards(self) -> list[CardState]:
+        """Unfinished jobs worth waiting for: one waiting for a moderator only once a button or
+        form named it (a decision was sent); until then only a later line can move it."""
+        return [
+            card
+            for card in self.transcript.unfinished_cards()
+            if not card.awaits_moderator or any(card.job_id in sent for sent in self.sent_ids)
+        ]
+
     async def settle(self, within: float) -> Outcome:
         """Wait until every job card shown so far is finished."""
         try:
-            await self._until(lambda: not self.transcript.pending_cards(), within, "jobs")
+            await self._until(lambda: not self.pending_cards(), within, "jobs")
         except TimeoutError:
-            pending = ", ".join(c.job_id for c in self.transcript.pending_cards())
+            pending = ", ".join(c.job_id for c in self.pending_cards())
             return Outcome(False, f"jobs still unfinished after {within:g} s: {pending}")
         return Outcome(True)
 
@@ -558,6 +586,7 @@ class Session:
             )
         except (LookupError, TypeError, ValueError) as exc:
             return self._judge(Outcome(False, f"Discord would not send this form: {exc}"))
+        self.sent_ids.append(form.custom_id)
         self.form = None
         outcome = await self._follow(interaction, mark, expects_job=False)
         return self._judge(outcome)

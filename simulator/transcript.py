@@ -80,7 +80,7 @@ class Transcript:
         """Current state of every numbered message, oldest first."""
         return self.shown_since(0)
 
-    def pending_cards(self) -> list[CardState]:
+    def unfinished_cards(self) -> list[CardState]:
         """Job cards whose job has not finished yet."""
         cards = (card_state(m) for m in self.shown())
         return [c for c in cards if c is not None and not c.terminal]

@@ -186,6 +186,34 @@ def test_a_script_runs_every_line_and_saves_its_videos(tmp_path: Path) -> None:
     check_videos(tmp_path / "sandbox" / "videos", out, requested_clips(SCRIPT_480P))
 
 
+SCRIPT_APPROVAL = """\
+:as owner
+/server moderators channel:general
+/server approval mode:everyone
+:as alice
+/video text prompt:"a kite over the sea" resolution:480p duration:5
+:press Approve as:owner
+/video text prompt:"a boat at dawn" resolution:480p duration:5
+:press Deny as:owner
+:submit reason:"not today"
+"""
+
+
+def test_a_script_goes_on_while_a_video_waits_for_a_moderator(tmp_path: Path) -> None:
+    """A video waiting for approval does not hold the script up (only a later line can move
+    it); Approve is pressed once the bot posts the request, and the script then waits for the
+    approved video; the denied one ends with the moderator's words."""
+    script = tmp_path / "approval.txt"
+    script.write_text(SCRIPT_APPROVAL, encoding="utf-8")
+    result = run_bot(["--script", str(script), "--dir", "sandbox"], tmp_path)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "✅ Approved by @owner" in out
+    assert "A moderator did not approve this video: “not today”. Your 1 credit was returned." in out
+    assert "Finished in" in out
+    check_videos(tmp_path / "sandbox" / "videos", out, [("480p", 5)])
+
+
 def test_a_script_with_a_failing_line_exits_non_zero(tmp_path: Path) -> None:
     """A refusal nobody expected and a line that cannot be parsed both fail the script."""
     script = tmp_path / "bad.txt"

@@ -140,6 +140,11 @@ class Catalogue:
         """Whether the default language has `key` (every key must be there)."""
         return key in self._messages[DEFAULT_LANGUAGE]
 
+    def takes(self, key: str, name: str) -> bool:
+        """Whether the default language's `key` has the placeholder `{name}`."""
+        message = self._messages[DEFAULT_LANGUAGE].get(key)
+        return message is not None and name in placeholders(message)
+
     def lookup(self, language: str, key: str) -> str | None:
         """A plain message of exactly this language, unformatted; None when it has none."""
         found = self.message(language, key)

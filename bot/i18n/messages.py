@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n.catalogue import (
-    DEFAULT_LANGUAGE,
-    Catalogue,
-    Text,
-    default_catalogue,
-    language_of,
-    placeholders,
-)
+from bot.i18n.catalogue import DEFAULT_LANGUAGE, Catalogue, Text, default_catalogue, language_of
 
 
 def tr(locale: object, key: str, /, **params: Any) -> str:
@@ -65,11 +58,10 @@ def failure_text(locale: object, code: str, *, provider: str, fallback: str | No
     catalogue = default_catalogue()
     language = language_of(locale, catalogue.languages)
     key = f"failure.{code}"
-    english = catalogue.message(DEFAULT_LANGUAGE, key)
-    if english is not None and "reason" in placeholders(english):
+    if catalogue.takes(key, "reason"):
         return catalogue.format(language, key, provider=provider, reason=fallback or "")
     if language == DEFAULT_LANGUAGE and fallback:
         return fallback
-    if english is None:
+    if not catalogue.has(key):
         key = "failure.unknown"
     return catalogue.format(language, key, provider=provider)

@@ -29,6 +29,8 @@ JOB_COMMANDS: Final = frozenset({"video text", "video image", "video extend"})
 INTERNAL_ERROR: Final = "Something went wrong on our side"
 # Discord's deadline for the first answer, plus a little slack for the loopback.
 ANSWER_DEADLINE: Final = 3.5
+# An option value that stands for the newest job card's id (a script cannot know ids ahead).
+NEWEST_JOB: Final = "$job"
 NO_ANSWER: Final = "The application did not respond"
 
 HELP: Final = """\
@@ -46,6 +48,7 @@ Sandbox commands:
   :press <label> [on <n>] [as:<member>]
                           press a button (the start of its label is enough, e.g. Vote), on
                           the last message showing it or on message [n]
+  job:$job                in a command, the newest job card's id (e.g. /video status job:$job)
   :fill <field>:<value>   fill in the form the bot opened (fields by id or label)
   :submit [<field>:<value> ...]   send the form;  :close  close it without sending
   :wait [seconds]         wait for running videos (or just watch for some seconds)
@@ -189,11 +192,18 @@ class Session:
             if found is None:
                 return Outcome(False, f"no member {command.member!r}; :members lists them")
             user_id = found
+        options = dict(command.options)
+        for name, value in options.items():
+            if value == NEWEST_JOB:
+                cards = self.transcript.cards()
+                if not cards:
+                    return self._judge(Outcome(False, f"{NEWEST_JOB}: no job card shown yet"))
+                options[name] = cards[-1].job_id
         mark = self.transcript.count
         try:
             interaction = await self.fake.invoke(
                 command.path,
-                dict(command.options),
+                options,
                 attachments=dict(command.attachments),
                 user_id=user_id,
                 channel_id=self.channel_id,

@@ -80,10 +80,13 @@ class Transcript:
         """Current state of every numbered message, oldest first."""
         return self.shown_since(0)
 
+    def cards(self) -> list[CardState]:
+        """Every job card shown, oldest first."""
+        return [c for c in (card_state(m) for m in self.shown()) if c is not None]
+
     def unfinished_cards(self) -> list[CardState]:
         """Job cards whose job has not finished yet."""
-        cards = (card_state(m) for m in self.shown())
-        return [c for c in cards if c is not None and not c.terminal]
+        return [c for c in self.cards() if not c.terminal]
 
     # -- printing -------------------------------------------------------------------------------
 

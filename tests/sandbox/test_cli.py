@@ -166,6 +166,7 @@ SCRIPT_480P = """\
 :expect fail
 /video text prompt:"too sharp" resolution:4k as:alice
 /credits history as:alice
+/video status job:$job
 """
 
 
@@ -183,6 +184,10 @@ def test_a_script_runs_every_line_and_saves_its_videos(tmp_path: Path) -> None:
     assert "✓ failed, as expected" in out
     assert "does not make 4k videos" in out
     assert "1 spent" in out  # alice paid 1 credit for her 480p clip
+    # `$job` stands for the newest card's id: bob's video, the last one made.
+    made, status = out.split("bob> /video text", 1)[1].split("> /video status job:$job", 1)
+    card_id = re.compile(r"Video job `(\w+)`")
+    assert card_id.findall(status)[:1] == card_id.findall(made)[:1] != []
     check_videos(tmp_path / "sandbox" / "videos", out, requested_clips(SCRIPT_480P))
 
 
@@ -220,14 +225,16 @@ def test_a_script_with_a_failing_line_exits_non_zero(tmp_path: Path) -> None:
     script.write_text(
         '/video text prompt:"x" resolution:4k\n'
         '/video text prompt:"y" duration:soon\n'
+        "/video status job:$job\n"
         "/credits balance\n",
         encoding="utf-8",
     )
     result = run_bot(["--script", str(script), "--dir", "sandbox"], tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "2 line(s) failed" in result.stdout
+    assert "3 line(s) failed" in result.stdout
     assert "line 1: /video text" in result.stdout
     assert "line 2: /video text" in result.stdout
+    assert "$job: no job card shown yet" in result.stdout
     assert "duration must be a whole number, not 'soon'" in result.stdout
     assert "Credits of alice" in result.stdout  # later lines still ran
 

@@ -358,7 +358,7 @@ class Session:
         ]
 
     async def settle(self, within: float) -> Outcome:
-        """Wait until every job card shown so far is finished."""
+        """Wait until every job worth waiting for (see pending_cards) is finished."""
         try:
             await self._until(lambda: not self.pending_cards(), within, "jobs")
         except TimeoutError:

@@ -417,7 +417,9 @@ def _verdict(storm: Storm, base: bytes, wall: float) -> tuple[str, list[str]]:
     for job_id, row in rows.items():
         plan = plans.get(job_id)
         assert plan is not None, f"seed {storm.seed}: job {job_id} matches no storm command"
-        outcomes[f"{plan.kind}:{row['state']}"] += 1
+        # A failure names its code, so a kill that cut a submit reads as such (interrupted).
+        failed_as = f"({row['failure_code']})" if row["state"] == "failed" else ""
+        outcomes[f"{plan.kind}:{row['state']}{failed_as}"] += 1
         expected = video_of(base, plan.index)
         carried = [a for a in uploads if a.data == expected]
         misnamed = [a.filename for a in carried if a.filename != f"{job_id}.mp4"]

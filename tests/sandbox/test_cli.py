@@ -603,7 +603,11 @@ async def pager_session(pointed: None, tmp_path: Path) -> AsyncIterator[tuple[Se
     try:
         await fake.wait_until_connected()
         await fake.wait_for_commands(names=("pager",))
-        yield Session(fake, out=printed.append, videos_dir=tmp_path / "videos"), printed
+        # Typed as a person does (not a script): a missing button is refused at once.
+        session = Session(
+            fake, out=printed.append, videos_dir=tmp_path / "videos", wait_for_jobs=False
+        )
+        yield session, printed
     finally:
         await bot.close()
         task.cancel()

@@ -17,7 +17,7 @@ from bot.community import Community
 from bot.config import Settings
 from bot.credits.quotas import Quotas
 from bot.credits.usage import UsageReports
-from bot.db import Database
+from bot.db import Database, execute_alone
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
 from bot.ledger import Ledger
@@ -205,12 +205,12 @@ class VideoBot(commands.AutoShardedBot):
             log.info("application commands unchanged; not syncing")
             return
         await self.tree.sync()
-        async with db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('commands_digest', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (digest,),
-            )
+        await execute_alone(
+            db,
+            "INSERT INTO meta (key, value) VALUES ('commands_digest', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (digest,),
+        )
         log.info("synced %d application commands", len(schema))
 
     async def on_ready(self) -> None:

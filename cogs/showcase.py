@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -144,7 +145,8 @@ class ShowcaseCog(BotCog):
     def __init__(self, bot: VideoBot) -> None:
         super().__init__(bot)
         self.community: Community = bot.services.community
-        self._posting: set[int] = set()
+        # Shares being posted now, each with the event set when its post is done.
+        self._posting: dict[int, asyncio.Event] = {}
         self._poster = self.community.background_loop(
             "showcase posting", self.run_once, idle=IDLE_SECONDS
         )
@@ -299,10 +301,15 @@ class ShowcaseCog(BotCog):
         what: str,
         send: Callable[[Share, SharedJob, Any], Awaitable[None]],
     ) -> None:
-        """Post a share in the channel a server setting names, once at a time per share."""
-        if share.id in self._posting:
+        """Post a share in the channel a server setting names, once at a time per share.
+
+        A share another task is posting is waited for instead, so `/showcase share` answers
+        with the post's link even when the background pass got there first.
+        """
+        if (posting := self._posting.get(share.id)) is not None:
+            await posting.wait()
             return
-        self._posting.add(share.id)
+        self._posting[share.id] = done = asyncio.Event()
         try:
             settings = await self.community.settings.get(share.guild_id)
             channel = await find_channel(self.bot, getattr(settings, channel_setting))
@@ -312,7 +319,8 @@ class ShowcaseCog(BotCog):
         except discord.HTTPException as exc:
             log.warning("could not post share %s %s: %s", share.id, what, exc)
         finally:
-            self._posting.discard(share.id)
+            del self._posting[share.id]
+            done.set()
 
     async def _send_review(self, share: Share, job: SharedJob, channel: Any) -> None:
         locale = guild_locale(channel)
